@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .define("RESERVOIR_INTERNAL_CHECKS", .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "Reservoir",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Reservoir", targets: ["Reservoir"]),
+        .executable(name: "reservoir", targets: ["ReservoirCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .target(name: "CCRC32C"),
+        .target(
+            name: "Reservoir",
+            dependencies: [
+                "CLZ4",
+                "CCRC32C",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ReservoirCLI",
+            dependencies: [
+                "Reservoir",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReservoirTests",
+            dependencies: ["Reservoir", "CCRC32C"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

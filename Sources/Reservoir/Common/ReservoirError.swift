@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The error every Reservoir API throws: a kind to switch on and a message that says what was
+/// wrong and what to do.
+public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        fileprivate enum Value: Sendable, Hashable {
+            case invalidArgument, invalidTopicName, topicNotFound, topicAlreadyExists, partitionNotFound
+            case recordTooLarge, offsetOutOfRange, storeLocked, corruptData, io, closed, unsupportedFormat
+        }
+        fileprivate let value: Value
+
+        /// An argument is outside what the API accepts.
+        public static let invalidArgument = Code(value: .invalidArgument)
+        /// A topic name uses characters or a length that is not allowed.
+        public static let invalidTopicName = Code(value: .invalidTopicName)
+        public static let topicNotFound = Code(value: .topicNotFound)
+        public static let topicAlreadyExists = Code(value: .topicAlreadyExists)
+        public static let partitionNotFound = Code(value: .partitionNotFound)
+        /// A record or batch exceeds the configured size limit; nothing was written.
+        public static let recordTooLarge = Code(value: .recordTooLarge)
+        /// An offset below the log start or above the log end.
+        public static let offsetOutOfRange = Code(value: .offsetOutOfRange)
+        /// Another process (or another open store in this one) holds the directory's lock.
+        public static let storeLocked = Code(value: .storeLocked)
+        /// Bytes on disk failed validation.
+        public static let corruptData = Code(value: .corruptData)
+        /// A system call failed; ``ReservoirError/errno`` says why.
+        public static let io = Code(value: .io)
+        /// The store or log is closed.
+        public static let closed = Code(value: .closed)
+        /// The directory holds a format this version does not read.
+        public static let unsupportedFormat = Code(value: .unsupportedFormat)
+
+        public var description: String { "\(value)" }
+    }
+
+    public let code: Code
+    public let message: String
+    /// The system error number for ``Code/io`` errors.
+    public let errno: Int32?
+
+    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.errno = errno
+    }
+
+    /// An I/O error for `operation` on `path` with the current `errno`.
+    static func io(_ operation: String, path: String, errno number: Int32) -> ReservoirError {
+        let reason = String(cString: strerror(number))
+        var hint = ""
+        if number == ENOSPC { hint = ": the disk is full; free space, nothing acknowledged was lost" }
+        if number == EACCES || number == EPERM { hint = ": check the directory's permissions" }
+        return ReservoirError(.io, "\(operation) \(path) failed: \(reason)\(hint)", errno: number)
+    }
+
+    public var description: String { message }
+}
+
+extension FormatError {
+    /// The error as a ``ReservoirError`` of code ``ReservoirError/Code/corruptData``.
+    func reservoirError(context: String) -> ReservoirError {
+        ReservoirError(.corruptData, "\(context): \(self)")
+    }
+}

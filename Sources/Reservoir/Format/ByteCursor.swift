@@ -1,0 +1,137 @@
+/// A bounds-checked reader over bytes that some owner keeps alive (a mapped segment, a buffer).
+///
+/// Every read checks the remaining length first and throws ``FormatError`` instead of reading
+/// past the end, which is what makes the decoders total on arbitrary input. The cursor holds a
+/// raw pointer: it is valid only while the bytes' owner is, which every caller scopes.
+
+struct ByteCursor {
+    let base: UnsafeRawPointer?
+    let count: Int
+    var position: Int
+
+    
+    init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
+        self.base = bytes.baseAddress
+        self.count = bytes.count
+        self.position = position
+    }
+
+    var remaining: Int { count - position }
+    var isAtEnd: Bool { position >= count }
+
+    
+    mutating func readByte() throws(FormatError) -> UInt8 {
+        guard position < count, let base else {
+            throw .truncated(position: position, needed: 1, available: 0)
+        }
+        let byte = base.load(fromByteOffset: position, as: UInt8.self)
+        position += 1
+        return byte
+    }
+
+    /// The next `length` bytes as a buffer into the same memory, advancing past them.
+    
+    mutating func readBytes(_ length: Int) throws(FormatError) -> UnsafeRawBufferPointer {
+        guard length >= 0, length <= remaining else {
+            throw .truncated(position: position, needed: length, available: remaining)
+        }
+        guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let slice = UnsafeRawBufferPointer(start: base + position, count: length)
+        position += length
+        return slice
+    }
+
+    /// A zig-zag varint of at most 5 bytes, as Kafka's `ByteUtils.readVarint` (excess high bits of
+    /// the fifth byte are dropped, as Kafka drops them).
+    
+    mutating func readVarint() throws(FormatError) -> Int32 {
+        let start = position
+        var raw: UInt32 = 0
+        var shift: UInt32 = 0
+        while true {
+            let byte = try readByte()
+            if shift == 28 && byte & 0x80 != 0 { throw .varintOverflow(position: start) }
+            raw |= UInt32(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { break }
+            shift += 7
+        }
+        return Int32(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    /// A zig-zag varlong of at most 10 bytes, as Kafka's `ByteUtils.readVarlong`.
+    
+    mutating func readVarlong() throws(FormatError) -> Int64 {
+        let start = position
+        var raw: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try readByte()
+            if shift == 63 && byte & 0x80 != 0 { throw .varintOverflow(position: start) }
+            raw |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { break }
+            shift += 7
+        }
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+}
+
+/// Big-endian loads and stores at byte offsets of raw memory, unaligned.
+
+enum BigEndian {
+    @inline(__always)
+    static func load<T: FixedWidthInteger>(_ base: UnsafeRawPointer, _ offset: Int, as: T.Type) -> T {
+        T(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    @inline(__always)
+    static func store<T: FixedWidthInteger>(_ value: T, _ base: UnsafeMutableRawPointer, _ offset: Int) {
+        base.storeBytes(of: value.bigEndian, toByteOffset: offset, as: T.self)
+    }
+}
+
+/// Zig-zag varint sizes and writers, as Kafka's `ByteUtils`.
+
+enum Varint {
+    @inline(__always)
+    static func size(_ value: Int32) -> Int {
+        let raw = UInt32(bitPattern: (value << 1) ^ (value >> 31))
+        return sizeOfUnsigned(UInt64(raw))
+    }
+
+    @inline(__always)
+    static func size(_ value: Int64) -> Int {
+        let raw = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        return sizeOfUnsigned(raw)
+    }
+
+    @inline(__always)
+    static func sizeOfUnsigned(_ raw: UInt64) -> Int {
+        // Bits needed, rounded up to 7-bit groups; 0 still takes one byte.
+        let bits = 64 - (raw | 1).leadingZeroBitCount
+        return (bits + 6) / 7
+    }
+
+    /// Writes `value` zig-zag encoded at `pointer`, returning the bytes written.
+    @inline(__always)
+    static func write(_ value: Int32, to pointer: UnsafeMutableRawPointer) -> Int {
+        writeUnsigned(UInt64(UInt32(bitPattern: (value << 1) ^ (value >> 31))), to: pointer)
+    }
+
+    @inline(__always)
+    static func write(_ value: Int64, to pointer: UnsafeMutableRawPointer) -> Int {
+        writeUnsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)), to: pointer)
+    }
+
+    @inline(__always)
+    static func writeUnsigned(_ value: UInt64, to pointer: UnsafeMutableRawPointer) -> Int {
+        var raw = value
+        var index = 0
+        while raw >= 0x80 {
+            pointer.storeBytes(of: UInt8(truncatingIfNeeded: raw) | 0x80, toByteOffset: index, as: UInt8.self)
+            raw >>= 7
+            index += 1
+        }
+        pointer.storeBytes(of: UInt8(truncatingIfNeeded: raw), toByteOffset: index, as: UInt8.self)
+        return index + 1
+    }
+}

@@ -1,0 +1,19 @@
+import CCRC32C
+
+/// CRC-32C (Castagnoli), the checksum of Kafka's record batch v2.
+public enum CRC32C {
+    /// Whether this processor's CRC32 instruction is used.
+    public static var isHardwareAccelerated: Bool { reservoir_crc32c_hardware_available() != 0 }
+
+    /// The checksum of `bytes`, continuing from `crc` (start from 0).
+    
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return reservoir_crc32c(crc, base, bytes.count)
+    }
+
+    /// The checksum of a byte array.
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0) }
+    }
+}

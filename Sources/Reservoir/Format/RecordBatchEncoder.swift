@@ -1,0 +1,203 @@
+/// Encodes records into Kafka record batches v2, byte for byte as Kafka's producer writes them.
+///
+/// An encoder owns its output and compression buffers and reuses them for every batch, so a
+/// steady stream of appends allocates nothing here. It is not thread-safe: one per producer.
+public final class RecordBatchEncoder {
+    /// Producer identity written into the header; Reservoir's own appends use "none" (-1).
+    public struct ProducerFields: Sendable, Hashable {
+        public var producerId: Int64
+        public var producerEpoch: Int16
+        public var baseSequence: Int32
+
+        public init(producerId: Int64 = -1, producerEpoch: Int16 = -1, baseSequence: Int32 = -1) {
+            self.producerId = producerId
+            self.producerEpoch = producerEpoch
+            self.baseSequence = baseSequence
+        }
+    }
+
+    public let compression: CompressionCodec
+    public let compressionLevel: Int
+    let output = ByteBuffer(capacity: 256 * 1024)
+    private let scratch: ByteBuffer?
+    private let compressor: LZ4FrameCompressor?
+
+    /// - Parameters:
+    ///   - compression: `.none` or `.lz4`.
+    ///   - compressionLevel: LZ4 level: 0 (the default) is LZ4's fast mode, 3 to 12 select LZ4-HC.
+    public init(compression: CompressionCodec = .none, compressionLevel: Int = 0) throws(ReservoirError) {
+        guard compression.isSupported else {
+            throw ReservoirError(.invalidArgument, "compression \(compression) is not supported: use none or lz4")
+        }
+        self.compression = compression
+        self.compressionLevel = compressionLevel
+        if compression == .lz4 {
+            scratch = ByteBuffer(capacity: 256 * 1024)
+            compressor = LZ4FrameCompressor(level: Int32(clamping: compressionLevel))
+        } else {
+            scratch = nil
+            compressor = nil
+        }
+    }
+
+    /// Facts about the batch last encoded.
+    public struct Summary: Sendable, Hashable {
+        public var byteCount: Int
+        public var recordCount: Int
+        public var maxTimestamp: Int64
+        /// The first offset whose record has `maxTimestamp`, relative to the base offset.
+        public var offsetDeltaOfMaxTimestamp: Int32
+        /// Bytes of the uncompressed records section.
+        public var uncompressedRecordsBytes: Int
+    }
+
+    /// Encodes `records` into the encoder's buffer and returns a summary; the bytes are then
+    /// available through ``withEncodedBytes(_:)`` until the next call.
+    ///
+    /// - Parameters:
+    ///   - baseOffset: the first record's offset (a log overwrites it when it assigns offsets; it is
+    ///     outside the CRC).
+    ///   - defaultTimestamp: the timestamp of records whose own is `nil`.
+    ///   - partitionLeaderEpoch: stamped as Kafka's leader does; 0 for a store with one writer.
+    /// - Throws: ``ReservoirError`` when `records` is empty or holds more than `Int32.max` records.
+    @discardableResult
+    public func encode(
+        _ records: some Collection<Record>,
+        baseOffset: Int64 = 0,
+        defaultTimestamp: Int64,
+        partitionLeaderEpoch: Int32 = 0,
+        producer: ProducerFields = ProducerFields()
+    ) throws(ReservoirError) -> Summary {
+        let count = records.count
+        guard count > 0 else { throw ReservoirError(.invalidArgument, "a batch needs at least one record") }
+        guard count <= Int(Int32.max) else {
+            throw ReservoirError(.recordTooLarge, "a batch holds at most \(Int32.max) records, not \(count)")
+        }
+        let baseTimestamp = records.first?.timestamp ?? defaultTimestamp
+        var maxTimestamp = Int64.min
+        var maxTimestampDelta: Int32 = 0
+
+        // Uncompressed records go straight after the header; LZ4 records go to scratch first.
+        let target = scratch ?? output
+        var position = scratch == nil ? RecordBatchHeader.size : 0
+        var delta: Int32 = 0
+        for record in records {
+            let timestamp = record.timestamp ?? defaultTimestamp
+            if timestamp > maxTimestamp {
+                maxTimestamp = timestamp
+                maxTimestampDelta = delta
+            }
+            position = Self.write(record, timestampDelta: timestamp &- baseTimestamp, offsetDelta: delta,
+                                  into: target, at: position)
+            delta &+= 1
+        }
+
+        var size: Int
+        let uncompressed: Int
+        if let scratch, let compressor {
+            uncompressed = position
+            let bound = compressor.bound(position)
+            output.reserve(RecordBatchHeader.size + bound)
+            size = RecordBatchHeader.size + compressor.compress(
+                scratch.bytes(count: position), into: output.base + RecordBatchHeader.size, capacity: bound)
+        } else {
+            size = position
+            uncompressed = position - RecordBatchHeader.size
+        }
+
+        let base = output.base
+        BigEndian.store(baseOffset, base, RecordBatchHeader.Field.baseOffset)
+        BigEndian.store(Int32(truncatingIfNeeded: size - RecordBatchHeader.logOverhead), base,
+                        RecordBatchHeader.Field.batchLength)
+        BigEndian.store(partitionLeaderEpoch, base, RecordBatchHeader.Field.partitionLeaderEpoch)
+        base.storeBytes(of: UInt8(RecordBatchHeader.currentMagic), toByteOffset: RecordBatchHeader.Field.magic, as: UInt8.self)
+        BigEndian.store(Int16(compression.rawValue), base, RecordBatchHeader.Field.attributes)
+        BigEndian.store(Int32(count - 1), base, RecordBatchHeader.Field.lastOffsetDelta)
+        BigEndian.store(baseTimestamp, base, RecordBatchHeader.Field.baseTimestamp)
+        BigEndian.store(maxTimestamp, base, RecordBatchHeader.Field.maxTimestamp)
+        BigEndian.store(producer.producerId, base, RecordBatchHeader.Field.producerId)
+        BigEndian.store(producer.producerEpoch, base, RecordBatchHeader.Field.producerEpoch)
+        BigEndian.store(producer.baseSequence, base, RecordBatchHeader.Field.baseSequence)
+        BigEndian.store(Int32(count), base, RecordBatchHeader.Field.recordCount)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(
+            start: base + RecordBatchHeader.Field.attributes, count: size - RecordBatchHeader.Field.attributes))
+        BigEndian.store(crc, base, RecordBatchHeader.Field.crc)
+        lastSize = size
+        return Summary(byteCount: size, recordCount: count, maxTimestamp: maxTimestamp,
+                       offsetDeltaOfMaxTimestamp: maxTimestampDelta, uncompressedRecordsBytes: uncompressed)
+    }
+
+    private(set) var lastSize = 0
+
+    /// Calls `body` with the bytes of the batch last encoded.
+    public func withEncodedBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(output.bytes(count: lastSize))
+    }
+
+    /// Encodes `records` and returns a copy of the batch's bytes.
+    public func encodedBytes(
+        _ records: some Collection<Record>,
+        baseOffset: Int64 = 0,
+        defaultTimestamp: Int64,
+        partitionLeaderEpoch: Int32 = 0,
+        producer: ProducerFields = ProducerFields()
+    ) throws(ReservoirError) -> [UInt8] {
+        try encode(records, baseOffset: baseOffset, defaultTimestamp: defaultTimestamp,
+                   partitionLeaderEpoch: partitionLeaderEpoch, producer: producer)
+        return withEncodedBytes { Array($0) }
+    }
+
+    /// The encoded size of one record, length prefix included.
+    static func encodedSize(of record: Record, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
+        var body = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
+        body += record.key.map { Varint.size(Int32(truncatingIfNeeded: $0.count)) + $0.count } ?? 1
+        body += record.value.map { Varint.size(Int32(truncatingIfNeeded: $0.count)) + $0.count } ?? 1
+        body += Varint.size(Int32(truncatingIfNeeded: record.headers.count))
+        for header in record.headers {
+            let nameCount = header.key.utf8.count
+            body += Varint.size(Int32(truncatingIfNeeded: nameCount)) + nameCount
+            body += header.value.map { Varint.size(Int32(truncatingIfNeeded: $0.count)) + $0.count } ?? 1
+        }
+        return (Varint.size(Int32(truncatingIfNeeded: body)) + body, body)
+    }
+
+    /// Writes one record at `position` of `buffer`, growing it as needed; returns the new end.
+    private static func write(
+        _ record: Record, timestampDelta: Int64, offsetDelta: Int32, into buffer: ByteBuffer, at position: Int
+    ) -> Int {
+        let (total, body) = encodedSize(of: record, timestampDelta: timestampDelta, offsetDelta: offsetDelta)
+        buffer.reserve(position + total, preserving: position)
+        // Safe: `reserve` guarantees `total` writable bytes from `position`, and `total` is the exact
+        // size of what follows.
+        var p = buffer.base + position
+        p += Varint.write(Int32(truncatingIfNeeded: body), to: p)
+        p.storeBytes(of: 0, as: UInt8.self)
+        p += 1
+        p += Varint.write(timestampDelta, to: p)
+        p += Varint.write(offsetDelta, to: p)
+        p = writeBytes(record.key, to: p)
+        p = writeBytes(record.value, to: p)
+        p += Varint.write(Int32(truncatingIfNeeded: record.headers.count), to: p)
+        for header in record.headers {
+            var name = header.key
+            p = name.withUTF8 { writeBytes(UnsafeRawBufferPointer($0), to: p) }
+            p = writeBytes(header.value, to: p)
+        }
+        return position + total
+    }
+
+    @inline(__always)
+    private static func writeBytes(_ bytes: [UInt8]?, to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        guard let bytes else { return pointer + Varint.write(Int32(-1), to: pointer) }
+        return bytes.withUnsafeBytes { writeBytes($0, to: pointer) }
+    }
+
+    @inline(__always)
+    private static func writeBytes(_ bytes: UnsafeRawBufferPointer, to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        let start = pointer + Varint.write(Int32(truncatingIfNeeded: bytes.count), to: pointer)
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            start.copyMemory(from: source, byteCount: bytes.count)
+        }
+        return start + bytes.count
+    }
+}

@@ -1,0 +1,152 @@
+/// Decodes the records of batches, reusing one decompression buffer for all of them.
+///
+/// A decoder is cheap to keep and not thread-safe: give each consuming thread or task its own.
+///
+/// ```swift
+/// let decoder = RecordDecoder()
+/// for batch in result.batches {
+///     try decoder.forEachRecord(in: batch) { record in
+///         total += record.valueCount ?? 0
+///     }
+/// }
+/// ```
+public final class RecordDecoder {
+    /// The most bytes one compressed records section may decompress to.
+    public let maxDecompressedBytes: Int
+    private var decompressor: LZ4FrameDecompressor?
+
+    public init(maxDecompressedBytes: Int = 64 * 1024 * 1024) {
+        self.maxDecompressedBytes = maxDecompressedBytes
+    }
+
+    /// Calls `body` with each record of `batch` in offset order, decoding lazily in place.
+    ///
+    /// Control batches (transaction markers) hold no application records and are skipped.
+    /// - Parameter verifyCRC: check the batch's CRC32C first (on by default, as Kafka's consumers do).
+    /// - Throws: ``FormatError`` for malformed bytes (possibly after some records were handed to
+    ///   `body`), or whatever `body` throws.
+    public func forEachRecord(
+        in batch: RecordBatch,
+        verifyCRC: Bool = true,
+        _ body: (RecordView) throws -> Void
+    ) throws {
+        var failure: (any Error)?
+        try withExtendedLifetime(batch.owner) { () throws(FormatError) in
+            try iterate(batch, verifyCRC: verifyCRC) { record in
+                do {
+                    try body(record)
+                    return true
+                } catch {
+                    failure = error
+                    return false
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// All records of `batch`, copied out.
+    public func records(in batch: RecordBatch, verifyCRC: Bool = true) throws(FormatError) -> [LogRecord] {
+        var result: [LogRecord] = []
+        result.reserveCapacity(batch.recordCount)
+        try withExtendedLifetime(batch.owner) { () throws(FormatError) in
+            try iterate(batch, verifyCRC: verifyCRC) { record in
+                result.append(record.logRecord)
+                return true
+            }
+        }
+        return result
+    }
+
+    /// Validates every record of `batch` without handing any out; returns the count.
+    func validate(_ batch: RecordBatch) throws(FormatError) -> Int {
+        var count = 0
+        try iterate(batch, verifyCRC: true) { _ in
+            count += 1
+            return true
+        }
+        return count
+    }
+
+    /// Iterates the records; `body` returns false to stop early.
+
+    func iterate(
+        _ batch: RecordBatch,
+        verifyCRC: Bool,
+        _ body: (RecordView) -> Bool
+    ) throws(FormatError) {
+        let header = batch.header
+        if verifyCRC {
+            _ = try RecordBatchHeader.validate(batch.bytes)
+        }
+        let section = UnsafeRawBufferPointer(rebasing: batch.bytes[RecordBatchHeader.size...])
+        let records: UnsafeRawBufferPointer
+        switch header.compressionCodecValue {
+        case CompressionCodec.none.rawValue:
+            records = section
+        case CompressionCodec.lz4.rawValue:
+            let decompressor = self.decompressor ?? LZ4FrameDecompressor()
+            self.decompressor = decompressor
+            let count = try decompressor.decompress(section, limit: maxDecompressedBytes)
+            records = decompressor.output.bytes(count: count)
+        case let codec:
+            throw .unsupportedCompression(codec: codec)
+        }
+        if header.isControl { return }
+        try Self.iterateRecords(records, header: header, body)
+    }
+
+    /// Walks an uncompressed records section, checking every field as Kafka's `DefaultRecord.readFrom` does.
+
+    static func iterateRecords(
+        _ section: UnsafeRawBufferPointer,
+        header: RecordBatchHeader,
+        _ body: (RecordView) -> Bool
+    ) throws(FormatError) {
+        var cursor = ByteCursor(section)
+        let declared = Int(header.recordCount)
+        var index = 0
+        while index < declared {
+            guard !cursor.isAtEnd else { throw .recordCountMismatch(declared: declared, actual: index) }
+            let bodySize = Int(try cursor.readVarint())
+            guard bodySize >= 0, bodySize <= cursor.remaining else {
+                throw .lengthOutOfBounds(field: "record length", length: bodySize, available: cursor.remaining)
+            }
+            let start = cursor.position
+            _ = try cursor.readByte()  // attributes, unused in v2
+            let timestampDelta = try cursor.readVarlong()
+            let offsetDelta = try cursor.readVarint()
+            let keyLength = try cursor.readVarint()
+            let key = keyLength >= 0 ? try cursor.readBytes(Int(keyLength)) : nil
+            let valueLength = try cursor.readVarint()
+            let value = valueLength >= 0 ? try cursor.readBytes(Int(valueLength)) : nil
+            let headerCount = try cursor.readVarint()
+            guard headerCount >= 0, Int(headerCount) <= cursor.remaining else {
+                throw .invalidRecord("header count \(headerCount) is invalid")
+            }
+            let headersStart = cursor.position
+            for _ in 0..<headerCount {
+                let nameLength = try cursor.readVarint()
+                guard nameLength >= 0 else { throw .invalidRecord("header name length \(nameLength) is negative") }
+                _ = try cursor.readBytes(Int(nameLength))
+                let headerValueLength = try cursor.readVarint()
+                if headerValueLength >= 0 { _ = try cursor.readBytes(Int(headerValueLength)) }
+            }
+            let headerBytes = UnsafeRawBufferPointer(rebasing: section[headersStart..<cursor.position])
+            guard cursor.position - start == bodySize else {
+                throw .invalidRecord("record body is \(cursor.position - start) bytes, its length says \(bodySize)")
+            }
+            let record = RecordView(
+                offset: header.baseOffset &+ Int64(offsetDelta),
+                timestamp: header.baseTimestamp &+ timestampDelta,
+                keyBytes: key,
+                valueBytes: value,
+                headerBytes: headerBytes,
+                headerCount: Int(headerCount)
+            )
+            index += 1
+            if !body(record) { return }
+        }
+        guard cursor.isAtEnd else { throw .trailingBytes(count: cursor.remaining) }
+    }
+}

@@ -1,0 +1,59 @@
+/// One decoded record, borrowed from the batch (or decompression buffer) that holds it.
+///
+/// A view is handed to the body of ``RecordDecoder/forEachRecord(in:_:)`` and must not outlive
+/// that call: its key, value and headers are read in place, without copying, which is what makes
+/// iteration allocation-free. Copy what you keep with ``key``, ``value`` or ``logRecord``.
+public struct RecordView {
+    public let offset: Int64
+    /// Milliseconds since the Unix epoch.
+    public let timestamp: Int64
+    let keyBytes: UnsafeRawBufferPointer?
+    let valueBytes: UnsafeRawBufferPointer?
+    let headerBytes: UnsafeRawBufferPointer
+    public let headerCount: Int
+
+    /// The key's length, or `nil` for a null key.
+    public var keyCount: Int? { keyBytes?.count }
+    /// The value's length, or `nil` for a null value (a tombstone).
+    public var valueCount: Int? { valueBytes?.count }
+    /// A copy of the key.
+    public var key: [UInt8]? { keyBytes.map { Array($0) } }
+    /// A copy of the value.
+    public var value: [UInt8]? { valueBytes.map { Array($0) } }
+
+    /// Calls `body` with the key's bytes in place (`nil` for a null key).
+    
+    public func withKey<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
+        try body(keyBytes)
+    }
+
+    /// Calls `body` with the value's bytes in place (`nil` for a tombstone).
+    
+    public func withValue<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
+        try body(valueBytes)
+    }
+
+    /// The headers, decoded. They were validated when the record was read.
+    public var headers: [RecordHeader] {
+        var result: [RecordHeader] = []
+        result.reserveCapacity(headerCount)
+        var cursor = ByteCursor(headerBytes)
+        for _ in 0..<headerCount {
+            guard let keyLength = try? cursor.readVarint(), let key = try? cursor.readBytes(Int(keyLength)),
+                let valueLength = try? cursor.readVarint()
+            else { break }
+            var value: [UInt8]?
+            if valueLength >= 0 {
+                guard let bytes = try? cursor.readBytes(Int(valueLength)) else { break }
+                value = Array(bytes)
+            }
+            result.append(RecordHeader(String(decoding: key, as: UTF8.self), value))
+        }
+        return result
+    }
+
+    /// An owned copy of the record.
+    public var logRecord: LogRecord {
+        LogRecord(offset: offset, timestamp: timestamp, key: key, value: value, headers: headers)
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Creates (once) a virtual environment with kafka-python and lz4, the independent Kafka record
+# decoder that the interoperability tests compare Reservoir's files against.
+set -euo pipefail
+venv=${1:-.build/oracle-venv}
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kafka, lz4" 2>/dev/null; then
+    exit 0
+fi
+if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv
+fi
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "kafka-python==3.0.12" "lz4>=4"
+"$venv/bin/python" -c "import kafka, lz4; print('oracle ready: kafka-python', kafka.__version__)"
