@@ -1,0 +1,396 @@
+import Dispatch
+import FoundationEssentials
+import Logging
+import Synchronization
+
+/// A store: a directory of topics, each a set of partition logs in Kafka's on-disk format.
+///
+/// ```swift
+/// let store = try Reservoir.open(at: "/var/lib/shop/events")
+/// try store.createTopic("orders", config: TopicConfig(partitions: 4, compression: .lz4))
+/// let receipt = try await store.append(to: "orders", key: "user-42", value: "{\"total\":42}")
+/// let result = try store.read(topic: "orders", partition: receipt.partition, from: receipt.offset)
+/// try store.close()
+/// ```
+///
+/// Opening takes an exclusive lock on the directory, recovers every partition (in parallel) and
+/// starts the store's I/O thread; closing flushes, checkpoints and writes the clean-shutdown
+/// marker so that the next open skips the recovery scan.
+public final class Reservoir: Sendable {
+    /// How a store is opened.
+    public struct Options: Sendable {
+        /// Single-record appends wait this long for more records before their batch is written;
+        /// 0 writes as soon as the previous batch is out (batches still form under load).
+        public var lingerMilliseconds: Int = 0
+        public var logger: Logger = Logger(label: "reservoir")
+        /// Threads that recover partitions at open.
+        public var recoveryThreads: Int = 2
+
+        public init(lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2) {
+            self.lingerMilliseconds = lingerMilliseconds
+            self.logger = logger
+            self.recoveryThreads = recoveryThreads
+        }
+    }
+
+    /// Where an appended record went.
+    public struct AppendReceipt: Sendable, Hashable {
+        public var partition: Int
+        public var offset: Int64
+    }
+
+    /// The offsets one append wrote to one partition.
+    public struct AppendedRange: Sendable, Hashable {
+        public var partition: Int
+        public var offsets: ClosedRange<Int64>
+    }
+
+    public let directory: String
+    let options: Options
+    private let lock: StoreLock
+    private let ioThread: IOThread
+    private let topics: Mutex<[String: Topic]>
+    private let closed = Atomic<Bool>(false)
+    /// Whether the previous session closed the store cleanly.
+    public let openedAfterCleanShutdown: Bool
+
+    static let formatFile = "reservoir.format"
+    static let formatLine = "reservoir-format 1"
+    static let cleanShutdownFile = ".clean-shutdown"
+    static let recoveryPointFile = "recovery-point-offset-checkpoint"
+    static let logStartFile = "log-start-offset-checkpoint"
+
+    private var topicsDirectory: String { directory + "/topics" }
+
+    /// Opens (creating when missing) the store at `path`, locks it and recovers it.
+    ///
+    /// - Throws: ``ReservoirError/Code/storeLocked`` when another process has it open;
+    ///   ``ReservoirError/Code/unsupportedFormat`` for a directory of another format.
+    public static func open(at path: String, options: Options = Options()) throws(ReservoirError) -> Reservoir {
+        try Reservoir(path: path, options: options)
+    }
+
+    private init(path: String, options: Options) throws(ReservoirError) {
+        directory = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        self.options = options
+        try FileSystem.createDirectory(directory)
+        lock = try StoreLock(directory: directory)
+        try Self.checkFormat(directory)
+        let marker = directory + "/" + Self.cleanShutdownFile
+        openedAfterCleanShutdown = FileSystem.exists(marker)
+        if openedAfterCleanShutdown {
+            // Removed at once: a crash from here on must count as unclean.
+            try FileSystem.remove(marker)
+            try FileSystem.syncDirectory(directory)
+        }
+        ioThread = IOThread(name: "reservoir-io")
+        topics = Mutex([:])
+        try FileSystem.createDirectory(topicsDirectory)
+        do throws(ReservoirError) {
+            try loadTopics()
+        } catch {
+            ioThread.stop()
+            throw error
+        }
+    }
+
+    private static func checkFormat(_ directory: String) throws(ReservoirError) {
+        let path = directory + "/" + formatFile
+        if FileSystem.exists(path) {
+            let text = String(decoding: try FileHandle.open(path, writable: false).readAll(), as: UTF8.self)
+            guard text.split(separator: "\n").first.map(String.init) == formatLine else {
+                throw ReservoirError(.unsupportedFormat, "\(path) says \"\(text.prefix(40))\": this version reads \(formatLine)")
+            }
+        } else {
+            let entries = try FileSystem.list(directory).filter { $0 != ".lock" }
+            guard entries.isEmpty else {
+                throw ReservoirError(.unsupportedFormat, "\(directory) is not empty and is not a Reservoir store (no \(formatFile))")
+            }
+            try FileSystem.writeAtomically(Array((formatLine + "\n").utf8), to: path)
+        }
+    }
+
+    // MARK: Topics
+
+    private func loadTopics() throws(ReservoirError) {
+        let recoveryPoints = checkpoint(Self.recoveryPointFile)
+        let logStarts = checkpoint(Self.logStartFile)
+        var loaded: [(String, TopicConfig)] = []
+        for name in try FileSystem.list(topicsDirectory) {
+            let configPath = topicsDirectory + "/" + name + "/topic.json"
+            guard (try? TopicName.validate(name)) != nil, FileSystem.exists(configPath) else { continue }
+            loaded.append((name, try readConfig(configPath)))
+        }
+        // Partitions recover in parallel on a few threads (blocking I/O, off the cooperative pool).
+        let jobs = loaded.flatMap { name, config in (0..<config.partitions).map { (name, config, $0) } }
+        let results = Mutex<[String: Result<PartitionLog, ReservoirError>]>([:])
+        let clean = openedAfterCleanShutdown
+        let next = Atomic<Int>(0)
+        let threads = max(1, min(options.recoveryThreads, jobs.count))
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < jobs.count else { return }
+                let (name, config, partition) = jobs[index]
+                let key = "\(name) \(partition)"
+                let result = Result { () throws(ReservoirError) -> PartitionLog in
+                    try openPartition(topic: name, config: config, partition: partition,
+                                      logStart: logStarts[key] ?? 0, recoveryPoint: recoveryPoints[key] ?? 0, clean: clean)
+                }
+                results.withLock { $0[key] = result }
+            }
+        }
+        let opened = results.withLock { $0 }
+        var topics: [String: Topic] = [:]
+        for (name, config) in loaded {
+            var logs: [PartitionLog] = []
+            for partition in 0..<config.partitions {
+                guard let result = opened["\(name) \(partition)"] else { continue }
+                logs.append(try result.get())
+            }
+            topics[name] = Topic(name: name, config: config, directory: topicsDirectory + "/" + name, partitions: logs,
+                                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+        }
+        self.topics.withLock { $0 = topics }
+    }
+
+    private func checkpoint(_ file: String) -> [String: Int64] {
+        var map: [String: Int64] = [:]
+        for entry in CheckpointFile(path: directory + "/" + file).read() { map["\(entry.topic) \(entry.partition)"] = entry.offset }
+        return map
+    }
+
+    private func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64, recoveryPoint: Int64, clean: Bool) throws(ReservoirError) -> PartitionLog {
+        var logger = options.logger
+        logger[metadataKey: "partition"] = "\(topic)-\(partition)"
+        return try PartitionLog(
+            directory: topicsDirectory + "/" + topic + "/" + String(partition), config: config.logConfig,
+            logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, ioThread: ioThread,
+            logger: logger, onRecoveryPoint: { [weak self] _ in self?.writeCheckpoints() })
+    }
+
+    private func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
+        let bytes = try FileHandle.open(path, writable: false).readAll()
+        do {
+            let config = try JSONDecoder().decode(TopicConfig.self, from: Data(bytes))
+            try config.validate()
+            return config
+        } catch let error as ReservoirError {
+            throw ReservoirError(.corruptData, "\(path): \(error.message)")
+        } catch {
+            throw ReservoirError(.corruptData, "\(path) is not a valid topic configuration: \(error)")
+        }
+    }
+
+    /// Creates a topic.
+    ///
+    /// - Throws: ``ReservoirError/Code/invalidTopicName``, ``ReservoirError/Code/topicAlreadyExists``,
+    ///   or ``ReservoirError/Code/invalidArgument`` for a configuration out of range.
+    @discardableResult
+    public func createTopic(_ name: String, config: TopicConfig = TopicConfig()) throws(ReservoirError) -> Topic {
+        try checkOpen()
+        try TopicName.validate(name)
+        try config.validate()
+        return try topics.withLock { (topics) throws(ReservoirError) -> Topic in
+            if topics[name] != nil { throw ReservoirError(.topicAlreadyExists, "topic \(name) already exists") }
+            let topicDirectory = topicsDirectory + "/" + name
+            try FileSystem.createDirectory(topicDirectory)
+            var logs: [PartitionLog] = []
+            for partition in 0..<config.partitions {
+                logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            guard let json = try? encoder.encode(config) else {
+                throw ReservoirError(.invalidArgument, "topic configuration cannot be encoded")
+            }
+            // The configuration is written last: a topic directory without it is ignored at open.
+            try FileSystem.writeAtomically(Array(json), to: topicDirectory + "/topic.json")
+            try FileSystem.syncDirectory(topicsDirectory)
+            let topic = Topic(name: name, config: config, directory: topicDirectory, partitions: logs,
+                              ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+            topics[name] = topic
+            return topic
+        }
+    }
+
+    /// The names of all topics, sorted.
+    public var topicNames: [String] { topics.withLock { $0.keys.sorted() } }
+
+    /// The topic called `name`.
+    public func topic(_ name: String) throws(ReservoirError) -> Topic {
+        guard let topic = topics.withLock({ $0[name] }) else {
+            throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first")
+        }
+        return topic
+    }
+
+    /// The log of one partition, for direct reads and appends.
+    public func log(topic name: String, partition: Int) throws(ReservoirError) -> PartitionLog {
+        try topic(name).log(partition)
+    }
+
+    // MARK: Appending
+
+    /// Appends `records` to `topic` and returns the offsets per partition.
+    ///
+    /// Keyed records go to their key's partition (as Kafka's default partitioner), unkeyed ones
+    /// together to one partition chosen round robin, unless `partition` is given. Size limits are
+    /// checked for every record before anything is written.
+    @discardableResult
+    public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> [AppendedRange] {
+        let plan = try plan(topic: topic, records: records, partition: partition)
+        var ranges: [AppendedRange] = []
+        for (partition, group) in plan.groups {
+            let log = try plan.topic.log(partition)
+            let encoder = try plan.topic.borrowEncoder()
+            defer { plan.topic.returnEncoder(encoder) }
+            let summary = try encoder.encode(group, defaultTimestamp: wallClockMilliseconds())
+            ranges.append(AppendedRange(partition: partition, offsets: try log.append(encoder, summary: summary, acks: acks)))
+        }
+        return ranges
+    }
+
+    /// As ``append(to:records:partition:acks:)``, suspending instead of blocking for the fsync.
+    @discardableResult
+    public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) async throws -> [AppendedRange] {
+        let plan = try plan(topic: topic, records: records, partition: partition)
+        var ranges: [AppendedRange] = []
+        for (partition, group) in plan.groups {
+            let log = try plan.topic.log(partition)
+            let encoder = try plan.topic.borrowEncoder()
+            let summary: RecordBatchEncoder.Summary
+            let buffered: ClosedRange<Int64>
+            do {
+                summary = try encoder.encode(group, defaultTimestamp: wallClockMilliseconds())
+                buffered = try log.appendBuffered(encoder.output.base, summary: summary)
+                plan.topic.returnEncoder(encoder)
+            } catch {
+                plan.topic.returnEncoder(encoder)
+                throw error
+            }
+            if acks == .durable || log.config.flushPolicy == .always {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    log.whenDurable(buffered.upperBound + 1) { error in
+                        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                    }
+                }
+            }
+            ranges.append(AppendedRange(partition: partition, offsets: buffered))
+        }
+        return ranges
+    }
+
+    private func plan(topic name: String, records: [Record], partition: Int?) throws(ReservoirError) -> (topic: Topic, groups: [(Int, [Record])]) {
+        try checkOpen()
+        let topic = try topic(name)
+        guard !records.isEmpty else { throw ReservoirError(.invalidArgument, "append needs at least one record") }
+        if let partition {
+            _ = try topic.log(partition)
+            _ = try topic.checkSizes(records)
+            return (topic, [(partition, records)])
+        }
+        let unkeyed = topic.nextUnkeyedPartition()
+        if topic.partitions.count == 1 {
+            _ = try topic.checkSizes(records)
+            return (topic, [(0, records)])
+        }
+        var groups: [Int: [Record]] = [:]
+        for record in records { groups[topic.partition(for: record.key, unkeyed: unkeyed), default: []].append(record) }
+        let sorted = groups.sorted { $0.key < $1.key }
+        for (_, group) in sorted { _ = try topic.checkSizes(group) }
+        return (topic, sorted.map { ($0.key, $0.value) })
+    }
+
+    /// Appends one record through its partition's accumulator, which batches it with concurrent
+    /// appends; returns once it is acknowledged as `acks` asks.
+    public func append(to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+        try checkOpen()
+        let topicHandle = try self.topic(topic)
+        let record = Record(key: key, value: value, headers: headers)
+        let size = try topicHandle.checkSizes(CollectionOfOne(record))
+        let target: Int
+        if let partition {
+            _ = try topicHandle.log(partition)
+            target = partition
+        } else {
+            target = topicHandle.partition(for: key, unkeyed: topicHandle.nextUnkeyedPartition())
+        }
+        let offset = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int64, any Error>) in
+            topicHandle.accumulators[target].add(record, size: size, acks: acks) { result in continuation.resume(with: result) }
+        }
+        return AppendReceipt(partition: target, offset: offset)
+    }
+
+    /// Appends one record with UTF-8 key and value.
+    public func append(to topic: String, key: String?, value: String, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+        try await append(to: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8), headers: headers, partition: partition, acks: acks)
+    }
+
+    // MARK: Reading
+
+    /// Reads whole batches of one partition from `offset`; see ``PartitionLog/read(from:maxBytes:isolation:)``.
+    public func read(topic: String, partition: Int, from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError) -> LogReadResult {
+        try checkOpen()
+        return try log(topic: topic, partition: partition).read(from: offset, maxBytes: maxBytes, isolation: isolation)
+    }
+
+    /// The offset of the first record of the partition whose timestamp is ≥ `timestamp`, or nil.
+    public func offset(topic: String, partition: Int, forTimestamp timestamp: Int64) throws(ReservoirError) -> Int64? {
+        try log(topic: topic, partition: partition).offset(forTimestamp: timestamp)?.offset
+    }
+
+    // MARK: Closing
+
+    private func checkOpen() throws(ReservoirError) {
+        if closed.load(ordering: .acquiring) { throw ReservoirError(.closed, "store \(directory) is closed") }
+    }
+
+    private func allPartitions() -> [(String, Int, PartitionLog)] {
+        topics.withLock { topics in
+            topics.values.sorted { $0.name < $1.name }.flatMap { topic in
+                topic.partitions.enumerated().map { (topic.name, $0.offset, $0.element) }
+            }
+        }
+    }
+
+    /// Writes the recovery-point and log-start checkpoints of every partition.
+    func writeCheckpoints() {
+        let partitions = allPartitions()
+        do throws(ReservoirError) {
+            try CheckpointFile(path: directory + "/" + Self.recoveryPointFile).write(
+                partitions.map { .init(topic: $0.0, partition: $0.1, offset: $0.2.recoveryPoint) })
+            try CheckpointFile(path: directory + "/" + Self.logStartFile).write(
+                partitions.map { .init(topic: $0.0, partition: $0.1, offset: $0.2.startOffset) })
+        } catch {
+            options.logger.error("checkpoint write failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Flushes every partition, writes the checkpoints and the clean-shutdown marker, stops the
+    /// I/O thread and releases the lock. Further calls fail with ``ReservoirError/Code/closed``.
+    public func close() throws(ReservoirError) {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Let pending single-record appends reach their logs before the logs close.
+        let drained = DispatchSemaphore(value: 0)
+        ioThread.submit { drained.signal() }
+        drained.wait()
+        var firstError: ReservoirError?
+        for (_, _, log) in allPartitions() {
+            do throws(ReservoirError) { try log.close() } catch { firstError = firstError ?? error }
+        }
+        ioThread.stop()
+        if let firstError {
+            lock.release()
+            throw firstError
+        }
+        writeCheckpoints()
+        try FileSystem.writeAtomically(Array("clean\n".utf8), to: directory + "/" + Self.cleanShutdownFile)
+        lock.release()
+    }
+
+    /// Closes without flushing.
+    deinit {
+        if !closed.load(ordering: .acquiring) { ioThread.stop() }
+    }
+}

@@ -1,0 +1,96 @@
+/// A topic's persisted configuration.
+public struct TopicConfig: Sendable, Hashable, Codable {
+    /// Number of partitions (fixed at creation).
+    public var partitions: Int
+    /// Codec of the batches Reservoir writes.
+    public var compression: CompressionCodec
+    /// LZ4 level: 0 is LZ4's fast mode, 3 to 12 LZ4-HC.
+    public var compressionLevel: Int
+    public var segmentBytes: Int
+    public var indexIntervalBytes: Int
+    public var maxIndexBytes: Int
+    public var flushPolicy: FlushPolicy
+    /// The largest encoded record accepted (Kafka's `max.message.bytes` is per batch; this is per record).
+    public var maxRecordBytes: Int
+    /// The largest encoded batch accepted.
+    public var maxBatchBytes: Int
+
+    public init(
+        partitions: Int = 1,
+        compression: CompressionCodec = .none,
+        compressionLevel: Int = 0,
+        segmentBytes: Int = 1 << 30,
+        indexIntervalBytes: Int = 4096,
+        maxIndexBytes: Int = 10 * 1024 * 1024,
+        flushPolicy: FlushPolicy = .onRollAndClose,
+        maxRecordBytes: Int = 1 << 20,
+        maxBatchBytes: Int = 16 << 20
+    ) {
+        self.partitions = partitions
+        self.compression = compression
+        self.compressionLevel = compressionLevel
+        self.segmentBytes = segmentBytes
+        self.indexIntervalBytes = indexIntervalBytes
+        self.maxIndexBytes = maxIndexBytes
+        self.flushPolicy = flushPolicy
+        self.maxRecordBytes = maxRecordBytes
+        self.maxBatchBytes = maxBatchBytes
+    }
+
+    var logConfig: LogConfig {
+        LogConfig(segmentBytes: segmentBytes, indexIntervalBytes: indexIntervalBytes,
+                  maxIndexBytes: maxIndexBytes, flushPolicy: flushPolicy)
+    }
+
+    func validate() throws(ReservoirError) {
+        guard partitions >= 1, partitions <= 10_000 else {
+            throw ReservoirError(.invalidArgument, "partition count \(partitions) must be between 1 and 10000")
+        }
+        guard compression.isSupported else {
+            throw ReservoirError(.invalidArgument, "compression \(compression) is not supported: use none or lz4")
+        }
+        guard maxRecordBytes > 0, maxBatchBytes >= maxRecordBytes else {
+            throw ReservoirError(.invalidArgument, "record and batch size limits must be positive, batch ≥ record")
+        }
+        try logConfig.validate()
+        guard maxBatchBytes <= segmentBytes else {
+            throw ReservoirError(.invalidArgument, "max batch bytes \(maxBatchBytes) exceeds segment bytes \(segmentBytes): lower max batch bytes or raise segment bytes")
+        }
+    }
+
+    // Codable by hand so that files written by later versions, with more keys, still load, and
+    // files missing a key take its default.
+    private enum Key: String, CodingKey {
+        case partitions, compression, compressionLevel, segmentBytes, indexIntervalBytes, maxIndexBytes, flush
+        case maxRecordBytes, maxBatchBytes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        let defaults = TopicConfig()
+        partitions = try container.decode(Int.self, forKey: .partitions)
+        let codec = try container.decodeIfPresent(String.self, forKey: .compression) ?? "none"
+        compression = CompressionCodec.allCases.first { $0.description == codec } ?? .none
+        compressionLevel = try container.decodeIfPresent(Int.self, forKey: .compressionLevel) ?? defaults.compressionLevel
+        segmentBytes = try container.decodeIfPresent(Int.self, forKey: .segmentBytes) ?? defaults.segmentBytes
+        indexIntervalBytes = try container.decodeIfPresent(Int.self, forKey: .indexIntervalBytes) ?? defaults.indexIntervalBytes
+        maxIndexBytes = try container.decodeIfPresent(Int.self, forKey: .maxIndexBytes) ?? defaults.maxIndexBytes
+        let flush = try container.decodeIfPresent(String.self, forKey: .flush) ?? "none"
+        flushPolicy = FlushPolicy(parsing: flush) ?? defaults.flushPolicy
+        maxRecordBytes = try container.decodeIfPresent(Int.self, forKey: .maxRecordBytes) ?? defaults.maxRecordBytes
+        maxBatchBytes = try container.decodeIfPresent(Int.self, forKey: .maxBatchBytes) ?? defaults.maxBatchBytes
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(partitions, forKey: .partitions)
+        try container.encode(compression.description, forKey: .compression)
+        try container.encode(compressionLevel, forKey: .compressionLevel)
+        try container.encode(segmentBytes, forKey: .segmentBytes)
+        try container.encode(indexIntervalBytes, forKey: .indexIntervalBytes)
+        try container.encode(maxIndexBytes, forKey: .maxIndexBytes)
+        try container.encode(flushPolicy.description, forKey: .flush)
+        try container.encode(maxRecordBytes, forKey: .maxRecordBytes)
+        try container.encode(maxBatchBytes, forKey: .maxBatchBytes)
+    }
+}

@@ -1,0 +1,154 @@
+import Dispatch
+import Synchronization
+
+/// Shares fsyncs between concurrent durable appends to one log (group commit).
+///
+/// One flush round at a time: the round notes the log's end, fsyncs, then releases every waiter
+/// whose records lie below that end. Appends that arrive during a round wait for the next one,
+/// which covers all of them with a single fsync. A waiting thread leads the round itself (no
+/// hand-off); waiting tasks have the round run on the store's I/O thread, never on the
+/// cooperative pool.
+final class GroupCommit: Sendable {
+    private enum Waiter {
+        case thread(DispatchSemaphore)
+        case task(CheckedContinuation<Void, any Error>, target: Int64)
+        case callback(@Sendable (ReservoirError?) -> Void, target: Int64)
+    }
+
+    private struct State {
+        var flushed: Int64
+        var inProgress = false
+        var waiters: [Waiter] = []
+        var failure: ReservoirError?
+    }
+
+    private let state: Mutex<State>
+    private let ioThread: IOThread
+    /// Performs one flush: returns the offset now durable.
+    private let flush: @Sendable () throws(ReservoirError) -> Int64
+
+    init(flushed: Int64, ioThread: IOThread, flush: @escaping @Sendable () throws(ReservoirError) -> Int64) {
+        state = Mutex(State(flushed: flushed))
+        self.ioThread = ioThread
+        self.flush = flush
+    }
+
+    /// Offsets below this are durable.
+    var flushedOffset: Int64 { state.withLock { $0.flushed } }
+
+    /// Blocks the calling thread until offsets below `target` are durable.
+    func waitUntilDurable(_ target: Int64) throws(ReservoirError) {
+        enum Step { case done, lead, wait(DispatchSemaphore), fail(ReservoirError) }
+        while true {
+            let step = state.withLock { state -> Step in
+                if let failure = state.failure { return .fail(failure) }
+                if state.flushed >= target { return .done }
+                if !state.inProgress {
+                    state.inProgress = true
+                    return .lead
+                }
+                let semaphore = DispatchSemaphore(value: 0)
+                state.waiters.append(.thread(semaphore))
+                return .wait(semaphore)
+            }
+            switch step {
+            case .done: return
+            case .fail(let error): throw error
+            case .lead: runRound()
+            case .wait(let semaphore): semaphore.wait()
+            }
+        }
+    }
+
+    /// Suspends the task until offsets below `target` are durable.
+    func durable(_ target: Int64) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            enum Step { case resume, fail(ReservoirError), startRound, wait }
+            let step = state.withLock { state -> Step in
+                if let failure = state.failure { return .fail(failure) }
+                if state.flushed >= target { return .resume }
+                state.waiters.append(.task(continuation, target: target))
+                if state.inProgress { return .wait }
+                state.inProgress = true
+                return .startRound
+            }
+            switch step {
+            case .resume: continuation.resume()
+            case .fail(let error): continuation.resume(throwing: error)
+            case .startRound: ioThread.submit { [self] in runRound() }
+            case .wait: break
+            }
+        }
+    }
+
+    /// Calls `done` (on the I/O thread, or at once) when offsets below `target` are durable.
+    func whenDurable(_ target: Int64, _ done: @escaping @Sendable (ReservoirError?) -> Void) {
+        enum Step { case now(ReservoirError?), startRound, wait }
+        let step = state.withLock { state -> Step in
+            if let failure = state.failure { return .now(failure) }
+            if state.flushed >= target { return .now(nil) }
+            state.waiters.append(.callback(done, target: target))
+            if state.inProgress { return .wait }
+            state.inProgress = true
+            return .startRound
+        }
+        switch step {
+        case .now(let error): done(error)
+        case .startRound: ioThread.submit { [self] in runRound() }
+        case .wait: break
+        }
+    }
+
+    /// Requests a flush without waiting for it (flush policies).
+    func flushInBackground() {
+        let start = state.withLock { state -> Bool in
+            if state.inProgress || state.failure != nil { return false }
+            state.inProgress = true
+            return true
+        }
+        if start { ioThread.submit { [self] in runRound() } }
+    }
+
+    /// One round: flush, publish, release the satisfied waiters, and start the next round on the
+    /// I/O thread if tasks still wait (threads still waiting re-check and lead themselves).
+    private func runRound() {
+        var result: Result<Int64, ReservoirError>
+        do throws(ReservoirError) { result = .success(try flush()) } catch { result = .failure(error) }
+        var resumed: [(CheckedContinuation<Void, any Error>, ReservoirError?)] = []
+        var callbacks: [(@Sendable (ReservoirError?) -> Void, ReservoirError?)] = []
+        var threads: [DispatchSemaphore] = []
+        let again = state.withLock { state -> Bool in
+            switch result {
+            case .success(let offset): state.flushed = max(state.flushed, offset)
+            case .failure(let error): state.failure = state.failure ?? error
+            }
+            state.inProgress = false
+            var remaining: [Waiter] = []
+            for waiter in state.waiters {
+                switch waiter {
+                case .thread(let semaphore): threads.append(semaphore)
+                case .task(let continuation, let target):
+                    if let failure = state.failure { resumed.append((continuation, failure)) }
+                    else if state.flushed >= target { resumed.append((continuation, nil)) }
+                    else { remaining.append(waiter) }
+                case .callback(let done, let target):
+                    if let failure = state.failure { callbacks.append((done, failure)) }
+                    else if state.flushed >= target { callbacks.append((done, nil)) }
+                    else { remaining.append(waiter) }
+                }
+            }
+            state.waiters = remaining
+            if !remaining.isEmpty {
+                state.inProgress = true
+                return true
+            }
+            return false
+        }
+        for semaphore in threads { semaphore.signal() }
+        for (continuation, error) in resumed {
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
+        for (done, error) in callbacks { done(error) }
+        if again { ioThread.submit { [self] in runRound() } }
+    }
+}

@@ -1,0 +1,33 @@
+/// A checkpoint file in Kafka's text format: `0\n<count>\n` then `<topic> <partition> <offset>` lines.
+///
+/// Written atomically (temporary file, fsync, rename, fsync of the directory); a file that does not
+/// parse reads as empty, so recovery falls back to scanning everything.
+struct CheckpointFile {
+    struct Entry: Hashable {
+        var topic: String
+        var partition: Int
+        var offset: Int64
+    }
+
+    let path: String
+
+    func write(_ entries: [Entry]) throws(ReservoirError) {
+        var text = "0\n\(entries.count)\n"
+        for entry in entries { text += "\(entry.topic) \(entry.partition) \(entry.offset)\n" }
+        try FileSystem.writeAtomically(Array(text.utf8), to: path)
+    }
+
+    /// The entries, or an empty list when the file is missing or malformed.
+    func read() -> [Entry] {
+        guard FileSystem.exists(path), let bytes = try? FileHandle.open(path, writable: false).readAll() else { return [] }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count >= 0, lines.count >= 2 + count else { return [] }
+        var entries: [Entry] = []
+        for line in lines[2..<(2 + count)] {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let partition = Int(fields[1]), let offset = Int64(fields[2]) else { return [] }
+            entries.append(Entry(topic: String(fields[0]), partition: partition, offset: offset))
+        }
+        return entries
+    }
+}

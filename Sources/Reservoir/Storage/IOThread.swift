@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// A dedicated OS thread that runs blocking I/O jobs (fsync, checkpoint writes) in order, off
+/// Swift concurrency's cooperative pool, plus jobs due at a later time (linger and flush timers).
+final class IOThread: Sendable {
+    typealias Job = @Sendable () -> Void
+
+    private struct State {
+        var jobs: [Job] = []
+        var timed: [(due: UInt64, job: Job)] = []
+        var stopping = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    let name: String
+
+    init(name: String) {
+        self.name = name
+        let box = Unmanaged.passRetained(self)
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { context in
+            let worker = Unmanaged<IOThread>.fromOpaque(context!).takeRetainedValue()
+            worker.run()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+        pthread_detach(thread)
+    }
+
+    /// Runs `job` on the thread, after the jobs already queued.
+    func submit(_ job: @escaping Job) {
+        let accepted = state.withLock { state -> Bool in
+            if state.stopping { return false }
+            state.jobs.append(job)
+            return true
+        }
+        if accepted { wake.signal() } else { job() }
+    }
+
+    /// Runs `job` on the thread once `delay` nanoseconds have passed.
+    func schedule(afterNanoseconds delay: UInt64, _ job: @escaping Job) {
+        let due = monotonicNanoseconds() &+ delay
+        let accepted = state.withLock { state -> Bool in
+            if state.stopping { return false }
+            state.timed.append((due, job))
+            return true
+        }
+        if accepted { wake.signal() }
+    }
+
+    /// Runs the queued jobs, drops timed jobs not yet due, and ends the thread; waits for it.
+    func stop() {
+        state.withLock { $0.stopping = true }
+        wake.signal()
+        finished.wait()
+    }
+
+    private func run() {
+        while true {
+            let (jobs, stop, nextDue) = state.withLock { state -> ([Job], Bool, UInt64?) in
+                var ready = state.jobs
+                state.jobs.removeAll(keepingCapacity: true)
+                let now = monotonicNanoseconds()
+                var later: [(due: UInt64, job: Job)] = []
+                for entry in state.timed {
+                    if entry.due <= now { ready.append(entry.job) } else { later.append(entry) }
+                }
+                state.timed = later
+                return (ready, state.stopping, later.map(\.due).min())
+            }
+            for job in jobs { job() }
+            if stop && jobs.isEmpty {
+                finished.signal()
+                return
+            }
+            if !jobs.isEmpty { continue }
+            if let nextDue {
+                let now = monotonicNanoseconds()
+                if nextDue > now { _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(nextDue - now, 1_000_000_000)))) }
+            } else {
+                wake.wait()
+            }
+        }
+    }
+}
+
+/// Nanoseconds of a clock that never jumps.
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+}
+
+/// Milliseconds since the Unix epoch, for record timestamps.
+func wallClockMilliseconds() -> Int64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return Int64(time.tv_sec) &* 1000 &+ Int64(time.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,100 @@
+import Synchronization
+
+/// A memory-mapped file of fixed-size entries, the storage under ``OffsetIndex`` and ``TimeIndex``.
+///
+/// A writable index is preallocated to its maximum size (sparse, so it costs no disk until used)
+/// and mapped once; the mapping never moves, so readers can search it while the single writer
+/// appends. The writer stores an entry's bytes, then publishes the new count with release
+/// ordering; readers load the count with acquire ordering and touch only entries below it.
+/// ``trim()`` cuts the file back to its entries, which is what makes a closed index
+/// self-describing: on open, the file's length gives the entry count.
+final class IndexFile: @unchecked Sendable {
+    // Sendable by invariant: `region` and the capacity never change after init; entries below the
+    // published count are immutable except through `truncate`, which only runs while the owning
+    // log holds its lock and no reader can be positioned past the truncation point.
+    let path: String
+    let entrySize: Int
+    let maxEntries: Int
+    private let file: FileHandle
+    private let region: MappedRegion?
+    private let count: Atomic<Int>
+    /// True when the file's length was not a whole number of entries (a torn or foreign file).
+    let hadPartialEntry: Bool
+
+    /// Opens or creates the index at `path`.
+    /// - Parameter writable: preallocate to `maxBytes` and map for writing (the active segment).
+    init(path: String, entrySize: Int, maxBytes: Int, writable: Bool) throws(ReservoirError) {
+        self.path = path
+        self.entrySize = entrySize
+        let file = try FileHandle.open(path, writable: true, create: true)
+        self.file = file
+        let length = try file.size()
+        hadPartialEntry = length % entrySize != 0
+        let existing = length / entrySize
+        let capacity: Int
+        if writable {
+            capacity = max(maxBytes / entrySize, existing) * entrySize
+            if length != capacity { try file.truncate(to: capacity) }
+        } else {
+            capacity = existing * entrySize
+        }
+        maxEntries = capacity / entrySize
+        region = capacity > 0 ? try MappedRegion(file: file, length: capacity, writable: writable) : nil
+        count = Atomic(existing)
+    }
+
+    /// Entries published so far.
+    var entryCount: Int { count.load(ordering: .acquiring) }
+    var isFull: Bool { entryCount >= maxEntries }
+    var sizeInBytes: Int { entryCount * entrySize }
+
+    /// Safe: callers pass `index < entryCount`, and entries below the count lie inside the mapping.
+    func entry(_ index: Int) -> UnsafeRawPointer {
+        UnsafeRawPointer(region.unsafelyUnwrapped.base + index * entrySize)
+    }
+
+    /// Appends one entry written by `fill`. Callers check ``isFull`` first.
+    func append(_ fill: (UnsafeMutableRawPointer) -> Void) {
+        let index = count.load(ordering: .relaxed)
+        precondition(index < maxEntries, "index \(path) is full")
+        guard let region else { return }
+        fill(region.base + index * entrySize)
+        count.store(index + 1, ordering: .releasing)
+    }
+
+    /// Drops every entry from `index` on.
+    func truncate(toEntries index: Int) {
+        count.store(min(index, count.load(ordering: .relaxed)), ordering: .releasing)
+    }
+
+    /// Cuts the file to its entries (on roll and close).
+    func trim() throws(ReservoirError) {
+        try file.truncate(to: sizeInBytes)
+    }
+
+    /// Writes the entries to stable storage.
+    func sync() throws(ReservoirError) {
+        try region?.sync(upTo: sizeInBytes)
+        try file.sync()
+    }
+
+    /// Binary search for the last entry whose key (read by `key`) is ≤ `target`; nil when none is.
+    ///
+    /// Searches the last 8 KiB of entries first, as Kafka does (KAFKA-6432): appenders and readers
+    /// that keep up touch only the tail, so the pages a search probes stay resident.
+    func lastEntry<Key: Comparable>(atOrBelow target: Key, key: (UnsafeRawPointer) -> Key) -> Int? {
+        let entries = entryCount
+        guard entries > 0, key(entry(0)) <= target else { return nil }
+        let warm = max(1, 8192 / entrySize)
+        var low = 0
+        var high = entries - 1
+        let firstWarm = max(0, entries - warm)
+        if firstWarm > 0 && key(entry(firstWarm)) <= target { low = firstWarm }
+        else if firstWarm > 0 { high = firstWarm }
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if key(entry(middle)) <= target { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+}

@@ -1,0 +1,303 @@
+/// One segment of a partition log: a `.log` file of record batches and its two sparse indexes.
+///
+/// The log file is written with `pwrite` and read through one shared mapping made at open, large
+/// enough for the segment to grow to its configured size; the page cache makes writes visible to
+/// the mapping at once. Readers see bytes below ``publishedSize`` only.
+///
+/// Mutation (append, recover, truncate, finish) happens under the owning log's lock, one writer at
+/// a time; readers run concurrently and read only the atomics and the immutable bytes below them.
+final class Segment: @unchecked Sendable {
+    // Sendable by invariant: the writer-side vars below are touched only under the owning
+    // PartitionLog's mutex; what readers use is `published` (atomic) and bytes below it.
+    let files: SegmentFiles
+    var baseOffset: Int64 { files.baseOffset }
+    let log: FileHandle
+    let region: MappedRegion?
+    /// The most bytes this segment's mapping can serve.
+    let capacity: Int
+    private(set) var offsetIndex: OffsetIndex
+    private(set) var timeIndex: TimeIndex
+    let indexIntervalBytes: Int
+    let maxIndexBytes: Int
+
+    private let published: AtomicInt
+    private let publishedNextOffset: AtomicInt
+    private(set) var size: Int
+    private(set) var nextOffset: Int64
+    private(set) var maxTimestamp: Int64 = -1
+    private(set) var offsetOfMaxTimestamp: Int64
+    private var bytesSinceLastIndexEntry = 0
+    /// When the first batch was written (wall clock, ms), for time-based rolls.
+    private(set) var createdAt: Int64
+
+    /// Opens (or creates) the segment at `files`.
+    /// - Parameters:
+    ///   - active: the segment will be appended to: indexes preallocated, mapping sized for growth.
+    ///   - capacity: bytes the mapping reserves for an active segment (its segment bytes).
+    init(files: SegmentFiles, active: Bool, capacity: Int, indexIntervalBytes: Int, maxIndexBytes: Int, now: Int64) throws(ReservoirError) {
+        self.files = files
+        self.indexIntervalBytes = indexIntervalBytes
+        self.maxIndexBytes = maxIndexBytes
+        log = try FileHandle.open(files.log, writable: true, create: true)
+        let size = try log.size()
+        self.size = size
+        let mapped = max(size, active ? capacity : 0)
+        self.capacity = mapped
+        region = mapped > 0 ? try MappedRegion(file: log, length: mapped, writable: false) : nil
+        offsetIndex = try OffsetIndex(path: files.index, baseOffset: files.baseOffset, maxBytes: maxIndexBytes, writable: active)
+        timeIndex = try TimeIndex(path: files.timeIndex, baseOffset: files.baseOffset, maxBytes: maxIndexBytes, writable: active)
+        nextOffset = files.baseOffset
+        offsetOfMaxTimestamp = files.baseOffset
+        published = AtomicInt(size)
+        publishedNextOffset = AtomicInt(Int(files.baseOffset))
+        createdAt = now
+    }
+
+    /// Bytes readers may read.
+    var publishedSize: Int { published.load() }
+    var isEmpty: Bool { size == 0 }
+    /// The last offset in this segment, or `baseOffset - 1` when empty.
+    var lastOffset: Int64 { nextOffset - 1 }
+
+    // MARK: Appending
+
+    /// Whether a batch of `bytes` bytes ending at `lastOffset` fits, or the log must roll first.
+    func canAppend(bytes: Int, lastOffset: Int64, segmentBytes: Int) -> Bool {
+        if size > 0 && size + bytes > min(segmentBytes, capacity) { return false }
+        if size + bytes > capacity { return false }
+        if offsetIndex.isFull || timeIndex.isFull { return false }
+        if lastOffset - baseOffset > Int64(Int32.max) { return false }
+        return true
+    }
+
+    /// Appends one encoded batch whose offsets are already stamped.
+    func append(
+        _ batch: UnsafeRawBufferPointer,
+        lastOffset: Int64,
+        maxTimestamp batchMaxTimestamp: Int64,
+        offsetOfMaxTimestamp batchOffsetOfMaxTimestamp: Int64,
+        now: Int64
+    ) throws(ReservoirError) {
+        let position = size
+        try log.write(batch, at: position)
+        if size == 0 { createdAt = now }
+        size += batch.count
+        nextOffset = lastOffset + 1
+        if batchMaxTimestamp > maxTimestamp {
+            maxTimestamp = batchMaxTimestamp
+            offsetOfMaxTimestamp = batchOffsetOfMaxTimestamp
+        }
+        publishedNextOffset.store(Int(nextOffset))
+        published.store(size)
+        if bytesSinceLastIndexEntry > indexIntervalBytes {
+            offsetIndex.append(offset: lastOffset, position: position)
+            timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp)
+            bytesSinceLastIndexEntry = 0
+        }
+        bytesSinceLastIndexEntry += batch.count
+    }
+
+    /// Cuts the file back to the last whole batch after a failed write (a short write on a full
+    /// disk can leave part of a batch behind).
+    func truncateTail() throws(ReservoirError) {
+        try log.truncate(to: size)
+    }
+
+    /// Makes the segment read-only for good: forces the final time-index entry and trims both
+    /// indexes to their entries (on roll and clean close).
+    func finish() throws(ReservoirError) {
+        if maxTimestamp >= 0 { timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, force: true) }
+        try offsetIndex.storage.trim()
+        try timeIndex.storage.trim()
+    }
+
+    /// Flushes the log file's data to disk.
+    func syncLog() throws(ReservoirError) { try log.syncData() }
+
+    /// Flushes the log and both indexes.
+    func syncAll() throws(ReservoirError) {
+        try log.syncData()
+        try offsetIndex.storage.sync()
+        try timeIndex.storage.sync()
+    }
+
+    // MARK: Reading
+
+    /// Bytes of the whole batches starting with the first batch whose last offset is ≥ `offset`,
+    /// below `limit` bytes of the file, up to `maxBytes` (always at least one batch).
+    /// Returns nil when no batch at or after `offset` lies below `limit`.
+    func read(from offset: Int64, maxBytes: Int, limit: Int) throws(ReservoirError) -> [RecordBatch]? {
+        guard let region else { return nil }
+        let end = min(limit, publishedSize)
+        let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
+        var position = offsetIndex.lookup(offset).position
+        var batches: [RecordBatch] = []
+        var total = 0
+        while position + RecordBatchHeader.size <= end {
+            let header: RecordBatchHeader
+            do {
+                header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false)
+            } catch {
+                if batches.isEmpty {
+                    throw error.reservoirError(context: "\(files.log) at byte \(position)")
+                }
+                break
+            }
+            if header.lastOffset >= offset {
+                if !batches.isEmpty && total + header.totalSize > maxBytes { break }
+                batches.append(RecordBatch(owner: region, bytes: region.bytes(from: position, count: header.totalSize), header: header))
+                total += header.totalSize
+                if total >= maxBytes { break }
+            }
+            position += header.totalSize
+        }
+        return batches.isEmpty ? nil : batches
+    }
+
+    /// The first record with timestamp ≥ `timestamp` and offset ≥ `startingOffset`, as
+    /// `(offset, timestamp)`; nil when this segment has none.
+    func findOffset(byTimestamp timestamp: Int64, startingOffset: Int64, decoder: RecordDecoder) throws(ReservoirError) -> (offset: Int64, timestamp: Int64)? {
+        guard let region else { return nil }
+        let entry = timeIndex.lookup(timestamp)
+        var position = offsetIndex.lookup(max(entry.offset, startingOffset)).position
+        let end = publishedSize
+        let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
+        while position + RecordBatchHeader.size <= end {
+            let header: RecordBatchHeader
+            do { header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) } catch {
+                throw error.reservoirError(context: "\(files.log) at byte \(position)")
+            }
+            if header.maxTimestamp >= timestamp && header.lastOffset >= startingOffset {
+                let batch = RecordBatch(owner: region, bytes: region.bytes(from: position, count: header.totalSize), header: header)
+                var found: (Int64, Int64)?
+                do {
+                    try decoder.iterate(batch, verifyCRC: false) { record in
+                        if record.timestamp >= timestamp && record.offset >= startingOffset {
+                            found = (record.offset, record.timestamp)
+                            return false
+                        }
+                        return true
+                    }
+                } catch {
+                    throw error.reservoirError(context: "\(files.log) at byte \(position)")
+                }
+                if let found { return found }
+            }
+            position += header.totalSize
+        }
+        return nil
+    }
+
+    // MARK: Loading and recovery
+
+    /// Restores the writer state of a segment that was closed cleanly: the last batch is found
+    /// from the last index entry, the largest timestamp from the time index.
+    /// Returns a reason when the indexes fail their sanity checks (the caller then recovers).
+    func loadWithoutScan() -> String? {
+        if let reason = offsetIndex.sanityCheck(logSize: size) { return "\(files.index): \(reason)" }
+        guard let region else {
+            return timeIndex.entryCount > 0 ? "\(files.timeIndex): entries for an empty log" : nil
+        }
+        let bytes = UnsafeRawBufferPointer(start: region.base, count: size)
+        var position = offsetIndex.lastEntry?.position ?? 0
+        var next = baseOffset
+        while position < size {
+            guard let header = try? RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) else {
+                return "\(files.log): invalid batch at byte \(position)"
+            }
+            next = header.lastOffset + 1
+            position += header.totalSize
+        }
+        nextOffset = next
+        publishedNextOffset.store(Int(next))
+        if let reason = timeIndex.sanityCheck(lastOffset: next - 1) { return "\(files.timeIndex): \(reason)" }
+        if let last = timeIndex.lastEntry {
+            maxTimestamp = last.timestamp
+            offsetOfMaxTimestamp = last.offset
+        }
+        return nil
+    }
+
+    /// What a recovery scan found.
+    struct RecoveryResult {
+        var validBytes: Int
+        var truncatedBytes: Int
+        var batches: Int
+        var reason: String?
+    }
+
+    /// Scans every batch from the start: bounds, magic, CRC and offsets. Rebuilds both indexes and
+    /// truncates the log at the first invalid byte.
+    /// - Parameter expectedFirstOffset: batches must start at or after this offset.
+    func recover(expectedFirstOffset: Int64) throws(ReservoirError) -> RecoveryResult {
+        try rebuildIndexes()
+        var position = 0
+        var next = max(expectedFirstOffset, baseOffset)
+        var batches = 0
+        var reason: String?
+        var maxTs: Int64 = -1
+        var offsetOfMaxTs = baseOffset
+        bytesSinceLastIndexEntry = 0
+        if let region {
+            let bytes = UnsafeRawBufferPointer(start: region.base, count: size)
+            while position < size {
+                let header: RecordBatchHeader
+                do {
+                    header = try RecordBatchHeader.validate(bytes, at: position)
+                } catch {
+                    reason = "invalid batch at byte \(position): \(error)"
+                    break
+                }
+                guard header.baseOffset >= next, header.lastOffsetDelta >= 0,
+                    header.lastOffset - baseOffset <= Int64(Int32.max)
+                else {
+                    reason = "batch at byte \(position) has offsets \(header.baseOffset)...\(header.lastOffset), expected ≥ \(next)"
+                    break
+                }
+                if header.maxTimestamp > maxTs {
+                    maxTs = header.maxTimestamp
+                    offsetOfMaxTs = header.lastOffset
+                }
+                if bytesSinceLastIndexEntry > indexIntervalBytes {
+                    if offsetIndex.isFull || timeIndex.isFull {
+                        reason = "index full at byte \(position)"
+                        break
+                    }
+                    offsetIndex.append(offset: header.lastOffset, position: position)
+                    timeIndex.append(timestamp: maxTs, offset: offsetOfMaxTs)
+                    bytesSinceLastIndexEntry = 0
+                }
+                bytesSinceLastIndexEntry += header.totalSize
+                next = header.lastOffset + 1
+                position += header.totalSize
+                batches += 1
+            }
+        }
+        let truncated = size - position
+        if truncated > 0 {
+            try log.truncate(to: position)
+            size = position
+            published.store(position)
+        }
+        nextOffset = batches > 0 ? next : baseOffset
+        publishedNextOffset.store(Int(nextOffset))
+        maxTimestamp = maxTs
+        offsetOfMaxTimestamp = offsetOfMaxTs
+        return RecoveryResult(validBytes: position, truncatedBytes: truncated, batches: batches, reason: reason)
+    }
+
+    /// Replaces both indexes with empty, writable ones.
+    private func rebuildIndexes() throws(ReservoirError) {
+        try FileSystem.remove(files.index)
+        try FileSystem.remove(files.timeIndex)
+        offsetIndex = try OffsetIndex(path: files.index, baseOffset: baseOffset, maxBytes: maxIndexBytes, writable: true)
+        timeIndex = try TimeIndex(path: files.timeIndex, baseOffset: baseOffset, maxBytes: maxIndexBytes, writable: true)
+    }
+
+    /// Removes the segment's files (the mapping stays valid for readers that still hold it).
+    func deleteFiles() throws(ReservoirError) {
+        try FileSystem.remove(files.log)
+        try FileSystem.remove(files.index)
+        try FileSystem.remove(files.timeIndex)
+    }
+}

@@ -1,0 +1,29 @@
+/// File names of a segment: the base offset as 20 zero-padded digits plus a suffix.
+struct SegmentFiles: Sendable, Hashable {
+    static let logSuffix = ".log"
+    static let indexSuffix = ".index"
+    static let timeIndexSuffix = ".timeindex"
+
+    let directory: String
+    let baseOffset: Int64
+
+    static func name(of baseOffset: Int64) -> String {
+        let digits = String(baseOffset)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
+    var stem: String { directory + "/" + Self.name(of: baseOffset) }
+    var log: String { stem + Self.logSuffix }
+    var index: String { stem + Self.indexSuffix }
+    var timeIndex: String { stem + Self.timeIndexSuffix }
+
+    /// The base offset and suffix of a file name like `00000000000000000042.log`, or nil.
+    static func parse(_ fileName: String) -> (baseOffset: Int64, suffix: String)? {
+        guard let dot = fileName.firstIndex(of: ".") else { return nil }
+        let digits = fileName[..<dot]
+        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let base = Int64(digits) else {
+            return nil
+        }
+        return (base, String(fileName[dot...]))
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Reservoir
+
+@main
+struct ReservoirTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reservoir",
+        abstract: "An embeddable commit log in Kafka's on-disk format.",
+        subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
+                      VerifyCommand.self, DemoCommand.self]
+    )
+
+    /// One line on stderr and exit 2 for usage errors, 1 for failures; never a trap or a trace.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ReservoirError {
+            fail(error.message, code: 1)
+        } catch let error as CLIFailure {
+            fail(error.message, code: 1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = fullMessage(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+                Foundation.exit(2)
+            }
+            fail(message.split(separator: "\n").first.map(String.init) ?? "\(error)", code: 1)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("reservoir: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}
+
+/// A failure the CLI reports in one line.
+struct CLIFailure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// The `--dir` option every store command takes.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "Store directory (default: $RESERVOIR_DIR, else ./reservoir-data).")
+    var dir: String?
+
+    var path: String {
+        dir ?? ProcessInfo.processInfo.environment["RESERVOIR_DIR"] ?? "./reservoir-data"
+    }
+
+    func open() throws -> Reservoir {
+        try Reservoir.open(at: path)
+    }
+}
+
+/// Writes to stdout without Foundation's buffering surprises; flushes on demand.
+enum Output {
+    nonisolated(unsafe) static var buffer: [UInt8] = []
+
+    static func write(_ text: String) { buffer.append(contentsOf: text.utf8) ; if buffer.count > 1 << 16 { flush() } }
+    static func write(bytes: [UInt8]) { buffer.append(contentsOf: bytes) ; if buffer.count > 1 << 16 { flush() } }
+
+    static func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

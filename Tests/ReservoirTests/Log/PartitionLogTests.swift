@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+@Suite("Partition log: append, read, roll, timestamps")
+struct PartitionLogTests {
+    @Test("appends get consecutive offsets and read back exactly")
+    func appendAndRead() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("t", config: TopicConfig(partitions: 1))
+        let first = try store.append(to: "t", records: records(0..<100), acks: .buffered)
+        let second = try store.append(to: "t", records: records(100..<150), acks: .durable)
+        #expect(first == [.init(partition: 0, offsets: 0...99)])
+        #expect(second == [.init(partition: 0, offsets: 100...149)])
+        let read = try store.read(topic: "t", partition: 0, from: 0, maxBytes: 1 << 20)
+        let got = try read.records()
+        #expect(got.map(\.offset) == Array(0..<150))
+        #expect(got.map(\.value) == records(0..<150).map(\.value))
+        #expect(got.map(\.key) == records(0..<150).map(\.key))
+        #expect(got[7].headers == [RecordHeader("h", "7")])
+        // From the middle of a batch: the batch is returned whole, records() skips what is below.
+        let middle = try store.read(topic: "t", partition: 0, from: 120)
+        #expect(middle.batches.first?.baseOffset == 100)
+        #expect(try middle.records().first?.offset == 120)
+        // At the end: empty. Beyond: an error.
+        #expect(try store.read(topic: "t", partition: 0, from: 150).isEmpty)
+        #expect(throws: ReservoirError.self) { try store.read(topic: "t", partition: 0, from: 151) }
+        try store.close()
+    }
+
+    @Test("rolls by size and reads across segments; survives reopen")
+    func rollsAndReopens() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t", config: TopicConfig(segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096))
+            for i in 0..<40 { try store.append(to: "t", records: records(i * 10..<(i + 1) * 10), acks: .buffered) }
+            let log = try store.log(topic: "t", partition: 0)
+            #expect(log.segments.count > 3)
+            #expect(log.segments.allSatisfy { $0.bytes <= 4096 })
+            try store.close()
+        }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        #expect(store.openedAfterCleanShutdown)
+        let log = try store.log(topic: "t", partition: 0)
+        #expect(log.endOffset == 400)
+        var offset: Int64 = 0
+        var all: [LogRecord] = []
+        while offset < log.endOffset {
+            let result = try log.read(from: offset, maxBytes: 1000)
+            all += try result.records()
+            offset = result.nextOffset
+        }
+        #expect(all.map(\.offset) == Array(0..<400))
+        #expect(all.map(\.value) == records(0..<400).map(\.value))
+        // Every offset can be read on its own, at and between index entries.
+        for target in stride(from: Int64(0), to: 400, by: 1) {
+            #expect(try log.read(from: target, maxBytes: 1).records().first?.offset == target)
+        }
+        // Appends continue after reopen.
+        try store.append(to: "t", records: records(400..<410), acks: .durable)
+        #expect(log.endOffset == 410)
+    }
+
+    @Test("finds offsets by timestamp: before, between, at, after")
+    func timestamps() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 128, maxRecordBytes: 1024, maxBatchBytes: 2048))
+        for i in 0..<50 {
+            try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, timestamp: { 1_000 + Int64($0) * 10 }), acks: .buffered)
+        }
+        #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 0) == 0)
+        #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 1_000) == 0)
+        #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 1_005) == 1)
+        #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 1_010) == 1)
+        for i in stride(from: 0, to: 250, by: 13) {
+            #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 1_000 + Int64(i) * 10) == Int64(i))
+            #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 1_000 + Int64(i) * 10 - 3) == Int64(i))
+        }
+        #expect(try store.offset(topic: "t", partition: 0, forTimestamp: 1_000 + 250 * 10) == nil)
+    }
+
+    @Test("rolls when the offset index is full")
+    func rollsOnFullIndex() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        // 64-byte indexes hold 8 offset entries and 4 time entries (one reserved).
+        try store.createTopic("t", config: TopicConfig(indexIntervalBytes: 0, maxIndexBytes: 64))
+        for i in 0..<20 { try store.append(to: "t", records: records(i..<i + 1), acks: .buffered) }
+        let log = try store.log(topic: "t", partition: 0)
+        #expect(log.segments.count > 1)
+        #expect(try log.read(from: 0, maxBytes: 1 << 20).records().count > 0)
+        var all: [Int64] = []
+        var offset: Int64 = 0
+        while offset < log.endOffset {
+            let result = try log.read(from: offset)
+            all += try result.records().map(\.offset)
+            offset = result.nextOffset
+        }
+        #expect(all == Array(0..<20))
+    }
+
+    @Test("keyed records go to Kafka's partition; unkeyed spread")
+    func partitioning() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("t", config: TopicConfig(partitions: 5))
+        let ranges = try store.append(to: "t", records: records(0..<100), acks: .buffered)
+        #expect(ranges.reduce(0) { $0 + $1.offsets.count } == 100)
+        for range in ranges {
+            let got = try store.read(topic: "t", partition: range.partition, from: 0).records()
+            for record in got {
+                #expect(Partitioner.partition(forKey: record.key ?? [], partitions: 5) == range.partition)
+            }
+        }
+        var used = Set<Int>()
+        for _ in 0..<10 { used.formUnion(try store.append(to: "t", records: records(0..<3, keyed: false), acks: .buffered).map(\.partition)) }
+        #expect(used.count == 5)
+    }
+
+    @Test("single-record appends batch together and acknowledge exact offsets")
+    func accumulator() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("t")
+        let receipts = try await withThrowingTaskGroup(of: Reservoir.AppendReceipt.self) { group in
+            for i in 0..<500 {
+                group.addTask { try await store.append(to: "t", key: nil, value: "v\(i)", acks: i % 2 == 0 ? .durable : .buffered) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(receipts.map(\.offset)) == Set(0..<500))
+        let result = try store.read(topic: "t", partition: 0, from: 0, maxBytes: 10 << 20)
+        #expect(result.batches.count < 500)
+        let byOffset = Dictionary(uniqueKeysWithValues: try result.records().map { ($0.offset, $0.value) })
+        #expect(byOffset.count == 500)
+        try store.close()
+    }
+
+    @Test("bad input: names, sizes, missing topics, second opener")
+    func badInput() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        for bad in ["", ".", "..", "a/b", "with space", String(repeating: "x", count: 250), "ü"] {
+            #expect(throws: ReservoirError.self) { try store.createTopic(bad) }
+        }
+        try store.createTopic(String(repeating: "x", count: 249))
+        try store.createTopic("small", config: TopicConfig(maxRecordBytes: 1000, maxBatchBytes: 5000))
+        let error = #expect(throws: ReservoirError.self) {
+            try store.append(to: "small", records: [Record(value: [UInt8](repeating: 1, count: 2000))])
+        }
+        #expect(error?.code == .recordTooLarge)
+        #expect(try store.log(topic: "small", partition: 0).endOffset == 0)
+        #expect(throws: ReservoirError.self) { try store.append(to: "missing", records: records(0..<1)) }
+        #expect(throws: ReservoirError.self) { try store.createTopic("small") }
+        let second = #expect(throws: ReservoirError.self) { try Reservoir.open(at: dir) }
+        #expect(second?.code == .storeLocked)
+    }
+}

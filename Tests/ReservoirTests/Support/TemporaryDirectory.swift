@@ -1,0 +1,22 @@
+import Foundation
+@testable import Reservoir
+
+/// A fresh directory under the system temp folder, unique per test (tests run in parallel).
+func temporaryDirectory(_ label: String = #function) -> String {
+    let name = label.filter { $0.isLetter || $0.isNumber }.prefix(40)
+    let path = NSTemporaryDirectory() + "reservoir-tests/\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func removeDirectory(_ path: String) {
+    try? FileManager.default.removeItem(atPath: path)
+}
+
+func records(_ range: Range<Int>, size: Int = 20, keyed: Bool = true, timestamp: ((Int) -> Int64)? = nil) -> [Record] {
+    range.map { i in
+        let value = Array("value-\(i)-".utf8) + [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: max(0, size - 10))
+        return Record(key: keyed ? Array("key-\(i)".utf8) : nil, value: value,
+                                headers: i % 7 == 0 ? [RecordHeader("h", "\(i)")] : [], timestamp: timestamp?(i))
+    }
+}
