@@ -73,15 +73,17 @@ final class LZ4FrameDecompressor {
         var consumed = 0
         var produced = 0
         while true {
-            if produced == output.capacity {
-                guard output.capacity < limit else {
+            var window = min(limit, output.capacity)
+            if produced == window {
+                guard window < limit else {
                     LZ4F_resetDecompressionContext(context)
                     throw .decompressedTooLarge(limit: limit)
                 }
                 output.reserve(min(limit, output.capacity &* 2), preserving: produced)
+                window = min(limit, output.capacity)
             }
             var sourceSize = source.count - consumed
-            var destinationSize = output.capacity - produced
+            var destinationSize = window - produced
             let hint = LZ4F_decompress(
                 context, output.base + produced, &destinationSize, sourceBase + consumed, &sourceSize, nil)
             if LZ4F_isError(hint) != 0 {
@@ -96,7 +98,7 @@ final class LZ4FrameDecompressor {
                 }
                 return produced
             }
-            if consumed == source.count && destinationSize == 0 && produced < output.capacity {
+            if consumed == source.count && destinationSize == 0 && produced < window {
                 LZ4F_resetDecompressionContext(context)
                 throw .decompressionFailed("frame is truncated")
             }

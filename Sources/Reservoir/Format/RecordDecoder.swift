@@ -48,7 +48,8 @@ public final class RecordDecoder {
     /// All records of `batch`, copied out.
     public func records(in batch: RecordBatch, verifyCRC: Bool = true) throws(FormatError) -> [LogRecord] {
         var result: [LogRecord] = []
-        result.reserveCapacity(batch.recordCount)
+        // The count comes from the bytes: never trust it for an allocation.
+        result.reserveCapacity(min(batch.recordCount, batch.byteCount / 7 + 1, 1 << 16))
         try withExtendedLifetime(batch.owner) { () throws(FormatError) in
             try iterate(batch, verifyCRC: verifyCRC) { record in
                 result.append(record.logRecord)
