@@ -24,9 +24,7 @@ struct TopicCommand: ParsableCommand {
             }
             let reservoir = try store.open()
             defer { try? reservoir.close() }
-            var config = TopicConfig(partitions: partitions, compression: codec, segmentBytes: segmentBytes, flushPolicy: policy)
-            config.maxBatchBytes = min(config.maxBatchBytes, segmentBytes)
-            config.maxRecordBytes = min(config.maxRecordBytes, config.maxBatchBytes)
+            let config = TopicConfig(partitions: partitions, compression: codec, segmentBytes: segmentBytes, flushPolicy: policy)
             try reservoir.createTopic(name, config: config)
             print("created topic \(name) with \(partitions) partition\(partitions == 1 ? "" : "s")")
         }

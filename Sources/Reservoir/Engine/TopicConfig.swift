@@ -10,9 +10,10 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     public var indexIntervalBytes: Int
     public var maxIndexBytes: Int
     public var flushPolicy: FlushPolicy
-    /// The largest encoded record accepted (Kafka's `max.message.bytes` is per batch; this is per record).
+    /// The largest encoded record accepted, 1 MiB by default (Kafka's `max.message.bytes` is per
+    /// batch; this is per record).
     public var maxRecordBytes: Int
-    /// The largest encoded batch accepted.
+    /// The largest encoded batch accepted, 16 MiB by default (at most the segment size).
     public var maxBatchBytes: Int
 
     public init(
@@ -23,8 +24,8 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         indexIntervalBytes: Int = 4096,
         maxIndexBytes: Int = 10 * 1024 * 1024,
         flushPolicy: FlushPolicy = .onRollAndClose,
-        maxRecordBytes: Int = 1 << 20,
-        maxBatchBytes: Int = 16 << 20
+        maxRecordBytes: Int? = nil,
+        maxBatchBytes: Int? = nil
     ) {
         self.partitions = partitions
         self.compression = compression
@@ -33,8 +34,10 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         self.indexIntervalBytes = indexIntervalBytes
         self.maxIndexBytes = maxIndexBytes
         self.flushPolicy = flushPolicy
-        self.maxRecordBytes = maxRecordBytes
-        self.maxBatchBytes = maxBatchBytes
+        // Defaults: 16 MiB batches and 1 MiB records, never more than a segment holds.
+        let batch = maxBatchBytes ?? min(16 << 20, segmentBytes)
+        self.maxBatchBytes = batch
+        self.maxRecordBytes = maxRecordBytes ?? min(1 << 20, batch)
     }
 
     var logConfig: LogConfig {

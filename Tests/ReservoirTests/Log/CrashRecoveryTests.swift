@@ -1,0 +1,220 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+/// The `reservoir` executable built next to the test bundle.
+func reservoirExecutable() -> URL {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("reservoir").path) && directory.path != "/" {
+        directory = directory.deletingLastPathComponent()
+    }
+    return directory.appendingPathComponent("reservoir")
+}
+
+@Suite("Crash safety, for real", .serialized)
+struct CrashRecoveryTests {
+    @Test("SIGKILL during durable appends, 20 times on one store: every acknowledged record survives intact")
+    func killLoop() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t", config: TopicConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024))
+            try store.close()
+        }
+        var sent: [String] = []  // every line ever sent, in order; offsets are positions in it
+        for round in 0..<20 {
+            let start = sent.count
+            let process = Process()
+            process.executableURL = reservoirExecutable()
+            process.arguments = ["produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50"]
+            let lines = (0..<20_000).map { "round-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97) }
+            let inputPath = dir + "-input-\(round)"
+            try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: inputPath))
+            defer { try? FileManager.default.removeItem(atPath: inputPath) }
+            let output = Pipe()
+            process.standardInput = FileHandle(forReadingAtPath: inputPath)
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Read acknowledgements until a random moment, then kill.
+            let deadline = Date().addingTimeInterval(Double.random(in: 0.15...0.6))
+            var acked: Int64 = -1
+            var pendingText = ""
+            let reader = output.fileHandleForReading
+            while Date() < deadline {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                pendingText += String(decoding: data, as: UTF8.self)
+                while let newline = pendingText.firstIndex(of: "\n") {
+                    let line = pendingText[..<newline]
+                    pendingText = String(pendingText[pendingText.index(after: newline)...])
+                    if let range = line.range(of: "\"last\":"), let value = Int64(line[range.upperBound...].prefix { $0.isNumber }) {
+                        acked = max(acked, value)
+                    }
+                }
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal || process.terminationStatus == 0)
+
+            let store = try Reservoir.open(at: dir)
+            let log = try store.log(topic: "t", partition: 0)
+            let end = log.endOffset
+            #expect(end >= acked + 1, "round \(round): acknowledged up to \(acked), log ends at \(end)")
+            #expect(end - Int64(start) <= Int64(lines.count))
+            // Everything present is exactly what was sent, in order: acknowledged or not, nothing is torn.
+            var offset: Int64 = 0
+            var index = 0
+            while offset < end {
+                let result = try log.read(from: offset, maxBytes: 1 << 20)
+                for record in try result.records() {
+                    let expected = record.offset < Int64(start) ? sent[Int(record.offset)] : lines[Int(record.offset) - start]
+                    #expect(record.offset == Int64(index))
+                    #expect(String(decoding: record.value ?? [], as: UTF8.self) == expected)
+                    index += 1
+                }
+                offset = result.nextOffset
+            }
+            #expect(Int64(index) == end)
+            sent += lines.prefix(Int(end) - start)
+            try store.close()
+        }
+        #expect(sent.count > 100)
+    }
+
+    /// A store with one partition of three batches; returns the log path and the batch ends.
+    func threeBatches(_ dir: String, segmentBytes: Int = 1 << 20) throws -> (log: String, ends: [Int], records: [LogRecord]) {
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("t", config: TopicConfig(segmentBytes: segmentBytes))
+        for i in 0..<3 { try store.append(to: "t", records: records(i * 4..<(i + 1) * 4), acks: .durable) }
+        let all = try store.read(topic: "t", partition: 0, from: 0).records()
+        try store.close()
+        let log = dir + "/topics/t/0/00000000000000000000.log"
+        let batches = try SegmentFileInspector.batches(inLogFile: log)
+        return (log, batches.map { $0.position + ($0.header?.totalSize ?? 0) }, all)
+    }
+
+    func reopenAndRead(_ dir: String, unclean: Bool = true) throws -> [LogRecord] {
+        if unclean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        let log = try store.log(topic: "t", partition: 0)
+        return try log.read(from: 0, maxBytes: 1 << 20).records()
+    }
+
+    @Test("the last batch truncated at every byte: the log ends at the previous batch")
+    func truncatedTail() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let (log, ends, all) = try threeBatches(dir)
+        let original = try Data(contentsOf: URL(fileURLWithPath: log))
+        for cut in ends[1]..<ends[2] {
+            try original.prefix(cut).write(to: URL(fileURLWithPath: log))
+            for unclean in [true, false] {
+                let got = try reopenAndRead(dir, unclean: unclean)
+                #expect(got == Array(all.prefix(8)), "cut at \(cut)")
+                try original.prefix(cut).write(to: URL(fileURLWithPath: log))
+            }
+        }
+    }
+
+    @Test("garbage over the tail and bit flips inside a batch are detected and truncated")
+    func corruption() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let (log, ends, all) = try threeBatches(dir)
+        let original = try Data(contentsOf: URL(fileURLWithPath: log))
+        // Random bytes after the last batch.
+        for _ in 0..<10 {
+            var damaged = original
+            damaged.append(contentsOf: (0..<Int.random(in: 1...300)).map { _ in UInt8.random(in: 0...255) })
+            try damaged.write(to: URL(fileURLWithPath: log))
+            #expect(try reopenAndRead(dir) == all)
+        }
+        // Random bytes from the middle of a random batch to the end.
+        for _ in 0..<10 {
+            let batch = Int.random(in: 0..<3)
+            let start = (batch == 0 ? 0 : ends[batch - 1]) + Int.random(in: 1..<(ends[batch] - (batch == 0 ? 0 : ends[batch - 1])))
+            var damaged = original.prefix(start)
+            damaged.append(contentsOf: (0..<(original.count - start)).map { _ in UInt8.random(in: 0...255) })
+            try damaged.write(to: URL(fileURLWithPath: log))
+            #expect(try reopenAndRead(dir) == Array(all.prefix(batch * 4)))
+        }
+        // One flipped bit inside the second batch.
+        for bit in [0, 3, 7] {
+            var damaged = original
+            let position = ends[0] + 30 + bit
+            damaged[position] ^= UInt8(1 << bit)
+            try damaged.write(to: URL(fileURLWithPath: log))
+            #expect(try reopenAndRead(dir) == Array(all.prefix(4)))
+            try original.prefix(ends[0]).write(to: URL(fileURLWithPath: log))
+            try original.write(to: URL(fileURLWithPath: log))
+        }
+    }
+
+    @Test("index files deleted, truncated or garbage are rebuilt; every offset and timestamp is found")
+    func indexDamage() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t", config: TopicConfig(segmentBytes: 4096, indexIntervalBytes: 200, maxRecordBytes: 1024, maxBatchBytes: 4096))
+            for i in 0..<60 { try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, timestamp: { 10_000 + Int64($0) }), acks: .buffered) }
+            try store.close()
+        }
+        let partition = dir + "/topics/t/0"
+        let damage: [(String) throws -> Void] = [
+            { try FileManager.default.removeItem(atPath: $0) },
+            { path in
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                try handle.truncate(atOffset: 5)
+                try handle.close()
+            },
+            { try Data((0..<100).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: $0)) },
+            { try Data("  ".utf8).write(to: URL(fileURLWithPath: $0)) },
+        ]
+        for (round, hurt) in damage.enumerated() {
+            let files = try FileManager.default.contentsOfDirectory(atPath: partition).sorted()
+            for file in files where file.hasSuffix(".index") || file.hasSuffix(".timeindex") {
+                if Bool.random() || round == 0 { try hurt(partition + "/" + file) }
+            }
+            for clean in [true, false] {
+                if !clean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
+                let store = try Reservoir.open(at: dir)
+                let log = try store.log(topic: "t", partition: 0)
+                #expect(log.endOffset == 300)
+                for offset in Int64(0)..<300 {
+                    #expect(try log.read(from: offset, maxBytes: 1).records().first?.offset == offset)
+                }
+                for ts in stride(from: Int64(9_990), through: 10_300, by: 7) {
+                    let expected: Int64? = ts < 10_000 ? 0 : (ts < 10_300 ? ts - 10_000 : nil)
+                    #expect(try log.offset(forTimestamp: ts)?.offset == expected)
+                }
+                try store.close()
+                #expect(try StoreVerifier.verify(directory: dir).isSound)
+            }
+        }
+    }
+
+    @Test("a second process opening the store gets the lock error")
+    func secondProcess() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        let process = Process()
+        process.executableURL = reservoirExecutable()
+        process.arguments = ["topic", "list", "--dir", dir]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 1)
+        #expect(message.contains("is in use by process \(getpid())"))
+        #expect(message.split(separator: "\n").count == 1)
+    }
+}
