@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+/// Segment files written by Reservoir, decoded by kafka-python (an independent Kafka
+/// implementation) in the virtual environment `make test` prepares under `.build/`.
+@Suite("Interoperability: kafka-python decodes Reservoir's segments")
+struct KafkaInteropTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func oraclePython() throws -> String {
+        let venv = packageRoot.appendingPathComponent(".build/oracle-venv").path
+        let python = venv + "/bin/python"
+        if !FileManager.default.isExecutableFile(atPath: python) {
+            let setup = Process()
+            setup.executableURL = packageRoot.appendingPathComponent("Tests/Oracle/ensure-venv.sh")
+            setup.arguments = [venv]
+            try setup.run()
+            setup.waitUntilExit()
+        }
+        return python
+    }
+
+    @Test("every record of every segment, none and LZ4", arguments: [CompressionCodec.none, .lz4])
+    func decodeSegments(codec: CompressionCodec) throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("t", config: TopicConfig(compression: codec, segmentBytes: 16 * 1024))
+        var written: [LogRecord] = []
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            let batch: [Record] = (0..<Int.random(in: 1...60, using: &generator)).map { i in
+                let n = round * 100 + i
+                return Record(
+                    key: n % 5 == 0 ? nil : Array("key-\(n)".utf8),
+                    value: n % 11 == 0 ? nil : Array("{\"n\":\(n),\"text\":\"\(String(repeating: "ab", count: n % 50))\"}".utf8),
+                    headers: n % 3 == 0 ? [RecordHeader("trace", "t-\(n)"), RecordHeader("empty", nil)] : [],
+                    timestamp: 1_764_000_000_000 + Int64(n))
+            }
+            try store.append(to: "t", records: batch, acks: .buffered)
+        }
+        let log = try store.log(topic: "t", partition: 0)
+        var offset: Int64 = 0
+        while offset < log.endOffset {
+            let result = try log.read(from: offset)
+            written += try result.records()
+            offset = result.nextOffset
+        }
+        try store.close()
+        let partition = dir + "/topics/t/0"
+        let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()
+        #expect(logs.count > 1)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.oraclePython())
+        process.arguments = [Self.packageRoot.appendingPathComponent("Tests/Oracle/decode_log.py").path] + logs.map { partition + "/" + $0 }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+
+        var decoded: [LogRecord] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else { continue }
+            #expect((object["codec"] as? Int) == codec.rawValue)
+            decoded.append(LogRecord(
+                offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
+                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
+                key: (object["key"] as? String).map(Fixtures.hexBytes),
+                value: (object["value"] as? String).map(Fixtures.hexBytes),
+                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) }))
+        }
+        #expect(decoded.count == written.count)
+        #expect(decoded == written)
+    }
+}
