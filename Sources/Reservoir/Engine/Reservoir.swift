@@ -246,6 +246,7 @@ public final class Reservoir: Sendable {
             let encoder = try plan.topic.borrowEncoder()
             defer { plan.topic.returnEncoder(encoder) }
             let summary = try encoder.encode(group, defaultTimestamp: wallClockMilliseconds())
+            try plan.topic.checkBatch(summary)
             ranges.append(AppendedRange(partition: partition, offsets: try log.append(encoder, summary: summary, acks: acks)))
         }
         return ranges
@@ -263,6 +264,7 @@ public final class Reservoir: Sendable {
             let buffered: ClosedRange<Int64>
             do {
                 summary = try encoder.encode(group, defaultTimestamp: wallClockMilliseconds())
+                try plan.topic.checkBatch(summary)
                 buffered = try log.appendBuffered(encoder.output.base, summary: summary)
                 plan.topic.returnEncoder(encoder)
             } catch {
@@ -285,16 +287,16 @@ public final class Reservoir: Sendable {
         try checkOpen()
         let topic = try topic(name)
         guard !records.isEmpty else { throw ReservoirError(.invalidArgument, "append needs at least one record") }
+        // One batch: the encoder enforces the limits before anything is written.
         if let partition {
             _ = try topic.log(partition)
-            _ = try topic.checkSizes(records)
             return (topic, [(partition, records)])
         }
         let unkeyed = topic.nextUnkeyedPartition()
         if topic.partitions.count == 1 {
-            _ = try topic.checkSizes(records)
             return (topic, [(0, records)])
         }
+        // Several batches: check them all first, so that a bad record leaves every partition untouched.
         var groups: [Int: [Record]] = [:]
         for record in records { groups[topic.partition(for: record.key, unkeyed: unkeyed), default: []].append(record) }
         let sorted = groups.sorted { $0.key < $1.key }

@@ -21,7 +21,9 @@ public final class Topic: Sendable {
         accumulators = partitions.map { log in
             RecordAccumulator(log: log, ioThread: ioThread, batchBytes: min(config.maxBatchBytes, 1 << 20),
                               lingerMilliseconds: lingerMilliseconds) { () throws(ReservoirError) in
-                try RecordBatchEncoder(compression: compression, compressionLevel: level)
+                let encoder = try RecordBatchEncoder(compression: compression, compressionLevel: level)
+                encoder.maxRecordBytes = config.maxRecordBytes
+                return encoder
             }
         }
     }
@@ -35,7 +37,16 @@ public final class Topic: Sendable {
 
     func borrowEncoder() throws(ReservoirError) -> RecordBatchEncoder {
         if let box = encoders.withLock({ $0.popLast() }) { return box.encoder }
-        return try RecordBatchEncoder(compression: config.compression, compressionLevel: config.compressionLevel)
+        let encoder = try RecordBatchEncoder(compression: config.compression, compressionLevel: config.compressionLevel)
+        encoder.maxRecordBytes = config.maxRecordBytes
+        return encoder
+    }
+
+    /// Refuses an encoded batch over the batch limit (before it is written).
+    func checkBatch(_ summary: RecordBatchEncoder.Summary) throws(ReservoirError) {
+        guard summary.byteCount <= config.maxBatchBytes else {
+            throw ReservoirError(.recordTooLarge, "batch of \(summary.byteCount) bytes exceeds the limit of \(config.maxBatchBytes) bytes of topic \(name); nothing was written: append fewer records at a time")
+        }
     }
 
     func returnEncoder(_ encoder: RecordBatchEncoder) {

@@ -18,6 +18,8 @@ public final class RecordBatchEncoder {
 
     public let compression: CompressionCodec
     public let compressionLevel: Int
+    /// Records whose encoded size exceeds this are refused before anything is encoded further.
+    public var maxRecordBytes: Int = .max
     let output = ByteBuffer(capacity: 256 * 1024)
     private let scratch: ByteBuffer?
     private let compressor: LZ4FrameCompressor?
@@ -87,7 +89,12 @@ public final class RecordBatchEncoder {
                 maxTimestamp = timestamp
                 maxTimestampDelta = delta
             }
-            position = Self.write(record, timestampDelta: timestamp &- baseTimestamp, offsetDelta: delta,
+            let timestampDelta = timestamp &- baseTimestamp
+            let (total, body) = Self.encodedSize(of: record, timestampDelta: timestampDelta, offsetDelta: delta)
+            guard total <= maxRecordBytes else {
+                throw ReservoirError(.recordTooLarge, "record \(delta) of the batch is \(total) bytes encoded, over the limit of \(maxRecordBytes); nothing was written")
+            }
+            position = Self.write(record, timestampDelta: timestampDelta, offsetDelta: delta, total: total, body: body,
                                   into: target, at: position)
             delta &+= 1
         }
@@ -148,24 +155,33 @@ public final class RecordBatchEncoder {
     }
 
     /// The encoded size of one record, length prefix included.
+    @inline(__always)
     static func encodedSize(of record: Record, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
         var body = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
-        body += record.key.map { Varint.size(Int32(truncatingIfNeeded: $0.count)) + $0.count } ?? 1
-        body += record.value.map { Varint.size(Int32(truncatingIfNeeded: $0.count)) + $0.count } ?? 1
-        body += Varint.size(Int32(truncatingIfNeeded: record.headers.count))
-        for header in record.headers {
-            let nameCount = header.key.utf8.count
-            body += Varint.size(Int32(truncatingIfNeeded: nameCount)) + nameCount
-            body += header.value.map { Varint.size(Int32(truncatingIfNeeded: $0.count)) + $0.count } ?? 1
+        body += lengthPrefixed(record.key?.count)
+        body += lengthPrefixed(record.value?.count)
+        let headers = record.headers
+        body += Varint.size(Int32(truncatingIfNeeded: headers.count))
+        if !headers.isEmpty {
+            for header in headers {
+                body += lengthPrefixed(header.key.utf8.count)
+                body += lengthPrefixed(header.value?.count)
+            }
         }
         return (Varint.size(Int32(truncatingIfNeeded: body)) + body, body)
     }
 
+    /// Bytes of a length-prefixed field: the varint length (-1 for null) and the bytes.
+    @inline(__always)
+    private static func lengthPrefixed(_ count: Int?) -> Int {
+        guard let count else { return 1 }
+        return Varint.size(Int32(truncatingIfNeeded: count)) + count
+    }
+
     /// Writes one record at `position` of `buffer`, growing it as needed; returns the new end.
     private static func write(
-        _ record: Record, timestampDelta: Int64, offsetDelta: Int32, into buffer: ByteBuffer, at position: Int
+        _ record: Record, timestampDelta: Int64, offsetDelta: Int32, total: Int, body: Int, into buffer: ByteBuffer, at position: Int
     ) -> Int {
-        let (total, body) = encodedSize(of: record, timestampDelta: timestampDelta, offsetDelta: offsetDelta)
         buffer.reserve(position + total, preserving: position)
         // Safe: `reserve` guarantees `total` writable bytes from `position`, and `total` is the exact
         // size of what follows.
@@ -177,8 +193,9 @@ public final class RecordBatchEncoder {
         p += Varint.write(offsetDelta, to: p)
         p = writeBytes(record.key, to: p)
         p = writeBytes(record.value, to: p)
-        p += Varint.write(Int32(truncatingIfNeeded: record.headers.count), to: p)
-        for header in record.headers {
+        let headers = record.headers
+        p += Varint.write(Int32(truncatingIfNeeded: headers.count), to: p)
+        for header in headers {
             var name = header.key
             p = name.withUTF8 { writeBytes(UnsafeRawBufferPointer($0), to: p) }
             p = writeBytes(header.value, to: p)

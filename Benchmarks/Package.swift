@@ -1,0 +1,22 @@
+// swift-tools-version:6.1
+// The benchmark harness, kept out of the main package so that `make test` does not build it.
+import Foundation
+import PackageDescription
+
+// A path dependency is identified by its directory's name, which depends on where the
+// repository was cloned.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+let package = Package(
+    name: "ReservoirBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [.package(path: "..")],
+    targets: [
+        .systemLibrary(name: "BenchLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .executableTarget(
+            name: "ReservoirBenchmarks",
+            dependencies: [.product(name: "Reservoir", package: root), "BenchLZ4"],
+            path: "Sources/ReservoirBenchmarks"
+        ),
+    ]
+)

@@ -1,0 +1,71 @@
+import Foundation
+import Reservoir
+
+/// Timing, medians and the scratch space the scenarios share.
+enum Harness {
+    static let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 5
+    static let scratch = NSTemporaryDirectory() + "reservoir-bench-\(getpid())"
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+
+    /// Fills and drops page cache so that the memory the VM handed back is warm again (see DESIGN.md).
+    static func warmUp() {
+        let path = scratch + "/warm"
+        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        var block = [UInt8](repeating: 7, count: 1 << 20)
+        block.withUnsafeMutableBytes { buffer in
+            for _ in 0..<2048 { _ = write(fd, buffer.baseAddress, buffer.count) }
+        }
+        close(fd)
+        unlink(path)
+    }
+
+    static func freshDirectory(_ name: String) -> String {
+        let path = scratch + "/" + name
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// JSON-like values of `size` bytes, keyed by user, as an order service would write.
+    static func records(count: Int, valueSize: Int) -> [Record] {
+        (0..<count).map { i in
+            var value = Array("{\"order_id\":\(i),\"user\":\"u\(i % 9973)\",\"sku\":\"SKU-\(i % 7919)\",\"qty\":\(i % 5 + 1),\"status\":\"created\",\"pad\":\"".utf8)
+            var filler = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
+            while value.count < valueSize - 2 {
+                filler = filler &* 6364136223846793005 &+ 1442695040888963407
+                value.append(UInt8(ascii: "a") + UInt8(truncatingIfNeeded: filler >> 59) % 26)
+            }
+            value += Array("\"}".utf8)
+            return Record(key: Array("user-\(i % 9973)".utf8), value: Array(value.prefix(valueSize)), timestamp: 1_764_000_000_000 + Int64(i))
+        }
+    }
+
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    static func format(_ value: Double) -> String {
+        if value >= 1e6 { return String(format: "%.2f M", value / 1e6) }
+        if value >= 1e3 { return String(format: "%.1f K", value / 1e3) }
+        return String(format: "%.1f", value)
+    }
+}

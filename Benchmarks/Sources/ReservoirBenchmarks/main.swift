@@ -1,0 +1,21 @@
+import BenchLZ4
+import Foundation
+import Reservoir
+
+// `make bench`: every comparison runs in the same process, alternating rounds, medians reported.
+// Arguments: scenario names to run (append, durable, read, recovery, rss); none runs all.
+
+let selected = Set(CommandLine.arguments.dropFirst())
+func wants(_ name: String) -> Bool { selected.isEmpty || selected.contains(name) }
+try? FileManager.default.createDirectory(atPath: Harness.scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: Harness.scratch) }
+
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; rounds per figure: \(Harness.rounds) (median)")
+print("CRC32C hardware path: \(CRC32C.isHardwareAccelerated)\n")
+Harness.warmUp()
+
+if wants("append") { try AppendBenchmarks.run() }
+if wants("durable") { try DurableBenchmarks.run() }
+if wants("read") { try ReadBenchmarks.run() }
+if wants("recovery") { try RecoveryBenchmarks.run() }
+if wants("rss") { try MemoryBenchmarks.run() }
