@@ -99,6 +99,12 @@ final class GroupCommit: Sendable {
         }
     }
 
+    /// Records that offsets below `offset` were made durable by other means (a rolled segment's
+    /// fsync), releasing waiters through the next round.
+    func markDurable(upTo offset: Int64) {
+        state.withLock { $0.flushed = max($0.flushed, offset) }
+    }
+
     /// Requests a flush without waiting for it (flush policies).
     func flushInBackground() {
         let start = state.withLock { state -> Bool in

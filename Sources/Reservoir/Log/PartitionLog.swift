@@ -318,6 +318,7 @@ public final class PartitionLog: Sendable {
         ioThread.submit { [self] in
             do throws(ReservoirError) {
                 try old.syncAll()
+                groupCommit.markDurable(upTo: newBase)
                 if Int(newBase) > recoveryPointValue.load() {
                     recoveryPointValue.store(Int(newBase))
                     onRecoveryPoint(newBase)

@@ -1,0 +1,60 @@
+import Foundation
+import Reservoir
+
+/// A store reused by every input: the input becomes the active segment of its one partition,
+/// and opening the store runs the recovery scanner over it.
+private let storeDirectory: String = {
+    let path = NSTemporaryDirectory() + "reservoir-fuzz-\(getpid())"
+    try? FileManager.default.removeItem(atPath: path)
+    let store = try! Reservoir.open(at: path)
+    try! store.createTopic("f", config: TopicConfig(segmentBytes: 1 << 20, indexIntervalBytes: 64))
+    try! store.close()
+    return path
+}()
+
+// libFuzzer calls the entry point from one thread.
+nonisolated(unsafe) private let decoder = RecordDecoder(maxDecompressedBytes: 4 << 20)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+
+    // 1. The batch decoder, with and without the CRC check (the fuzzer rarely forges a CRC).
+    for verify in [true, false] {
+        if let batch = try? RecordBatch(copying: bytes, verifyCRC: verify) {
+            _ = try? decoder.records(in: batch, verifyCRC: verify)
+        }
+    }
+
+    // 2. The segment scanner: the input as a segment file, recovered at open, then read back.
+    let partition = storeDirectory + "/topics/f/0"
+    _ = FileManager.default.createFile(atPath: partition + "/00000000000000000000.log", contents: Data(bytes))
+    try? FileManager.default.removeItem(atPath: partition + "/00000000000000000000.index")
+    try? FileManager.default.removeItem(atPath: storeDirectory + "/.clean-shutdown")
+    guard let store = try? Reservoir.open(at: storeDirectory) else { return 0 }
+    if let log = try? store.log(topic: "f", partition: 0) {
+        var offset = log.startOffset
+        while offset < log.endOffset, let result = try? log.read(from: offset, maxBytes: 1 << 16), !result.isEmpty {
+            _ = try? result.records(decoder: decoder)
+            offset = result.nextOffset
+        }
+    }
+    try? store.close()
+    _ = try? StoreVerifier.verify(directory: storeDirectory)
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links an executable's entry point under this name; hand control to libFuzzer.
+@_cdecl("ReservoirFuzz_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return runDriver(&count, &arguments) { data, size in fuzz(data, size) }
+}
