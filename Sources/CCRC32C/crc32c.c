@@ -7,6 +7,66 @@
 static uint32_t table[8][256];
 static int hardware = 0;
 
+/* The hardware path runs three independent CRC chains over three adjacent runs of the input
+   (the instruction has a latency of three cycles and a throughput of one), then joins them:
+   crc(A B) = shift(crc(A), |B|) ^ crc(B), where shifting a CRC across |B| zero bytes is a linear
+   map over GF(2), tabulated per byte of the CRC for the two run lengths used. */
+#define LONG_RUN 8192
+#define SHORT_RUN 256
+static uint32_t shift_long[4][256];
+static uint32_t shift_short[4][256];
+
+static uint32_t gf2_times(const uint32_t *matrix, uint32_t vector) {
+    uint32_t sum = 0;
+    while (vector) {
+        if (vector & 1) sum ^= *matrix;
+        vector >>= 1;
+        matrix++;
+    }
+    return sum;
+}
+
+static void gf2_square(uint32_t *square, const uint32_t *matrix) {
+    for (int n = 0; n < 32; n++) square[n] = gf2_times(matrix, matrix[n]);
+}
+
+/* The operator that appends `length` zero bytes to a (pre-inverted) CRC; `length` is a power of two. */
+static void zeros_operator(uint32_t *even, size_t length) {
+    uint32_t odd[32];
+    odd[0] = POLY; /* one zero bit */
+    uint32_t row = 1;
+    for (int n = 1; n < 32; n++) {
+        odd[n] = row;
+        row <<= 1;
+    }
+    gf2_square(even, odd); /* two zero bits */
+    gf2_square(odd, even); /* four zero bits */
+    /* Each squaring doubles the bits: the first below gives one byte. */
+    do {
+        gf2_square(even, odd);
+        length >>= 1;
+        if (length == 0) return;
+        gf2_square(odd, even);
+        length >>= 1;
+    } while (length);
+    for (int n = 0; n < 32; n++) even[n] = odd[n];
+}
+
+static void build_shift_table(uint32_t shift[4][256], size_t length) {
+    uint32_t op[32];
+    zeros_operator(op, length);
+    for (uint32_t n = 0; n < 256; n++) {
+        shift[0][n] = gf2_times(op, n);
+        shift[1][n] = gf2_times(op, n << 8);
+        shift[2][n] = gf2_times(op, n << 16);
+        shift[3][n] = gf2_times(op, n << 24);
+    }
+}
+
+static inline uint32_t shift_crc(uint32_t shift[4][256], uint32_t crc) {
+    return shift[0][crc & 0xFF] ^ shift[1][(crc >> 8) & 0xFF] ^ shift[2][(crc >> 16) & 0xFF] ^ shift[3][crc >> 24];
+}
+
 /* Runs once when the library is loaded, before any Swift code can call in, so the tables are
    immutable afterwards and safe to read from any thread. */
 __attribute__((constructor)) static void reservoir_crc32c_init(void) {
@@ -22,6 +82,8 @@ __attribute__((constructor)) static void reservoir_crc32c_init(void) {
             table[k][n] = c;
         }
     }
+    build_shift_table(shift_long, LONG_RUN);
+    build_shift_table(shift_short, SHORT_RUN);
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     hardware = __builtin_cpu_supports("sse4.2") ? 1 : 0;
@@ -62,18 +124,41 @@ uint32_t reservoir_crc32c_hardware(uint32_t crc, const void *data, size_t length
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         length--;
     }
-    while (length >= 32) {
-        uint64_t w0, w1, w2, w3;
-        memcpy(&w0, p, 8);
-        memcpy(&w1, p + 8, 8);
-        memcpy(&w2, p + 16, 8);
-        memcpy(&w3, p + 24, 8);
-        c = __builtin_ia32_crc32di(c, w0);
-        c = __builtin_ia32_crc32di(c, w1);
-        c = __builtin_ia32_crc32di(c, w2);
-        c = __builtin_ia32_crc32di(c, w3);
-        p += 32;
-        length -= 32;
+    while (length >= 3 * LONG_RUN) {
+        uint64_t c1 = 0, c2 = 0;
+        const unsigned char *end = p + LONG_RUN;
+        do {
+            uint64_t w0, w1, w2;
+            memcpy(&w0, p, 8);
+            memcpy(&w1, p + LONG_RUN, 8);
+            memcpy(&w2, p + 2 * LONG_RUN, 8);
+            c = __builtin_ia32_crc32di(c, w0);
+            c1 = __builtin_ia32_crc32di(c1, w1);
+            c2 = __builtin_ia32_crc32di(c2, w2);
+            p += 8;
+        } while (p < end);
+        c = shift_crc(shift_long, (uint32_t)c) ^ (uint32_t)c1;
+        c = shift_crc(shift_long, (uint32_t)c) ^ (uint32_t)c2;
+        p += 2 * LONG_RUN;
+        length -= 3 * LONG_RUN;
+    }
+    while (length >= 3 * SHORT_RUN) {
+        uint64_t c1 = 0, c2 = 0;
+        const unsigned char *end = p + SHORT_RUN;
+        do {
+            uint64_t w0, w1, w2;
+            memcpy(&w0, p, 8);
+            memcpy(&w1, p + SHORT_RUN, 8);
+            memcpy(&w2, p + 2 * SHORT_RUN, 8);
+            c = __builtin_ia32_crc32di(c, w0);
+            c1 = __builtin_ia32_crc32di(c1, w1);
+            c2 = __builtin_ia32_crc32di(c2, w2);
+            p += 8;
+        } while (p < end);
+        c = shift_crc(shift_short, (uint32_t)c) ^ (uint32_t)c1;
+        c = shift_crc(shift_short, (uint32_t)c) ^ (uint32_t)c2;
+        p += 2 * SHORT_RUN;
+        length -= 3 * SHORT_RUN;
     }
     while (length >= 8) {
         uint64_t w;

@@ -12,8 +12,9 @@ defer { try? FileManager.default.removeItem(atPath: Harness.scratch) }
 
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; rounds per figure: \(Harness.rounds) (median)")
 print("CRC32C hardware path: \(CRC32C.isHardwareAccelerated)\n")
-Harness.warmUp()
+if ProcessInfo.processInfo.environment["BENCH_WARM"] != "0" { Harness.warmUp() }
 
+if wants("parts") { try PartsBenchmarks.run() }
 if wants("append") { try AppendBenchmarks.run() }
 if wants("durable") { try DurableBenchmarks.run() }
 if wants("read") { try ReadBenchmarks.run() }

@@ -49,6 +49,8 @@ public final class Reservoir: Sendable {
     let options: Options
     private let lock: StoreLock
     private let ioThread: IOThread
+    /// Zero-fills space ahead of active segments' writers.
+    private let preallocator: IOThread
     private let topics: Mutex<[String: Topic]>
     private let closed = Atomic<Bool>(false)
     /// Whether the previous session closed the store cleanly.
@@ -84,12 +86,14 @@ public final class Reservoir: Sendable {
             try FileSystem.syncDirectory(directory)
         }
         ioThread = IOThread(name: "reservoir-io")
+        preallocator = IOThread(name: "reservoir-prealloc")
         topics = Mutex([:])
         try FileSystem.createDirectory(topicsDirectory)
         do throws(ReservoirError) {
             try loadTopics()
         } catch {
             ioThread.stop()
+            preallocator.stop()
             throw error
         }
     }
@@ -166,7 +170,7 @@ public final class Reservoir: Sendable {
         return try PartitionLog(
             directory: topicsDirectory + "/" + topic + "/" + String(partition), config: config.logConfig,
             logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, ioThread: ioThread,
-            logger: logger, onRecoveryPoint: { [weak self] _ in self?.writeCheckpoints() })
+            preallocator: preallocator, logger: logger, onRecoveryPoint: { [weak self] _ in self?.writeCheckpoints() })
     }
 
     private func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
@@ -382,6 +386,7 @@ public final class Reservoir: Sendable {
             do throws(ReservoirError) { try log.close() } catch { firstError = firstError ?? error }
         }
         ioThread.stop()
+        preallocator.stop()
         if let firstError {
             lock.release()
             throw firstError
@@ -393,6 +398,9 @@ public final class Reservoir: Sendable {
 
     /// Closes without flushing.
     deinit {
-        if !closed.load(ordering: .acquiring) { ioThread.stop() }
+        if !closed.load(ordering: .acquiring) {
+            ioThread.stop()
+            preallocator.stop()
+        }
     }
 }

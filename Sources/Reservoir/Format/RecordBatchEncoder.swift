@@ -70,6 +70,30 @@ public final class RecordBatchEncoder {
         partitionLeaderEpoch: Int32 = 0,
         producer: ProducerFields = ProducerFields()
     ) throws(ReservoirError) -> Summary {
+        // One dispatch per batch to concrete code over contiguous records: a generic loop would
+        // go through witness tables and copy every record.
+        let result = records.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(ReservoirError) -> Summary in
+                try encode(buffer, baseOffset: baseOffset, defaultTimestamp: defaultTimestamp,
+                           partitionLeaderEpoch: partitionLeaderEpoch, producer: producer)
+            }
+        }
+        if let result { return try result.get() }
+        return try Array(records).withUnsafeBufferPointer { buffer in
+            Result { () throws(ReservoirError) -> Summary in
+                try encode(buffer, baseOffset: baseOffset, defaultTimestamp: defaultTimestamp,
+                           partitionLeaderEpoch: partitionLeaderEpoch, producer: producer)
+            }
+        }.get()
+    }
+
+    private func encode(
+        _ records: UnsafeBufferPointer<Record>,
+        baseOffset: Int64,
+        defaultTimestamp: Int64,
+        partitionLeaderEpoch: Int32,
+        producer: ProducerFields
+    ) throws(ReservoirError) -> Summary {
         let count = records.count
         guard count > 0 else { throw ReservoirError(.invalidArgument, "a batch needs at least one record") }
         guard count <= Int(Int32.max) else {
@@ -83,18 +107,18 @@ public final class RecordBatchEncoder {
         let target = scratch ?? output
         var position = scratch == nil ? RecordBatchHeader.size : 0
         var delta: Int32 = 0
-        for record in records {
-            let timestamp = record.timestamp ?? defaultTimestamp
+        for index in 0..<count {
+            let timestamp = records[index].timestamp ?? defaultTimestamp
             if timestamp > maxTimestamp {
                 maxTimestamp = timestamp
                 maxTimestampDelta = delta
             }
             let timestampDelta = timestamp &- baseTimestamp
-            let (total, body) = Self.encodedSize(of: record, timestampDelta: timestampDelta, offsetDelta: delta)
+            let (total, body) = Self.encodedSize(of: records[index], timestampDelta: timestampDelta, offsetDelta: delta)
             guard total <= maxRecordBytes else {
                 throw ReservoirError(.recordTooLarge, "record \(delta) of the batch is \(total) bytes encoded, over the limit of \(maxRecordBytes); nothing was written")
             }
-            position = Self.write(record, timestampDelta: timestampDelta, offsetDelta: delta, total: total, body: body,
+            position = Self.write(records[index], timestampDelta: timestampDelta, offsetDelta: delta, total: total, body: body,
                                   into: target, at: position)
             delta &+= 1
         }
@@ -156,7 +180,7 @@ public final class RecordBatchEncoder {
 
     /// The encoded size of one record, length prefix included.
     @inline(__always)
-    static func encodedSize(of record: Record, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
+    static func encodedSize(of record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
         var body = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
         body += lengthPrefixed(record.key?.count)
         body += lengthPrefixed(record.value?.count)
@@ -180,7 +204,7 @@ public final class RecordBatchEncoder {
 
     /// Writes one record at `position` of `buffer`, growing it as needed; returns the new end.
     private static func write(
-        _ record: Record, timestampDelta: Int64, offsetDelta: Int32, total: Int, body: Int, into buffer: ByteBuffer, at position: Int
+        _ record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32, total: Int, body: Int, into buffer: ByteBuffer, at position: Int
     ) -> Int {
         buffer.reserve(position + total, preserving: position)
         // Safe: `reserve` guarantees `total` writable bytes from `position`, and `total` is the exact

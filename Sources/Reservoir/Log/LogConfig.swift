@@ -46,13 +46,18 @@ public struct LogConfig: Sendable, Hashable {
     /// The preallocated size of each index file (Kafka's `segment.index.bytes`).
     public var maxIndexBytes: Int = 10 * 1024 * 1024
     public var flushPolicy: FlushPolicy = .onRollAndClose
+    /// Zero-filled bytes kept ahead of the writer of the active segment (0 turns it off); appends
+    /// into written space avoid growing the file (see ``Preallocation``).
+    public var preallocateBytes: Int = 0
 
     public init(
         segmentBytes: Int = 1 << 30,
         indexIntervalBytes: Int = 4096,
         maxIndexBytes: Int = 10 * 1024 * 1024,
-        flushPolicy: FlushPolicy = .onRollAndClose
+        flushPolicy: FlushPolicy = .onRollAndClose,
+        preallocateBytes: Int = 0
     ) {
+        self.preallocateBytes = preallocateBytes
         self.segmentBytes = segmentBytes
         self.indexIntervalBytes = indexIntervalBytes
         self.maxIndexBytes = maxIndexBytes

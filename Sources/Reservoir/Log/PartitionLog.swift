@@ -25,6 +25,7 @@ public final class PartitionLog: Sendable {
     private let end: AtomicInt
     private let recoveryPointValue: AtomicInt
     private let ioThread: IOThread
+    private let preallocator: IOThread?
     private let groupCommit: GroupCommit
     private let logger: Logger
     /// Told when the recovery point moves (after a rolled segment is fsync'd), to checkpoint it.
@@ -56,6 +57,7 @@ public final class PartitionLog: Sendable {
         recoveryPoint: Int64,
         cleanShutdown: Bool,
         ioThread: IOThread,
+        preallocator: IOThread? = nil,
         logger: Logger,
         onRecoveryPoint: @escaping @Sendable (Int64) -> Void = { _ in }
     ) throws(ReservoirError) {
@@ -63,6 +65,7 @@ public final class PartitionLog: Sendable {
         self.directory = directory
         self.config = config
         self.ioThread = ioThread
+        self.preallocator = preallocator
         self.logger = logger
         self.onRecoveryPoint = onRecoveryPoint
         try FileSystem.createDirectory(directory)
@@ -76,6 +79,9 @@ public final class PartitionLog: Sendable {
         let start = min(max(logStartOffset, segments.first?.baseOffset ?? logStartOffset), nextOffset)
         // Whatever recovery kept is now on disk: make it so before anyone reads it as durable.
         if !cleanShutdown, let active = segments.last { try active.syncAll() }
+        if let preallocator, let active = segments.last {
+            active.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
+        }
         state = Mutex(State(segments: segments, logStartOffset: start))
         end = AtomicInt(Int(nextOffset))
         recoveryPointValue = AtomicInt(Int(nextOffset))
@@ -313,6 +319,9 @@ public final class PartitionLog: Sendable {
         let segment = try Segment(
             files: SegmentFiles(directory: directory, baseOffset: newBase), active: true, capacity: config.segmentBytes,
             indexIntervalBytes: config.indexIntervalBytes, maxIndexBytes: config.maxIndexBytes, now: now)
+        if let preallocator {
+            segment.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
+        }
         state.segments.append(segment)
         try FileSystem.syncDirectory(directory)
         ioThread.submit { [self] in

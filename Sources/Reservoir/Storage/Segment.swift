@@ -29,6 +29,9 @@ final class Segment: @unchecked Sendable {
     private var bytesSinceLastIndexEntry = 0
     /// When the first batch was written (wall clock, ms), for time-based rolls.
     private(set) var createdAt: Int64
+    /// Zero-filled space ahead of the writer (active segments with a preallocator only).
+    private var preallocation: Preallocation?
+    private var preallocator: IOThread?
 
     /// Opens (or creates) the segment at `files`.
     /// - Parameters:
@@ -70,6 +73,13 @@ final class Segment: @unchecked Sendable {
         return true
     }
 
+    /// Starts keeping `lookahead` zero-filled bytes ahead of the writer, filled on `thread`.
+    func preallocate(on thread: IOThread, lookahead: Int) {
+        guard lookahead > 0, capacity > size else { return }
+        preallocation = Preallocation(file: log, size: size, limit: capacity, lookahead: lookahead)
+        preallocator = thread
+    }
+
     /// Appends one encoded batch whose offsets are already stamped.
     func append(
         _ batch: UnsafeRawBufferPointer,
@@ -79,6 +89,9 @@ final class Segment: @unchecked Sendable {
         now: Int64
     ) throws(ReservoirError) {
         let position = size
+        if let preallocation, preallocation.willWrite(upTo: position + batch.count), let preallocator {
+            preallocator.submit { preallocation.fill() }
+        }
         try log.write(batch, at: position)
         if size == 0 { createdAt = now }
         size += batch.count
@@ -106,6 +119,12 @@ final class Segment: @unchecked Sendable {
     /// Makes the segment read-only for good: forces the final time-index entry and trims both
     /// indexes to their entries (on roll and clean close).
     func finish() throws(ReservoirError) {
+        if let preallocation {
+            preallocation.stop()
+            self.preallocation = nil
+        }
+        // Cut off preallocated zeros: a closed segment's length is its logical size.
+        if try log.size() != size { try log.truncate(to: size) }
         if maxTimestamp >= 0 { timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, force: true) }
         try offsetIndex.storage.trim()
         try timeIndex.storage.trim()
@@ -273,7 +292,14 @@ final class Segment: @unchecked Sendable {
                 batches += 1
             }
         }
-        let truncated = size - position
+        var truncated = size - position
+        if truncated > 0, let region, Self.isZero(region.bytes(from: position, count: truncated)) {
+            reason = nil  // preallocated space the writer had not reached
+            try log.truncate(to: position)
+            size = position
+            published.store(position)
+            truncated = 0
+        }
         if truncated > 0 {
             try log.truncate(to: position)
             size = position
@@ -284,6 +310,21 @@ final class Segment: @unchecked Sendable {
         maxTimestamp = maxTs
         offsetOfMaxTimestamp = offsetOfMaxTs
         return RecoveryResult(validBytes: position, truncatedBytes: truncated, batches: batches, reason: reason)
+    }
+
+    /// Whether every byte is zero (a preallocated tail).
+    static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let count = bytes.count
+        while index + 8 <= count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < count {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        return true
     }
 
     /// Replaces both indexes with empty, writable ones.

@@ -26,6 +26,8 @@ public enum SegmentFileInspector {
             do {
                 header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false)
             } catch {
+                // Zeros to the end are space preallocated ahead of a live writer, not damage.
+                if Segment.isZero(region.bytes(from: position, count: size - position)) { break }
                 entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: false, error: "\(error)"))
                 break
             }

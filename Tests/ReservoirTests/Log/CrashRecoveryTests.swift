@@ -20,7 +20,7 @@ struct CrashRecoveryTests {
         defer { removeDirectory(dir) }
         do {
             let store = try Reservoir.open(at: dir)
-            try store.createTopic("t", config: TopicConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024))
+            try store.createTopic("t", config: TopicConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024, preallocateBytes: 32 * 1024))
             try store.close()
         }
         var sent: [String] = []  // every line ever sent, in order; offsets are positions in it

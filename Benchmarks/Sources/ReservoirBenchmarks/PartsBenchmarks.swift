@@ -1,0 +1,31 @@
+import Foundation
+import Reservoir
+
+/// Where an append's time goes: encoding alone, CRC alone, against the whole append.
+enum PartsBenchmarks {
+    static func run() throws {
+        print("## Parts of an append (100-byte values, 1000-record batches, uncompressed)\n")
+        let records = Harness.records(count: 1000, valueSize: 100)
+        let batches = 2000
+        let encoder = try RecordBatchEncoder()
+        var encodeRates: [Double] = []
+        var crcRates: [Double] = []
+        var bytes = 0
+        for _ in 0..<Harness.rounds {
+            let start = Harness.now()
+            for _ in 0..<batches { bytes = try encoder.encode(records, defaultTimestamp: 0).byteCount }
+            encodeRates.append(Double(batches * 1000) / (Harness.now() - start))
+            let crcStart = Harness.now()
+            var sink: UInt32 = 0
+            for _ in 0..<batches { sink &+= encoder.withEncodedBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[21...])) } }
+            crcRates.append(Double(batches * 1000) / (Harness.now() - crcStart))
+            precondition(sink != 1)
+        }
+        print("| part | records/s | ns/record |")
+        print("|---|---|---|")
+        for (name, rate) in [("encode (sizes, varints, copies, CRC)", Harness.median(encodeRates)), ("CRC32C alone", Harness.median(crcRates))] {
+            print("| \(name) | \(Harness.format(rate)) | \(String(format: "%.1f", 1e9 / rate)) |")
+        }
+        print("| batch size | \(bytes) bytes | |\n")
+    }
+}
