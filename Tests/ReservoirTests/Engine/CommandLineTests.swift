@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+/// The `reservoir` command, run as a user would: exit codes, one-line errors, exact output.
+@Suite("reservoir CLI")
+struct CommandLineTests {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(_ arguments: [String], input: String? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = reservoirExecutable()
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                       stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    @Test("produce, consume, describe, dump and verify a topic")
+    func roundTrip() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "orders", "--dir", dir, "--partitions", "2", "--compression", "lz4"]).status == 0)
+        let produced = try run(["produce", "orders", "--dir", dir, "--key-separator", ":", "--header", "source=test", "--json"],
+                               input: "user-1:{\"n\":1}\nuser-2:{\"n\":2}\nuser-1:{\"n\":3}\nno-separator-line\n")
+        #expect(produced.status == 0)
+        #expect(produced.stderr.hasPrefix("produced 4 records to orders"))
+        let acknowledged = produced.stdout.split(separator: "\n")
+        #expect(!acknowledged.isEmpty && acknowledged.allSatisfy { $0.hasPrefix("{\"partition\":") })
+
+        let consumed = try run(["consume", "orders", "--dir", dir, "--json"])
+        #expect(consumed.status == 0)
+        let lines = consumed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let userOne = objects.filter { ($0["key"] as? String) == "user-1" }
+        #expect(userOne.map { $0["value"] as? String } == ["{\"n\":1}", "{\"n\":3}"])
+        #expect(Set(userOne.compactMap { $0["partition"] as? Int }).count == 1)
+        let offsets = userOne.compactMap { $0["offset"] as? Int }
+        #expect(offsets.count == 2 && offsets[0] < offsets[1])
+        let expectedPartition = Partitioner.partition(forKey: Array("user-1".utf8), partitions: 2)
+        #expect(userOne.first?["partition"] as? Int == expectedPartition)
+        #expect((objects.first { $0["value"] as? String == "no-separator-line" })?["key"] is NSNull)
+        #expect((objects[0]["headers"] as? [[String: Any]])?.first?["value"] as? String == "test")
+
+        let values = try run(["consume", "orders", "--dir", dir, "--partition", String(expectedPartition),
+                              "--from", String(offsets.last ?? 0), "--max", "1"])
+        #expect(values.stdout == "{\"n\":3}\n")
+
+        let describe = try run(["topic", "describe", "orders", "--dir", dir])
+        #expect(describe.status == 0 && describe.stdout.contains("partitions=2 compression=lz4"))
+        let verify = try run(["verify", "--dir", dir])
+        #expect(verify.status == 0 && verify.stdout.contains("sound"))
+        let log = dir + "/topics/orders/\(expectedPartition)/00000000000000000000.log"
+        let dump = try run(["dump", log, "--records"])
+        #expect(dump.status == 0 && dump.stdout.contains("codec: lz4") && dump.stdout.contains("crcValid: true"))
+    }
+
+    @Test("errors: one line on stderr, exit 2 for usage and 1 for failures, never a trap")
+    func errors() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let usage = try run(["consume"])
+        #expect(usage.status == 2)
+        let badName = try run(["topic", "create", "a/b", "--dir", dir])
+        #expect(badName.status == 1)
+        #expect(badName.stderr == "reservoir: topic name \"a/b\" is invalid: use letters, digits, '.', '_' and '-'\n")
+        let missing = try run(["consume", "nope", "--dir", dir])
+        #expect(missing.status == 1 && missing.stderr.split(separator: "\n").count == 1)
+        let badFrom = try run(["consume", "nope", "--dir", dir, "--from", "yesterday"])
+        #expect(badFrom.status == 2)
+
+        // A damaged log: verify reports it and exits 1; dump says where; nothing traps.
+        #expect(try run(["produce", "t", "--dir", dir, "--create"], input: "a\nb\nc\n").status == 0)
+        let log = dir + "/topics/t/0/00000000000000000000.log"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: log))
+        bytes[bytes.count - 3] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: log))
+        let verify = try run(["verify", "--dir", dir])
+        #expect(verify.status == 1 && verify.stdout.contains("damaged:") && verify.stdout.contains("CRC"))
+        let dump = try run(["dump", log])
+        #expect(dump.status == 1 && dump.stdout.contains("crcValid: false"))
+        let garbage = dir + "/garbage.log"
+        try Data((0..<500).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: garbage))
+        let dumpGarbage = try run(["dump", garbage, "--json"])
+        #expect(dumpGarbage.status == 1 && dumpGarbage.stdout.contains("\"error\""))
+    }
+
+    @Test("a read result stays readable after its segment file is deleted")
+    func readerOutlivesFile() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("t")
+        try store.append(to: "t", records: records(0..<50), acks: .buffered)
+        let result = try store.read(topic: "t", partition: 0, from: 0)
+        try FileManager.default.removeItem(atPath: dir + "/topics/t/0/00000000000000000000.log")
+        #expect(try result.records().map(\.value) == records(0..<50).map(\.value))
+    }
+}
