@@ -37,7 +37,7 @@ enum AppendBenchmarks {
         for round in 0..<Harness.rounds {
             let dir = Harness.freshDirectory("append")
             let store = try Reservoir.open(at: dir)
-            try store.createTopic("t", config: TopicConfig(compression: codec))
+            try store.createTopic("t", config: TopicConfig(compression: codec, preallocateBytes: Harness.preallocate))
             let start = Harness.now()
             for batch in batches { try store.append(to: "t", records: batch, partition: 0, acks: .buffered) }
             ours.append(Double(count) / (Harness.now() - start))

@@ -15,7 +15,7 @@ enum DurableBenchmarks {
         for _ in 0..<Harness.rounds {
             let dir = Harness.freshDirectory("durable")
             let store = try Reservoir.open(at: dir)
-            try store.createTopic("t")
+            try store.createTopic("t", config: TopicConfig(preallocateBytes: Harness.preallocate))
             let start = Harness.now()
             for _ in 0..<batches { try store.append(to: "t", records: records, partition: 0, acks: .durable) }
             ours.append(Double(batches * 100) / (Harness.now() - start))
@@ -64,7 +64,7 @@ enum DurableBenchmarks {
     static func groupCommit(producers: Int, records: [Record]) throws -> Double {
         let dir = Harness.freshDirectory("group")
         let store = try Reservoir.open(at: dir)
-        try store.createTopic("t")
+        try store.createTopic("t", config: TopicConfig(preallocateBytes: Harness.preallocate))
         let appended = Atomic<Int>(0)
         let deadline = Harness.now() + 1.0
         let start = Harness.now()

@@ -4,6 +4,8 @@ import Reservoir
 /// Timing, medians and the scratch space the scenarios share.
 enum Harness {
     static let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 5
+    /// `BENCH_PREALLOCATE=bytes` turns on preallocation for the topics the scenarios create.
+    static let preallocate = Int(ProcessInfo.processInfo.environment["BENCH_PREALLOCATE"] ?? "") ?? 0
     static let scratch = NSTemporaryDirectory() + "reservoir-bench-\(getpid())"
 
     static func now() -> Double {
