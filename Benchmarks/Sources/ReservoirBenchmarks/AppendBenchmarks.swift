@@ -7,21 +7,24 @@ import Reservoir
 enum AppendBenchmarks {
     static func run() throws {
         print("## Append, buffered (public API `append(to:records:)`, one partition)\n")
-        print("| value | batch | codec | records | Reservoir records/s | MB/s | raw write() records/s | ratio | liblz4 alone records/s | ratio |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| value | batch | codec | API | records | Reservoir records/s | MB/s | raw write() records/s | ratio | liblz4 alone records/s | ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         // BENCH_QUICK=1: only the rows the bars name (100-byte values, 1000-record batches).
         let quick = ProcessInfo.processInfo.environment["BENCH_QUICK"] == "1"
         for valueSize in quick ? [100] : [100, 1024] {
             for batchSize in quick ? [1000] : [1, 100, 1000] {
                 for codec in [CompressionCodec.none, .lz4] {
-                    try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec)
+                    try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: false)
+                    if batchSize > 1 { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: true) }
                 }
             }
         }
         print("")
     }
 
-    static func scenario(valueSize: Int, batchSize: Int, codec: CompressionCodec) throws {
+    /// - Parameter builder: append through ``RecordBatchBuilder`` with keys and values read from one
+    ///   contiguous buffer (as from a network read), instead of `append(to:records:)` with `[Record]`.
+    static func scenario(valueSize: Int, batchSize: Int, codec: CompressionCodec, builder: Bool) throws {
         let count = batchSize == 1 ? 200_000 : (valueSize == 100 ? 2_000_000 : 400_000)
         let records = Harness.records(count: min(count, 100_000), valueSize: valueSize)
         let batches = stride(from: 0, to: count, by: batchSize).map { start -> ArraySlice<Record> in
@@ -34,13 +37,20 @@ enum AppendBenchmarks {
         var raw: [Double] = []
         var lz4: [Double] = []
         let sections = codec == .lz4 ? try uncompressedSections(batches) : []
+        let blob = builder ? Blob(records) : nil
         for round in 0..<Harness.rounds {
             let dir = Harness.freshDirectory("append")
             let store = try Reservoir.open(at: dir)
             try store.createTopic("t", config: TopicConfig(compression: codec, preallocateBytes: Harness.preallocate))
-            let start = Harness.now()
-            for batch in batches { try store.append(to: "t", records: batch, partition: 0, acks: .buffered) }
-            ours.append(Double(count) / (Harness.now() - start))
+            let elapsed: Double
+            if builder {
+                elapsed = try appendThroughBuilder(store, blob: blob, batchSize: batchSize, count: count)
+            } else {
+                let start = Harness.now()
+                for batch in batches { try store.append(to: "t", records: batch, partition: 0, acks: .buffered) }
+                elapsed = Harness.now() - start
+            }
+            ours.append(Double(count) / elapsed)
             if round == 0 {
                 let log = try store.log(topic: "t", partition: 0)
                 logBytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/topics/t/0/00000000000000000000.log")))
@@ -56,7 +66,7 @@ enum AppendBenchmarks {
         let rate = Harness.median(ours)
         let megabytes = rate * Double(logBytes.count) / Double(count) / 1e6
         let rawRate = Harness.median(raw)
-        var row = "| \(valueSize) B | \(batchSize) | \(codec) | \(count) | \(Harness.format(rate)) | \(String(format: "%.0f", megabytes)) | \(Harness.format(rawRate)) | \(String(format: "%.0f%%", 100 * rate / rawRate))"
+        var row = "| \(valueSize) B | \(batchSize) | \(codec) | \(builder ? "builder" : "[Record]") | \(count) | \(Harness.format(rate)) | \(String(format: "%.0f", megabytes)) | \(Harness.format(rawRate)) | \(String(format: "%.0f%%", 100 * rate / rawRate))"
         if codec == .lz4 {
             let alone = Harness.median(lz4)
             row += " | \(Harness.format(alone)) | \(String(format: "%.0f%%", 100 * rate / alone)) |"
@@ -64,6 +74,52 @@ enum AppendBenchmarks {
             row += " | | |"
         }
         print(row)
+    }
+
+    /// Keys and values laid out back to back in one buffer, with their ranges.
+    final class Blob {
+        let bytes: [UInt8]
+        let keys: [Range<Int>]
+        let values: [Range<Int>]
+        init(_ records: [Record]) {
+            var bytes: [UInt8] = []
+            var keys: [Range<Int>] = []
+            var values: [Range<Int>] = []
+            for record in records {
+                let key = record.key ?? []
+                keys.append(bytes.count..<(bytes.count + key.count))
+                bytes += key
+                let value = record.value ?? []
+                values.append(bytes.count..<(bytes.count + value.count))
+                bytes += value
+            }
+            self.bytes = bytes
+            self.keys = keys
+            self.values = values
+        }
+    }
+
+    /// Seconds to append `count` records through one reused builder, in batches of `batchSize`.
+    static func appendThroughBuilder(_ store: Reservoir, blob: Blob?, batchSize: Int, count: Int) throws -> Double {
+        guard let blob else { return 0 }
+        let builder = try store.makeBatchBuilder(for: "t")
+        let distinct = blob.keys.count
+        let start = Harness.now()
+        try blob.bytes.withUnsafeBytes { bytes in
+            var appended = 0
+            while appended < count {
+                let end = min(appended + batchSize, count)
+                for index in appended..<end {
+                    let slot = index % distinct
+                    try builder.append(key: UnsafeRawBufferPointer(rebasing: bytes[blob.keys[slot]]),
+                                       value: UnsafeRawBufferPointer(rebasing: bytes[blob.values[slot]]),
+                                       timestamp: 1_764_000_000_000 + Int64(slot))
+                }
+                try store.append(to: "t", batch: builder, partition: 0, acks: .buffered)
+                appended = end
+            }
+        }
+        return Harness.now() - start
     }
 
     /// Seconds to `write()` the bytes batch by batch into a new, growing file.

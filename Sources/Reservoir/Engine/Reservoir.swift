@@ -308,6 +308,54 @@ public final class Reservoir: Sendable {
         return (topic, sorted.map { ($0.key, $0.value) })
     }
 
+    /// A builder with the topic's compression, for ``append(to:batch:partition:acks:)``.
+    public func makeBatchBuilder(for topic: String) throws(ReservoirError) -> RecordBatchBuilder {
+        let config = try self.topic(topic).config
+        return try RecordBatchBuilder(compression: config.compression, compressionLevel: config.compressionLevel)
+    }
+
+    /// Appends the records of `batch` to one partition (`partition`, or round robin when nil),
+    /// then empties the builder. The fastest way to append: see ``RecordBatchBuilder``.
+    ///
+    /// - Throws: ``ReservoirError/Code/recordTooLarge`` when a record or the batch exceeds the
+    ///   topic's limits (nothing is written, the builder keeps its records).
+    @discardableResult
+    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> AppendedRange {
+        let (log, target, summary) = try prepare(batch, topic: topic, partition: partition)
+        let offsets = try log.append(batch.encoder, summary: summary, acks: acks)
+        batch.reset()
+        return AppendedRange(partition: target, offsets: offsets)
+    }
+
+    /// As ``append(to:batch:partition:acks:)``, suspending instead of blocking for the fsync.
+    @discardableResult
+    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) async throws -> AppendedRange {
+        let (log, target, summary) = try prepare(batch, topic: topic, partition: partition)
+        let offsets = try log.appendBuffered(batch.encoder.output.base, summary: summary)
+        batch.reset()
+        if acks == .durable || log.config.flushPolicy == .always {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                log.whenDurable(offsets.upperBound + 1) { error in
+                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                }
+            }
+        }
+        return AppendedRange(partition: target, offsets: offsets)
+    }
+
+    private func prepare(_ batch: RecordBatchBuilder, topic name: String, partition: Int?) throws(ReservoirError) -> (PartitionLog, Int, RecordBatchEncoder.Summary) {
+        try checkOpen()
+        let topic = try topic(name)
+        let target = partition ?? topic.nextUnkeyedPartition()
+        let log = try topic.log(target)
+        guard batch.largestRecordBytes <= topic.config.maxRecordBytes else {
+            throw ReservoirError(.recordTooLarge, "a record of \(batch.largestRecordBytes) bytes exceeds the limit of \(topic.config.maxRecordBytes) bytes of topic \(name); nothing was written")
+        }
+        let summary = try batch.finish()
+        try topic.checkBatch(summary)
+        return (log, target, summary)
+    }
+
     /// Appends one record through its partition's accumulator, which batches it with concurrent
     /// appends; returns once it is acknowledged as `acks` asks.
     public func append(to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {

@@ -113,6 +113,28 @@ public final class RecordBatchEncoder {
             delta &+= 1
         }
 
+        return finish(recordsEnd: position, count: count, baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
+                      maxTimestampDelta: maxTimestampDelta, baseOffset: baseOffset,
+                      partitionLeaderEpoch: partitionLeaderEpoch, producer: producer)
+    }
+
+    /// Where records are written: after the header in the output, or at the start of the
+    /// scratch buffer when they are compressed afterwards.
+    var recordsTarget: ByteBuffer { scratch ?? output }
+    var recordsStart: Int { scratch == nil ? RecordBatchHeader.size : 0 }
+
+    /// Completes a batch whose records lie in ``recordsTarget`` up to `position`: compression,
+    /// header, CRC.
+    func finish(
+        recordsEnd position: Int,
+        count: Int,
+        baseTimestamp: Int64,
+        maxTimestamp: Int64,
+        maxTimestampDelta: Int32,
+        baseOffset: Int64,
+        partitionLeaderEpoch: Int32,
+        producer: ProducerFields
+    ) -> Summary {
         var size: Int
         let uncompressed: Int
         if let scratch, let compressor {
@@ -216,6 +238,44 @@ public final class RecordBatchEncoder {
             p = writeBytes(header.value, to: p)
         }
         return position + total
+    }
+
+    /// The encoded size of a record given as raw parts, length prefix included.
+    @inline(__always)
+    static func encodedSize(
+        keyCount: Int?, valueCount: Int?, headers: [RecordHeader], timestampDelta: Int64, offsetDelta: Int32
+    ) -> (total: Int, body: Int) {
+        var body = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
+        body += lengthPrefixed(keyCount) + lengthPrefixed(valueCount)
+        body += Varint.size(Int32(truncatingIfNeeded: headers.count))
+        for header in headers {
+            body += lengthPrefixed(header.key.utf8.count) + lengthPrefixed(header.value?.count)
+        }
+        return (Varint.size(Int32(truncatingIfNeeded: body)) + body, body)
+    }
+
+    /// Writes one record given as raw parts at `pointer`, which has room for `body` plus its
+    /// length prefix; returns the end.
+    @inline(__always)
+    static func write(
+        key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader],
+        timestampDelta: Int64, offsetDelta: Int32, body: Int, to start: UnsafeMutableRawPointer
+    ) -> UnsafeMutableRawPointer {
+        var p = start
+        p += Varint.write(Int32(truncatingIfNeeded: body), to: p)
+        p.storeBytes(of: 0, as: UInt8.self)
+        p += 1
+        p += Varint.write(timestampDelta, to: p)
+        p += Varint.write(offsetDelta, to: p)
+        p = key.map { writeBytes($0, to: p) } ?? (p + Varint.write(Int32(-1), to: p))
+        p = value.map { writeBytes($0, to: p) } ?? (p + Varint.write(Int32(-1), to: p))
+        p += Varint.write(Int32(truncatingIfNeeded: headers.count), to: p)
+        for header in headers {
+            var name = header.key
+            p = name.withUTF8 { writeBytes(UnsafeRawBufferPointer($0), to: p) }
+            p = writeBytes(header.value, to: p)
+        }
+        return p
     }
 
     @inline(__always)

@@ -1,0 +1,116 @@
+/// Builds one record batch in place, record by record, for the fastest appends.
+///
+/// Each ``append(key:value:headers:timestamp:)`` encodes its record straight into the batch's
+/// buffer, so a producer that reuses one builder allocates nothing per record and never
+/// materialises ``Record`` values. Hand the builder to ``Reservoir/append(to:batch:partition:acks:)``;
+/// after a successful append it is empty again, its buffers kept for the next batch.
+///
+/// ```swift
+/// let batch = try store.makeBatchBuilder(for: "orders")
+/// for order in orders { try batch.append(key: order.userID, value: order.json) }
+/// try store.append(to: "orders", batch: batch, partition: 0, acks: .buffered)
+/// ```
+///
+/// All records of a builder go to one partition together. A builder is not thread-safe.
+public final class RecordBatchBuilder {
+    let encoder: RecordBatchEncoder
+    /// Records appended so far.
+    public private(set) var count = 0
+    private var position: Int
+    private var baseTimestamp: Int64 = 0
+    private var startedAt: Int64 = 0
+    private var maxTimestamp = Int64.min
+    private var maxTimestampDelta: Int32 = 0
+    /// The largest encoded record so far, checked against a topic's limit before anything is written.
+    private(set) var largestRecordBytes = 0
+
+    public var compression: CompressionCodec { encoder.compression }
+
+    /// - Parameters:
+    ///   - compression: `.none` or `.lz4`.
+    ///   - compressionLevel: LZ4 level: 0 is LZ4's fast mode, 3 to 12 LZ4-HC.
+    public init(compression: CompressionCodec = .none, compressionLevel: Int = 0) throws(ReservoirError) {
+        encoder = try RecordBatchEncoder(compression: compression, compressionLevel: compressionLevel)
+        position = encoder.recordsStart
+    }
+
+    public var isEmpty: Bool { count == 0 }
+    /// Bytes of the encoded records so far (before compression).
+    public var recordsByteCount: Int { position - encoder.recordsStart }
+
+    /// Appends one record. A `nil` timestamp takes the time the batch's first record was added.
+    ///
+    /// The bytes are copied at once; the buffers can be reused when this returns.
+    public func append(
+        key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader] = [], timestamp: Int64? = nil
+    ) throws(ReservoirError) {
+        guard count < Int(Int32.max) else {
+            throw ReservoirError(.recordTooLarge, "a batch holds at most \(Int32.max) records")
+        }
+        if count == 0 {
+            startedAt = wallClockMilliseconds()
+            baseTimestamp = timestamp ?? startedAt
+        }
+        let recordTimestamp = timestamp ?? startedAt
+        let delta = Int32(truncatingIfNeeded: count)
+        if recordTimestamp > maxTimestamp {
+            maxTimestamp = recordTimestamp
+            maxTimestampDelta = delta
+        }
+        let timestampDelta = recordTimestamp &- baseTimestamp
+        let (total, body) = RecordBatchEncoder.encodedSize(
+            keyCount: key?.count, valueCount: value?.count, headers: headers, timestampDelta: timestampDelta, offsetDelta: delta)
+        let target = encoder.recordsTarget
+        target.reserve(position + total, preserving: position)
+        // Safe: `reserve` made `total` bytes writable at `position`, exactly what `write` stores.
+        _ = RecordBatchEncoder.write(key: key, value: value, headers: headers, timestampDelta: timestampDelta,
+                                     offsetDelta: delta, body: body, to: target.base + position)
+        position += total
+        largestRecordBytes = max(largestRecordBytes, total)
+        count += 1
+    }
+
+    /// Appends one record from byte arrays.
+    public func append(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64? = nil) throws(ReservoirError) {
+        try withOptionalBytes(key) { (key) throws(ReservoirError) in
+            try withOptionalBytes(value) { (value) throws(ReservoirError) in
+                try append(key: key, value: value, headers: headers, timestamp: timestamp)
+            }
+        }
+    }
+
+    /// Appends a ``Record``.
+    public func append(_ record: Record) throws(ReservoirError) {
+        try append(key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp)
+    }
+
+    /// Empties the builder, keeping its buffers.
+    public func reset() {
+        count = 0
+        position = encoder.recordsStart
+        maxTimestamp = .min
+        maxTimestampDelta = 0
+        largestRecordBytes = 0
+    }
+
+    /// Completes the batch in the encoder's buffer (compression, header, CRC).
+    func finish(baseOffset: Int64 = 0) throws(ReservoirError) -> RecordBatchEncoder.Summary {
+        guard count > 0 else { throw ReservoirError(.invalidArgument, "a batch needs at least one record") }
+        return encoder.finish(recordsEnd: position, count: count, baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
+                              maxTimestampDelta: maxTimestampDelta, baseOffset: baseOffset, partitionLeaderEpoch: 0,
+                              producer: .init())
+    }
+
+    /// The finished batch's bytes (the builder keeps its records).
+    public func encodedBytes(baseOffset: Int64 = 0) throws(ReservoirError) -> [UInt8] {
+        _ = try finish(baseOffset: baseOffset)
+        return encoder.withEncodedBytes { Array($0) }
+    }
+}
+
+private func withOptionalBytes<R>(
+    _ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(ReservoirError) -> R
+) throws(ReservoirError) -> R {
+    guard let bytes else { return try body(nil) }
+    return try bytes.withUnsafeBytes { buffer in Result { () throws(ReservoirError) -> R in try body(buffer) } }.get()
+}
