@@ -116,6 +116,30 @@ uint32_t reservoir_crc32c_portable(uint32_t crc, const void *data, size_t length
 }
 
 #if defined(__x86_64__)
+/* One step of the three-chain loop: the CRC of `3 * run` bytes at *p, continuing `c`. */
+__attribute__((target("sse4.2")))
+static inline uint64_t three_chains(const unsigned char **p, size_t *length, uint64_t c, size_t run,
+                                    uint32_t shift[4][256]) {
+    uint64_t c1 = 0, c2 = 0;
+    const unsigned char *next = *p;
+    const unsigned char *end = next + run;
+    do {
+        uint64_t w0, w1, w2;
+        memcpy(&w0, next, 8);
+        memcpy(&w1, next + run, 8);
+        memcpy(&w2, next + 2 * run, 8);
+        c = __builtin_ia32_crc32di(c, w0);
+        c1 = __builtin_ia32_crc32di(c1, w1);
+        c2 = __builtin_ia32_crc32di(c2, w2);
+        next += 8;
+    } while (next < end);
+    c = shift_crc(shift, (uint32_t)c) ^ (uint32_t)c1;
+    c = shift_crc(shift, (uint32_t)c) ^ (uint32_t)c2;
+    *p = next + 2 * run;
+    *length -= 3 * run;
+    return c;
+}
+
 __attribute__((target("sse4.2")))
 uint32_t reservoir_crc32c_hardware(uint32_t crc, const void *data, size_t length) {
     const unsigned char *p = (const unsigned char *)data;
@@ -124,42 +148,8 @@ uint32_t reservoir_crc32c_hardware(uint32_t crc, const void *data, size_t length
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         length--;
     }
-    while (length >= 3 * LONG_RUN) {
-        uint64_t c1 = 0, c2 = 0;
-        const unsigned char *end = p + LONG_RUN;
-        do {
-            uint64_t w0, w1, w2;
-            memcpy(&w0, p, 8);
-            memcpy(&w1, p + LONG_RUN, 8);
-            memcpy(&w2, p + 2 * LONG_RUN, 8);
-            c = __builtin_ia32_crc32di(c, w0);
-            c1 = __builtin_ia32_crc32di(c1, w1);
-            c2 = __builtin_ia32_crc32di(c2, w2);
-            p += 8;
-        } while (p < end);
-        c = shift_crc(shift_long, (uint32_t)c) ^ (uint32_t)c1;
-        c = shift_crc(shift_long, (uint32_t)c) ^ (uint32_t)c2;
-        p += 2 * LONG_RUN;
-        length -= 3 * LONG_RUN;
-    }
-    while (length >= 3 * SHORT_RUN) {
-        uint64_t c1 = 0, c2 = 0;
-        const unsigned char *end = p + SHORT_RUN;
-        do {
-            uint64_t w0, w1, w2;
-            memcpy(&w0, p, 8);
-            memcpy(&w1, p + SHORT_RUN, 8);
-            memcpy(&w2, p + 2 * SHORT_RUN, 8);
-            c = __builtin_ia32_crc32di(c, w0);
-            c1 = __builtin_ia32_crc32di(c1, w1);
-            c2 = __builtin_ia32_crc32di(c2, w2);
-            p += 8;
-        } while (p < end);
-        c = shift_crc(shift_short, (uint32_t)c) ^ (uint32_t)c1;
-        c = shift_crc(shift_short, (uint32_t)c) ^ (uint32_t)c2;
-        p += 2 * SHORT_RUN;
-        length -= 3 * SHORT_RUN;
-    }
+    while (length >= 3 * LONG_RUN) c = three_chains(&p, &length, c, LONG_RUN, shift_long);
+    while (length >= 3 * SHORT_RUN) c = three_chains(&p, &length, c, SHORT_RUN, shift_short);
     while (length >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);

@@ -16,26 +16,29 @@ struct DumpCommand: ParsableCommand {
                 damaged = try dumpLog(path) || damaged
             } else if path.hasSuffix(".index") {
                 let (entries, partial) = try SegmentFileInspector.offsetIndexEntries(path: path)
-                if !json { Output.write("Dumping \(path)\n") }
-                for entry in entries {
-                    Output.write(json ? "{\"file\":\(JSONText.string(path)),\"offset\":\(entry.offset),\"position\":\(entry.position)}\n"
-                                      : "offset: \(entry.offset) position: \(entry.position)\n")
-                }
-                if partial > 0 { damaged = true; Output.write(json ? "{\"file\":\(JSONText.string(path)),\"error\":\"\(partial) stray bytes\"}\n" : "error: \(partial) stray bytes after the last entry\n") }
+                damaged = dumpEntries(path, entries.map { ("offset", $0.offset, "position", Int64($0.position)) }, partial: partial) || damaged
             } else if path.hasSuffix(".timeindex") {
                 let (entries, partial) = try SegmentFileInspector.timeIndexEntries(path: path)
-                if !json { Output.write("Dumping \(path)\n") }
-                for entry in entries {
-                    Output.write(json ? "{\"file\":\(JSONText.string(path)),\"timestamp\":\(entry.timestamp),\"offset\":\(entry.offset)}\n"
-                                      : "timestamp: \(entry.timestamp) offset: \(entry.offset)\n")
-                }
-                if partial > 0 { damaged = true; Output.write(json ? "{\"file\":\(JSONText.string(path)),\"error\":\"\(partial) stray bytes\"}\n" : "error: \(partial) stray bytes after the last entry\n") }
+                damaged = dumpEntries(path, entries.map { ("timestamp", $0.timestamp, "offset", $0.offset) }, partial: partial) || damaged
             } else {
                 throw ValidationError("\(path): dump reads .log, .index and .timeindex files")
             }
         }
         Output.flush()
         if damaged { throw CLIFailure("damage found (see above)") }
+    }
+
+    /// Prints index entries as two named numbers each; returns whether stray bytes follow them.
+    private func dumpEntries(_ path: String, _ entries: [(String, Int64, String, Int64)], partial: Int) -> Bool {
+        if !json { Output.write("Dumping \(path)\n") }
+        for (firstName, first, secondName, second) in entries {
+            Output.write(json ? "{\"file\":\(JSONText.string(path)),\"\(firstName)\":\(first),\"\(secondName)\":\(second)}\n"
+                              : "\(firstName): \(first) \(secondName): \(second)\n")
+        }
+        guard partial > 0 else { return false }
+        Output.write(json ? "{\"file\":\(JSONText.string(path)),\"error\":\"\(partial) stray bytes\"}\n"
+                          : "error: \(partial) stray bytes after the last entry\n")
+        return true
     }
 
     private func dumpLog(_ path: String) throws -> Bool {

@@ -41,13 +41,7 @@ struct KafkaInteropTests {
             }
             try store.append(to: "t", records: batch, acks: .buffered)
         }
-        let log = try store.log(topic: "t", partition: 0)
-        var offset: Int64 = 0
-        while offset < log.endOffset {
-            let result = try log.read(from: offset)
-            written += try result.records()
-            offset = result.nextOffset
-        }
+        written = try allRecords(try store.log(topic: "t", partition: 0))
         try store.close()
         let partition = dir + "/topics/t/0"
         let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()

@@ -48,13 +48,7 @@ struct PartitionLogTests {
         #expect(store.openedAfterCleanShutdown)
         let log = try store.log(topic: "t", partition: 0)
         #expect(log.endOffset == 400)
-        var offset: Int64 = 0
-        var all: [LogRecord] = []
-        while offset < log.endOffset {
-            let result = try log.read(from: offset, maxBytes: 1000)
-            all += try result.records()
-            offset = result.nextOffset
-        }
+        let all = try allRecords(log)
         #expect(all.map(\.offset) == Array(0..<400))
         #expect(all.map(\.value) == records(0..<400).map(\.value))
         // Every offset can be read on its own, at and between index entries.
@@ -99,14 +93,7 @@ struct PartitionLogTests {
         let log = try store.log(topic: "t", partition: 0)
         #expect(log.segments.count > 1)
         #expect(try log.read(from: 0, maxBytes: 1 << 20).records().count > 0)
-        var all: [Int64] = []
-        var offset: Int64 = 0
-        while offset < log.endOffset {
-            let result = try log.read(from: offset)
-            all += try result.records().map(\.offset)
-            offset = result.nextOffset
-        }
-        #expect(all == Array(0..<20))
+        #expect(try allRecords(log).map(\.offset) == Array(0..<20))
     }
 
     @Test("keyed records go to Kafka's partition; unkeyed spread")
@@ -204,14 +191,7 @@ struct PreallocationTests {
         #expect(recoveredLog.openReport.truncatedBytes == 0)
         #expect(recoveredLog.endOffset == 2000)
         #expect(recoveredLog.sizeInBytes == logical)
-        var all: [LogRecord] = []
-        var offset: Int64 = 0
-        while offset < recoveredLog.endOffset {
-            let result = try recoveredLog.read(from: offset)
-            all += try result.records()
-            offset = result.nextOffset
-        }
-        #expect(all.map(\.value) == records(0..<2000, size: 200).map(\.value))
+        #expect(try allRecords(recoveredLog).map(\.value) == records(0..<2000, size: 200).map(\.value))
         #expect(try StoreVerifier.verify(directory: copy).isSound)
     }
 }

@@ -20,3 +20,15 @@ func records(_ range: Range<Int>, size: Int = 20, keyed: Bool = true, timestamp:
                                 headers: i % 7 == 0 ? [RecordHeader("h", "\(i)")] : [], timestamp: timestamp?(i))
     }
 }
+
+/// Every record of a partition, read segment by segment in 64 KiB steps.
+func allRecords(_ log: PartitionLog) throws -> [LogRecord] {
+    var all: [LogRecord] = []
+    var offset = log.startOffset
+    while offset < log.endOffset {
+        let result = try log.read(from: offset, maxBytes: 64 * 1024)
+        all += try result.records()
+        offset = result.nextOffset
+    }
+    return all
+}
