@@ -19,8 +19,11 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         public static let invalidArgument = Code(value: .invalidArgument)
         /// A topic name uses characters or a length that is not allowed.
         public static let invalidTopicName = Code(value: .invalidTopicName)
+        /// No topic has that name.
         public static let topicNotFound = Code(value: .topicNotFound)
+        /// A topic of that name exists already.
         public static let topicAlreadyExists = Code(value: .topicAlreadyExists)
+        /// The topic has no partition of that number.
         public static let partitionNotFound = Code(value: .partitionNotFound)
         /// A record or batch exceeds the configured size limit; nothing was written.
         public static let recordTooLarge = Code(value: .recordTooLarge)
@@ -40,11 +43,14 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         public var description: String { "\(value)" }
     }
 
+    /// What kind of failure this is.
     public let code: Code
+    /// One line that says what was wrong and what to do.
     public let message: String
     /// The system error number for ``Code/io`` errors.
     public let errno: Int32?
 
+    /// An error of `code` with `message`, and the system error number for I/O errors.
     public init(_ code: Code, _ message: String, errno: Int32? = nil) {
         self.code = code
         self.message = message

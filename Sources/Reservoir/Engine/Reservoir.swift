@@ -22,10 +22,12 @@ public final class Reservoir: Sendable {
         /// Single-record appends wait this long for more records before their batch is written;
         /// 0 writes as soon as the previous batch is out (batches still form under load).
         public var lingerMilliseconds: Int = 0
+        /// Where recovery and maintenance report (swift-log).
         public var logger: Logger = Logger(label: "reservoir")
         /// Threads that recover partitions at open.
         public var recoveryThreads: Int = 2
 
+        /// Options with the defaults above.
         public init(lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2) {
             self.lingerMilliseconds = lingerMilliseconds
             self.logger = logger
@@ -35,16 +37,21 @@ public final class Reservoir: Sendable {
 
     /// Where an appended record went.
     public struct AppendReceipt: Sendable, Hashable {
+        /// The partition the record went to.
         public var partition: Int
+        /// The record's offset in that partition.
         public var offset: Int64
     }
 
     /// The offsets one append wrote to one partition.
     public struct AppendedRange: Sendable, Hashable {
+        /// The partition written.
         public var partition: Int
+        /// The first and last offset the records got.
         public var offsets: ClosedRange<Int64>
     }
 
+    /// The store's directory.
     public let directory: String
     let options: Options
     private let lock: StoreLock

@@ -2,17 +2,24 @@
 public enum StoreVerifier {
     /// One problem found.
     public struct Problem: Sendable, Hashable, CustomStringConvertible {
+        /// The damaged file.
         public var path: String
+        /// What is wrong and where in the file.
         public var message: String
         public var description: String { "\(path): \(message)" }
     }
 
     /// What a verification found.
     public struct Report: Sendable {
+        /// Segments checked.
         public var segments = 0
+        /// Batches that passed their checks.
         public var batches = 0
+        /// Records in those batches.
         public var records = 0
+        /// Everything found damaged.
         public var problems: [Problem] = []
+        /// Whether nothing is damaged.
         public var isSound: Bool { problems.isEmpty }
     }
 

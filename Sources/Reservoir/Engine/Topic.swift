@@ -2,7 +2,9 @@ import Synchronization
 
 /// A topic: its configuration, its partition logs, and the means to append to them.
 public final class Topic: Sendable {
+    /// The topic's name.
     public let name: String
+    /// The topic's configuration, as persisted.
     public let config: TopicConfig
     let directory: String
     let partitions: [PartitionLog]

@@ -6,9 +6,13 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     public var compression: CompressionCodec
     /// LZ4 level: 0 is LZ4's fast mode, 3 to 12 LZ4-HC.
     public var compressionLevel: Int
+    /// Roll to a new segment before one grows past this many bytes (1 GiB).
     public var segmentBytes: Int
+    /// An offset-index entry every this many bytes of log (4096).
     public var indexIntervalBytes: Int
+    /// The preallocated size of each index file (10 MiB).
     public var maxIndexBytes: Int
+    /// When the partitions fsync on their own (default: on roll and close).
     public var flushPolicy: FlushPolicy
     /// The largest encoded record accepted, 1 MiB by default (Kafka's `max.message.bytes` is per
     /// batch; this is per record).
@@ -20,6 +24,7 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     /// buffered throughput on small machines; see Docs/BENCHMARKS.md.
     public var preallocateBytes: Int
 
+    /// A configuration; `nil` limits take their defaults (see the properties).
     public init(
         partitions: Int = 1,
         compression: CompressionCodec = .none,

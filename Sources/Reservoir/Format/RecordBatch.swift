@@ -32,10 +32,13 @@ public struct RecordBatch: @unchecked Sendable {
 
     /// The batch's size in bytes.
     public var byteCount: Int { bytes.count }
+    /// The offset of the batch's first record.
     public var baseOffset: Int64 { header.baseOffset }
+    /// The offset of the batch's last record (kept by compaction even when that record is gone).
     public var lastOffset: Int64 { header.lastOffset }
     /// The offset after this batch's last.
     public var nextOffset: Int64 { header.lastOffset &+ 1 }
+    /// The records the header declares.
     public var recordCount: Int { Int(header.recordCount) }
 
     /// Calls `body` with the batch's encoded bytes, exactly as they are on disk.

@@ -24,6 +24,7 @@ public final class RecordBatchBuilder {
     /// The largest encoded record so far, checked against a topic's limit before anything is written.
     private(set) var largestRecordBytes = 0
 
+    /// The codec of the batches built.
     public var compression: CompressionCodec { encoder.compression }
 
     /// - Parameters:
