@@ -19,7 +19,7 @@ oracle:
 
 test: deps oracle
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 demo: deps
 	$(SWIFT) build -c release --product reservoir
