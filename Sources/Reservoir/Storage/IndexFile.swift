@@ -3,9 +3,11 @@ import Synchronization
 /// A memory-mapped file of fixed-size entries, the storage under ``OffsetIndex`` and ``TimeIndex``.
 ///
 /// A writable index is preallocated to its maximum size (sparse, so it costs no disk until used)
-/// and mapped once; the mapping never moves, so readers can search it while the single writer
-/// appends. The writer stores an entry's bytes, then publishes the new count with release
-/// ordering; readers load the count with acquire ordering and touch only entries below it.
+/// and mapped once, read-only; the mapping never moves, so readers can search it while the single
+/// writer appends. The writer writes an entry with `pwrite` (never through the mapping: a store
+/// into a sparse page on a full disk would kill the process with SIGBUS, where `pwrite` returns
+/// ENOSPC), then publishes the new count with release ordering; readers load the count with
+/// acquire ordering and touch only entries below it.
 /// ``trim()`` cuts the file back to its entries, which is what makes a closed index
 /// self-describing: on open, the file's length gives the entry count.
 final class IndexFile: @unchecked Sendable {
@@ -39,7 +41,7 @@ final class IndexFile: @unchecked Sendable {
             capacity = existing * entrySize
         }
         maxEntries = capacity / entrySize
-        region = capacity > 0 ? try MappedRegion(file: file, length: capacity, writable: writable) : nil
+        region = capacity > 0 ? try MappedRegion(file: file, length: capacity, writable: false) : nil
         count = Atomic(existing)
     }
 
@@ -53,12 +55,19 @@ final class IndexFile: @unchecked Sendable {
         UnsafeRawPointer(region.unsafelyUnwrapped.base + index * entrySize)
     }
 
-    /// Appends one entry written by `fill`. Callers check ``isFull`` first.
-    func append(_ fill: (UnsafeMutableRawPointer) -> Void) {
+    /// Appends one entry whose bytes `fill` stores. Callers check ``isFull`` first.
+    ///
+    /// - Throws: the write's error (a full disk); the entry is then not added, which only makes
+    ///   lookups scan further, since an index is a rebuildable cache.
+    func append(_ fill: (UnsafeMutableRawPointer) -> Void) throws(ReservoirError) {
         let index = count.load(ordering: .relaxed)
         precondition(index < maxEntries, "index \(path) is full")
-        guard let region else { return }
-        fill(region.base + index * entrySize)
+        var entry: (UInt64, UInt64) = (0, 0)
+        try withUnsafeMutableBytes(of: &entry) { (buffer) throws(ReservoirError) in
+            // Safe: both index kinds have entries of at most 16 bytes.
+            fill(buffer.baseAddress!)
+            try file.write(UnsafeRawBufferPointer(rebasing: buffer[..<entrySize]), at: index * entrySize)
+        }
         count.store(index + 1, ordering: .releasing)
     }
 
@@ -74,7 +83,6 @@ final class IndexFile: @unchecked Sendable {
 
     /// Writes the entries to stable storage.
     func sync() throws(ReservoirError) {
-        try region?.sync(upTo: sizeInBytes)
         try file.sync()
     }
 

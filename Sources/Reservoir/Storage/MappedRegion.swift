@@ -31,20 +31,6 @@ final class MappedRegion: @unchecked Sendable {
 
     deinit { munmap(base, length) }
 
-    /// Writes dirty pages of `range` back to the file and waits for it.
-    func sync(upTo count: Int) throws(ReservoirError) {
-        guard count > 0 else { return }
-        if msync(base, min(count, length), MS_SYNC) != 0 { throw .io("msync", path: "mapping", errno: errno) }
-    }
-
-    /// Tells the kernel that `count` bytes from `offset` will not be needed soon.
-    func discard(from offset: Int, count: Int) {
-        let page = FileSystem.pageSize
-        let start = offset / page * page
-        let end = min(length, offset + count)
-        if end > start { madvise(base + start, end - start, MADV_DONTNEED) }
-    }
-
     func bytes(from offset: Int, count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + offset, count: count)
     }

@@ -47,8 +47,8 @@ final class OffsetIndex: Sendable {
     }
 
     /// Appends `(offset, position)`; the caller keeps offsets increasing and checks ``isFull``.
-    func append(offset: Int64, position: Int) {
-        storage.append { pointer in
+    func append(offset: Int64, position: Int) throws(ReservoirError) {
+        try storage.append { pointer in
             BigEndian.store(UInt32(truncatingIfNeeded: offset - baseOffset), pointer, 0)
             BigEndian.store(UInt32(truncatingIfNeeded: position), pointer, 4)
         }

@@ -103,9 +103,7 @@ final class Segment: @unchecked Sendable {
         publishedNextOffset.store(Int(nextOffset))
         published.store(size)
         if bytesSinceLastIndexEntry > indexIntervalBytes {
-            offsetIndex.append(offset: lastOffset, position: position)
-            timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp)
-            bytesSinceLastIndexEntry = 0
+            addIndexEntries(lastOffset: lastOffset, position: position)
         }
         bytesSinceLastIndexEntry += batch.count
     }
@@ -114,6 +112,14 @@ final class Segment: @unchecked Sendable {
     /// disk can leave part of a batch behind).
     func truncateTail() throws(ReservoirError) {
         try log.truncate(to: size)
+    }
+
+    /// Adds the offset- and time-index entries for the batch at `position`. An index is a cache:
+    /// an entry that cannot be written (a full disk) is left out, and lookups scan a little further.
+    private func addIndexEntries(lastOffset: Int64, position: Int) {
+        try? offsetIndex.append(offset: lastOffset, position: position)
+        try? timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp)
+        bytesSinceLastIndexEntry = 0
     }
 
     /// Makes the segment read-only for good: forces the final time-index entry and trims both
@@ -125,7 +131,9 @@ final class Segment: @unchecked Sendable {
         }
         // Cut off preallocated zeros: a closed segment's length is its logical size.
         if try log.size() != size { try log.truncate(to: size) }
-        if maxTimestamp >= 0 { timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, force: true) }
+        // Retention reads the largest timestamp from this entry; without it (a full disk) the
+        // segment's time index is rebuilt at the next open.
+        if maxTimestamp >= 0 { try? timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, force: true) }
         try offsetIndex.storage.trim()
         try timeIndex.storage.trim()
     }
@@ -282,8 +290,8 @@ final class Segment: @unchecked Sendable {
                         reason = "index full at byte \(position)"
                         break
                     }
-                    offsetIndex.append(offset: header.lastOffset, position: position)
-                    timeIndex.append(timestamp: maxTs, offset: offsetOfMaxTs)
+                    try? offsetIndex.append(offset: header.lastOffset, position: position)
+                    try? timeIndex.append(timestamp: maxTs, offset: offsetOfMaxTs)
                     bytesSinceLastIndexEntry = 0
                 }
                 bytesSinceLastIndexEntry += header.totalSize

@@ -44,10 +44,10 @@ final class TimeIndex: Sendable {
     }
 
     /// Appends when `timestamp` is larger than the last entry's; `force` may use the reserved slot.
-    func append(timestamp: Int64, offset: Int64, force: Bool = false) {
+    func append(timestamp: Int64, offset: Int64, force: Bool = false) throws(ReservoirError) {
         if let last = lastEntry, timestamp <= last.timestamp || offset < last.offset { return }
         if storage.isFull || (!force && isFull) { return }
-        storage.append { pointer in
+        try storage.append { pointer in
             BigEndian.store(timestamp, pointer, 0)
             BigEndian.store(UInt32(truncatingIfNeeded: offset - baseOffset), pointer, 8)
         }

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+/// Runs a command, returning whether it exited 0.
+@discardableResult
+func runCommand(_ path: String, _ arguments: [String]) -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}
+
+/// A small tmpfs, for a disk that really fills up (needs root and mount rights, as in CI here).
+enum SmallFileSystem {
+    static let available: Bool = {
+        guard getuid() == 0 else { return false }
+        let probe = temporaryDirectory("mount-probe")
+        defer { removeDirectory(probe) }
+        guard runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) else { return false }
+        return runCommand("/bin/umount", [probe])
+    }()
+}
+
+@Suite("A full disk", .serialized)
+struct DiskFullTests {
+    @Test("appends fail with a clear error, nothing acknowledged is lost, the store recovers",
+          .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
+    func fullDisk() throws {
+        let mountPoint = temporaryDirectory()
+        #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]))
+        defer {
+            runCommand("/bin/umount", [mountPoint])
+            removeDirectory(mountPoint)
+        }
+        let dir = mountPoint + "/store"
+        var acknowledged: [LogRecord] = []
+        var failure: ReservoirError?
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t", config: TopicConfig(segmentBytes: 1 << 20, maxIndexBytes: 64 * 1024))
+            for round in 0..<1000 {
+                let batch = records(round * 10..<(round + 1) * 10, size: 500)
+                do throws(ReservoirError) {
+                    let range = try store.append(to: "t", records: batch, acks: .durable)[0].offsets
+                    acknowledged += zip(range, batch).map { LogRecord(offset: $0, timestamp: 0, key: $1.key, value: $1.value, headers: $1.headers) }
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+            #expect(failure?.code == .io)
+            #expect(failure?.errno == ENOSPC)
+            #expect(failure?.message.contains("the disk is full") == true)
+            #expect(acknowledged.count > 100)
+            // Everything acknowledged reads back while the disk is still full.
+            let got = try allRecords(try store.log(topic: "t", partition: 0))
+            #expect(got.map(\.offset) == acknowledged.map(\.offset))
+            #expect(got.map(\.value) == acknowledged.map(\.value))
+            try? store.close()
+        }
+        // More room, a reopen (unclean if the close could not write its marker): nothing lost.
+        #expect(runCommand("/bin/mount", ["-o", "remount,size=64m", mountPoint]))
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        let log = try store.log(topic: "t", partition: 0)
+        let got = try allRecords(log)
+        #expect(got.map(\.value) == acknowledged.map(\.value))
+        try store.append(to: "t", records: records(0..<10), acks: .durable)
+        #expect(log.endOffset == Int64(acknowledged.count + 10))
+    }
+}
