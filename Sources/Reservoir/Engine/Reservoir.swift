@@ -96,13 +96,8 @@ public final class Reservoir: Sendable {
         preallocator = IOThread(name: "reservoir-prealloc")
         topics = Mutex([:])
         try FileSystem.createDirectory(topicsDirectory)
-        do throws(ReservoirError) {
-            try loadTopics()
-        } catch {
-            ioThread.stop()
-            preallocator.stop()
-            throw error
-        }
+        // A failure here runs deinit, which stops the threads.
+        try loadTopics()
     }
 
     private static func checkFormat(_ directory: String) throws(ReservoirError) {

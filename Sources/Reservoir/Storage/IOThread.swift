@@ -57,8 +57,14 @@ final class IOThread: Sendable {
     }
 
     /// Runs the queued jobs, drops timed jobs not yet due, and ends the thread; waits for it.
+    /// Later calls return at once.
     func stop() {
-        state.withLock { $0.stopping = true }
+        let first = state.withLock { state -> Bool in
+            if state.stopping { return false }
+            state.stopping = true
+            return true
+        }
+        guard first else { return }
         wake.signal()
         finished.wait()
     }

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+@Suite("Store files: damaged metadata gives errors or a full scan, never a crash")
+struct StoreFilesTests {
+    func makeStore(_ dir: String) throws {
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("t", config: TopicConfig(partitions: 2, segmentBytes: 4096, maxRecordBytes: 1024, maxBatchBytes: 4096))
+        for i in 0..<30 { try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, size: 100), partition: i % 2, acks: .buffered) }
+        try store.close()
+    }
+
+    @Test("garbage checkpoints fall back to scanning everything; nothing is lost")
+    func garbageCheckpoints() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        try makeStore(dir)
+        for name in ["recovery-point-offset-checkpoint", "log-start-offset-checkpoint"] {
+            try Data("0\n7\nt 0 notanumber\n\u{0}\u{1}".utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+        }
+        try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown")
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        #expect(try store.log(topic: "t", partition: 0).openReport.recoveredSegments > 1)
+        #expect(try allRecords(try store.log(topic: "t", partition: 0)).count == 75)
+        #expect(try allRecords(try store.log(topic: "t", partition: 1)).count == 75)
+    }
+
+    @Test("a corrupt topic configuration is a clear error naming the file")
+    func corruptTopicConfig() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        try makeStore(dir)
+        for garbage in ["{\"partitions\": \"two\"}", "\u{0}\u{ff}not json", "{\"partitions\": 0}"] {
+            try Data(garbage.utf8).write(to: URL(fileURLWithPath: dir + "/topics/t/topic.json"))
+            let error = #expect(throws: ReservoirError.self) { try Reservoir.open(at: dir) }
+            #expect(error?.code == .corruptData)
+            #expect(error?.message.contains("topics/t/topic.json") == true)
+        }
+    }
+
+    @Test("a directory of another kind is refused, and so is a newer format")
+    func foreignDirectories() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: dir + "/notes.txt"))
+        #expect(throws: ReservoirError.self) { try Reservoir.open(at: dir) }
+        let other = temporaryDirectory()
+        defer { removeDirectory(other) }
+        try makeStore(other)
+        try Data("reservoir-format 99\n".utf8).write(to: URL(fileURLWithPath: other + "/reservoir.format"))
+        let error = #expect(throws: ReservoirError.self) { try Reservoir.open(at: other) }
+        #expect(error?.code == .unsupportedFormat)
+    }
+}
