@@ -72,3 +72,42 @@ struct KafkaInteropTests {
         #expect(decoded == written)
     }
 }
+
+@Suite("Interoperability: Reservoir reads a segment written by a Kafka client")
+struct ForeignSegmentTests {
+    @Test("a compacted-looking segment with offset gaps: recovery, reads at and inside gaps, appends after it")
+    func readsForeignSegmentWithGaps() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("k")
+            try store.close()
+        }
+        let partition = dir + "/topics/k/0"
+        try Data(try Fixtures.bytes("segment-mixed")).write(to: URL(fileURLWithPath: partition + "/00000000000000000000.log"))
+        for file in ["00000000000000000000.index", "00000000000000000000.timeindex"] {
+            try? FileManager.default.removeItem(atPath: partition + "/" + file)
+        }
+        try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown")
+
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        let log = try store.log(topic: "k", partition: 0)
+        let expected = try #require(Fixtures.vectors.first { $0.name == "segment-mixed" }).records
+        #expect(log.openReport.truncatedBytes == 0)
+        #expect(log.endOffset == 81)
+        #expect(try allRecords(log).map(\.offset) == expected.map(\.offset))
+        #expect(try allRecords(log).map(\.value) == expected.map(\.value))
+        // Inside the gap 60...69 the read starts at the next record present.
+        #expect(try log.read(from: 65, maxBytes: 1).records().first?.offset == 70)
+        #expect(try log.read(from: 71, maxBytes: 1).records().first?.offset == 75)
+        #expect(try log.read(from: 59, maxBytes: 1).records().first?.offset == 59)
+        for record in expected where record.offset % 9 == 0 {
+            #expect(try log.offset(forTimestamp: record.timestamp)?.offset ?? -1 <= record.offset)
+        }
+        // Appends continue after the foreign batches.
+        let range = try store.append(to: "k", records: records(0..<3), acks: .durable)
+        #expect(range[0].offsets == 81...83)
+    }
+}
