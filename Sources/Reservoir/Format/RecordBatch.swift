@@ -23,7 +23,9 @@ public struct RecordBatch: @unchecked Sendable {
     /// - Throws: ``FormatError`` when the bytes are not exactly one valid batch.
     public init(copying encoded: [UInt8], verifyCRC: Bool = true) throws(FormatError) {
         let storage = ByteBuffer(capacity: encoded.count)
-        encoded.withUnsafeBytes { storage.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        encoded.withUnsafeBytes { source in
+            if let base = source.baseAddress, source.count > 0 { storage.base.copyMemory(from: base, byteCount: source.count) }
+        }
         let bytes = storage.bytes(count: encoded.count)
         let header = try RecordBatchHeader.validate(bytes, verifyCRC: verifyCRC)
         guard header.totalSize == encoded.count else { throw .trailingBytes(count: encoded.count - header.totalSize) }

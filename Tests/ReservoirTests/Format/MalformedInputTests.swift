@@ -54,6 +54,7 @@ struct MalformedInputTests {
     @Test("every truncation is an error", arguments: [CompressionCodec.none, .lz4])
     func truncations(codec: CompressionCodec) throws {
         let bytes = try validBatch(codec)
+        #expect(throws: FormatError.self) { try decode([]) }
         for length in 0..<bytes.count {
             #expect(throws: FormatError.self) { try decode(Array(bytes[..<length])) }
         }
