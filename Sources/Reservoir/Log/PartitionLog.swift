@@ -71,14 +71,19 @@ public final class PartitionLog: Sendable {
         try FileSystem.createDirectory(directory)
 
         var report = OpenReport()
-        let loaded = try Self.load(
+        let segments = try Self.load(
             directory: directory, config: config, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint,
             cleanShutdown: cleanShutdown, report: &report, logger: logger)
-        let segments = loaded.segments
         let nextOffset = segments.last?.nextOffset ?? logStartOffset
         let start = min(max(logStartOffset, segments.first?.baseOffset ?? logStartOffset), nextOffset)
-        // Whatever recovery kept is now on disk: make it so before anyone reads it as durable.
-        if !cleanShutdown, let active = segments.last { try active.syncAll() }
+        // What recovery scanned may have been in the page cache only (the crash may have come
+        // before a rolled segment's fsync): make it durable, indexes too, before anyone reads it
+        // as durable and before the recovery point below claims it.
+        if !cleanShutdown {
+            for segment in segments where segment.nextOffset > recoveryPoint || segment === segments.last {
+                try segment.syncAll()
+            }
+        }
         if let preallocator, let active = segments.last {
             active.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
         }
@@ -103,7 +108,7 @@ public final class PartitionLog: Sendable {
     private static func load(
         directory: String, config: LogConfig, logStartOffset: Int64, recoveryPoint: Int64,
         cleanShutdown: Bool, report: inout OpenReport, logger: Logger
-    ) throws(ReservoirError) -> (segments: [Segment], Void) {
+    ) throws(ReservoirError) -> [Segment] {
         let now = wallClockMilliseconds()
         var logs: [Int64] = []
         var indexFiles: [(Int64, String)] = []
@@ -198,7 +203,7 @@ public final class PartitionLog: Sendable {
         if segments.isEmpty {
             segments = [try open(logStartOffset, active: true)]
         }
-        return (segments, ())
+        return segments
     }
 
     // MARK: Offsets
