@@ -12,11 +12,17 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let package = Package(
     name: "ReservoirFuzz",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "../..")],
+    dependencies: [
+        .package(path: "../.."),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
     targets: [
         .executableTarget(
             name: "ReservoirFuzz",
-            dependencies: [.product(name: "Reservoir", package: root)],
+            dependencies: [
+                .product(name: "Reservoir", package: root),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Sources/ReservoirFuzz"
         ),
     ]

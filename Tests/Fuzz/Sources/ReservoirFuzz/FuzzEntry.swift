@@ -1,12 +1,20 @@
 import Foundation
+import Logging
 import Reservoir
 
 /// A store reused by every input: the input becomes the active segment of its one partition,
 /// and opening the store runs the recovery scanner over it.
+/// Recovery reports every truncation it makes; thousands a second would drown the fuzzer's output.
+private let quiet: Reservoir.Options = {
+    var logger = Logger(label: "reservoir-fuzz")
+    logger.logLevel = .critical
+    return Reservoir.Options(logger: logger)
+}()
+
 private let storeDirectory: String = {
     let path = NSTemporaryDirectory() + "reservoir-fuzz-\(getpid())"
     try? FileManager.default.removeItem(atPath: path)
-    let store = try! Reservoir.open(at: path)
+    let store = try! Reservoir.open(at: path, options: quiet)
     try! store.createTopic("f", config: TopicConfig(segmentBytes: 1 << 20, indexIntervalBytes: 64))
     try! store.close()
     return path
@@ -31,7 +39,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = FileManager.default.createFile(atPath: partition + "/00000000000000000000.log", contents: Data(bytes))
     try? FileManager.default.removeItem(atPath: partition + "/00000000000000000000.index")
     try? FileManager.default.removeItem(atPath: storeDirectory + "/.clean-shutdown")
-    guard let store = try? Reservoir.open(at: storeDirectory) else { return 0 }
+    guard let store = try? Reservoir.open(at: storeDirectory, options: quiet) else { return 0 }
     if let log = try? store.log(topic: "f", partition: 0) {
         var offset = log.startOffset
         while offset < log.endOffset, let result = try? log.read(from: offset, maxBytes: 1 << 16), !result.isEmpty {
