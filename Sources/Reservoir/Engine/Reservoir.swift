@@ -277,13 +277,7 @@ public final class Reservoir: Sendable {
                 plan.topic.returnEncoder(encoder)
                 throw error
             }
-            if acks == .durable || log.config.flushPolicy == .always {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    log.whenDurable(buffered.upperBound + 1) { error in
-                        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
-                    }
-                }
-            }
+            if log.needsFsync(acks) { try await log.waitUntilDurable(buffered.upperBound + 1) }
             ranges.append(AppendedRange(partition: partition, offsets: buffered))
         }
         return ranges
@@ -335,13 +329,7 @@ public final class Reservoir: Sendable {
         let (log, target, summary) = try prepare(batch, topic: topic, partition: partition)
         let offsets = try log.appendBuffered(batch.encoder.output.base, summary: summary)
         batch.reset()
-        if acks == .durable || log.config.flushPolicy == .always {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                log.whenDurable(offsets.upperBound + 1) { error in
-                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
-                }
-            }
-        }
+        if log.needsFsync(acks) { try await log.waitUntilDurable(offsets.upperBound + 1) }
         return AppendedRange(partition: target, offsets: offsets)
     }
 

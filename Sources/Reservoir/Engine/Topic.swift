@@ -82,7 +82,8 @@ public final class Topic: Sendable {
             guard size <= config.maxRecordBytes else {
                 throw ReservoirError(.recordTooLarge, "record of \(size) bytes exceeds the limit of \(config.maxRecordBytes) bytes of topic \(name); nothing was written")
             }
-            total += size + 10
+            // Sized with zero deltas; the real timestamp and offset deltas take up to 14 bytes more.
+            total += size + 14
         }
         guard total <= config.maxBatchBytes else {
             throw ReservoirError(.recordTooLarge, "batch of about \(total) bytes exceeds the limit of \(config.maxBatchBytes) bytes of topic \(name); nothing was written: append fewer records at a time")

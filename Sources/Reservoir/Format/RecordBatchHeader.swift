@@ -104,6 +104,12 @@ public struct RecordBatchHeader: Sendable, Hashable {
             throw .lengthOutOfBounds(field: "batch length", length: Int(header.batchLength), available: available - logOverhead)
         }
         guard header.magic == currentMagic else { throw .badMagic(header.magic) }
+        // Offsets must not wrap: everything downstream computes `lastOffset + 1`.
+        guard header.lastOffsetDelta >= 0, header.baseOffset >= 0,
+            header.baseOffset < Int64.max - Int64(header.lastOffsetDelta)
+        else {
+            throw .lengthOutOfBounds(field: "offset range", length: Int(header.lastOffsetDelta), available: 0)
+        }
         guard header.recordCount >= 0 else {
             throw .lengthOutOfBounds(field: "record count", length: Int(header.recordCount), available: available)
         }

@@ -11,7 +11,6 @@ import Synchronization
 final class GroupCommit: Sendable {
     private enum Waiter {
         case thread(DispatchSemaphore)
-        case task(CheckedContinuation<Void, any Error>, target: Int64)
         case callback(@Sendable (ReservoirError?) -> Void, target: Int64)
     }
 
@@ -63,20 +62,8 @@ final class GroupCommit: Sendable {
     /// Suspends the task until offsets below `target` are durable.
     func durable(_ target: Int64) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            enum Step { case resume, fail(ReservoirError), startRound, wait }
-            let step = state.withLock { state -> Step in
-                if let failure = state.failure { return .fail(failure) }
-                if state.flushed >= target { return .resume }
-                state.waiters.append(.task(continuation, target: target))
-                if state.inProgress { return .wait }
-                state.inProgress = true
-                return .startRound
-            }
-            switch step {
-            case .resume: continuation.resume()
-            case .fail(let error): continuation.resume(throwing: error)
-            case .startRound: ioThread.submit { [self] in runRound() }
-            case .wait: break
+            whenDurable(target) { error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
             }
         }
     }
@@ -120,7 +107,6 @@ final class GroupCommit: Sendable {
     private func runRound() {
         var result: Result<Int64, ReservoirError>
         do throws(ReservoirError) { result = .success(try flush()) } catch { result = .failure(error) }
-        var resumed: [(CheckedContinuation<Void, any Error>, ReservoirError?)] = []
         var callbacks: [(@Sendable (ReservoirError?) -> Void, ReservoirError?)] = []
         var threads: [DispatchSemaphore] = []
         let again = state.withLock { state -> Bool in
@@ -133,10 +119,6 @@ final class GroupCommit: Sendable {
             for waiter in state.waiters {
                 switch waiter {
                 case .thread(let semaphore): threads.append(semaphore)
-                case .task(let continuation, let target):
-                    if let failure = state.failure { resumed.append((continuation, failure)) }
-                    else if state.flushed >= target { resumed.append((continuation, nil)) }
-                    else { remaining.append(waiter) }
                 case .callback(let done, let target):
                     if let failure = state.failure { callbacks.append((done, failure)) }
                     else if state.flushed >= target { callbacks.append((done, nil)) }
@@ -151,9 +133,6 @@ final class GroupCommit: Sendable {
             return false
         }
         for semaphore in threads { semaphore.signal() }
-        for (continuation, error) in resumed {
-            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
-        }
         for (done, error) in callbacks { done(error) }
         if again { ioThread.submit { [self] in runRound() } }
     }

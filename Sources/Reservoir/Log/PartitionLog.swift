@@ -38,7 +38,6 @@ public final class PartitionLog: Sendable {
         public var recoveredSegments = 0
         public var truncatedBytes = 0
         public var removedSegments = 0
-        public var rebuiltIndexes = 0
         public var removedFiles = 0
     }
 
@@ -75,7 +74,8 @@ public final class PartitionLog: Sendable {
             directory: directory, config: config, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint,
             cleanShutdown: cleanShutdown, report: &report, logger: logger)
         let nextOffset = segments.last?.nextOffset ?? logStartOffset
-        let start = min(max(logStartOffset, segments.first?.baseOffset ?? logStartOffset), nextOffset)
+        let firstBase = segments.first?.baseOffset ?? logStartOffset
+        let start = logStartOffset > nextOffset ? firstBase : max(logStartOffset, firstBase)
         // What recovery scanned may have been in the page cache only (the crash may have come
         // before a rolled segment's fsync): make it durable, indexes too, before anyone reads it
         // as durable and before the recovery point below claims it.
@@ -92,7 +92,7 @@ public final class PartitionLog: Sendable {
         recoveryPointValue = AtomicInt(Int(nextOffset))
         openReport = report
 
-        let holder = SegmentsHolder()
+        let holder = LogReference()
         groupCommit = GroupCommit(flushed: nextOffset, ioThread: ioThread) { () throws(ReservoirError) -> Int64 in
             try holder.log?.flushOnce() ?? 0
         }
@@ -100,7 +100,7 @@ public final class PartitionLog: Sendable {
     }
 
     /// Lets the group-commit closure reach the log without a retain cycle at init time.
-    private final class SegmentsHolder: @unchecked Sendable {
+    private final class LogReference: @unchecked Sendable {
         // Set once in init before any flush can run, then only read.
         weak var log: PartitionLog?
     }
@@ -161,7 +161,6 @@ public final class PartitionLog: Sendable {
             if needsScan {
                 let result = try segment.recover(expectedFirstOffset: min(expectedNext, base))
                 report.recoveredSegments += 1
-                report.rebuiltIndexes += 1
                 if result.truncatedBytes > 0 {
                     report.truncatedBytes += result.truncatedBytes
                     logger.warning("truncated log", metadata: [
@@ -181,7 +180,8 @@ public final class PartitionLog: Sendable {
         }
 
         // The last segment must be writable: reopen it active if it was opened for reading only.
-        if let last = segments.last, last.capacity < config.segmentBytes || last.offsetIndex.storage.maxEntries * OffsetIndex.entrySize < config.maxIndexBytes - OffsetIndex.entrySize {
+        // (It was opened for reading when truncation removed the segments after it.)
+        if let last = segments.last, !last.isActive {
             try last.finish()
             let reopened = try open(last.baseOffset, active: true)
             if let reason = reopened.loadWithoutScan() {
@@ -194,11 +194,13 @@ public final class PartitionLog: Sendable {
             try segment.finish()
         }
 
-        // Offsets below the start (files deleted by hand, or garbage below it): start afresh.
+        // A log start beyond the log's end means segments were deleted by hand or the checkpoint
+        // is damaged. Kafka deletes the rest; a damaged checkpoint must not cost data, so the
+        // segments are kept and the log start falls back to them.
         if let last = segments.last, last.nextOffset < logStartOffset {
-            for segment in segments { try segment.deleteFiles() }
-            report.removedSegments += segments.count
-            segments = []
+            logger.warning("log start offset beyond the log end; keeping the segments", metadata: [
+                "logStartOffset": "\(logStartOffset)", "logEndOffset": "\(last.nextOffset)",
+            ])
         }
         if segments.isEmpty {
             segments = [try open(logStartOffset, active: true)]
@@ -246,18 +248,14 @@ public final class PartitionLog: Sendable {
     /// last offset. The batch's base offset is stamped in place (it lies outside the CRC).
     public func append(_ encoder: RecordBatchEncoder, summary: RecordBatchEncoder.Summary, acks: Acks) throws(ReservoirError) -> ClosedRange<Int64> {
         let range = try appendBuffered(encoder.output.base, summary: summary)
-        if acks == .durable || config.flushPolicy == .always {
-            try groupCommit.waitUntilDurable(range.upperBound + 1)
-        }
+        if needsFsync(acks) { try groupCommit.waitUntilDurable(range.upperBound + 1) }
         return range
     }
 
     /// As ``append(_:summary:acks:)``, suspending (never blocking a cooperative thread) for the fsync.
     public func append(_ encoder: RecordBatchEncoder, summary: RecordBatchEncoder.Summary, acks: Acks) async throws -> ClosedRange<Int64> {
         let range = try appendBuffered(encoder.output.base, summary: summary)
-        if acks == .durable || config.flushPolicy == .always {
-            try await groupCommit.durable(range.upperBound + 1)
-        }
+        if needsFsync(acks) { try await waitUntilDurable(range.upperBound + 1) }
         return range
     }
 
@@ -355,6 +353,17 @@ public final class PartitionLog: Sendable {
         return target
     }
 
+    /// Whether an append acknowledged as `acks` must wait for its fsync (the topic's `durable`
+    /// flush policy makes every append wait).
+    func needsFsync(_ acks: Acks) -> Bool {
+        acks == .durable || config.flushPolicy == .always
+    }
+
+    /// Suspends until offsets below `target` are durable, sharing the fsync with other appends.
+    func waitUntilDurable(_ target: Int64) async throws {
+        try await groupCommit.durable(target)
+    }
+
     /// Calls `done` once offsets below `target` are durable (or the flush failed).
     func whenDurable(_ target: Int64, _ done: @escaping @Sendable (ReservoirError?) -> Void) {
         groupCommit.whenDurable(target, done)
@@ -373,9 +382,8 @@ public final class PartitionLog: Sendable {
     /// - Returns: an empty result at the end of the log.
     public func read(from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError) -> LogReadResult {
         let limit = isolation == .durable ? durableEndOffset : endOffset
-        let (segments, start) = state.withLock { state -> ([Segment], Int64) in
-            let index = Self.segmentIndex(state.segments, containing: offset)
-            return (Array(state.segments[index...]), state.logStartOffset)
+        let (first, start) = state.withLock { state -> (Segment, Int64) in
+            (state.segments[Self.segmentIndex(state.segments, containing: offset)], state.logStartOffset)
         }
         guard offset >= start else {
             throw ReservoirError(.offsetOutOfRange, "offset \(offset) is below the log start offset \(start) of \(directory)")
@@ -385,13 +393,19 @@ public final class PartitionLog: Sendable {
         }
         var result = LogReadResult(batches: [], requestedOffset: offset, nextOffset: offset, endOffset: limit, startOffset: start)
         guard offset < limit else { return result }
-        for segment in segments where segment.baseOffset < limit {
-            guard var batches = try segment.read(from: offset, maxBytes: maxBytes, limit: segment.publishedSize) else { continue }
-            batches.removeAll { $0.baseOffset >= limit }
-            guard let last = batches.last else { break }
-            result.batches = batches
-            result.nextOffset = last.nextOffset
-            break
+        // Usually the first segment serves the read; one that ends before `offset` (a gap left by
+        // compaction, an empty segment) passes it on to the next.
+        var segment: Segment? = first
+        while let current = segment, current.baseOffset < limit {
+            if var batches = try current.read(from: offset, maxBytes: maxBytes) {
+                batches.removeAll { $0.baseOffset >= limit }
+                if let last = batches.last {
+                    result.batches = batches
+                    result.nextOffset = last.nextOffset
+                }
+                break
+            }
+            segment = state.withLock { state in state.segments.first { $0.baseOffset > current.baseOffset } }
         }
         return result
     }
@@ -435,14 +449,5 @@ public final class PartitionLog: Sendable {
         try active.finish()
         try active.syncAll()
         recoveryPointValue.store(end.load())
-    }
-}
-
-extension SegmentFiles {
-    /// Removes the segment's three files.
-    func removeAll() throws(ReservoirError) {
-        try FileSystem.remove(log)
-        try FileSystem.remove(index)
-        try FileSystem.remove(timeIndex)
     }
 }

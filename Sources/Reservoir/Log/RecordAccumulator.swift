@@ -91,7 +91,7 @@ final class RecordAccumulator: Sendable {
             let range = try log.append(records, encoder: encoder, acks: .buffered)
             var durable: [(Int64, Completion)] = []
             for (index, completion) in zip(range, completions) {
-                if completion.acks == .durable || log.config.flushPolicy == .always {
+                if log.needsFsync(completion.acks) {
                     durable.append((index, completion.done))
                 } else {
                     completion.done(.success(index))

@@ -21,7 +21,7 @@ struct CheckpointFile {
     func read() -> [Entry] {
         guard FileSystem.exists(path), let bytes = try? FileHandle.open(path, writable: false).readAll() else { return [] }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count >= 0, lines.count >= 2 + count else { return [] }
+        guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count >= 0, count <= lines.count - 2 else { return [] }
         var entries: [Entry] = []
         for line in lines[2..<(2 + count)] {
             let fields = line.split(separator: " ")

@@ -15,13 +15,14 @@ final class Segment: @unchecked Sendable {
     let region: MappedRegion?
     /// The most bytes this segment's mapping can serve.
     let capacity: Int
+    /// Opened to be appended to: mapping sized for growth, indexes preallocated.
+    let isActive: Bool
     private(set) var offsetIndex: OffsetIndex
     private(set) var timeIndex: TimeIndex
     let indexIntervalBytes: Int
     let maxIndexBytes: Int
 
     private let published: AtomicInt
-    private let publishedNextOffset: AtomicInt
     private(set) var size: Int
     private(set) var nextOffset: Int64
     private(set) var maxTimestamp: Int64 = -1
@@ -39,6 +40,7 @@ final class Segment: @unchecked Sendable {
     ///   - capacity: bytes the mapping reserves for an active segment (its segment bytes).
     init(files: SegmentFiles, active: Bool, capacity: Int, indexIntervalBytes: Int, maxIndexBytes: Int, now: Int64) throws(ReservoirError) {
         self.files = files
+        self.isActive = active
         self.indexIntervalBytes = indexIntervalBytes
         self.maxIndexBytes = maxIndexBytes
         log = try FileHandle.open(files.log, writable: true, create: true)
@@ -52,7 +54,6 @@ final class Segment: @unchecked Sendable {
         nextOffset = files.baseOffset
         offsetOfMaxTimestamp = files.baseOffset
         published = AtomicInt(size)
-        publishedNextOffset = AtomicInt(Int(files.baseOffset))
         createdAt = now
     }
 
@@ -100,7 +101,6 @@ final class Segment: @unchecked Sendable {
             maxTimestamp = batchMaxTimestamp
             offsetOfMaxTimestamp = batchOffsetOfMaxTimestamp
         }
-        publishedNextOffset.store(Int(nextOffset))
         published.store(size)
         if bytesSinceLastIndexEntry > indexIntervalBytes {
             addIndexEntries(lastOffset: lastOffset, position: position)
@@ -150,12 +150,11 @@ final class Segment: @unchecked Sendable {
 
     // MARK: Reading
 
-    /// Bytes of the whole batches starting with the first batch whose last offset is ≥ `offset`,
-    /// below `limit` bytes of the file, up to `maxBytes` (always at least one batch).
-    /// Returns nil when no batch at or after `offset` lies below `limit`.
-    func read(from offset: Int64, maxBytes: Int, limit: Int) throws(ReservoirError) -> [RecordBatch]? {
+    /// The whole batches starting with the first whose last offset is ≥ `offset`, up to `maxBytes`
+    /// (always at least one batch). Returns nil when no published batch reaches `offset`.
+    func read(from offset: Int64, maxBytes: Int) throws(ReservoirError) -> [RecordBatch]? {
         guard let region else { return nil }
-        let end = min(limit, publishedSize)
+        let end = publishedSize
         let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
         var position = offsetIndex.lookup(offset).position
         var batches: [RecordBatch] = []
@@ -236,7 +235,6 @@ final class Segment: @unchecked Sendable {
             position += header.totalSize
         }
         nextOffset = next
-        publishedNextOffset.store(Int(next))
         if let reason = timeIndex.sanityCheck(lastOffset: next - 1) { return "\(files.timeIndex): \(reason)" }
         if let last = timeIndex.lastEntry {
             maxTimestamp = last.timestamp
@@ -314,7 +312,6 @@ final class Segment: @unchecked Sendable {
             published.store(position)
         }
         nextOffset = batches > 0 ? next : baseOffset
-        publishedNextOffset.store(Int(nextOffset))
         maxTimestamp = maxTs
         offsetOfMaxTimestamp = offsetOfMaxTs
         return RecoveryResult(validBytes: position, truncatedBytes: truncated, batches: batches, reason: reason)
@@ -341,12 +338,5 @@ final class Segment: @unchecked Sendable {
         try FileSystem.remove(files.timeIndex)
         offsetIndex = try OffsetIndex(path: files.index, baseOffset: baseOffset, maxBytes: maxIndexBytes, writable: true)
         timeIndex = try TimeIndex(path: files.timeIndex, baseOffset: baseOffset, maxBytes: maxIndexBytes, writable: true)
-    }
-
-    /// Removes the segment's files (the mapping stays valid for readers that still hold it).
-    func deleteFiles() throws(ReservoirError) {
-        try FileSystem.remove(files.log)
-        try FileSystem.remove(files.index)
-        try FileSystem.remove(files.timeIndex)
     }
 }

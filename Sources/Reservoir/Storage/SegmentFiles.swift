@@ -21,9 +21,22 @@ struct SegmentFiles: Sendable, Hashable {
     static func parse(_ fileName: String) -> (baseOffset: Int64, suffix: String)? {
         guard let dot = fileName.firstIndex(of: ".") else { return nil }
         let digits = fileName[..<dot]
-        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let base = Int64(digits) else {
+        // Bases beyond half the offset space are not ones a log makes; refusing them keeps
+        // `base + relative offset` from overflowing on a hostile file name.
+        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let base = Int64(digits),
+            base <= Int64.max / 2
+        else {
             return nil
         }
         return (base, String(fileName[dot...]))
+    }
+}
+
+extension SegmentFiles {
+    /// Removes the segment's three files.
+    func removeAll() throws(ReservoirError) {
+        try FileSystem.remove(log)
+        try FileSystem.remove(index)
+        try FileSystem.remove(timeIndex)
     }
 }

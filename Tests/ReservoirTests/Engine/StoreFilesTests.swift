@@ -27,6 +27,23 @@ struct StoreFilesTests {
         #expect(try allRecords(try store.log(topic: "t", partition: 1)).count == 75)
     }
 
+    @Test("a log start checkpoint beyond the log end (damaged, or huge numbers) costs no data")
+    func logStartBeyondEnd() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        try makeStore(dir)
+        try Data("0\n2\nt 0 9223372036854775000\nt 1 99999\n".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/log-start-offset-checkpoint"))
+        try Data("0\n9223372036854775807\n".utf8).write(to: URL(fileURLWithPath: dir + "/recovery-point-offset-checkpoint"))
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        for partition in 0..<2 {
+            let log = try store.log(topic: "t", partition: partition)
+            #expect(log.startOffset == 0)
+            #expect(try allRecords(log).count == 75)
+        }
+    }
+
     @Test("a corrupt topic configuration is a clear error naming the file")
     func corruptTopicConfig() throws {
         let dir = temporaryDirectory()

@@ -69,6 +69,13 @@ struct MalformedInputTests {
         var flipped = bytes
         flipped[bytes.count - 5] ^= 0x10
         #expect { try decode(flipped) } throws: { ($0 as? FormatError).map { if case .badCRC = $0 { true } else { false } } ?? false }
+        // A base offset whose last offset would wrap past Int64.max (the base is outside the CRC).
+        var wrapping = bytes
+        for i in 0..<8 { wrapping[i] = i == 0 ? 0x7F : 0xFF }
+        #expect { try decode(wrapping) } throws: { ($0 as? FormatError).map { if case .lengthOutOfBounds = $0 { true } else { false } } ?? false }
+        var negative = bytes
+        negative[0] = 0x80
+        #expect(throws: FormatError.self) { try decode(negative) }
         var length = bytes
         length[8] = 0x7F
         #expect { try decode(length) } throws: { ($0 as? FormatError).map { if case .lengthOutOfBounds = $0 { true } else { false } } ?? false }
