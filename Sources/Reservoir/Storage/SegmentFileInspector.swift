@@ -42,31 +42,28 @@ public enum SegmentFileInspector {
 
     /// The entries of a `.index` file as `(offset, position)`; the base offset comes from the name.
     public static func offsetIndexEntries(path: String) throws(ReservoirError) -> (entries: [(offset: Int64, position: Int)], partialBytes: Int) {
-        let bytes = try FileHandle.open(path, writable: false).readAll()
-        let base = SegmentFiles.parse(FileSystem.fileName(of: path))?.baseOffset ?? 0
-        var entries: [(Int64, Int)] = []
-        bytes.withUnsafeBytes { raw in
-            guard let pointer = raw.baseAddress else { return }
-            for index in 0..<(raw.count / OffsetIndex.entrySize) {
-                let entry = pointer + index * OffsetIndex.entrySize
-                entries.append((base + Int64(BigEndian.load(entry, 0, as: UInt32.self)), Int(BigEndian.load(entry, 4, as: UInt32.self))))
-            }
+        try entries(path: path, size: OffsetIndex.entrySize) { entry, base in
+            (base + Int64(BigEndian.load(entry, 0, as: UInt32.self)), Int(BigEndian.load(entry, 4, as: UInt32.self)))
         }
-        return (entries, bytes.count % OffsetIndex.entrySize)
     }
 
     /// The entries of a `.timeindex` file as `(timestamp, offset)`.
     public static func timeIndexEntries(path: String) throws(ReservoirError) -> (entries: [(timestamp: Int64, offset: Int64)], partialBytes: Int) {
+        try entries(path: path, size: TimeIndex.entrySize) { entry, base in
+            (BigEndian.load(entry, 0, as: Int64.self), base + Int64(BigEndian.load(entry, 8, as: UInt32.self)))
+        }
+    }
+
+    /// Decodes every whole `size`-byte entry of an index file; also returns the stray bytes after them.
+    private static func entries<Entry>(
+        path: String, size: Int, decode: (UnsafeRawPointer, Int64) -> Entry
+    ) throws(ReservoirError) -> (entries: [Entry], partialBytes: Int) {
         let bytes = try FileHandle.open(path, writable: false).readAll()
         let base = SegmentFiles.parse(FileSystem.fileName(of: path))?.baseOffset ?? 0
-        var entries: [(Int64, Int64)] = []
-        bytes.withUnsafeBytes { raw in
-            guard let pointer = raw.baseAddress else { return }
-            for index in 0..<(raw.count / TimeIndex.entrySize) {
-                let entry = pointer + index * TimeIndex.entrySize
-                entries.append((BigEndian.load(entry, 0, as: Int64.self), base + Int64(BigEndian.load(entry, 8, as: UInt32.self))))
-            }
+        let entries = bytes.withUnsafeBytes { raw -> [Entry] in
+            guard let pointer = raw.baseAddress else { return [] }
+            return (0..<(raw.count / size)).map { decode(pointer + $0 * size, base) }
         }
-        return (entries, bytes.count % TimeIndex.entrySize)
+        return (entries, bytes.count % size)
     }
 }
