@@ -26,12 +26,23 @@ public final class Reservoir: Sendable {
         public var logger: Logger = Logger(label: "reservoir")
         /// Threads that recover partitions at open.
         public var recoveryThreads: Int = 2
+        /// How often the maintenance thread rolls, applies retention and compacts, in ms (15 s);
+        /// 0 runs maintenance only on demand (``Reservoir/maintain(topic:retention:compaction:ignoringDirtyRatio:now:)``).
+        public var maintenanceIntervalMilliseconds: Int = 15_000
+        /// Memory for the compaction key map, 24 bytes per distinct key (64 MiB: about 2 M keys
+        /// per pass; a larger dirty section takes several passes).
+        public var cleanerMapBytes: Int = 64 << 20
 
         /// Options with the defaults above.
-        public init(lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2) {
+        public init(
+            lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2,
+            maintenanceIntervalMilliseconds: Int = 15_000, cleanerMapBytes: Int = 64 << 20
+        ) {
             self.lingerMilliseconds = lingerMilliseconds
             self.logger = logger
             self.recoveryThreads = recoveryThreads
+            self.maintenanceIntervalMilliseconds = maintenanceIntervalMilliseconds
+            self.cleanerMapBytes = cleanerMapBytes
         }
     }
 
@@ -58,6 +69,8 @@ public final class Reservoir: Sendable {
     private let ioThread: IOThread
     /// Zero-fills space ahead of active segments' writers.
     private let preallocator: IOThread
+    private let maintenance: MaintenanceService
+    private let checkpointWriter = Mutex<Void>(())
     private let topics: Mutex<[String: Topic]>
     private let closed = Atomic<Bool>(false)
     /// Whether the previous session closed the store cleanly.
@@ -95,9 +108,21 @@ public final class Reservoir: Sendable {
         ioThread = IOThread(name: "reservoir-io")
         preallocator = IOThread(name: "reservoir-prealloc")
         topics = Mutex([:])
+        maintenance = MaintenanceService(
+            directory: directory, mapMemoryBytes: max(1 << 16, options.cleanerMapBytes), logger: options.logger)
+        maintenance.attach { [weak self] in
+            self?.topics.withLock { topics in
+                topics.values.sorted { $0.name < $1.name }.flatMap { topic in
+                    topic.partitions.enumerated().map {
+                        MaintenanceService.Target(topic: topic.name, partition: $0.offset, config: topic.config, log: $0.element)
+                    }
+                }
+            } ?? []
+        }
         try FileSystem.createDirectory(topicsDirectory)
         // A failure here runs deinit, which stops the threads.
         try loadTopics()
+        maintenance.start(intervalMilliseconds: options.maintenanceIntervalMilliseconds)
     }
 
     private static func checkFormat(_ directory: String) throws(ReservoirError) {
@@ -172,7 +197,8 @@ public final class Reservoir: Sendable {
         return try PartitionLog(
             directory: topicsDirectory + "/" + topic + "/" + String(partition), config: config.logConfig,
             logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, ioThread: ioThread,
-            preallocator: preallocator, logger: logger, onRecoveryPoint: { [weak self] _ in self?.writeCheckpoints() })
+            preallocator: preallocator, deleter: maintenance.deleter, logger: logger,
+            onRecoveryPoint: { [weak self] _ in self?.writeCheckpoints() }, onLogStart: { [weak self] in self?.writeCheckpoints() })
     }
 
     private func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
@@ -205,19 +231,57 @@ public final class Reservoir: Sendable {
             for partition in 0..<config.partitions {
                 logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            guard let json = try? encoder.encode(config) else {
-                throw ReservoirError(.invalidArgument, "topic configuration cannot be encoded")
-            }
             // The configuration is written last: a topic directory without it is ignored at open.
-            try FileSystem.writeAtomically(Array(json), to: topicDirectory + "/topic.json")
+            try writeConfig(config, to: topicDirectory)
             try FileSystem.syncDirectory(topicsDirectory)
             let topic = Topic(name: name, config: config, directory: topicDirectory, partitions: logs,
                               ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
             topics[name] = topic
             return topic
         }
+    }
+
+    /// Changes settings of an existing topic by name (as `reservoir topic alter --set` does);
+    /// see ``TopicConfig/applying(_:)`` for the names. Returns the new configuration.
+    @discardableResult
+    public func alterTopic(_ name: String, settings: [(name: String, value: String)]) throws(ReservoirError) -> TopicConfig {
+        let config = try topic(name).config.applying(settings)
+        try alterTopic(name, config: config)
+        return config
+    }
+
+    /// Replaces a topic's configuration, persisted at once. Partitions can be added, never
+    /// removed; layout and flush settings apply to the partitions from their next append or
+    /// roll, retention and compaction settings from the next maintenance pass.
+    ///
+    /// - Throws: ``ReservoirError/Code/invalidArgument`` for fewer partitions or a setting out of range.
+    public func alterTopic(_ name: String, config: TopicConfig) throws(ReservoirError) {
+        try checkOpen()
+        try config.validate()
+        try topics.withLock { (topics) throws(ReservoirError) in
+            guard let old = topics[name] else { throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first") }
+            guard config.partitions >= old.partitions.count else {
+                throw ReservoirError(.invalidArgument, "topic \(name) has \(old.partitions.count) partitions: partitions can be added, never removed")
+            }
+            try writeConfig(config, to: old.directory)
+            var logs = old.partitions
+            for log in logs { try log.update(config: config.logConfig) }
+            for partition in logs.count..<config.partitions {
+                logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
+            }
+            topics[name] = Topic(name: name, config: config, directory: old.directory, partitions: logs,
+                                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+        }
+        if config.partitions > 0 { writeCheckpoints() }
+    }
+
+    private func writeConfig(_ config: TopicConfig, to topicDirectory: String) throws(ReservoirError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let json = try? encoder.encode(config) else {
+            throw ReservoirError(.invalidArgument, "topic configuration cannot be encoded")
+        }
+        try FileSystem.writeAtomically(Array(json), to: topicDirectory + "/topic.json")
     }
 
     /// The names of all topics, sorted.
@@ -287,6 +351,9 @@ public final class Reservoir: Sendable {
         try checkOpen()
         let topic = try topic(name)
         guard !records.isEmpty else { throw ReservoirError(.invalidArgument, "append needs at least one record") }
+        if topic.isCompacted, let index = records.firstIndex(where: { $0.key == nil }) {
+            throw topic.unkeyedRecordError(index: index)
+        }
         // One batch: the encoder enforces the limits before anything is written.
         if let partition {
             _ = try topic.log(partition)
@@ -338,6 +405,7 @@ public final class Reservoir: Sendable {
         let topic = try topic(name)
         let target = partition ?? topic.nextUnkeyedPartition()
         let log = try topic.log(target)
+        if topic.isCompacted && batch.unkeyedCount > 0 { throw topic.unkeyedRecordError(index: nil) }
         guard batch.largestRecordBytes <= topic.config.maxRecordBytes else {
             throw ReservoirError(.recordTooLarge, "a record of \(batch.largestRecordBytes) bytes exceeds the limit of \(topic.config.maxRecordBytes) bytes of topic \(name); nothing was written")
         }
@@ -351,6 +419,7 @@ public final class Reservoir: Sendable {
     public func append(to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
         try checkOpen()
         let topicHandle = try self.topic(topic)
+        if topicHandle.isCompacted && key == nil { throw topicHandle.unkeyedRecordError(index: nil) }
         let record = Record(key: key, value: value, headers: headers)
         let size = try topicHandle.checkSizes(CollectionOfOne(record))
         let target: Int
@@ -384,6 +453,70 @@ public final class Reservoir: Sendable {
         try log(topic: topic, partition: partition).offset(forTimestamp: timestamp)?.offset
     }
 
+    // MARK: Maintenance
+
+    /// Runs a maintenance pass now, on the maintenance thread, and waits for it: time-based
+    /// rolls, then retention (with `retention`), then compaction of compacted topics whose dirty
+    /// ratio or compaction lag calls for it (with `compaction`; `ignoringDirtyRatio` cleans any
+    /// dirty section).
+    ///
+    /// - Parameters:
+    ///   - topic: one topic, or every topic when nil.
+    ///   - now: the time the pass takes as now, in ms since the epoch (the wall clock when nil);
+    ///     a later time shows what the pass will do then (tests and operators).
+    /// - Returns: what the pass removed, partition by partition.
+    @discardableResult
+    public func maintain(
+        topic: String? = nil, retention: Bool = true, compaction: Bool = true, ignoringDirtyRatio: Bool = false, now: Int64? = nil
+    ) throws(ReservoirError) -> MaintenanceReport {
+        try checkOpen()
+        if let topic { _ = try self.topic(topic) }
+        return try maintenance.runNow(topic: topic, retention: retention, compaction: compaction,
+                                      ignoringDirtyRatio: ignoringDirtyRatio, now: now)
+    }
+
+    /// Makes the records of a partition below `offset` unreadable and deletes the segments
+    /// wholly below it (Kafka's DeleteRecords). The new log start offset is checkpointed.
+    ///
+    /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset beyond the log end.
+    @discardableResult
+    public func deleteRecords(topic: String, partition: Int, before offset: Int64) throws(ReservoirError) -> PartitionLog.Removal {
+        try checkOpen()
+        let topicHandle = try self.topic(topic)
+        return try topicHandle.log(partition).deleteRecords(before: offset, deleteDelayMs: topicHandle.config.fileDeleteDelayMs)
+    }
+
+    /// A partition's offsets, size and compaction state, for `describe`.
+    public struct PartitionStatus: Sendable, Hashable {
+        public var partition: Int
+        public var startOffset: Int64
+        public var endOffset: Int64
+        public var segments: Int
+        public var bytes: Int
+        /// Share of the cleanable bytes not yet compacted (0 for topics that are not compacted).
+        public var dirtyRatio: Double
+        /// The first offset not yet compacted.
+        public var firstDirtyOffset: Int64
+    }
+
+    /// The status of every partition of `topic`.
+    public func status(of topic: String) throws(ReservoirError) -> [PartitionStatus] {
+        let handle = try self.topic(topic)
+        let now = wallClockMilliseconds()
+        return handle.partitions.enumerated().map { partition, log in
+            let segments = log.segments
+            let firstDirty = maintenance.firstDirtyOffset(topic: topic, partition: partition)
+            let survey = LogCleaner.survey(log, firstDirty: firstDirty, now: now, minCompactionLagMs: handle.config.minCompactionLagMs)
+            return PartitionStatus(
+                partition: partition, startOffset: log.startOffset, endOffset: log.endOffset, segments: segments.count,
+                bytes: segments.reduce(0) { $0 + $1.bytes },
+                dirtyRatio: handle.config.cleanup.contains(.compact) ? survey.dirtyRatio : 0, firstDirtyOffset: survey.firstDirty)
+        }
+    }
+
+    /// What maintenance removed since the store was opened, keyed by `topic-partition`.
+    public var maintenanceTotals: [String: MaintenanceTotals] { maintenance.allTotals }
+
     // MARK: Closing
 
     private func checkOpen() throws(ReservoirError) {
@@ -400,6 +533,12 @@ public final class Reservoir: Sendable {
 
     /// Writes the recovery-point and log-start checkpoints of every partition.
     func writeCheckpoints() {
+        // One writer at a time: the I/O thread (recovery points) and the maintenance thread (log
+        // starts) both write, through the same temporary files.
+        checkpointWriter.withLock { _ in writeCheckpointsLocked() }
+    }
+
+    private func writeCheckpointsLocked() {
         let partitions = allPartitions()
         do throws(ReservoirError) {
             try CheckpointFile(path: directory + "/" + Self.recoveryPointFile).write(
@@ -415,6 +554,8 @@ public final class Reservoir: Sendable {
     /// I/O thread and releases the lock. Further calls fail with ``ReservoirError/Code/closed``.
     public func close() throws(ReservoirError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Abandons a compaction in flight (the log stays as it was) before the logs close.
+        maintenance.stop()
         // Let pending single-record appends reach their logs before the logs close.
         let drained = DispatchSemaphore(value: 0)
         ioThread.submit { drained.signal() }
@@ -437,6 +578,7 @@ public final class Reservoir: Sendable {
     /// Closes without flushing.
     deinit {
         if !closed.load(ordering: .acquiring) {
+            maintenance.stop()
             ioThread.stop()
             preallocator.stop()
         }

@@ -74,6 +74,14 @@ public final class Topic: Sendable {
         return partitions[partition]
     }
 
+    /// Whether the topic is compacted by key, so that every record needs a key.
+    var isCompacted: Bool { config.cleanup.contains(.compact) }
+
+    func unkeyedRecordError(index: Int?) -> ReservoirError {
+        let which = index.map { "record \($0) has no key" } ?? "a record has no key"
+        return ReservoirError(.invalidArgument, "\(which), but topic \(name) is compacted by key (cleanup \(config.cleanup)): every record needs a key; nothing was written")
+    }
+
     /// Checks every record against the size limits before anything is written.
     func checkSizes(_ records: some Collection<Record>) throws(ReservoirError) -> Int {
         var total = RecordBatchHeader.size

@@ -23,6 +23,8 @@ public final class RecordBatchBuilder {
     private var maxTimestampDelta: Int32 = 0
     /// The largest encoded record so far, checked against a topic's limit before anything is written.
     private(set) var largestRecordBytes = 0
+    /// Records appended without a key (refused by compacted topics).
+    private(set) var unkeyedCount = 0
 
     /// The codec of the batches built.
     public var compression: CompressionCodec { encoder.compression }
@@ -68,6 +70,7 @@ public final class RecordBatchBuilder {
                                      offsetDelta: delta, body: body, to: target.base + position)
         position += total
         largestRecordBytes = max(largestRecordBytes, total)
+        if key == nil { unkeyedCount += 1 }
         count += 1
     }
 
@@ -92,6 +95,7 @@ public final class RecordBatchBuilder {
         maxTimestamp = .min
         maxTimestampDelta = 0
         largestRecordBytes = 0
+        unkeyedCount = 0
     }
 
     /// Completes the batch in the encoder's buffer (compression, header, CRC).

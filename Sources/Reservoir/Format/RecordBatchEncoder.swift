@@ -133,7 +133,9 @@ public final class RecordBatchEncoder {
         maxTimestampDelta: Int32,
         baseOffset: Int64,
         partitionLeaderEpoch: Int32,
-        producer: ProducerFields
+        producer: ProducerFields,
+        extraAttributes: Int16 = 0,
+        lastOffsetDelta: Int32? = nil
     ) -> Summary {
         var size: Int
         let uncompressed: Int
@@ -154,8 +156,8 @@ public final class RecordBatchEncoder {
                         RecordBatchHeader.Field.batchLength)
         BigEndian.store(partitionLeaderEpoch, base, RecordBatchHeader.Field.partitionLeaderEpoch)
         base.storeBytes(of: UInt8(RecordBatchHeader.currentMagic), toByteOffset: RecordBatchHeader.Field.magic, as: UInt8.self)
-        BigEndian.store(Int16(compression.rawValue), base, RecordBatchHeader.Field.attributes)
-        BigEndian.store(Int32(count - 1), base, RecordBatchHeader.Field.lastOffsetDelta)
+        BigEndian.store(Int16(compression.rawValue) | extraAttributes, base, RecordBatchHeader.Field.attributes)
+        BigEndian.store(lastOffsetDelta ?? Int32(count - 1), base, RecordBatchHeader.Field.lastOffsetDelta)
         BigEndian.store(baseTimestamp, base, RecordBatchHeader.Field.baseTimestamp)
         BigEndian.store(maxTimestamp, base, RecordBatchHeader.Field.maxTimestamp)
         BigEndian.store(producer.producerId, base, RecordBatchHeader.Field.producerId)

@@ -109,6 +109,7 @@ public final class RecordDecoder {
         var index = 0
         while index < declared {
             guard !cursor.isAtEnd else { throw .recordCountMismatch(declared: declared, actual: index) }
+            let recordStart = cursor.position
             let bodySize = Int(try cursor.readVarint())
             guard bodySize >= 0, bodySize <= cursor.remaining else {
                 throw .lengthOutOfBounds(field: "record length", length: bodySize, available: cursor.remaining)
@@ -117,6 +118,7 @@ public final class RecordDecoder {
             _ = try cursor.readByte()  // attributes, unused in v2
             let timestampDelta = try cursor.readVarlong()
             let offsetDelta = try cursor.readVarint()
+            let tailStart = cursor.position
             let keyLength = try cursor.readVarint()
             let key = keyLength >= 0 ? try cursor.readBytes(Int(keyLength)) : nil
             let valueLength = try cursor.readVarint()
@@ -143,7 +145,10 @@ public final class RecordDecoder {
                 keyBytes: key,
                 valueBytes: value,
                 headerBytes: headerBytes,
-                headerCount: Int(headerCount)
+                headerCount: Int(headerCount),
+                rawBytes: UnsafeRawBufferPointer(rebasing: section[recordStart..<cursor.position]),
+                tailBytes: UnsafeRawBufferPointer(rebasing: section[tailStart..<cursor.position]),
+                offsetDelta: offsetDelta
             )
             index += 1
             if !body(record) { return }

@@ -11,6 +11,12 @@ public struct RecordView {
     let valueBytes: UnsafeRawBufferPointer?
     let headerBytes: UnsafeRawBufferPointer
     public let headerCount: Int
+    /// The whole encoded record, length prefix included (for copying it unchanged).
+    let rawBytes: UnsafeRawBufferPointer
+    /// The record's bytes from the key length on (for re-encoding it with another timestamp delta).
+    let tailBytes: UnsafeRawBufferPointer
+    /// The offset relative to the batch's base offset.
+    let offsetDelta: Int32
 
     /// The key's length, or `nil` for a null key.
     public var keyCount: Int? { keyBytes?.count }

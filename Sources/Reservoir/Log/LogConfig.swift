@@ -41,6 +41,8 @@ public enum FlushPolicy: Sendable, Hashable, Codable, CustomStringConvertible {
 public struct LogConfig: Sendable, Hashable {
     /// Roll to a new segment before one grows past this many bytes (Kafka's `segment.bytes`).
     public var segmentBytes: Int = 1 << 30
+    /// Roll the active segment once its first batch is this many ms old (Kafka's `segment.ms`).
+    public var segmentMs: Int64 = .max
     /// Add an offset-index entry after this many bytes of log (Kafka's `index.interval.bytes`).
     public var indexIntervalBytes: Int = 4096
     /// The preallocated size of each index file (Kafka's `segment.index.bytes`).
@@ -52,6 +54,7 @@ public struct LogConfig: Sendable, Hashable {
 
     public init(
         segmentBytes: Int = 1 << 30,
+        segmentMs: Int64 = .max,
         indexIntervalBytes: Int = 4096,
         maxIndexBytes: Int = 10 * 1024 * 1024,
         flushPolicy: FlushPolicy = .onRollAndClose,
@@ -59,6 +62,7 @@ public struct LogConfig: Sendable, Hashable {
     ) {
         self.preallocateBytes = preallocateBytes
         self.segmentBytes = segmentBytes
+        self.segmentMs = segmentMs
         self.indexIntervalBytes = indexIntervalBytes
         self.maxIndexBytes = maxIndexBytes
         self.flushPolicy = flushPolicy
@@ -71,6 +75,7 @@ public struct LogConfig: Sendable, Hashable {
         guard segmentBytes >= Self.minimumSegmentBytes, segmentBytes <= Int(Int32.max) else {
             throw ReservoirError(.invalidArgument, "segment bytes \(segmentBytes) must be between \(Self.minimumSegmentBytes) and \(Int32.max)")
         }
+        guard segmentMs > 0 else { throw ReservoirError(.invalidArgument, "segment ms must be positive") }
         guard indexIntervalBytes >= 0 else {
             throw ReservoirError(.invalidArgument, "index interval bytes must not be negative")
         }

@@ -10,9 +10,9 @@ import Synchronization
 /// without it.
 public final class PartitionLog: Sendable {
     public let directory: String
-    public let config: LogConfig
 
     private struct State {
+        var config: LogConfig
         var segments: [Segment]
         var logStartOffset: Int64
         var closed = false
@@ -22,6 +22,12 @@ public final class PartitionLog: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Whether the flush policy makes every append durable (read on every append, without the lock).
+    private let flushesEveryAppend: Atomic<Bool>
+    /// Serializes retention, compaction and record deletion on this log (appends never wait on it).
+    private let maintenance = Mutex<Void>(())
+    /// Runs the delayed removal of `.deleted` files.
+    private let deleter: IOThread
     private let end: AtomicInt
     private let recoveryPointValue: AtomicInt
     private let ioThread: IOThread
@@ -30,6 +36,8 @@ public final class PartitionLog: Sendable {
     private let logger: Logger
     /// Told when the recovery point moves (after a rolled segment is fsync'd), to checkpoint it.
     private let onRecoveryPoint: @Sendable (Int64) -> Void
+    /// Told when the log start offset moves, to checkpoint it.
+    private let onLogStart: @Sendable () -> Void
 
     // MARK: Opening
 
@@ -57,13 +65,17 @@ public final class PartitionLog: Sendable {
         cleanShutdown: Bool,
         ioThread: IOThread,
         preallocator: IOThread? = nil,
+        deleter: IOThread? = nil,
         logger: Logger,
-        onRecoveryPoint: @escaping @Sendable (Int64) -> Void = { _ in }
+        onRecoveryPoint: @escaping @Sendable (Int64) -> Void = { _ in },
+        onLogStart: @escaping @Sendable () -> Void = {}
     ) throws(ReservoirError) {
         try config.validate()
         self.directory = directory
-        self.config = config
         self.ioThread = ioThread
+        self.deleter = deleter ?? ioThread
+        self.onLogStart = onLogStart
+        flushesEveryAppend = Atomic(config.flushPolicy == .always)
         self.preallocator = preallocator
         self.logger = logger
         self.onRecoveryPoint = onRecoveryPoint
@@ -87,7 +99,8 @@ public final class PartitionLog: Sendable {
         if let preallocator, let active = segments.last {
             active.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
         }
-        state = Mutex(State(segments: segments, logStartOffset: start))
+        segments.last?.restoreRollClock(now: wallClockMilliseconds())
+        state = Mutex(State(config: config, segments: segments, logStartOffset: start))
         end = AtomicInt(Int(nextOffset))
         recoveryPointValue = AtomicInt(Int(nextOffset))
         openReport = report
@@ -110,6 +123,7 @@ public final class PartitionLog: Sendable {
         cleanShutdown: Bool, report: inout OpenReport, logger: Logger
     ) throws(ReservoirError) -> [Segment] {
         let now = wallClockMilliseconds()
+        try completeInterruptedSwap(directory: directory, report: &report, logger: logger)
         var logs: [Int64] = []
         var indexFiles: [(Int64, String)] = []
         for name in try FileSystem.list(directory) {
@@ -208,6 +222,50 @@ public final class PartitionLog: Sendable {
         return segments
     }
 
+    /// Finishes or undoes a compaction swap a crash interrupted (see ``replaceSegments(_:deleteDelayMs:)``).
+    ///
+    /// `.cleaned` files present: the swap had not started, or was renaming them to `.swap`; no
+    /// old segment was touched yet, so every `.swap` and `.cleaned` file is removed (`.swap`
+    /// first, so that a crash during this rollback is rolled back again). Only `.swap` files:
+    /// every cleaned segment was complete and durable; each replaces the segments whose base
+    /// offsets lie in its offset range, which is exactly the range of the segments it was cleaned
+    /// from (the cleaner keeps the last batch of each group, empty if need be).
+    private static func completeInterruptedSwap(directory: String, report: inout OpenReport, logger: Logger) throws(ReservoirError) {
+        let names = try FileSystem.list(directory)
+        let cleaned = names.filter { $0.hasSuffix(SegmentFiles.cleanedSuffix) }
+        let swaps = names.filter { $0.hasSuffix(SegmentFiles.swapSuffix) }
+        guard !cleaned.isEmpty || !swaps.isEmpty else { return }
+        if !cleaned.isEmpty {
+            for name in swaps { try FileSystem.remove(directory + "/" + name) }
+            if !swaps.isEmpty { try FileSystem.syncDirectory(directory) }
+            for name in cleaned { try FileSystem.remove(directory + "/" + name) }
+            report.removedFiles += swaps.count + cleaned.count
+            logger.warning("rolled back an interrupted compaction", metadata: ["files": "\(swaps.count + cleaned.count)"])
+            return
+        }
+        let logBases = names.compactMap { name -> Int64? in
+            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix else { return nil }
+            return base
+        }
+        for name in swaps {
+            let path = directory + "/" + name
+            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix + SegmentFiles.swapSuffix,
+                let last = try Segment.lastOffset(ofLogFile: path)
+            else {
+                try FileSystem.remove(path)
+                report.removedFiles += 1
+                continue
+            }
+            for old in logBases where old >= base && old <= last {
+                try SegmentFiles(directory: directory, baseOffset: old).removeAll()
+                report.removedSegments += 1
+            }
+            try FileSystem.rename(path, to: SegmentFiles(directory: directory, baseOffset: base).log)
+        }
+        try FileSystem.syncDirectory(directory)
+        logger.warning("completed an interrupted compaction", metadata: ["segments": "\(swaps.count)"])
+    }
+
     // MARK: Offsets
 
     /// The offset the next appended record gets (Kafka's log end offset).
@@ -216,6 +274,16 @@ public final class PartitionLog: Sendable {
     public var durableEndOffset: Int64 { min(groupCommit.flushedOffset, endOffset) }
     /// The first offset still in the log.
     public var startOffset: Int64 { state.withLock { $0.logStartOffset } }
+    /// How the log lays out and flushes its segments.
+    public var config: LogConfig { state.withLock { $0.config } }
+
+    /// Changes the layout and flush settings; they apply from the next append (segment sizes from
+    /// the next roll).
+    func update(config: LogConfig) throws(ReservoirError) {
+        try config.validate()
+        state.withLock { $0.config = config }
+        flushesEveryAppend.store(config.flushPolicy == .always, ordering: .relaxed)
+    }
     /// Offsets below this (and their indexes) are known to be on disk.
     public var recoveryPoint: Int64 { Int64(recoveryPointValue.load()) }
 
@@ -270,18 +338,21 @@ public final class PartitionLog: Sendable {
     func appendBuffered(_ batch: UnsafeMutableRawPointer, summary: RecordBatchEncoder.Summary) throws(ReservoirError) -> ClosedRange<Int64> {
         let count = Int64(summary.recordCount)
         let bytes = UnsafeRawBufferPointer(start: batch, count: summary.byteCount)
-        guard summary.byteCount <= config.segmentBytes else {
-            throw ReservoirError(.recordTooLarge, "batch of \(summary.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
-        }
         let now = wallClockMilliseconds()
         let (range, flush) = try state.withLock { (state) throws(ReservoirError) -> (ClosedRange<Int64>, Bool) in
             if let failure = state.failure { throw failure }
             guard !state.closed else { throw ReservoirError(.closed, "log \(directory) is closed") }
+            let config = state.config
+            guard summary.byteCount <= config.segmentBytes else {
+                throw ReservoirError(.recordTooLarge, "batch of \(summary.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
+            }
             var active = state.segments[state.segments.count - 1]
             let base = active.nextOffset
             let last = base + count - 1
             BigEndian.store(base, batch, RecordBatchHeader.Field.baseOffset)
-            if !active.canAppend(bytes: summary.byteCount, lastOffset: last, segmentBytes: config.segmentBytes) {
+            if !active.canAppend(bytes: summary.byteCount, lastOffset: last, segmentBytes: config.segmentBytes)
+                || (!active.isEmpty && now - active.createdAt >= config.segmentMs)
+            {
                 active = try roll(&state, newBase: base, now: now)
             }
             do throws(ReservoirError) {
@@ -318,6 +389,7 @@ public final class PartitionLog: Sendable {
     private func roll(_ state: inout State, newBase: Int64, now: Int64) throws(ReservoirError) -> Segment {
         let old = state.segments[state.segments.count - 1]
         if old.isEmpty && old.baseOffset == newBase { return old }
+        let config = state.config
         try old.finish()
         let segment = try Segment(
             files: SegmentFiles(directory: directory, baseOffset: newBase), active: true, capacity: config.segmentBytes,
@@ -356,7 +428,7 @@ public final class PartitionLog: Sendable {
     /// Whether an append acknowledged as `acks` must wait for its fsync (the topic's `durable`
     /// flush policy makes every append wait).
     func needsFsync(_ acks: Acks) -> Bool {
-        acks == .durable || config.flushPolicy == .always
+        acks == .durable || flushesEveryAppend.load(ordering: .relaxed)
     }
 
     /// Suspends until offsets below `target` are durable, sharing the fsync with other appends.
@@ -434,6 +506,216 @@ public final class PartitionLog: Sendable {
             }
         }
         return nil
+    }
+
+    // MARK: Maintenance
+
+    /// What a maintenance step removed from the log.
+    public struct Removal: Sendable, Hashable {
+        /// Segments removed whole.
+        public var segments = 0
+        /// Their bytes.
+        public var bytes = 0
+        /// Records in them.
+        public var records = 0
+
+        public init(segments: Int = 0, bytes: Int = 0, records: Int = 0) {
+            self.segments = segments
+            self.bytes = bytes
+            self.records = records
+        }
+
+        static func + (lhs: Removal, rhs: Removal) -> Removal {
+            Removal(segments: lhs.segments + rhs.segments, bytes: lhs.bytes + rhs.bytes, records: lhs.records + rhs.records)
+        }
+    }
+
+    /// Deletes whole segments from the oldest, never the active one: those wholly below the log
+    /// start offset, then while the log holds more than `retentionBytes`, then while a
+    /// segment's newest record is older than `retentionMs` before `now` (Kafka's order; each
+    /// rule stops at the first segment it keeps). The log start offset moves to the first
+    /// segment kept and is checkpointed.
+    ///
+    /// Removed segments are renamed `.deleted` and their files removed `deleteDelayMs` later;
+    /// readers holding their batches keep reading them (the mapping outlives the files).
+    @discardableResult
+    public func deleteOldSegments(
+        retentionMs: Int64? = nil, retentionBytes: Int64? = nil, now: Int64? = nil, deleteDelayMs: Int64 = 60_000
+    ) throws(ReservoirError) -> Removal {
+        let now = now ?? wallClockMilliseconds()
+        return try maintenance.withLock { _ throws(ReservoirError) -> Removal in
+            let removed = state.withLock { state -> [Segment] in
+                let segments = state.segments
+                let last = segments.count - 1
+                var count = 0
+                while count < last && segments[count + 1].baseOffset <= state.logStartOffset { count += 1 }
+                if let retentionBytes, retentionBytes >= 0 {
+                    var excess = Int64(segments[count...].reduce(0) { $0 + $1.size }) - retentionBytes
+                    while count < last && excess - Int64(segments[count].size) >= 0 {
+                        excess -= Int64(segments[count].size)
+                        count += 1
+                    }
+                }
+                if let retentionMs, retentionMs >= 0 {
+                    while count < last && now - segments[count].maxTimestamp > retentionMs { count += 1 }
+                }
+                guard count > 0 else { return [] }
+                state.logStartOffset = max(state.logStartOffset, segments[count].baseOffset)
+                state.segments.removeFirst(count)
+                return Array(segments[..<count])
+            }
+            guard !removed.isEmpty else { return Removal() }
+            onLogStart()
+            return try retire(removed, deleteDelayMs: deleteDelayMs)
+        }
+    }
+
+    /// Makes offsets below `offset` unreadable (Kafka's DeleteRecords): the log start offset
+    /// moves to `offset`, is checkpointed, and segments wholly below it are deleted.
+    ///
+    /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset beyond the log end.
+    @discardableResult
+    public func deleteRecords(before offset: Int64, deleteDelayMs: Int64 = 60_000) throws(ReservoirError) -> Removal {
+        let end = endOffset
+        guard offset >= 0, offset <= end else {
+            throw ReservoirError(.offsetOutOfRange, "cannot delete records before \(offset): the log end offset of \(directory) is \(end)")
+        }
+        let moved = state.withLock { state -> Bool in
+            guard offset > state.logStartOffset else { return false }
+            state.logStartOffset = offset
+            return true
+        }
+        let removal = try deleteOldSegments(deleteDelayMs: deleteDelayMs)
+        if moved && removal.segments == 0 { onLogStart() }
+        return removal
+    }
+
+    /// Rolls the active segment when its first batch is older than the segment-ms setting, so that
+    /// retention and compaction reach a log nobody appends to. Returns whether it rolled.
+    @discardableResult
+    public func rollIfDue(now: Int64? = nil) throws(ReservoirError) -> Bool {
+        let now = now ?? wallClockMilliseconds()
+        return try state.withLock { (state) throws(ReservoirError) -> Bool in
+            guard !state.closed, state.failure == nil, let active = state.segments.last, !active.isEmpty,
+                now - active.createdAt >= state.config.segmentMs
+            else { return false }
+            _ = try roll(&state, newBase: active.nextOffset, now: now)
+            return true
+        }
+    }
+
+    /// Renames the files of segments already out of the list to `.deleted` and schedules their
+    /// removal.
+    private func retire(_ segments: [Segment], deleteDelayMs: Int64) throws(ReservoirError) -> Removal {
+        var removal = Removal()
+        for segment in segments {
+            removal.segments += 1
+            removal.bytes += segment.size
+            removal.records += segment.recordCount()
+            try segment.files.rename(addingSuffix: SegmentFiles.deletedSuffix)
+        }
+        try FileSystem.syncDirectory(directory)
+        let files = segments.map(\.files)
+        deleter.schedule(afterNanoseconds: UInt64(max(0, deleteDelayMs)) * 1_000_000) { [logger] in
+            for file in files {
+                do throws(ReservoirError) { try file.removeAll(suffix: SegmentFiles.deletedSuffix) } catch {
+                    logger.warning("removing a deleted segment failed", metadata: ["segment": "\(file.log)", "error": "\(error)"])
+                }
+            }
+        }
+        return removal
+    }
+
+    // MARK: Compaction support
+
+    /// The segments compaction may read and replace: every segment but the active one that is
+    /// wholly durable (below the recovery point), oldest first.
+    func segmentsForCleaning() -> (segments: [Segment], logStart: Int64) {
+        let recoveryPoint = self.recoveryPoint
+        return state.withLock { state in
+            (Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset)
+        }
+    }
+
+    /// Runs `body` with the log's maintenance lock held (no retention or record deletion meanwhile).
+    func withMaintenanceLock<R>(_ body: () throws(ReservoirError) -> R) throws(ReservoirError) -> R {
+        try maintenance.withLock { _ throws(ReservoirError) -> R in try body() }
+    }
+
+    /// Where a crash is simulated in ``replaceSegments(_:deleteDelayMs:)`` (tests only).
+    enum SwapStep: Int, Sendable {
+        case cleanedWritten = 1, someSwapped, allSwapped, oldDeleted, someInstalled
+    }
+    /// Stops the next swap at this step, leaving the files as a crash there would (tests only).
+    let swapFailpoint = Atomic<Int>(0)
+
+    /// One group of segments and the `.cleaned` log file that replaces it, named for the
+    /// group's first base offset.
+    struct CleanedGroup {
+        var old: [Segment]
+        var base: Int64 { old[0].baseOffset }
+    }
+
+    /// Swaps cleaned segments in, crash-safely, in Kafka's order: every `.cleaned` file (written
+    /// and fsync'd) is renamed `.swap`, the directory fsync'd; the old segments are renamed
+    /// `.deleted`; the `.swap` files are renamed into place, the directory fsync'd. A crash at
+    /// any point leaves a state the next open finishes or undoes (``completeInterruptedSwap``).
+    /// Appends never wait on this; readers holding old segments keep reading them.
+    ///
+    /// Must be called with the maintenance lock held. Returns false when a test failpoint stopped it.
+    func replaceSegments(_ groups: [CleanedGroup], deleteDelayMs: Int64) throws(ReservoirError) -> Bool {
+        let stop = SwapStep(rawValue: swapFailpoint.exchange(0, ordering: .relaxed))
+        if stop == .cleanedWritten { return false }
+        let descending = groups.sorted { $0.base > $1.base }
+        for (index, group) in descending.enumerated() {
+            let files = SegmentFiles(directory: directory, baseOffset: group.base)
+            try FileSystem.rename(files.log + SegmentFiles.cleanedSuffix, to: files.log + SegmentFiles.swapSuffix)
+            if stop == .someSwapped && index == 0 { return false }
+        }
+        try FileSystem.syncDirectory(directory)
+        if stop == .allSwapped { return false }
+        for group in groups {
+            for segment in group.old { try segment.files.rename(addingSuffix: SegmentFiles.deletedSuffix) }
+        }
+        if stop == .oldDeleted { return false }
+        for (index, group) in descending.enumerated() {
+            let files = SegmentFiles(directory: directory, baseOffset: group.base)
+            try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log)
+            if stop == .someInstalled && index == 0 { return false }
+        }
+        try FileSystem.syncDirectory(directory)
+
+        // Open the new segments and build their indexes before readers see them.
+        let config = self.config
+        let now = wallClockMilliseconds()
+        var replacements: [(old: [Segment], new: Segment)] = []
+        for group in groups {
+            let segment = try Segment(files: SegmentFiles(directory: directory, baseOffset: group.base), active: false,
+                                      capacity: config.segmentBytes, indexIntervalBytes: config.indexIntervalBytes,
+                                      maxIndexBytes: config.maxIndexBytes, now: now)
+            let result = try segment.recover(expectedFirstOffset: group.base)
+            if result.truncatedBytes > 0 {
+                logger.error("a cleaned segment did not scan whole", metadata: ["segment": "\(segment.files.log)", "reason": "\(result.reason ?? "")"])
+            }
+            try segment.finish()
+            try segment.syncAll()
+            replacements.append((group.old, segment))
+        }
+        state.withLock { state in
+            for (old, new) in replacements {
+                guard let first = state.segments.firstIndex(where: { $0 === old[0] }) else { continue }
+                state.segments.replaceSubrange(first..<(first + old.count), with: [new])
+            }
+        }
+        let retired = groups.flatMap(\.old).map(\.files)
+        deleter.schedule(afterNanoseconds: UInt64(max(0, deleteDelayMs)) * 1_000_000) { [logger] in
+            for file in retired {
+                do throws(ReservoirError) { try file.removeAll(suffix: SegmentFiles.deletedSuffix) } catch {
+                    logger.warning("removing a cleaned-away segment failed", metadata: ["segment": "\(file.log)", "error": "\(error)"])
+                }
+            }
+        }
+        return true
     }
 
     // MARK: Closing

@@ -214,7 +214,72 @@ final class Segment: @unchecked Sendable {
         return nil
     }
 
+    /// Calls `body` with each published batch whose last offset is ≥ `offset`, in order, until
+    /// it returns false. Batches are checked for bounds and magic (not CRC) on the way.
+    func forEachBatch(from offset: Int64, _ body: (RecordBatch) throws(ReservoirError) -> Bool) throws(ReservoirError) {
+        guard let region else { return }
+        let end = publishedSize
+        let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
+        var position = offset > baseOffset ? offsetIndex.lookup(offset).position : 0
+        while position < end {
+            let header: RecordBatchHeader
+            do { header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) } catch {
+                throw error.reservoirError(context: "\(files.log) at byte \(position)")
+            }
+            if header.lastOffset >= offset {
+                let batch = RecordBatch(owner: region, bytes: region.bytes(from: position, count: header.totalSize), header: header)
+                if try !body(batch) { return }
+            }
+            position += header.totalSize
+        }
+    }
+
+    /// The largest timestamp of the first batch, or nil for an empty segment.
+    var firstBatchTimestamp: Int64? {
+        guard let region, publishedSize >= RecordBatchHeader.size else { return nil }
+        return (try? RecordBatchHeader.read(from: UnsafeRawBufferPointer(start: region.base, count: publishedSize)))?.maxTimestamp
+    }
+
+    /// Records in the segment, counted from the batch headers.
+    func recordCount() -> Int {
+        guard let region else { return 0 }
+        let bytes = UnsafeRawBufferPointer(start: region.base, count: publishedSize)
+        var position = 0
+        var count = 0
+        while let header = try? RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) {
+            count += Int(header.recordCount)
+            position += header.totalSize
+        }
+        return count
+    }
+
     // MARK: Loading and recovery
+
+    /// Starts the time-based roll clock of a reopened segment at its first batch's timestamp (as
+    /// Kafka does), unless that lies in the future.
+    func restoreRollClock(now: Int64) {
+        guard let region, size >= RecordBatchHeader.size,
+            let header = try? RecordBatchHeader.read(from: UnsafeRawBufferPointer(start: region.base, count: size))
+        else { return }
+        if header.maxTimestamp >= 0 && header.maxTimestamp <= now { createdAt = header.maxTimestamp }
+    }
+
+    /// The last offset of the valid batches at the start of the log file at `path`, or nil when
+    /// it holds none.
+    static func lastOffset(ofLogFile path: String) throws(ReservoirError) -> Int64? {
+        let file = try FileHandle.open(path, writable: false)
+        let size = try file.size()
+        guard size > 0 else { return nil }
+        let region = try MappedRegion(file: file, length: size, writable: false)
+        let bytes = UnsafeRawBufferPointer(start: region.base, count: size)
+        var position = 0
+        var last: Int64?
+        while let header = try? RecordBatchHeader.validate(bytes, at: position) {
+            last = header.lastOffset
+            position += header.totalSize
+        }
+        return last
+    }
 
     /// Restores the writer state of a segment that was closed cleanly: the last batch is found
     /// from the last index entry, the largest timestamp from the time index.

@@ -40,3 +40,24 @@ extension SegmentFiles {
         try FileSystem.remove(timeIndex)
     }
 }
+
+extension SegmentFiles {
+    /// Suffix of a segment's files once removed from its log, until they are deleted.
+    static let deletedSuffix = ".deleted"
+    /// Suffix of a log file being written by the cleaner.
+    static let cleanedSuffix = ".cleaned"
+    /// Suffix of a cleaned log file that is complete and about to replace its segments.
+    static let swapSuffix = ".swap"
+
+    /// Renames the segment's files (those that exist) to their names plus `suffix`.
+    func rename(addingSuffix suffix: String) throws(ReservoirError) {
+        for path in [log, index, timeIndex] where FileSystem.exists(path) {
+            try FileSystem.rename(path, to: path + suffix)
+        }
+    }
+
+    /// Removes the segment's files named with `suffix`.
+    func removeAll(suffix: String) throws(ReservoirError) {
+        for path in [log, index, timeIndex] { try FileSystem.remove(path + suffix) }
+    }
+}

@@ -1,0 +1,205 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// The store's background maintenance: time-based roll, retention and compaction of every
+/// partition, on one dedicated thread, every ``Reservoir/Options/maintenanceIntervalMilliseconds``
+/// and on demand.
+///
+/// Passes never run concurrently (they all run on the thread); appends never wait for them
+/// longer than a roll or a file rename. Closing the store cancels a compaction in flight (its
+/// partial output is removed; the log is as before) and stops the thread.
+final class MaintenanceService: Sendable {
+    /// One partition to look after, with its topic's configuration at the time of the pass.
+    struct Target {
+        var topic: String
+        var partition: Int
+        var config: TopicConfig
+        var log: PartitionLog
+    }
+
+    private let thread = IOThread(name: "reservoir-maintenance")
+    private let cancelled = Atomic<Bool>(false)
+    private let cleaner: CleanerBox
+    private let firstDirty: Mutex<[String: Int64]>
+    private let totals = Mutex<[String: MaintenanceTotals]>([:])
+    private let checkpoint: CheckpointFile
+    private let logger: Logger
+    private let targetSource = Mutex<(@Sendable () -> [Target])?>(nil)
+
+    /// The cleaner holds buffers used by one pass at a time; only the maintenance thread touches it.
+    private final class CleanerBox: @unchecked Sendable {
+        let cleaner: LogCleaner
+        init(_ cleaner: LogCleaner) { self.cleaner = cleaner }
+    }
+
+    /// The thread that also removes `.deleted` files when their delay has passed.
+    var deleter: IOThread { thread }
+
+    init(directory: String, mapMemoryBytes: Int, logger: Logger) {
+        self.logger = logger
+        cleaner = CleanerBox(LogCleaner(mapMemoryBytes: mapMemoryBytes, logger: logger))
+        checkpoint = CheckpointFile(path: directory + "/" + Self.checkpointFile)
+        var offsets: [String: Int64] = [:]
+        for entry in checkpoint.read() { offsets["\(entry.topic) \(entry.partition)"] = entry.offset }
+        firstDirty = Mutex(offsets)
+    }
+
+    static let checkpointFile = "cleaner-offset-checkpoint"
+
+    /// Sets where passes find the partitions to look after.
+    func attach(_ targets: @escaping @Sendable () -> [Target]) {
+        targetSource.withLock { $0 = targets }
+    }
+
+    private func targets() -> [Target] {
+        targetSource.withLock { $0 }?() ?? []
+    }
+
+    /// Starts the periodic passes (none when `intervalMilliseconds` is 0).
+    func start(intervalMilliseconds: Int) {
+        guard intervalMilliseconds > 0 else { return }
+        schedule(UInt64(intervalMilliseconds) * 1_000_000)
+    }
+
+    private func schedule(_ interval: UInt64) {
+        thread.schedule(afterNanoseconds: interval) { [weak self] in
+            guard let self, !self.cancelled.load(ordering: .relaxed) else { return }
+            _ = self.pass(topic: nil, retention: true, compaction: true, ignoringDirtyRatio: false, now: nil)
+            self.schedule(interval)
+        }
+    }
+
+    /// Runs a pass on the maintenance thread and waits for it.
+    func runNow(topic: String?, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now: Int64?) throws(ReservoirError) -> MaintenanceReport {
+        let outcome = Mutex<Result<MaintenanceReport, ReservoirError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        thread.submit { [self] in
+            let report = pass(topic: topic, retention: retention, compaction: compaction, ignoringDirtyRatio: ignoringDirtyRatio, now: now)
+            outcome.withLock { $0 = report }
+            done.signal()
+        }
+        done.wait()
+        guard let result = outcome.withLock({ $0 }) else { throw ReservoirError(.closed, "maintenance stopped") }
+        return try result.get()
+    }
+
+    /// Cancels a compaction in flight and stops the thread (queued work runs first; timed work is dropped).
+    func stop() {
+        cancelled.store(true, ordering: .relaxed)
+        thread.stop()
+    }
+
+    /// The first dirty offset the cleaner recorded for a partition (0 when never cleaned).
+    func firstDirtyOffset(topic: String, partition: Int) -> Int64 {
+        firstDirty.withLock { $0["\(topic) \(partition)"] ?? 0 }
+    }
+
+    /// Totals per partition since open, keyed `topic-partition`.
+    var allTotals: [String: MaintenanceTotals] { totals.withLock { $0 } }
+
+    // MARK: A pass
+
+    private func pass(topic: String?, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now fixedNow: Int64?) -> Result<MaintenanceReport, ReservoirError> {
+        var report = MaintenanceReport()
+        var firstError: ReservoirError?
+        for target in targets() where topic == nil || target.topic == topic {
+            if cancelled.load(ordering: .relaxed) { break }
+            let now = fixedNow ?? wallClockMilliseconds()
+            var entry = PartitionMaintenance(topic: target.topic, partition: target.partition)
+            do throws(ReservoirError) {
+                try run(target, retention: retention, compaction: compaction, ignoringDirtyRatio: ignoringDirtyRatio,
+                        now: now, into: &entry)
+            } catch {
+                // One damaged partition must not stop the others (Kafka marks it uncleanable).
+                logger.error("maintenance failed", metadata: ["partition": "\(target.topic)-\(target.partition)", "error": "\(error)"])
+                firstError = firstError ?? error
+            }
+            record(entry)
+            if entry.changedAnything { report.partitions.append(entry) }
+        }
+        if let firstError, report.partitions.isEmpty { return .failure(firstError) }
+        return .success(report)
+    }
+
+    private func run(
+        _ target: Target, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now: Int64, into entry: inout PartitionMaintenance
+    ) throws(ReservoirError) {
+        let config = target.config
+        let log = target.log
+        entry.rolled = try log.rollIfDue(now: now)
+        if retention {
+            // Segments below the log start go whatever the policy (Kafka does the same).
+            let deletes = config.cleanup.contains(.delete)
+            entry.retention = try log.deleteOldSegments(
+                retentionMs: deletes ? config.retentionMs : nil, retentionBytes: deletes ? config.retentionBytes : nil,
+                now: now, deleteDelayMs: config.fileDeleteDelayMs)
+        }
+        guard compaction, config.cleanup.contains(.compact) else { return }
+        let key = "\(target.topic) \(target.partition)"
+        let checkpointed = firstDirty.withLock { $0[key] ?? 0 }
+        let survey = LogCleaner.survey(log, firstDirty: checkpointed, now: now, minCompactionLagMs: config.minCompactionLagMs)
+        entry.dirtyRatio = survey.dirtyRatio
+        guard survey.dirtyBytes > 0 || ignoringDirtyRatio else { return }
+        let lagExceeded = survey.oldestDirtyTimestamp.map { config.maxCompactionLagMs < Int64.max && now - $0 > config.maxCompactionLagMs } ?? false
+        guard ignoringDirtyRatio || lagExceeded || survey.dirtyRatio >= config.minCleanableDirtyRatio else { return }
+
+        var settings = LogCleaner.Settings()
+        settings.deleteRetentionMs = config.deleteRetentionMs
+        settings.minCompactionLagMs = config.minCompactionLagMs
+        settings.compression = config.compression
+        settings.compressionLevel = config.compressionLevel
+        settings.segmentBytes = config.segmentBytes
+        settings.maxIndexBytes = config.maxIndexBytes
+        settings.deleteDelayMs = config.fileDeleteDelayMs
+        let started = monotonicNanoseconds()
+        guard let result = try cleaner.cleaner.clean(log, firstDirty: checkpointed, settings: settings, now: now,
+                                                       rewritingCleanSection: ignoringDirtyRatio, isCancelled: {
+            cancelled.load(ordering: .relaxed)
+        }) else { return }
+        entry.compacted = true
+        entry.cleanerSeconds = Double(monotonicNanoseconds() - started) / 1e9
+        entry.recordsCompacted = result.recordsRemoved
+        entry.bytesCompacted = result.bytesBefore - result.bytesAfter
+        entry.dirtyBytesCleaned = result.dirtyBytesRead
+        firstDirty.withLock { $0[key] = result.nextDirty }
+        writeCheckpoint()
+        logger.info("compacted", metadata: [
+            "partition": "\(target.topic)-\(target.partition)", "dirtyRatio": "\(survey.dirtyRatio)",
+            "recordsRemoved": "\(result.recordsRemoved)", "bytesBefore": "\(result.bytesBefore)", "bytesAfter": "\(result.bytesAfter)",
+            "segments": "\(result.segmentsBefore)→\(result.segmentsAfter)", "seconds": "\(entry.cleanerSeconds)",
+        ])
+    }
+
+    private func record(_ entry: PartitionMaintenance) {
+        if entry.retention.segments > 0 {
+            logger.info("retention", metadata: [
+                "partition": "\(entry.topic)-\(entry.partition)", "segments": "\(entry.retention.segments)",
+                "records": "\(entry.retention.records)", "bytes": "\(entry.retention.bytes)",
+            ])
+        }
+        totals.withLock { totals in
+            var total = totals["\(entry.topic)-\(entry.partition)", default: MaintenanceTotals()]
+            total.recordsRemovedByRetention += entry.retention.records
+            total.bytesRemovedByRetention += entry.retention.bytes
+            total.recordsRemovedByCompaction += entry.recordsCompacted
+            total.bytesRemovedByCompaction += entry.bytesCompacted
+            total.compactionPasses += entry.compacted ? 1 : 0
+            total.cleanerSeconds += entry.cleanerSeconds
+            total.dirtyRatio = entry.dirtyRatio
+            totals["\(entry.topic)-\(entry.partition)"] = total
+        }
+    }
+
+    private func writeCheckpoint() {
+        let entries = firstDirty.withLock { map in
+            map.sorted { $0.key < $1.key }.compactMap { key, offset -> CheckpointFile.Entry? in
+                guard let space = key.lastIndex(of: " "), let partition = Int(key[key.index(after: space)...]) else { return nil }
+                return CheckpointFile.Entry(topic: String(key[..<space]), partition: partition, offset: offset)
+            }
+        }
+        do throws(ReservoirError) { try checkpoint.write(entries) } catch {
+            logger.error("cleaner checkpoint write failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
