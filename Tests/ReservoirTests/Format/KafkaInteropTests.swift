@@ -22,6 +22,80 @@ struct KafkaInteropTests {
         return python
     }
 
+    /// The records of the segment files at `paths` as kafka-python decodes them, with each
+    /// record's batch codec.
+    static func decodeWithKafkaPython(_ paths: [String]) throws -> (records: [LogRecord], codecs: [Int]) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try oraclePython())
+        process.arguments = [packageRoot.appendingPathComponent("Tests/Oracle/decode_log.py").path] + paths
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        var decoded: [LogRecord] = []
+        var codecs: [Int] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else { continue }
+            codecs.append(object["codec"] as? Int ?? -1)
+            decoded.append(LogRecord(
+                offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
+                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
+                key: (object["key"] as? String).map(Fixtures.hexBytes),
+                value: (object["value"] as? String).map(Fixtures.hexBytes),
+                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) }))
+        }
+        return (decoded, codecs)
+    }
+
+    @Test("compacted segments (gaps, emptied batches, tombstone horizons) decode the same", arguments: [CompressionCodec.none, .lz4])
+    func decodeCompactedSegments(codec: CompressionCodec) throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        try store.createTopic("t", config: TopicConfig(compression: codec, segmentBytes: 4096, maxRecordBytes: 1024,
+                                                       maxBatchBytes: 4096, cleanup: .compact))
+        for start in stride(from: 0, to: 800, by: 10) {
+            let batch = (start..<start + 10).map { (n: Int) -> Record in
+                let value: [UInt8]? = n % 13 == 0 ? nil : Array("value-\(n)".utf8)
+                let headers: [RecordHeader] = n % 3 == 0 ? [RecordHeader("trace", "t-\(n)")] : []
+                return Record(key: Array("key-\(n % 37)".utf8), value: value, headers: headers, timestamp: 1_764_000_000_000 + Int64(n))
+            }
+            try store.append(to: "t", records: batch, acks: .buffered)
+        }
+        let log = try store.log(topic: "t", partition: 0)
+        try waitForRolledSegmentsDurable(log)
+        let report = try store.maintain(ignoringDirtyRatio: true)
+        #expect(report.recordsRemovedByCompaction > 0)
+        let written = try allRecords(log)
+        try store.close()
+        let partition = dir + "/topics/t/0"
+        let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()
+        let (decoded, _) = try Self.decodeWithKafkaPython(logs.map { partition + "/" + $0 })
+        #expect(decoded == written)
+    }
+
+    @Test("the compaction key digest is MurmurHash3 x64 128 as the reference implementation computes it")
+    func keyDigestMatchesReference() throws {
+        let keys = (0..<40).map { length in (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ length) } }
+        let script = "import mmh3,sys\nfor h in sys.argv[1:]:\n v = mmh3.hash128(bytes.fromhex(h), 0, True) % 2**128\n print(v & (2**64-1), v >> 64)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.oraclePython())
+        process.arguments = ["-c", script] + keys.map { $0.map { String(format: "%02x", $0) }.joined() }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == keys.count)
+        for (key, line) in zip(keys, lines) {
+            let digest = key.withUnsafeBytes { KeyDigest($0) }
+            #expect("\(digest.high) \(digest.low)" == line, "key of \(key.count) bytes")
+        }
+    }
+
     @Test("every record of every segment, none and LZ4", arguments: [CompressionCodec.none, .lz4])
     func decodeSegments(codec: CompressionCodec) throws {
         let dir = temporaryDirectory()
@@ -47,27 +121,8 @@ struct KafkaInteropTests {
         let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()
         #expect(logs.count > 1)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.oraclePython())
-        process.arguments = [Self.packageRoot.appendingPathComponent("Tests/Oracle/decode_log.py").path] + logs.map { partition + "/" + $0 }
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-
-        var decoded: [LogRecord] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else { continue }
-            #expect((object["codec"] as? Int) == codec.rawValue)
-            decoded.append(LogRecord(
-                offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
-                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
-                key: (object["key"] as? String).map(Fixtures.hexBytes),
-                value: (object["value"] as? String).map(Fixtures.hexBytes),
-                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) }))
-        }
+        let (decoded, codecs) = try Self.decodeWithKafkaPython(logs.map { partition + "/" + $0 })
+        #expect(codecs.allSatisfy { $0 == codec.rawValue })
         #expect(decoded.count == written.count)
         #expect(decoded == written)
     }
