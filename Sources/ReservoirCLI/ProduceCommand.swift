@@ -28,7 +28,9 @@ struct ProduceCommand: ParsableCommand {
         let reservoir = try store.open()
         defer { try? reservoir.close() }
         if create && !reservoir.topicNames.contains(topic) { try reservoir.createTopic(topic) }
-        _ = try reservoir.topic(topic)
+        // Batches stay well under the topic's batch limit (record overhead is at most ~30 bytes
+        // plus the headers).
+        let byteBudget = max(1, try reservoir.topic(topic).config.maxBatchBytes / 2)
         let recordHeaders = headers.map { header -> RecordHeader in
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return RecordHeader(String(parts[0]), Array((parts.count > 1 ? parts[1] : "").utf8))
@@ -37,7 +39,9 @@ struct ProduceCommand: ParsableCommand {
         let separator = keySeparator.map { Array($0.utf8) }
         var ranges: [Int: (first: Int64, last: Int64, count: Int)] = [:]
         var pending: [Record] = []
+        var pendingBytes = 0
         var total = 0
+        let headerBytes = headers.reduce(0) { $0 + $1.utf8.count + 10 }
 
         func send() throws {
             guard !pending.isEmpty else { return }
@@ -53,6 +57,7 @@ struct ProduceCommand: ParsableCommand {
             }
             total += pending.count
             pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
         }
 
         func record(from line: ArraySlice<UInt8>) -> Record {
@@ -81,7 +86,10 @@ struct ProduceCommand: ParsableCommand {
             while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 var end = newline
                 if end > start && carry[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                let size = end - start + 30 + headerBytes
+                if !pending.isEmpty && pendingBytes + size > byteBudget { try send() }
                 pending.append(record(from: carry[start..<end]))
+                pendingBytes += size
                 start = newline + 1
                 if pending.count >= batchRecords { try send() }
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Reservoir
 
 @main
@@ -8,7 +9,7 @@ struct ReservoirTool: ParsableCommand {
         commandName: "reservoir",
         abstract: "An embeddable commit log in Kafka's on-disk format.",
         subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
-                      VerifyCommand.self, DemoCommand.self]
+                      VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, DemoCommand.self]
     )
 
     /// One line on stderr and exit 2 for usage errors, 1 for failures; never a trap or a trace.
@@ -57,7 +58,10 @@ struct StoreOptions: ParsableArguments {
     }
 
     func open() throws -> Reservoir {
-        try Reservoir.open(at: path)
+        // Commands print what they did; the store's own log reports only problems.
+        var logger = Logger(label: "reservoir")
+        logger.logLevel = .warning
+        return try Reservoir.open(at: path, options: Reservoir.Options(logger: logger))
     }
 }
 

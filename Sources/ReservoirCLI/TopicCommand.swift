@@ -1,10 +1,11 @@
 import ArgumentParser
+import Foundation
 import Reservoir
 
 struct TopicCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "topic", abstract: "Create, list and describe topics.",
-        subcommands: [Create.self, List.self, Describe.self])
+        commandName: "topic", abstract: "Create, list, describe and alter topics.",
+        subcommands: [Create.self, List.self, Describe.self, Alter.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a topic.")
@@ -14,6 +15,8 @@ struct TopicCommand: ParsableCommand {
         @Option(help: "none or lz4.") var compression = "none"
         @Option(name: .customLong("segment-bytes"), help: "Roll segments at this size.") var segmentBytes = 1 << 30
         @Option(help: "durable, interval:N (records), interval:Tms, or none.") var flush = "none"
+        @Option(name: .customLong("set"), help: "Any other setting as key=value (see 'topic alter'); repeatable.")
+        var settings: [String] = []
 
         func run() throws {
             guard let codec = CompressionCodec.allCases.first(where: { $0.description == compression }), codec.isSupported else {
@@ -24,7 +27,8 @@ struct TopicCommand: ParsableCommand {
             }
             let reservoir = try store.open()
             defer { try? reservoir.close() }
-            let config = TopicConfig(partitions: partitions, compression: codec, segmentBytes: segmentBytes, flushPolicy: policy)
+            let config = try TopicConfig(partitions: partitions, compression: codec, segmentBytes: segmentBytes, flushPolicy: policy)
+                .applying(parseSettings(settings))
             try reservoir.createTopic(name, config: config)
             print("created topic \(name) with \(partitions) partition\(partitions == 1 ? "" : "s")")
         }
@@ -49,20 +53,54 @@ struct TopicCommand: ParsableCommand {
         func run() throws {
             let reservoir = try store.open()
             defer { try? reservoir.close() }
-            let topic = try reservoir.topic(name)
-            let config = topic.config
-            print("topic \(name): partitions=\(config.partitions) compression=\(config.compression) segment-bytes=\(config.segmentBytes) flush=\(config.flushPolicy)")
-            print("partition  start-offset  end-offset  segments  bytes")
-            for partition in 0..<config.partitions {
-                let log = try reservoir.log(topic: name, partition: partition)
-                let segments = log.segments
-                print("\(pad(partition, 9))  \(pad(log.startOffset, 12))  \(pad(log.endOffset, 10))  \(pad(segments.count, 8))  \(segments.reduce(0) { $0 + $1.bytes })")
+            let config = try reservoir.topic(name).config
+            print("topic \(name)")
+            for (key, value) in config.settings { print("  \(key)=\(value)") }
+            print("partition  start-offset  end-offset  segments  bytes         dirty-ratio")
+            for status in try reservoir.status(of: name) {
+                let ratio = config.cleanup.contains(.compact) ? String(format: "%.3f", status.dirtyRatio) : "-"
+                print("\(pad(status.partition, 9))  \(pad(status.startOffset, 12))  \(pad(status.endOffset, 10))  \(pad(status.segments, 8))  \(pad(status.bytes, 12))  \(ratio)")
             }
         }
 
-        private func pad(_ value: some BinaryInteger, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    struct Alter: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change settings of a topic.",
+            discussion: """
+                Settings: \(TopicConfig.settingNames.joined(separator: ", ")). Kafka's names \
+                (retention.ms, cleanup.policy, ...) work too. Partitions can be added, never removed.
+                """)
+        @OptionGroup var store: StoreOptions
+        @Argument var name: String
+        @Option(name: .customLong("set"), help: "key=value; repeatable.") var settings: [String] = []
+
+        func run() throws {
+            guard !settings.isEmpty else { throw ValidationError("give at least one --set key=value") }
+            let parsed = try parseSettings(settings)
+            let reservoir = try store.open()
+            defer { try? reservoir.close() }
+            let config = try reservoir.alterTopic(name, settings: parsed)
+            let changed = Set(parsed.map(\.name))
+            for (key, value) in config.settings where changed.contains(key) || changed.contains(where: { TopicConfig.settingName(for: $0) == key }) {
+                print("\(name): \(key)=\(value)")
+            }
         }
     }
+}
+
+/// Splits `key=value` arguments.
+func parseSettings(_ arguments: [String]) throws -> [(name: String, value: String)] {
+    try arguments.map { argument in
+        guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
+            throw ValidationError("--set takes key=value, not \(argument)")
+        }
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    }
+}
+
+func pad(_ value: some BinaryInteger, _ width: Int) -> String {
+    let text = String(value)
+    return String(repeating: " ", count: max(0, width - text.count)) + text
 }

@@ -149,6 +149,9 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         "max.compaction.lag.ms": "maxCompactionLagMs", "file.delete.delay.ms": "fileDeleteDelayMs",
     ]
 
+    /// The setting name `name` stands for (itself, or the name a Kafka alias maps to).
+    public static func settingName(for name: String) -> String { kafkaNames[name] ?? name }
+
     /// This configuration with `settings` (name → text value, as `topic alter --set` gives them)
     /// applied and validated.
     ///

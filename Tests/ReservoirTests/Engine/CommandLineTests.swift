@@ -113,4 +113,40 @@ struct CommandLineTests {
         try FileManager.default.removeItem(atPath: dir + "/topics/t/0/00000000000000000000.log")
         #expect(try result.records().map(\.value) == records(0..<50).map(\.value))
     }
+
+    @Test("topic alter, describe, maintain and delete-records")
+    func maintenanceCommands() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "c", "--dir", dir, "--segment-bytes", "4096", "--set", "cleanup=compact"]).status == 0)
+        let lines = (0..<600).map { "k\($0 % 20):v\($0)" }.joined(separator: "\n") + "\n"
+        #expect(try run(["produce", "c", "--dir", dir, "--key-separator", ":", "--acks", "buffered"], input: lines).status == 0)
+
+        let altered = try run(["topic", "alter", "c", "--dir", dir, "--set", "retention.ms=1000", "--set", "fileDeleteDelayMs=0"])
+        #expect(altered.status == 0)
+        #expect(altered.stdout == "c: retentionMs=1000\nc: fileDeleteDelayMs=0\n")
+        let described = try run(["topic", "describe", "c", "--dir", dir])
+        #expect(described.stdout.contains("  cleanup=compact\n"))
+        #expect(described.stdout.contains("  retentionMs=1000\n"))
+        #expect(described.stdout.contains("1.000"))  // nothing compacted yet
+
+        let maintained = try run(["maintain", "c", "--dir", dir, "--compact"])
+        #expect(maintained.status == 0)
+        #expect(maintained.stdout.hasPrefix("c-0: compaction removed "))
+        // The latest value of each of the 20 keys is left, with whatever the active segment holds.
+        let values = try run(["consume", "c", "--dir", dir]).stdout.split(separator: "\n")
+        #expect(values.suffix(20) == (580..<600).map { "v\($0)"[...] })
+        #expect(values.count < 200)
+
+        let deleted = try run(["delete-records", "c", "--dir", dir, "--partition", "0", "--before", "595"])
+        #expect(deleted.status == 0)
+        #expect(deleted.stdout.hasPrefix("c-0: log start offset 595;"))
+        #expect(try run(["consume", "c", "--dir", dir]).stdout == (595..<600).map { "v\($0)\n" }.joined())
+
+        let bad = try run(["topic", "alter", "c", "--dir", dir, "--set", "retentionMs=soon"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "reservoir: setting retentionMs=soon: expected an integer\n")
+        #expect(try run(["topic", "alter", "c", "--dir", dir, "--set", "nonsense"]).status == 2)
+        #expect(try run(["delete-records", "c", "--dir", dir, "--partition", "0", "--before", "601"]).status == 1)
+    }
 }
