@@ -8,44 +8,76 @@ import Darwin
 /// fixed block of memory (Kafka's `SkimpyOffsetMap`).
 ///
 /// Open addressing with linear probing over 24-byte slots (16-byte digest, 8-byte offset + 1,
-/// where 0 marks an empty slot). The map never grows: ``isFull`` tells the cleaner to stop
-/// indexing and clean the prefix it has, so a map smaller than the dirty section still makes
-/// progress, one pass at a time.
+/// where 0 marks an empty slot). The table starts small and doubles as keys arrive, up to the
+/// memory limit: a log with few distinct keys gets a table that stays in cache (measured: a
+/// table sized for the record count instead spent 16% of a pass in cache misses). At the limit
+/// ``isFull`` tells the cleaner to stop indexing and clean the prefix it has, so a map smaller
+/// than the dirty section still makes progress, one pass at a time.
 final class OffsetMap {
     static let slotBytes = 24
     /// Fill at most this share of the slots, so that probe sequences stay short.
     static let loadFactor = 0.75
 
-    // Invariant: `slots` points to `slotCount * 24` bytes, allocated and zeroed in init, freed in deinit.
-    private let slots: UnsafeMutableRawPointer
-    let slotCount: Int
-    /// Keys the map accepts before it is full.
-    let capacity: Int
+    // Invariant: `slots` points to `slotCount * 24` zeroed-or-written bytes, allocated with
+    // calloc (in init and `grow`), freed in `grow` and deinit.
+    private var slots: UnsafeMutableRawPointer
+    private(set) var slotCount: Int
+    /// The most slots the memory limit allows.
+    let maximumSlots: Int
+    /// Keys the table takes before it grows (or, at its largest, is full).
+    private(set) var capacity: Int
     private(set) var count = 0
-    /// The largest offset put since the last ``clear()``, or -1.
-    private(set) var latestOffset: Int64 = -1
 
-    /// A map in at most `memoryBytes` bytes, with room for `expectedKeys` keys when that fits.
+    /// A map in at most `memoryBytes` bytes. `expectedKeys` (an upper bound, such as the
+    /// number of records to index) caps the starting size.
     init(memoryBytes: Int, expectedKeys: Int) {
-        let most = max(16, memoryBytes / Self.slotBytes)
+        maximumSlots = max(16, memoryBytes / Self.slotBytes)
         let wanted = max(16, Int(Double(max(1, expectedKeys)) / Self.loadFactor) + 1)
-        slotCount = min(most, wanted)
+        slotCount = min(maximumSlots, wanted, 1 << 14)
         capacity = max(1, Int(Double(slotCount) * Self.loadFactor))
-        guard let memory = calloc(slotCount, Self.slotBytes) else {
-            fatalError("out of memory allocating a compaction map of \(slotCount * Self.slotBytes) bytes")
-        }
-        slots = memory
+        slots = Self.allocate(slotCount)
     }
 
     deinit { free(slots) }
 
-    var isFull: Bool { count >= capacity }
+    private static func allocate(_ count: Int) -> UnsafeMutableRawPointer {
+        guard let memory = calloc(count, slotBytes) else {
+            fatalError("out of memory allocating a compaction map of \(count * slotBytes) bytes")
+        }
+        return memory
+    }
 
-    /// Empties the map.
-    func clear() {
-        memset(slots, 0, slotCount * Self.slotBytes)
-        count = 0
-        latestOffset = -1
+    var isFull: Bool { count >= capacity && slotCount >= maximumSlots }
+
+    /// Doubles the table (up to the limit) and re-inserts every entry.
+    private func grow() {
+        let old = slots
+        let oldCount = slotCount
+        slotCount = min(maximumSlots, slotCount * 2)
+        capacity = max(1, Int(Double(slotCount) * Self.loadFactor))
+        slots = Self.allocate(slotCount)
+        for index in 0..<oldCount {
+            // Safe: `index` < oldCount, inside the old allocation.
+            let slot = old + index * Self.slotBytes
+            let stored = slot.load(fromByteOffset: 16, as: Int64.self)
+            guard stored != 0 else { continue }
+            let high = slot.load(fromByteOffset: 0, as: UInt64.self)
+            let target = emptySlot(for: high)
+            target.copyMemory(from: slot, byteCount: Self.slotBytes)
+        }
+        free(old)
+    }
+
+    /// The first empty slot on `high`'s probe sequence (the table has one: it is never full).
+    private func emptySlot(for high: UInt64) -> UnsafeMutableRawPointer {
+        var index = Int(truncatingIfNeeded: high % UInt64(slotCount))
+        while true {
+            // Safe: `index` stays in 0..<slotCount.
+            let slot = slots + index * Self.slotBytes
+            if slot.load(fromByteOffset: 16, as: Int64.self) == 0 { return slot }
+            index += 1
+            if index == slotCount { index = 0 }
+        }
     }
 
     /// Records `offset` for `digest`. Returns false, changing nothing, when the digest is new and
@@ -58,7 +90,11 @@ final class OffsetMap {
             let slot = slots + index * Self.slotBytes
             let stored = slot.load(fromByteOffset: 16, as: Int64.self)
             if stored == 0 {
-                guard count < capacity else { return false }
+                if count >= capacity {
+                    guard slotCount < maximumSlots else { return false }
+                    grow()
+                    return put(digest, offset: offset)
+                }
                 slot.storeBytes(of: digest.high, toByteOffset: 0, as: UInt64.self)
                 slot.storeBytes(of: digest.low, toByteOffset: 8, as: UInt64.self)
                 slot.storeBytes(of: offset + 1, toByteOffset: 16, as: Int64.self)
@@ -72,7 +108,6 @@ final class OffsetMap {
             index += 1
             if index == slotCount { index = 0 }
         }
-        latestOffset = max(latestOffset, offset)
         return true
     }
 

@@ -63,7 +63,7 @@ struct CommandLineTests {
         #expect(values.stdout == "{\"n\":3}\n")
 
         let describe = try run(["topic", "describe", "orders", "--dir", dir])
-        #expect(describe.status == 0 && describe.stdout.contains("partitions=2 compression=lz4"))
+        #expect(describe.status == 0 && describe.stdout.contains("  partitions=2\n  compression=lz4\n"))
         let verify = try run(["verify", "--dir", dir])
         #expect(verify.status == 0 && verify.stdout.contains("sound"))
         let log = dir + "/topics/orders/\(expectedPartition)/00000000000000000000.log"
