@@ -18,7 +18,8 @@ final class MaintenanceService: Sendable {
         var log: PartitionLog
     }
 
-    private let thread = IOThread(name: "reservoir-maintenance")
+    /// Niced, so that when cores are short the cleaner yields to appends and fsyncs.
+    private let thread = IOThread(name: "reservoir-maintenance", niceness: 10)
     private let cancelled = Atomic<Bool>(false)
     private let cleaner: CleanerBox
     private let firstDirty: Mutex<[String: Int64]>

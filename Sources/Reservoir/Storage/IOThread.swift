@@ -21,13 +21,23 @@ final class IOThread: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     let name: String
+    private let niceness: Int32
 
-    init(name: String) {
+    /// - Parameter niceness: added to the thread's scheduling nice value (Linux schedules threads
+    ///   separately), so that background work yields the CPU to appenders when cores are short.
+    init(name: String, niceness: Int32 = 0) {
         self.name = name
+        self.niceness = niceness
         let box = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { context in
             let worker = Unmanaged<IOThread>.fromOpaque(context!).takeRetainedValue()
+            #if os(Linux)
+            if worker.niceness != 0 {
+                // On Linux, "process" 0 here means the calling thread only.
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, worker.niceness)
+            }
+            #endif
             worker.run()
             return nil
         }, box.toOpaque())
