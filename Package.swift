@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
     ],
     targets: [
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
@@ -27,6 +28,7 @@ let package = Package(
                 "CLZ4",
                 "CCRC32C",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -41,7 +43,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ReservoirTests",
-            dependencies: ["Reservoir", "CCRC32C"],
+            dependencies: [
+                "Reservoir", "CCRC32C",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Logging
 import Synchronization
@@ -172,7 +173,26 @@ final class MaintenanceService: Sendable {
         ])
     }
 
+    /// Reports a pass's work to swift-metrics (whatever backend the application bootstrapped):
+    /// counters `reservoir_retention_removed_records`/`_bytes` and
+    /// `reservoir_compaction_removed_records`/`_bytes`, the gauge `reservoir_dirty_ratio` and the
+    /// timer `reservoir_cleaner_duration`, each with `topic` and `partition` dimensions.
+    private func report(_ entry: PartitionMaintenance) {
+        let dimensions = [("topic", entry.topic), ("partition", String(entry.partition))]
+        if entry.retention.segments > 0 {
+            Counter(label: "reservoir_retention_removed_records", dimensions: dimensions).increment(by: entry.retention.records)
+            Counter(label: "reservoir_retention_removed_bytes", dimensions: dimensions).increment(by: entry.retention.bytes)
+        }
+        if entry.compacted {
+            Counter(label: "reservoir_compaction_removed_records", dimensions: dimensions).increment(by: entry.recordsCompacted)
+            Counter(label: "reservoir_compaction_removed_bytes", dimensions: dimensions).increment(by: max(0, entry.bytesCompacted))
+            Timer(label: "reservoir_cleaner_duration", dimensions: dimensions).recordNanoseconds(Int64(entry.cleanerSeconds * 1e9))
+        }
+        Gauge(label: "reservoir_dirty_ratio", dimensions: dimensions).record(entry.dirtyRatio)
+    }
+
     private func record(_ entry: PartitionMaintenance) {
+        report(entry)
         if entry.retention.segments > 0 {
             logger.info("retention", metadata: [
                 "partition": "\(entry.topic)-\(entry.partition)", "segments": "\(entry.retention.segments)",

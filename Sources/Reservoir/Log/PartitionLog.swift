@@ -408,7 +408,12 @@ public final class PartitionLog: Sendable {
                     onRecoveryPoint(newBase)
                 }
             } catch {
-                logger.error("flush of rolled segment failed", metadata: ["segment": "\(old.files.log)", "error": "\(error)"])
+                // After a failed fsync the page cache may have dropped the data it could not write
+                // (Linux clears the error once reported): no later append can be promised durable,
+                // so the log refuses them until it is reopened and recovered.
+                logger.error("flush of rolled segment failed; the log refuses appends until reopened",
+                             metadata: ["segment": "\(old.files.log)", "error": "\(error)"])
+                self.state.withLock { $0.failure = error }
             }
         }
         return segment
