@@ -59,6 +59,36 @@ public final class RecordDecoder {
         return result
     }
 
+    /// Calls `body` with each record at or after `offset` and the object that keeps the record's
+    /// bytes alive: the batch's owner (its mapping) for uncompressed batches, a private copy of
+    /// the decompressed records for compressed ones. Views stay valid while that object lives.
+    func iterateRetained(_ batch: RecordBatch, from offset: Int64, verifyCRC: Bool, _ body: (RecordView, AnyObject?) -> Void) throws(FormatError) {
+        let header = batch.header
+        if verifyCRC { _ = try RecordBatchHeader.validate(batch.bytes) }
+        if header.isControl || header.lastOffset < offset { return }
+        let section = UnsafeRawBufferPointer(rebasing: batch.bytes[RecordBatchHeader.size...])
+        switch header.compressionCodecValue {
+        case CompressionCodec.none.rawValue:
+            try Self.iterateRecords(section, header: header) { record in
+                if record.offset >= offset { body(record, batch.owner) }
+                return true
+            }
+        case CompressionCodec.lz4.rawValue:
+            let decompressor = self.decompressor ?? LZ4FrameDecompressor()
+            self.decompressor = decompressor
+            let count = try decompressor.decompress(section, limit: maxDecompressedBytes)
+            let copy = ByteBuffer(capacity: count)
+            // Safe: `copy` holds at least `count` bytes, the decompressor's output `count`.
+            copy.base.copyMemory(from: decompressor.output.base, byteCount: count)
+            try Self.iterateRecords(copy.bytes(count: count), header: header) { record in
+                if record.offset >= offset { body(record, copy) }
+                return true
+            }
+        case let codec:
+            throw .unsupportedCompression(codec: codec)
+        }
+    }
+
     /// Validates every record of `batch` without handing any out; returns the count.
     func validate(_ batch: RecordBatch) throws(FormatError) -> Int {
         var count = 0

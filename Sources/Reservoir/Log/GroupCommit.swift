@@ -26,9 +26,14 @@ final class GroupCommit: Sendable {
     /// Performs one flush: returns the offset now durable.
     private let flush: @Sendable () throws(ReservoirError) -> Int64
 
-    init(flushed: Int64, ioThread: IOThread, flush: @escaping @Sendable () throws(ReservoirError) -> Int64) {
+    /// Told (outside the lock) when the durable offset may have moved.
+    private let onAdvance: @Sendable () -> Void
+
+    init(flushed: Int64, ioThread: IOThread, onAdvance: @escaping @Sendable () -> Void = {},
+         flush: @escaping @Sendable () throws(ReservoirError) -> Int64) {
         state = Mutex(State(flushed: flushed))
         self.ioThread = ioThread
+        self.onAdvance = onAdvance
         self.flush = flush
     }
 
@@ -90,6 +95,7 @@ final class GroupCommit: Sendable {
     /// fsync), releasing waiters through the next round.
     func markDurable(upTo offset: Int64) {
         state.withLock { $0.flushed = max($0.flushed, offset) }
+        onAdvance()
     }
 
     /// Requests a flush without waiting for it (flush policies).
@@ -134,6 +140,7 @@ final class GroupCommit: Sendable {
         }
         for semaphore in threads { semaphore.signal() }
         for (done, error) in callbacks { done(error) }
+        if case .success = result { onAdvance() }
         if again { ioThread.submit { [self] in runRound() } }
     }
 }

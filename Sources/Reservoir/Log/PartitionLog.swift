@@ -38,6 +38,9 @@ public final class PartitionLog: Sendable {
     private let onRecoveryPoint: @Sendable (Int64) -> Void
     /// Told when the log start offset moves, to checkpoint it.
     private let onLogStart: @Sendable () -> Void
+    /// Readers waiting for appends (`written`) or for durability (`durable`).
+    private let observers = Mutex<[ObjectIdentifier: (wakeup: Wakeup, durable: Bool)]>([:])
+    private let observerCount = Atomic<Int>(0)
 
     // MARK: Opening
 
@@ -106,7 +109,8 @@ public final class PartitionLog: Sendable {
         openReport = report
 
         let holder = LogReference()
-        groupCommit = GroupCommit(flushed: nextOffset, ioThread: ioThread) { () throws(ReservoirError) -> Int64 in
+        groupCommit = GroupCommit(flushed: nextOffset, ioThread: ioThread, onAdvance: { holder.log?.signalObservers(durable: true) }) {
+            () throws(ReservoirError) -> Int64 in
             try holder.log?.flushOnce() ?? 0
         }
         holder.log = self
@@ -381,6 +385,7 @@ public final class PartitionLog: Sendable {
             return (base...last, flush)
         }
         if flush { groupCommit.flushInBackground() }
+        if observerCount.load(ordering: .relaxed) > 0 { signalObservers(durable: false) }
         return range
     }
 
@@ -723,6 +728,30 @@ public final class PartitionLog: Sendable {
         return true
     }
 
+    // MARK: Waiting for appends
+
+    /// Signals `wakeup` after every append (or, with `durable`, whenever the durable end
+    /// offset may have moved) and when the log closes, until ``removeObserver(_:)``.
+    public func addObserver(_ wakeup: Wakeup, durable: Bool = false) {
+        let added = observers.withLock { $0.updateValue((wakeup, durable), forKey: ObjectIdentifier(wakeup)) == nil }
+        if added { observerCount.add(1, ordering: .relaxed) }
+    }
+
+    public func removeObserver(_ wakeup: Wakeup) {
+        let removed = observers.withLock { $0.removeValue(forKey: ObjectIdentifier(wakeup)) != nil }
+        if removed { observerCount.subtract(1, ordering: .relaxed) }
+    }
+
+    fileprivate func signalObservers(durable: Bool, all: Bool = false) {
+        let targets = observers.withLock { observers in
+            observers.values.filter { all || $0.durable == durable }.map(\.wakeup)
+        }
+        for wakeup in targets { wakeup.signal() }
+    }
+
+    /// Whether the log was closed (its store closed): readers end.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     // MARK: Closing
 
     /// Flushes, trims the active segment's indexes and refuses further appends.
@@ -732,6 +761,7 @@ public final class PartitionLog: Sendable {
             state.closed = true
             return state.segments.last
         }
+        signalObservers(durable: false, all: true)
         guard let active else { return }
         try active.finish()
         try active.syncAll()
