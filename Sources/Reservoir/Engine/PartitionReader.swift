@@ -130,17 +130,21 @@ final class LogFetcher: @unchecked Sendable {
     let isolation: ReadIsolation
     private let outOfRange: OutOfRangeBehavior
     private let maxBytes: Int
-    private let wakeup = Wakeup()
+    private let wakeup: Wakeup
     private let decoder = RecordDecoder()
     /// The next offset to read; nil until the start position is resolved.
     private(set) var position: Int64?
 
-    init(log: PartitionLog, start: StartPosition, isolation: ReadIsolation, outOfRange: OutOfRangeBehavior, maxBytes: Int) {
+    /// - Parameter wakeup: the signal to wait on; several fetchers (a group member's partitions)
+    ///   may share one.
+    init(log: PartitionLog, start: StartPosition, isolation: ReadIsolation, outOfRange: OutOfRangeBehavior, maxBytes: Int,
+         wakeup: Wakeup = Wakeup()) {
         self.log = log
         self.start = start
         self.isolation = isolation
         self.outOfRange = outOfRange
         self.maxBytes = max(1, maxBytes)
+        self.wakeup = wakeup
         // Registered before the first read, so that no append between a read and a wait is missed.
         log.addObserver(wakeup, durable: isolation == .durable)
     }

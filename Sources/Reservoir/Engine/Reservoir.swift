@@ -71,6 +71,12 @@ public final class Reservoir: Sendable {
     private let preallocator: IOThread
     private let maintenance: MaintenanceService
     private let checkpointWriter = Mutex<Void>(())
+    /// Serialises the creation of internal topics.
+    let internalTopicLock = Mutex<Void>(())
+    /// Committed offsets of consumer groups (loaded from `__consumer_offsets` at open).
+    let offsetStore = OffsetStore()
+    /// Live group members and their assignments.
+    let coordinator = GroupCoordinator()
     private let topics: Mutex<[String: Topic]>
     private let closed = Atomic<Bool>(false)
     /// Whether the previous session closed the store cleanly.
@@ -122,6 +128,7 @@ public final class Reservoir: Sendable {
         try FileSystem.createDirectory(topicsDirectory)
         // A failure here runs deinit, which stops the threads.
         try loadTopics()
+        if let offsets = topics.withLock({ $0[OffsetStore.topic] }) { try offsetStore.load(from: offsets.log(0)) }
         maintenance.start(intervalMilliseconds: options.maintenanceIntervalMilliseconds)
     }
 
@@ -535,7 +542,10 @@ public final class Reservoir: Sendable {
 
     // MARK: Closing
 
-    private func checkOpen() throws(ReservoirError) {
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    func checkOpen() throws(ReservoirError) {
         if closed.load(ordering: .acquiring) { throw ReservoirError(.closed, "store \(directory) is closed") }
     }
 
@@ -572,6 +582,8 @@ public final class Reservoir: Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         // Abandons a compaction in flight (the log stays as it was) before the logs close.
         maintenance.stop()
+        // Group members commit (auto-commit mode) and stop; readers end when their logs close.
+        for member in coordinator.closeAll() { member.storeClosing() }
         // Let pending single-record appends reach their logs before the logs close.
         let drained = DispatchSemaphore(value: 0)
         ioThread.submit { drained.signal() }

@@ -1,0 +1,121 @@
+import Synchronization
+
+/// How a group's partitions are shared among its members.
+public enum AssignmentStrategy: Sendable, Hashable {
+    /// Per topic, each member gets a contiguous range of partitions (Kafka's default `range`).
+    case range
+    /// All partitions of the subscribed topics dealt one by one across the members.
+    case roundRobin
+}
+
+/// A change of a member's partitions.
+public enum RebalanceEvent: Sendable, Hashable {
+    /// The member now reads these partitions, from the group's committed offsets.
+    case assigned([TopicPartition])
+    /// The member no longer reads these partitions; its position in them was committed.
+    case revoked([TopicPartition])
+}
+
+/// The consumer groups of a store: their live members (in this process) and the assignment of
+/// partitions to them. Every join and leave rebalances the group: members losing partitions
+/// commit their positions first, then members gaining them start from the committed offsets.
+final class GroupCoordinator: Sendable {
+    private let members = Mutex<[String: [GroupConsumer]]>([:])
+    private let sequence = Atomic<Int>(0)
+
+    func nextMemberID(group: String) -> String {
+        let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
+        let digits = String(number)
+        return "\(group)-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// Live members of `group`, in join order.
+    func members(of group: String) -> [GroupConsumer] { members.withLock { $0[group] ?? [] } }
+
+    /// Groups with live members.
+    var activeGroups: [String] { members.withLock { $0.filter { !$0.value.isEmpty }.keys.sorted() } }
+
+    func join(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
+        try rebalance(member.group, partitionCounts: partitionCounts) { $0.append(member) }
+    }
+
+    func leave(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
+        try rebalance(member.group, partitionCounts: partitionCounts) { list in list.removeAll { $0 === member } }
+    }
+
+    /// Removes every member (the store is closing); their positions are committed as they leave.
+    func closeAll() -> [GroupConsumer] {
+        members.withLock { members in
+            let all = members.values.flatMap { $0 }
+            members.removeAll()
+            return all
+        }
+    }
+
+    private func rebalance(_ group: String, partitionCounts: [String: Int], change: (inout [GroupConsumer]) -> Void) throws(ReservoirError) {
+        var notifications: [(GroupConsumer, RebalanceEvent)] = []
+        try members.withLock { (all) throws(ReservoirError) in
+            var list = all[group] ?? []
+            change(&list)
+            all[group] = list.isEmpty ? nil : list
+            let strategy = list.first?.options.assignment ?? .range
+            let plan = Self.assign(members: list.map { ($0.memberID, Set($0.topics)) }, partitionCounts: partitionCounts, strategy: strategy)
+            // Revocations first (they commit), then assignments (they read the commits).
+            for member in list {
+                let revoked = member.currentAssignment.subtracting(plan[member.memberID] ?? [])
+                if !revoked.isEmpty {
+                    try member.revoke(revoked)
+                    notifications.append((member, .revoked(revoked.sorted())))
+                }
+            }
+            for member in list {
+                let added = (plan[member.memberID] ?? []).subtracting(member.currentAssignment)
+                if !added.isEmpty {
+                    try member.assign(added)
+                    notifications.append((member, .assigned(added.sorted())))
+                }
+            }
+        }
+        for (member, event) in notifications { member.deliver(event) }
+    }
+
+    /// The partitions each member gets.
+    static func assign(
+        members: [(id: String, topics: Set<String>)], partitionCounts: [String: Int], strategy: AssignmentStrategy
+    ) -> [String: Set<TopicPartition>] {
+        var plan: [String: Set<TopicPartition>] = [:]
+        let sorted = members.sorted { $0.id < $1.id }
+        switch strategy {
+        case .range:
+            for topic in partitionCounts.keys.sorted() {
+                let subscribers = sorted.filter { $0.topics.contains(topic) }
+                guard !subscribers.isEmpty, let count = partitionCounts[topic] else { continue }
+                let each = count / subscribers.count
+                let extra = count % subscribers.count
+                var next = 0
+                for (index, member) in subscribers.enumerated() {
+                    let take = each + (index < extra ? 1 : 0)
+                    for partition in next..<(next + take) { plan[member.id, default: []].insert(TopicPartition(topic, partition)) }
+                    next += take
+                }
+            }
+        case .roundRobin:
+            var turn = 0
+            for topic in partitionCounts.keys.sorted() {
+                for partition in 0..<(partitionCounts[topic] ?? 0) {
+                    let subscribers = sorted.filter { $0.topics.contains(topic) }
+                    guard !subscribers.isEmpty else { break }
+                    // The next member in turn that reads this topic.
+                    var chosen = sorted[turn % sorted.count]
+                    while !chosen.topics.contains(topic) {
+                        turn += 1
+                        chosen = sorted[turn % sorted.count]
+                    }
+                    plan[chosen.id, default: []].insert(TopicPartition(topic, partition))
+                    turn += 1
+                }
+            }
+        }
+        return plan
+    }
+}

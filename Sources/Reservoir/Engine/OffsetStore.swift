@@ -1,0 +1,178 @@
+import Synchronization
+
+/// A committed position of a consumer group in one partition.
+public struct CommittedOffset: Sendable, Hashable {
+    /// The next offset the group will read.
+    public var offset: Int64
+    /// Free text the committer attached (at most 4096 bytes, as Kafka's `offset.metadata.max.bytes`).
+    public var metadata: String
+    /// When it was committed (ms since the epoch).
+    public var commitTimestamp: Int64
+}
+
+/// Committed offsets of every consumer group, kept in memory and stored in the internal
+/// compacted topic `__consumer_offsets`, whose records are Kafka's own: key `OffsetCommitKey` v1
+/// (int16 version, group, topic, int32 partition), value `OffsetCommitValue` v3 (int16 version,
+/// int64 offset, int32 leader epoch -1, metadata, int64 commit time); a deleted group leaves
+/// tombstones. Compaction keeps the topic at one record per group and partition.
+final class OffsetStore: Sendable {
+    static let topic = "__consumer_offsets"
+    static let maxMetadataBytes = 4096
+
+    private struct Key: Hashable {
+        var group: String
+        var partition: TopicPartition
+    }
+
+    private let offsets = Mutex<[Key: CommittedOffset]>([:])
+
+    /// The internal topic's configuration: compacted, small segments so that compaction and
+    /// loading stay quick, flushed every second (explicit commits are fsync'd at once).
+    static var topicConfig: TopicConfig {
+        TopicConfig(partitions: 1, segmentBytes: 16 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact,
+                    minCleanableDirtyRatio: 0.5)
+    }
+
+    /// Loads every commit from the topic's partition (later records win; tombstones delete).
+    func load(from log: PartitionLog) throws(ReservoirError) {
+        var loaded: [Key: CommittedOffset] = [:]
+        var offset = log.startOffset
+        let decoder = RecordDecoder()
+        while offset < log.endOffset {
+            let result = try log.read(from: offset, maxBytes: 4 << 20)
+            if result.isEmpty { break }
+            for batch in result.batches {
+                do {
+                    try decoder.forEachRecord(in: batch) { record in
+                        guard record.offset >= offset, let key = record.key.flatMap(Self.decodeKey) else { return }
+                        if let value = record.value {
+                            if let committed = Self.decodeValue(value) { loaded[key] = committed }
+                        } else {
+                            loaded[key] = nil
+                        }
+                    }
+                } catch {
+                    throw ReservoirError(.corruptData, "\(Self.topic) at offset \(batch.baseOffset): \(error)")
+                }
+            }
+            offset = result.nextOffset
+        }
+        offsets.withLock { $0 = loaded }
+    }
+
+    func committed(group: String, partition: TopicPartition) -> CommittedOffset? {
+        offsets.withLock { $0[Key(group: group, partition: partition)] }
+    }
+
+    /// Every group with a committed offset.
+    var groups: Set<String> { offsets.withLock { Set($0.keys.map(\.group)) } }
+
+    /// The committed offsets of `group`.
+    func offsets(of group: String) -> [TopicPartition: CommittedOffset] {
+        offsets.withLock { offsets in
+            var result: [TopicPartition: CommittedOffset] = [:]
+            for (key, value) in offsets where key.group == group { result[key.partition] = value }
+            return result
+        }
+    }
+
+    /// The records that commit `commits` for `group` (to append to the topic).
+    static func records(group: String, commits: [TopicPartition: CommittedOffset]) -> [Record] {
+        commits.sorted { $0.key < $1.key }.map { partition, committed in
+            Record(key: encodeKey(group: group, partition: partition), value: encodeValue(committed))
+        }
+    }
+
+    /// Tombstones that delete every commit of `group`.
+    func tombstones(group: String) -> [Record] {
+        offsets(of: group).keys.sorted().map { Record(key: Self.encodeKey(group: group, partition: $0), value: nil) }
+    }
+
+    /// Applies commits after they were appended.
+    func apply(group: String, commits: [TopicPartition: CommittedOffset]) {
+        offsets.withLock { offsets in
+            for (partition, committed) in commits { offsets[Key(group: group, partition: partition)] = committed }
+        }
+    }
+
+    func remove(group: String) {
+        offsets.withLock { offsets in offsets = offsets.filter { $0.key.group != group } }
+    }
+
+    // MARK: Kafka's record layout
+
+    static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
+        var bytes: [UInt8] = []
+        append(Int16(1), to: &bytes)
+        append(string: group, to: &bytes)
+        append(string: partition.topic, to: &bytes)
+        append(Int32(partition.partition), to: &bytes)
+        return bytes
+    }
+
+    static func encodeValue(_ committed: CommittedOffset) -> [UInt8] {
+        var bytes: [UInt8] = []
+        append(Int16(3), to: &bytes)
+        append(committed.offset, to: &bytes)
+        append(Int32(-1), to: &bytes)
+        append(string: committed.metadata, to: &bytes)
+        append(committed.commitTimestamp, to: &bytes)
+        return bytes
+    }
+
+    private static func decodeKey(_ bytes: [UInt8]) -> Key? {
+        var reader = BigEndianReader(bytes)
+        guard let version = reader.int16(), version == 0 || version == 1, let group = reader.string(), let topic = reader.string(),
+            let partition = reader.int32()
+        else { return nil }
+        return Key(group: group, partition: TopicPartition(topic, Int(partition)))
+    }
+
+    private static func decodeValue(_ bytes: [UInt8]) -> CommittedOffset? {
+        var reader = BigEndianReader(bytes)
+        guard let version = reader.int16(), (0...4).contains(version), let offset = reader.int64() else { return nil }
+        if version >= 3 { guard reader.int32() != nil else { return nil } }
+        guard let metadata = reader.string(), let time = reader.int64() else { return nil }
+        return CommittedOffset(offset: offset, metadata: metadata, commitTimestamp: time)
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    private static func append(string: String, to bytes: inout [UInt8]) {
+        let utf8 = Array(string.utf8.prefix(Int(Int16.max)))
+        append(Int16(utf8.count), to: &bytes)
+        bytes.append(contentsOf: utf8)
+    }
+}
+
+/// Reads big-endian fields from bytes, nil when they run out (no traps on malformed input).
+struct BigEndianReader {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isAtEnd: Bool { position >= bytes.count }
+
+    mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+        let size = MemoryLayout<T>.size
+        guard bytes.count - position >= size else { return nil }
+        var value: T = 0
+        for index in position..<(position + size) { value = (value << 8) | T(truncatingIfNeeded: bytes[index]) }
+        position += size
+        return value
+    }
+
+    mutating func int8() -> Int8? { integer(Int8.self) }
+    mutating func int16() -> Int16? { integer(Int16.self) }
+    mutating func int32() -> Int32? { integer(Int32.self) }
+    mutating func int64() -> Int64? { integer(Int64.self) }
+
+    mutating func string() -> String? {
+        guard let length = int16(), length >= 0, bytes.count - position >= Int(length) else { return nil }
+        defer { position += Int(length) }
+        return String(decoding: bytes[position..<(position + Int(length))], as: UTF8.self)
+    }
+}

@@ -1,0 +1,128 @@
+import Synchronization
+
+/// Consumer groups: members, committed offsets, and their administration.
+extension Reservoir {
+    /// Joins consumer group `group` as a new member reading `topics`; the group rebalances.
+    ///
+    /// - Throws: ``ReservoirError/Code/topicNotFound`` for a missing topic,
+    ///   ``ReservoirError/Code/invalidArgument`` for an empty group name or topic list.
+    public func consumer(group: String, topics: [String], options: ConsumerOptions = ConsumerOptions()) throws(ReservoirError) -> GroupConsumer {
+        try checkOpen()
+        guard !group.isEmpty, group.utf8.count <= 255 else {
+            throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
+        }
+        guard !topics.isEmpty else { throw ReservoirError(.invalidArgument, "a consumer needs at least one topic") }
+        for topic in topics { _ = try self.topic(topic) }
+        _ = try offsetsLog()
+        let member = GroupConsumer(store: self, group: group, memberID: coordinator.nextMemberID(group: group),
+                                   topics: Array(Set(topics)).sorted(), options: options)
+        try coordinator.join(member, partitionCounts: partitionCounts(of: group, adding: member.topics))
+        return member
+    }
+
+    func leave(_ member: GroupConsumer) throws(ReservoirError) {
+        try coordinator.leave(member, partitionCounts: partitionCounts(of: member.group, adding: []))
+    }
+
+    /// Partition counts of every topic the group's members (and `extra`) read.
+    private func partitionCounts(of group: String, adding extra: [String]) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for topic in Set(coordinator.members(of: group).flatMap(\.topics) + extra) {
+            counts[topic] = (try? self.topic(topic))?.partitions.count
+        }
+        return counts
+    }
+
+    /// The partition of the internal offsets topic, created on first use.
+    func offsetsLog() throws(ReservoirError) -> PartitionLog {
+        try internalTopicLock.withLock { _ throws(ReservoirError) -> PartitionLog in
+            if let topic = try? self.topic(OffsetStore.topic) { return try topic.log(0) }
+            return try createTopic(OffsetStore.topic, config: OffsetStore.topicConfig).log(0)
+        }
+    }
+
+    /// Appends commits to the offsets topic, then makes them visible.
+    func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset], acks: Acks) throws(ReservoirError) {
+        _ = try offsetsLog()
+        try append(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: acks)
+        offsetStore.apply(group: group, commits: commits)
+    }
+
+    /// As the synchronous form, durable, suspending for the fsync.
+    func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset]) async throws {
+        _ = try offsetsLog()
+        try await append(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable)
+        offsetStore.apply(group: group, commits: commits)
+    }
+
+    // MARK: Administration
+
+    /// Groups with committed offsets or live members, sorted.
+    public var consumerGroups: [String] {
+        Array(offsetStore.groups.union(coordinator.activeGroups)).sorted()
+    }
+
+    /// One partition of a group, as `groups describe` shows it.
+    public struct GroupPartitionStatus: Sendable, Hashable {
+        public var partition: TopicPartition
+        /// The committed next offset, or nil.
+        public var committed: Int64?
+        public var endOffset: Int64
+        /// End offset minus committed (minus the log start when nothing is committed).
+        public var lag: Int64
+        /// The live member reading it, if any.
+        public var member: String?
+    }
+
+    /// Per partition of the topics `group` reads or has committed: committed offset, end, lag, member.
+    public func describeGroup(_ group: String) throws(ReservoirError) -> [GroupPartitionStatus] {
+        let members = coordinator.members(of: group)
+        let committed = offsetStore.offsets(of: group)
+        var owners: [TopicPartition: String] = [:]
+        for member in members { for partition in member.assignment { owners[partition] = member.memberID } }
+        let topics = Set(committed.keys.map(\.topic)).union(members.flatMap(\.topics))
+        guard !topics.isEmpty else { throw ReservoirError(.invalidArgument, "consumer group \(group) does not exist") }
+        var result: [GroupPartitionStatus] = []
+        for topicName in topics.sorted() {
+            guard let topic = try? self.topic(topicName) else { continue }
+            for (index, log) in topic.partitions.enumerated() {
+                let partition = TopicPartition(topicName, index)
+                let offset = committed[partition]?.offset
+                result.append(GroupPartitionStatus(
+                    partition: partition, committed: offset, endOffset: log.endOffset,
+                    lag: max(0, log.endOffset - (offset ?? log.startOffset)), member: owners[partition]))
+            }
+        }
+        return result
+    }
+
+    /// Sets the committed offsets of `group` for every partition of `topic` to `position`
+    /// (Kafka's `--reset-offsets`). The group must have no live members.
+    public func resetGroupOffsets(group: String, topic: String, to position: StartPosition) throws(ReservoirError) {
+        try checkOpen()
+        guard coordinator.members(of: group).isEmpty else {
+            throw ReservoirError(.invalidArgument, "consumer group \(group) has live members: reset its offsets when it is empty")
+        }
+        let handle = try self.topic(topic)
+        var commits: [TopicPartition: CommittedOffset] = [:]
+        let now = wallClockMilliseconds()
+        for (index, log) in handle.partitions.enumerated() {
+            let offset = try LogFetcher.resolve(position, in: log, end: log.endOffset)
+            commits[TopicPartition(topic, index)] = CommittedOffset(offset: offset, metadata: "", commitTimestamp: now)
+        }
+        try commitOffsets(group: group, commits, acks: .durable)
+    }
+
+    /// Deletes a group's committed offsets (tombstones in the offsets topic). The group must
+    /// have no live members.
+    public func deleteGroup(_ group: String) throws(ReservoirError) {
+        try checkOpen()
+        guard coordinator.members(of: group).isEmpty else {
+            throw ReservoirError(.invalidArgument, "consumer group \(group) has live members: delete it when it is empty")
+        }
+        let tombstones = offsetStore.tombstones(group: group)
+        guard !tombstones.isEmpty else { throw ReservoirError(.invalidArgument, "consumer group \(group) does not exist") }
+        try append(to: OffsetStore.topic, records: tombstones, partition: 0, acks: .durable)
+        offsetStore.remove(group: group)
+    }
+}
