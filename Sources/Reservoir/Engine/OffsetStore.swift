@@ -29,7 +29,7 @@ final class OffsetStore: Sendable {
     /// The internal topic's configuration: compacted, small segments so that compaction and
     /// loading stay quick, flushed every second (explicit commits are fsync'd at once).
     static var topicConfig: TopicConfig {
-        TopicConfig(partitions: 1, segmentBytes: 16 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact,
+        TopicConfig(partitions: 1, segmentBytes: 1 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact,
                     minCleanableDirtyRatio: 0.5)
     }
 

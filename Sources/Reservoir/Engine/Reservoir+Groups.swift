@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Consumer groups: members, committed offsets, and their administration.
 extension Reservoir {
     /// Joins consumer group `group` as a new member reading `topics`; the group rebalances.
@@ -35,10 +33,7 @@ extension Reservoir {
 
     /// The partition of the internal offsets topic, created on first use.
     func offsetsLog() throws(ReservoirError) -> PartitionLog {
-        try internalTopicLock.withLock { _ throws(ReservoirError) -> PartitionLog in
-            if let topic = try? self.topic(OffsetStore.topic) { return try topic.log(0) }
-            return try createTopic(OffsetStore.topic, config: OffsetStore.topicConfig).log(0)
-        }
+        try internalLog(OffsetStore.topic, config: OffsetStore.topicConfig)
     }
 
     /// Appends commits to the offsets topic, then makes them visible.

@@ -77,6 +77,9 @@ public final class Reservoir: Sendable {
     let offsetStore = OffsetStore()
     /// Live group members and their assignments.
     let coordinator = GroupCoordinator()
+    /// Work-queue state (loaded from `__queue_state` at open) and the live queues.
+    let queueStates = QueueStateStore()
+    let queues = Mutex<[String: WorkQueue]>([:])
     private let topics: Mutex<[String: Topic]>
     private let closed = Atomic<Bool>(false)
     /// Whether the previous session closed the store cleanly.
@@ -129,6 +132,7 @@ public final class Reservoir: Sendable {
         // A failure here runs deinit, which stops the threads.
         try loadTopics()
         if let offsets = topics.withLock({ $0[OffsetStore.topic] }) { try offsetStore.load(from: offsets.log(0)) }
+        if let states = topics.withLock({ $0[QueueStateStore.topic] }) { try queueStates.load(from: states.log(0)) }
         maintenance.start(intervalMilliseconds: options.maintenanceIntervalMilliseconds)
     }
 
@@ -541,6 +545,11 @@ public final class Reservoir: Sendable {
     public var maintenanceTotals: [String: MaintenanceTotals] { maintenance.allTotals }
 
     // MARK: Closing
+
+    /// Runs `job` on the store's I/O thread after `delay` (short timer work: lock expiry).
+    func scheduleTimer(afterNanoseconds delay: UInt64, _ job: @escaping @Sendable () -> Void) {
+        ioThread.schedule(afterNanoseconds: delay, job)
+    }
 
     /// Whether ``close()`` was called.
     public var isClosed: Bool { closed.load(ordering: .acquiring) }

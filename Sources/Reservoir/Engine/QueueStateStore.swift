@@ -1,0 +1,140 @@
+import Synchronization
+
+/// The durable state of work queues: per group and partition, the start offset below which
+/// every record is done, and the state and delivery count of the records above it that are
+/// done or were delivered. Stored as one snapshot record per group and partition in the
+/// internal compacted topic `__queue_state` (the layout of Kafka's share-group `StateBatches`:
+/// runs of first offset, last offset, state, delivery count), written on every change.
+final class QueueStateStore: Sendable {
+    static let topic = "__queue_state"
+
+    struct Key: Hashable, Sendable {
+        var group: String
+        var partition: TopicPartition
+    }
+
+    /// A run of records in one state.
+    struct Run: Hashable, Sendable {
+        var first: Int64
+        var last: Int64
+        var state: RecordState
+        var deliveries: Int
+    }
+
+    enum RecordState: Int8, Sendable {
+        case available = 0
+        case acknowledged = 2
+        case archived = 4
+    }
+
+    struct Snapshot: Hashable, Sendable {
+        var start: Int64
+        var runs: [Run]
+        /// Totals since the queue began.
+        var acknowledged: Int64 = 0
+        var archived: Int64 = 0
+        var deadLettered: Int64 = 0
+    }
+
+    private let snapshots = Mutex<[Key: Snapshot]>([:])
+
+    static var topicConfig: TopicConfig {
+        TopicConfig(partitions: 1, segmentBytes: 1 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact)
+    }
+
+    func load(from log: PartitionLog) throws(ReservoirError) {
+        var loaded: [Key: Snapshot] = [:]
+        var offset = log.startOffset
+        let decoder = RecordDecoder()
+        while offset < log.endOffset {
+            let result = try log.read(from: offset, maxBytes: 4 << 20)
+            if result.isEmpty { break }
+            for batch in result.batches {
+                do {
+                    try decoder.forEachRecord(in: batch) { record in
+                        guard record.offset >= offset, let key = record.key.flatMap(Self.decodeKey) else { return }
+                        loaded[key] = record.value.flatMap(Self.decodeSnapshot)
+                    }
+                } catch {
+                    throw ReservoirError(.corruptData, "\(Self.topic) at offset \(batch.baseOffset): \(error)")
+                }
+            }
+            offset = result.nextOffset
+        }
+        snapshots.withLock { $0 = loaded }
+    }
+
+    func snapshot(group: String, partition: TopicPartition) -> Snapshot? {
+        snapshots.withLock { $0[Key(group: group, partition: partition)] }
+    }
+
+    func remember(_ snapshot: Snapshot, group: String, partition: TopicPartition) {
+        snapshots.withLock { $0[Key(group: group, partition: partition)] = snapshot }
+    }
+
+    var groups: Set<String> { snapshots.withLock { Set($0.keys.map(\.group)) } }
+
+    func snapshots(of group: String) -> [Snapshot] {
+        snapshots.withLock { $0.filter { $0.key.group == group }.map(\.value) }
+    }
+
+    // MARK: Encoding
+
+    static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
+        var bytes: [UInt8] = []
+        append(Int16(0), to: &bytes)
+        append(string: group, to: &bytes)
+        append(string: partition.topic, to: &bytes)
+        append(Int32(partition.partition), to: &bytes)
+        return bytes
+    }
+
+    static func encode(_ snapshot: Snapshot) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(14 + snapshot.runs.count * 19)
+        append(Int16(0), to: &bytes)
+        append(snapshot.start, to: &bytes)
+        append(snapshot.acknowledged, to: &bytes)
+        append(snapshot.archived, to: &bytes)
+        append(snapshot.deadLettered, to: &bytes)
+        append(Int32(snapshot.runs.count), to: &bytes)
+        for run in snapshot.runs {
+            append(run.first, to: &bytes)
+            append(run.last, to: &bytes)
+            bytes.append(UInt8(bitPattern: run.state.rawValue))
+            append(Int16(clamping: run.deliveries), to: &bytes)
+        }
+        return bytes
+    }
+
+    private static func decodeKey(_ bytes: [UInt8]) -> Key? {
+        var reader = BigEndianReader(bytes)
+        guard reader.int16() == 0, let group = reader.string(), let topic = reader.string(), let partition = reader.int32() else { return nil }
+        return Key(group: group, partition: TopicPartition(topic, Int(partition)))
+    }
+
+    static func decodeSnapshot(_ bytes: [UInt8]) -> Snapshot? {
+        var reader = BigEndianReader(bytes)
+        guard reader.int16() == 0, let start = reader.int64(), let acknowledged = reader.int64(), let archived = reader.int64(),
+            let deadLettered = reader.int64(), let count = reader.int32(), count >= 0, Int(count) <= bytes.count / 19
+        else { return nil }
+        var runs: [Run] = []
+        for _ in 0..<count {
+            guard let first = reader.int64(), let last = reader.int64(), let raw = reader.int8(), let state = RecordState(rawValue: raw),
+                let deliveries = reader.int16(), first <= last
+            else { return nil }
+            runs.append(Run(first: first, last: last, state: state, deliveries: Int(deliveries)))
+        }
+        return Snapshot(start: start, runs: runs, acknowledged: acknowledged, archived: archived, deadLettered: deadLettered)
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    private static func append(string: String, to bytes: inout [UInt8]) {
+        let utf8 = Array(string.utf8.prefix(Int(Int16.max)))
+        append(Int16(utf8.count), to: &bytes)
+        bytes.append(contentsOf: utf8)
+    }
+}

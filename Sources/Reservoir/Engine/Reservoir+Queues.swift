@@ -1,0 +1,60 @@
+import Synchronization
+
+/// Work queues: shared per group and topic within the store.
+extension Reservoir {
+    /// The work queue of `group` over `topic`; every call with the same group and topic returns
+    /// the same queue, so any number of consumers can take from it.
+    ///
+    /// - Throws: ``ReservoirError/Code/topicNotFound`` for a missing topic or dead-letter topic.
+    public func queue(group: String, topic: String, options: QueueOptions = QueueOptions()) throws(ReservoirError) -> WorkQueue {
+        try checkOpen()
+        guard !group.isEmpty, group.utf8.count <= 255 else {
+            throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
+        }
+        guard options.maxDeliveries >= 1, options.maxInFlightPerPartition >= 1, options.lockMilliseconds >= 1 else {
+            throw ReservoirError(.invalidArgument, "queue limits must be positive")
+        }
+        let handle = try self.topic(topic)
+        if let deadLetters = options.deadLetterTopic { _ = try self.topic(deadLetters) }
+        _ = try internalLog(QueueStateStore.topic, config: QueueStateStore.topicConfig)
+        return try queues.withLock { (queues) throws(ReservoirError) -> WorkQueue in
+            let key = group + "\u{0}" + topic
+            if let existing = queues[key] { return existing }
+            let queue = try WorkQueue(store: self, group: group, topic: handle, options: options, states: queueStates)
+            queues[key] = queue
+            return queue
+        }
+    }
+
+    /// Groups with queue state, sorted.
+    public var queueGroups: [String] { queueStates.groups.sorted() }
+
+    /// The counts of a queue group over all its topics, from the live queues or the stored state.
+    public func queueStatus(group: String) throws(ReservoirError) -> WorkQueue.Status {
+        let live = queues.withLock { $0.values.filter { $0.group == group } }
+        if !live.isEmpty {
+            return live.map(\.status).reduce(WorkQueue.Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)) {
+                WorkQueue.Status(inFlight: $0.inFlight + $1.inFlight, awaitingRedelivery: $0.awaitingRedelivery + $1.awaitingRedelivery,
+                                 acknowledged: $0.acknowledged + $1.acknowledged, archived: $0.archived + $1.archived,
+                                 deadLettered: $0.deadLettered + $1.deadLettered)
+            }
+        }
+        guard queueStates.groups.contains(group) else { throw ReservoirError(.invalidArgument, "queue group \(group) does not exist") }
+        var status = WorkQueue.Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)
+        for snapshot in queueStates.snapshots(of: group) {
+            status.acknowledged += snapshot.acknowledged
+            status.archived += snapshot.archived
+            status.deadLettered += snapshot.deadLettered
+            status.awaitingRedelivery += snapshot.runs.filter { $0.state == .available }.reduce(0) { $0 + Int($1.last - $1.first + 1) }
+        }
+        return status
+    }
+
+    /// The partition of an internal topic, created on first use.
+    func internalLog(_ name: String, config: TopicConfig) throws(ReservoirError) -> PartitionLog {
+        try internalTopicLock.withLock { _ throws(ReservoirError) -> PartitionLog in
+            if let topic = try? self.topic(name) { return try topic.log(0) }
+            return try createTopic(name, config: config).log(0)
+        }
+    }
+}

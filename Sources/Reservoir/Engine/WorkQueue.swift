@@ -1,0 +1,496 @@
+import Synchronization
+
+/// How a work queue hands out records.
+public struct QueueOptions: Sendable {
+    /// How long a consumer holds a record before it becomes available again (30 s).
+    public var lockMilliseconds: Int
+    /// Deliveries after which a record is archived (and dead-lettered) instead of delivered again (5).
+    public var maxDeliveries: Int
+    /// Records held by consumers at once, per partition (1000).
+    public var maxInFlightPerPartition: Int
+    /// Where archived records are copied, with delivery metadata in their headers (none).
+    public var deadLetterTopic: String?
+    /// Records one iteration acquires at a time for the consumer iterating (16); each is locked
+    /// to that consumer until acknowledged, released or expired.
+    public var prefetch: Int
+    /// Where a queue with no stored state begins.
+    public var startAt: StartPosition
+    public var isolation: ReadIsolation
+
+    public init(
+        lockMilliseconds: Int = 30_000, maxDeliveries: Int = 5, maxInFlightPerPartition: Int = 1000, deadLetterTopic: String? = nil,
+        prefetch: Int = 16, startAt: StartPosition = .earliest, isolation: ReadIsolation = .written
+    ) {
+        self.lockMilliseconds = lockMilliseconds
+        self.maxDeliveries = maxDeliveries
+        self.maxInFlightPerPartition = maxInFlightPerPartition
+        self.deadLetterTopic = deadLetterTopic
+        self.prefetch = prefetch
+        self.startAt = startAt
+        self.isolation = isolation
+    }
+}
+
+/// One record handed out by a ``WorkQueue``, locked to its consumer until it is acknowledged,
+/// released or rejected, or its lock expires.
+public struct Delivery: Sendable {
+    public let record: ConsumerRecord
+    /// 1 on the first delivery, then one more each time it is delivered again.
+    public let deliveryCount: Int
+    let token: Int
+    let queue: WorkQueue
+
+    /// Done: never delivered again.
+    public func ack() throws(ReservoirError) { try queue.settle([self], as: .ack) }
+    /// Give it back now (counts as a delivery): available again, or archived at the limit.
+    public func release() throws(ReservoirError) { try queue.settle([self], as: .release) }
+    /// Never deliver again: archived (and dead-lettered when configured).
+    public func reject() throws(ReservoirError) { try queue.settle([self], as: .reject) }
+}
+
+/// A work queue over a topic (point-to-point per record, like Kafka's share groups and JMS
+/// queues): any number of consumers of a group take records so that each record is held by at
+/// most one consumer at a time; each is acknowledged, released or rejected.
+///
+/// ```swift
+/// let jobs = try store.queue(group: "mailer", topic: "orders")
+/// for try await delivery in jobs { try await send(delivery.record); try delivery.ack() }
+/// ```
+///
+/// Records are handed out in offset order within a partition. A record whose lock expires
+/// becomes available again; after `maxDeliveries` it is archived (and copied to the dead-letter
+/// topic). The state (per partition: the offset below which everything is done, and the state
+/// and delivery count of the records above it) is written to `__queue_state` on every change
+/// before the call returns, so a crash of the process never redelivers an acknowledged record and
+/// redelivers the others with their delivery count kept.
+public final class WorkQueue: AsyncSequence, Sendable {
+    public typealias Element = Delivery
+    public typealias Failure = any Error
+
+    public let group: String
+    public let topic: String
+    public let options: QueueOptions
+    let store: Reservoir
+    private let state: Mutex<State>
+    private let logs: [PartitionLog]
+
+    enum Settlement { case ack, release, reject }
+
+    private enum EntryState { case available, acquired, acknowledged, archived }
+
+    private struct Entry {
+        var record: ConsumerRecord
+        var state: EntryState
+        var deliveries: Int
+        var token = 0
+        var expiry: UInt64 = 0
+        var isDone: Bool { state == .acknowledged || state == .archived }
+    }
+
+    private struct Partition {
+        let log: PartitionLog
+        let partition: TopicPartition
+        let fetcher: LogFetcher
+        /// Offsets of the records in the window, ascending; `head` is the first not yet done.
+        var order: [Int64] = []
+        var head = 0
+        var entries: [Int64: Entry] = [:]
+        var available: [Int64] = []
+        var acquired = 0
+        /// No lock in this partition expires before this (monotonic ns).
+        var nextExpiry = UInt64.max
+        /// State recovered from the last snapshot, for records not fetched again yet.
+        var recovered: [QueueStateStore.Run] = []
+        var start: Int64
+        var totals: (acknowledged: Int64, archived: Int64, deadLettered: Int64) = (0, 0, 0)
+        var dirty = false
+    }
+
+    private struct State {
+        var partitions: [Partition]
+        var turn = 0
+        var nextToken = 1
+        var waiters: [ObjectIdentifier: Wakeup] = [:]
+        /// A lock-expiry timer is scheduled (one at a time: locks expire in the order taken).
+        var timerPending = false
+    }
+
+    init(store: Reservoir, group: String, topic: Topic, options: QueueOptions, states: QueueStateStore) throws(ReservoirError) {
+        self.store = store
+        self.group = group
+        self.topic = topic.name
+        self.options = options
+        logs = topic.partitions
+        var partitions: [Partition] = []
+        for (index, log) in topic.partitions.enumerated() {
+            let partition = TopicPartition(topic.name, index)
+            let snapshot = states.snapshot(group: group, partition: partition)
+            let start: Int64
+            if let snapshot { start = snapshot.start } else { start = try LogFetcher.resolve(options.startAt, in: log, end: log.endOffset) }
+            let fetcher = LogFetcher(log: log, start: .offset(start), isolation: options.isolation, outOfRange: .restartAtEarliest,
+                                     maxBytes: 1 << 20)
+            var entry = Partition(log: log, partition: partition, fetcher: fetcher, start: start)
+            entry.recovered = snapshot?.runs ?? []
+            if let snapshot { entry.totals = (snapshot.acknowledged, snapshot.archived, snapshot.deadLettered) }
+            partitions.append(entry)
+        }
+        state = Mutex(State(partitions: partitions))
+    }
+
+    // MARK: Taking
+
+    /// Acquires up to `max` available records without waiting (empty when none is available).
+    public func poll(max: Int = 100) throws(ReservoirError) -> [Delivery] {
+        try acquire(max: max)
+    }
+
+    /// Acquires up to `max` records, waiting until at least one is available; empty when the
+    /// task is cancelled or the store closes.
+    public func take(max: Int = 100) async throws -> [Delivery] {
+        let wakeup = Wakeup()
+        register(wakeup)
+        defer { unregister(wakeup) }
+        while true {
+            if Task.isCancelled || store.isClosed { return [] }
+            let taken = try acquire(max: max)
+            if !taken.isEmpty { return taken }
+            await wakeup.wait()
+        }
+    }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(queue: self) }
+
+    /// Hands out deliveries one by one, acquiring `prefetch` at a time; ends when the task is
+    /// cancelled or the store closes.
+    public struct Iterator: AsyncIteratorProtocol {
+        let queue: WorkQueue
+        var pending: [Delivery] = []
+        var index = 0
+
+        public mutating func next() async throws -> Delivery? {
+            if index == pending.count {
+                pending = try await queue.take(max: Swift.max(1, queue.options.prefetch))
+                index = 0
+                if pending.isEmpty { return nil }
+            }
+            defer { index += 1 }
+            return pending[index]
+        }
+    }
+
+    private func register(_ wakeup: Wakeup) {
+        state.withLock { $0.waiters[ObjectIdentifier(wakeup)] = wakeup }
+        for log in logs { log.addObserver(wakeup, durable: options.isolation == .durable) }
+    }
+
+    private func unregister(_ wakeup: Wakeup) {
+        state.withLock { $0.waiters[ObjectIdentifier(wakeup)] = nil }
+        for log in logs { log.removeObserver(wakeup) }
+    }
+
+    private func signalWaiters() {
+        for wakeup in state.withLock({ Array($0.waiters.values) }) { wakeup.signal() }
+    }
+
+    private func acquire(max: Int) throws(ReservoirError) -> [Delivery] {
+        let lock = UInt64(Swift.max(1, options.lockMilliseconds)) * 1_000_000
+        let (taken, expiry) = try state.withLock { (state) throws(ReservoirError) -> ([Delivery], UInt64?) in
+            let now = monotonicNanoseconds()
+            var deadLetters: [(Entry, String)] = []
+            for index in state.partitions.indices { expire(&state.partitions[index], now: now, deadLetters: &deadLetters) }
+            var taken: [Delivery] = []
+            let count = state.partitions.count
+            state.turn += 1
+            for step in 0..<count where taken.count < max {
+                let index = (state.turn + step) % count
+                try fill(&state.partitions[index])
+                var partition = state.partitions[index]
+                while taken.count < max, partition.acquired < options.maxInFlightPerPartition, !partition.available.isEmpty {
+                    let offset = partition.available.removeFirst()
+                    guard var entry = partition.entries[offset] else { continue }
+                    if entry.deliveries >= options.maxDeliveries {
+                        // Delivered as often as allowed (its last delivery was cut short by a crash).
+                        entry.state = .archived
+                        partition.entries[offset] = entry
+                        deadLetters.append((entry, "max-deliveries"))
+                        partition.totals.archived += 1
+                        partition.dirty = true
+                        continue
+                    }
+                    entry.state = .acquired
+                    entry.deliveries += 1
+                    entry.token = state.nextToken
+                    entry.expiry = now + lock
+                    state.nextToken += 1
+                    partition.entries[offset] = entry
+                    partition.acquired += 1
+                    partition.nextExpiry = Swift.min(partition.nextExpiry, entry.expiry)
+                    partition.dirty = true
+                    taken.append(Delivery(record: entry.record, deliveryCount: entry.deliveries, token: entry.token, queue: self))
+                }
+                state.partitions[index] = partition
+            }
+            try deadLetter(deadLetters, partitions: &state.partitions)
+            try persist(&state.partitions)
+            guard !taken.isEmpty, !state.timerPending else { return (taken, nil) }
+            state.timerPending = true
+            return (taken, now + lock)
+        }
+        if let expiry { scheduleExpiry(at: expiry) }
+        return taken
+    }
+
+    /// Wakes waiters when the locks run out, so that expired records are taken again.
+    private func scheduleExpiry(at expiry: UInt64) {
+        let now = monotonicNanoseconds()
+        store.scheduleTimer(afterNanoseconds: (expiry > now ? expiry - now : 0) + 1_000_000) { [weak self] in self?.expireNow() }
+    }
+
+    /// Makes expired locks available again (or archives at the limit) and wakes waiters.
+    private func expireNow() {
+        var next: UInt64?
+        let changed = (try? state.withLock { (state) throws(ReservoirError) -> Bool in
+            var deadLetters: [(Entry, String)] = []
+            let now = monotonicNanoseconds()
+            var changed = false
+            for index in state.partitions.indices {
+                changed = expire(&state.partitions[index], now: now, deadLetters: &deadLetters) || changed
+            }
+            try deadLetter(deadLetters, partitions: &state.partitions)
+            try persist(&state.partitions)
+            let earliest = state.partitions.filter { $0.acquired > 0 }.map(\.nextExpiry).min()
+            state.timerPending = earliest != nil
+            next = earliest
+            return changed
+        }) ?? true
+        if let next { scheduleExpiry(at: next) }
+        if changed { signalWaiters() }
+    }
+
+    @discardableResult
+    private func expire(_ partition: inout Partition, now: UInt64, deadLetters: inout [(Entry, String)]) -> Bool {
+        guard partition.acquired > 0, partition.nextExpiry <= now else { return false }
+        var changed = false
+        var nextExpiry = UInt64.max
+        for offset in partition.order[partition.head...] {
+            guard var entry = partition.entries[offset], entry.state == .acquired else { continue }
+            guard entry.expiry <= now else {
+                nextExpiry = Swift.min(nextExpiry, entry.expiry)
+                continue
+            }
+            partition.acquired -= 1
+            changed = true
+            partition.dirty = true
+            if entry.deliveries >= options.maxDeliveries {
+                entry.state = .archived
+                deadLetters.append((entry, "max-deliveries"))
+                partition.totals.archived += 1
+            } else {
+                entry.state = .available
+                insertAvailable(offset, into: &partition)
+            }
+            partition.entries[offset] = entry
+        }
+        partition.nextExpiry = nextExpiry
+        if changed { advance(&partition) }
+        return changed
+    }
+
+    /// Reads more records into the window when nothing is available and there is room.
+    private func fill(_ partition: inout Partition) throws(ReservoirError) {
+        guard partition.available.isEmpty, partition.order.count - partition.head < options.maxInFlightPerPartition else { return }
+        guard let result = try partition.fetcher.poll() else { return }
+        var records: [ConsumerRecord] = []
+        do {
+            try partition.fetcher.decode(result, topic: partition.partition.topic, partition: partition.partition.partition, into: &records)
+        } catch let error as ReservoirError {
+            throw error
+        } catch {
+            throw ReservoirError(.corruptData, "\(partition.partition) at offset \(result.requestedOffset): \(error)")
+        }
+        for record in records where record.offset >= partition.start && partition.entries[record.offset] == nil {
+            var entry = Entry(record: record, state: .available, deliveries: 0)
+            while let run = partition.recovered.first, run.last < record.offset { partition.recovered.removeFirst() }
+            if let run = partition.recovered.first, run.first <= record.offset {
+                entry.deliveries = run.deliveries
+                switch run.state {
+                case .acknowledged: entry.state = .acknowledged
+                case .archived: entry.state = .archived
+                case .available: entry.state = .available
+                }
+            }
+            partition.order.append(record.offset)
+            partition.entries[record.offset] = entry
+            if entry.state == .available { partition.available.append(record.offset) }
+        }
+        advance(&partition)
+    }
+
+    private func insertAvailable(_ offset: Int64, into partition: inout Partition) {
+        var low = 0
+        var high = partition.available.count
+        while low < high {
+            let middle = (low + high) / 2
+            if partition.available[middle] < offset { low = middle + 1 } else { high = middle }
+        }
+        partition.available.insert(offset, at: low)
+    }
+
+    /// Moves the start past the records at the front of the window that are done.
+    private func advance(_ partition: inout Partition) {
+        while partition.head < partition.order.count, partition.entries[partition.order[partition.head]]?.isDone ?? true {
+            partition.entries[partition.order[partition.head]] = nil
+            partition.head += 1
+        }
+        let newStart = partition.head < partition.order.count ? partition.order[partition.head] : (partition.fetcher.position ?? partition.start)
+        if newStart != partition.start {
+            partition.start = newStart
+            partition.dirty = true
+        }
+        if partition.head > 4096 && partition.head * 2 > partition.order.count {
+            partition.order.removeFirst(partition.head)
+            partition.head = 0
+        }
+    }
+
+    // MARK: Settling
+
+    func settle(_ deliveries: [Delivery], as settlement: Settlement) throws(ReservoirError) {
+        guard !deliveries.isEmpty else { return }
+        try store.checkOpen()
+        try state.withLock { (state) throws(ReservoirError) in
+            var deadLetters: [(Entry, String)] = []
+            // Check every delivery first: a stale one changes nothing.
+            for delivery in deliveries {
+                guard delivery.queue === self, let index = state.partitions.firstIndex(where: { $0.partition.partition == delivery.record.partition }),
+                    let entry = state.partitions[index].entries[delivery.record.offset], entry.state == .acquired, entry.token == delivery.token
+                else {
+                    throw ReservoirError(.invalidArgument, "the lock on \(delivery.record.topic)-\(delivery.record.partition) offset \(delivery.record.offset) expired or was already settled; it may have been delivered again")
+                }
+            }
+            for delivery in deliveries {
+                let index = delivery.record.partition
+                var partition = state.partitions[index]
+                guard var entry = partition.entries[delivery.record.offset] else { continue }
+                partition.acquired -= 1
+                switch settlement {
+                case .ack:
+                    entry.state = .acknowledged
+                    partition.totals.acknowledged += 1
+                case .reject:
+                    entry.state = .archived
+                    partition.totals.archived += 1
+                    deadLetters.append((entry, "rejected"))
+                case .release:
+                    if entry.deliveries >= options.maxDeliveries {
+                        entry.state = .archived
+                        partition.totals.archived += 1
+                        deadLetters.append((entry, "max-deliveries"))
+                    } else {
+                        entry.state = .available
+                        insertAvailable(delivery.record.offset, into: &partition)
+                    }
+                }
+                partition.entries[delivery.record.offset] = entry
+                partition.dirty = true
+                advance(&partition)
+                state.partitions[index] = partition
+            }
+            try deadLetter(deadLetters, partitions: &state.partitions)
+            try persist(&state.partitions)
+        }
+        // Released records are available again; acknowledged ones make room in the window.
+        signalWaiters()
+    }
+
+    /// Acknowledges many deliveries with one state write per partition.
+    public func ack(_ deliveries: [Delivery]) throws(ReservoirError) { try settle(deliveries, as: .ack) }
+    /// Releases many deliveries at once.
+    public func release(_ deliveries: [Delivery]) throws(ReservoirError) { try settle(deliveries, as: .release) }
+    /// Rejects many deliveries at once.
+    public func reject(_ deliveries: [Delivery]) throws(ReservoirError) { try settle(deliveries, as: .reject) }
+
+    /// Copies archived records to the dead-letter topic with delivery metadata headers.
+    private func deadLetter(_ entries: [(Entry, String)], partitions: inout [Partition]) throws(ReservoirError) {
+        guard !entries.isEmpty, let target = options.deadLetterTopic else { return }
+        let records = entries.map { entry, reason in
+            Record(key: entry.record.key, value: entry.record.value, headers: entry.record.headers + [
+                RecordHeader("reservoir.dlq.topic", entry.record.topic),
+                RecordHeader("reservoir.dlq.partition", "\(entry.record.partition)"),
+                RecordHeader("reservoir.dlq.offset", "\(entry.record.offset)"),
+                RecordHeader("reservoir.dlq.group", group),
+                RecordHeader("reservoir.dlq.deliveries", "\(entry.deliveries)"),
+                RecordHeader("reservoir.dlq.reason", reason),
+            ], timestamp: entry.record.timestamp)
+        }
+        try store.append(to: target, records: records, acks: .buffered)
+        for (entry, _) in entries { partitions[entry.record.partition].totals.deadLettered += 1 }
+    }
+
+    /// Writes a snapshot of every changed partition to `__queue_state`.
+    private func persist(_ partitions: inout [Partition]) throws(ReservoirError) {
+        var records: [Record] = []
+        var snapshots: [(TopicPartition, QueueStateStore.Snapshot)] = []
+        for index in partitions.indices where partitions[index].dirty {
+            let snapshot = Self.snapshot(of: partitions[index])
+            snapshots.append((partitions[index].partition, snapshot))
+            records.append(Record(key: QueueStateStore.encodeKey(group: group, partition: partitions[index].partition),
+                                  value: QueueStateStore.encode(snapshot)))
+            partitions[index].dirty = false
+        }
+        guard !records.isEmpty else { return }
+        try store.append(to: QueueStateStore.topic, records: records, partition: 0, acks: .buffered)
+        for (partition, snapshot) in snapshots { store.queueStates.remember(snapshot, group: group, partition: partition) }
+    }
+
+    private static func snapshot(of partition: Partition) -> QueueStateStore.Snapshot {
+        var runs: [QueueStateStore.Run] = []
+        for offset in partition.order[partition.head...] {
+            guard let entry = partition.entries[offset] else { continue }
+            let state: QueueStateStore.RecordState
+            switch entry.state {
+            case .acknowledged: state = .acknowledged
+            case .archived: state = .archived
+            case .available, .acquired: state = .available
+            }
+            guard state != .available || entry.deliveries > 0 else { continue }
+            if var last = runs.last, last.state == state, last.deliveries == entry.deliveries {
+                last.last = offset
+                runs[runs.count - 1] = last
+            } else {
+                runs.append(QueueStateStore.Run(first: offset, last: offset, state: state, deliveries: entry.deliveries))
+            }
+        }
+        // Records recovered but not fetched again keep their state.
+        runs += partition.recovered.filter { run in run.first > (partition.order.last ?? Int64.min) }
+        return QueueStateStore.Snapshot(start: partition.start, runs: runs, acknowledged: partition.totals.acknowledged,
+                                        archived: partition.totals.archived, deadLettered: partition.totals.deadLettered)
+    }
+
+    // MARK: Status
+
+    /// Counts for `queue describe`.
+    public struct Status: Sendable, Hashable {
+        /// Held by consumers now.
+        public var inFlight: Int
+        /// Delivered before but available again (released, expired, or held when a crash came).
+        public var awaitingRedelivery: Int
+        public var acknowledged: Int64
+        public var archived: Int64
+        public var deadLettered: Int64
+    }
+
+    public var status: Status {
+        state.withLock { state in
+            var status = Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)
+            for partition in state.partitions {
+                status.inFlight += partition.acquired
+                status.awaitingRedelivery += partition.available.filter { (partition.entries[$0]?.deliveries ?? 0) > 0 }.count
+                status.acknowledged += partition.totals.acknowledged
+                status.archived += partition.totals.archived
+                status.deadLettered += partition.totals.deadLettered
+            }
+            return status
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Reservoir
+
+@Suite("Work queues: exclusive delivery, acks, lock expiry, release, reject, dead letters, state")
+struct WorkQueueTests {
+    private func store(_ dir: String, partitions: Int = 3) throws -> Reservoir {
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        if !store.topicNames.contains("jobs") {
+            try store.createTopic("jobs", config: TopicConfig(partitions: partitions))
+            try store.createTopic("dead", config: TopicConfig())
+        }
+        return store
+    }
+
+    private func produce(_ store: Reservoir, _ range: Range<Int>) throws {
+        try store.append(to: "jobs", records: range.map {
+            Record(key: Array("job-\($0)".utf8), value: Array("payload-\($0)".utf8), headers: [RecordHeader("origin", "test")])
+        }, acks: .buffered)
+    }
+
+    @Test("concurrent consumers never hold the same record at once; each record is acknowledged exactly once")
+    func exclusiveDelivery() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir)
+        defer { try? store.close() }
+        try produce(store, 0..<900)
+        let queue = try store.queue(group: "workers", topic: "jobs", options: QueueOptions(prefetch: 7))
+        let ledger = Ledger()
+        try await withDeadline {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        let queue = try store.queue(group: "workers", topic: "jobs")
+                        for try await delivery in queue {
+                            let key = "\(delivery.record.partition)-\(delivery.record.offset)"
+                            ledger.hold(key)
+                            await Task.yield()
+                            ledger.release(key)
+                            try delivery.ack()
+                            if ledger.acked(key) >= 900 { break }
+                            if ledger.total >= 900 { break }
+                        }
+                    }
+                }
+                while ledger.total < 900 { try await Task.sleep(nanoseconds: 1_000_000) }
+                group.cancelAll()
+                try await group.waitForAll()
+            }
+        }
+        #expect(ledger.overlaps == 0)
+        #expect(ledger.counts.count == 900)
+        #expect(ledger.counts.values.allSatisfy { $0 == 1 })
+        #expect(queue.status.acknowledged == 900)
+        #expect(queue.status.inFlight == 0)
+        #expect(try queue.poll().isEmpty)
+    }
+
+    @Test("an expired lock makes the record available again; the stale delivery cannot settle")
+    func lockExpiry() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        try produce(store, 0..<3)
+        let queue = try store.queue(group: "g", topic: "jobs", options: QueueOptions(lockMilliseconds: 30))
+        let first = try queue.poll(max: 1)
+        #expect(first.map(\.record.offset) == [0] && first.first?.deliveryCount == 1)
+        // Waiting consumers are woken when the lock runs out.
+        let again = try await withDeadline { try await queue.take(max: 1) }
+        #expect(again.map(\.record.offset) == [0])
+        #expect(again.first?.deliveryCount == 2)
+        #expect(throws: ReservoirError.self) { try first[0].ack() }
+        try again[0].ack()
+        #expect(try queue.poll(max: 5).map(\.record.offset) == [1, 2])
+    }
+
+    @Test("release redelivers at once, reject never; the delivery limit archives and dead-letters")
+    func releaseRejectDeadLetter() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        try produce(store, 0..<3)
+        let queue = try store.queue(group: "g", topic: "jobs", options: QueueOptions(maxDeliveries: 2, deadLetterTopic: "dead"))
+        // Offset 0: released twice, then it is archived and dead-lettered.
+        var taken = try queue.poll(max: 1)
+        try taken[0].release()
+        taken = try queue.poll(max: 1)
+        #expect(taken.map(\.record.offset) == [0] && taken[0].deliveryCount == 2)
+        try taken[0].release()
+        // Offset 1: rejected.
+        taken = try queue.poll(max: 1)
+        #expect(taken.map(\.record.offset) == [1])
+        try taken[0].reject()
+        // Only offset 2 is left.
+        let rest = try queue.poll(max: 10)
+        #expect(rest.map(\.record.offset) == [2])
+        try queue.ack(rest)
+        #expect(try queue.poll(max: 10).isEmpty)
+        let status = queue.status
+        #expect(status.acknowledged == 1 && status.archived == 2 && status.deadLettered == 2 && status.inFlight == 0)
+        let dead = try allRecords(store.log(topic: "dead", partition: 0))
+        #expect(dead.map(\.value) == [Array("payload-0".utf8), Array("payload-1".utf8)])
+        let headers = Dictionary(dead[0].headers.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { a, _ in a })
+        #expect(headers["origin"] == "test")
+        #expect(headers["reservoir.dlq.topic"] == "jobs" && headers["reservoir.dlq.offset"] == "0")
+        #expect(headers["reservoir.dlq.deliveries"] == "2" && headers["reservoir.dlq.reason"] == "max-deliveries")
+        #expect(dead[1].headers.contains(RecordHeader("reservoir.dlq.reason", "rejected")))
+    }
+
+    @Test("state survives reopen: acknowledged records stay done, the others come back with their delivery count")
+    func stateSurvivesReopen() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try store(dir, partitions: 1)
+            try produce(store, 0..<10)
+            let queue = try store.queue(group: "g", topic: "jobs")
+            let taken = try queue.poll(max: 6)
+            try queue.ack([taken[0], taken[1], taken[3]])
+            // 2, 4 and 5 are held when the store goes away without settling them.
+            try store.close()
+        }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        let queue = try store.queue(group: "g", topic: "jobs")
+        let again = try queue.poll(max: 20)
+        #expect(again.map(\.record.offset) == [2, 4, 5, 6, 7, 8, 9])
+        #expect(again.map(\.deliveryCount) == [2, 2, 2, 1, 1, 1, 1])
+        #expect(queue.status.acknowledged == 3)
+    }
+
+    @Test("the in-flight limit caps what one partition hands out")
+    func inFlightLimit() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        try produce(store, 0..<50)
+        let queue = try store.queue(group: "g", topic: "jobs", options: QueueOptions(maxInFlightPerPartition: 10))
+        let first = try queue.poll(max: 100)
+        #expect(first.map(\.record.offset) == Array(0..<10))
+        #expect(try queue.poll(max: 100).isEmpty)
+        try queue.ack(Array(first.prefix(4)))
+        #expect(try queue.poll(max: 100).map(\.record.offset) == Array(10..<14))
+    }
+
+    @Test("the internal state topics stay small: compaction keeps one record per key")
+    func stateTopicsCompact() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        try produce(store, 0..<6000)
+        let queue = try store.queue(group: "g", topic: "jobs")
+        let member = try store.consumer(group: "c", topics: ["jobs"], options: ConsumerOptions(commit: .manual))
+        // Small segments, so that a short run fills several.
+        for name in [QueueStateStore.topic, OffsetStore.topic] {
+            try store.alterTopic(name, settings: [("segmentBytes", "65536"), ("maxBatchBytes", "65536"), ("maxRecordBytes", "4096")])
+        }
+        for _ in 0..<1000 { try queue.ack(try queue.poll(max: 6)) }
+        var count = 0
+        for try await _ in member.records {
+            count += 1
+            if count % 2 == 0 { try member.commitSync() }
+            if count == 6000 { break }
+        }
+        let states = try store.log(topic: QueueStateStore.topic, partition: 0)
+        let offsets = try store.log(topic: OffsetStore.topic, partition: 0)
+        #expect(states.segments.count > 1 && offsets.segments.count > 1)
+        try waitForRolledSegmentsDurable(states)
+        try waitForRolledSegmentsDurable(offsets)
+        try store.maintain()
+        // What is left outside the active segment: one record per key.
+        #expect(try allRecords(states).count <= 1 + states.segments.last!.nextOffset - states.segments.last!.baseOffset)
+        #expect(states.sizeInBytes < 65536 + 4096)
+        #expect(offsets.sizeInBytes < 65536 + 4096)
+        #expect(store.describeGroupCommitted("c", TopicPartition("jobs", 0)) == 6000)
+    }
+}
+
+/// Tracks which records are held and how often each was acknowledged, across tasks.
+final class Ledger: Sendable {
+    private let state = Mutex<(held: Set<String>, counts: [String: Int], overlaps: Int, total: Int)>(([], [:], 0, 0))
+
+    func hold(_ key: String) {
+        state.withLock { if !$0.held.insert(key).inserted { $0.overlaps += 1 } }
+    }
+
+    func release(_ key: String) { state.withLock { _ = $0.held.remove(key) } }
+
+    /// Counts an acknowledgement; returns the total so far.
+    func acked(_ key: String) -> Int {
+        state.withLock {
+            $0.counts[key, default: 0] += 1
+            $0.total += 1
+            return $0.total
+        }
+    }
+
+    var total: Int { state.withLock { $0.total } }
+    var overlaps: Int { state.withLock { $0.overlaps } }
+    var counts: [String: Int] { state.withLock { $0.counts } }
+}
