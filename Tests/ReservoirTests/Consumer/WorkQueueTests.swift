@@ -65,7 +65,7 @@ struct WorkQueueTests {
         let store = try store(dir, partitions: 1)
         defer { try? store.close() }
         try produce(store, 0..<3)
-        let queue = try store.queue(group: "g", topic: "jobs", options: QueueOptions(lockMilliseconds: 30))
+        let queue = try store.queue(group: "g", topic: "jobs", options: QueueOptions(lockMilliseconds: 500))
         let first = try queue.poll(max: 1)
         #expect(first.map(\.record.offset) == [0] && first.first?.deliveryCount == 1)
         // Waiting consumers are woken when the lock runs out.
