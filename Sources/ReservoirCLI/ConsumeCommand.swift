@@ -1,5 +1,13 @@
 import ArgumentParser
+import Foundation
 import Reservoir
+import Synchronization
+
+/// Counts printed records across reader tasks.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
+}
 
 struct ConsumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,15 +19,22 @@ struct ConsumeCommand: ParsableCommand {
     @Option(help: "earliest, latest, an OFFSET, or @EPOCH_MS.") var from = "earliest"
     @Option(help: "Stop after this many records.") var max: Int?
     @Flag(help: "JSON lines with topic, partition, offset, timestamp, key, value, headers.") var json = false
+    @Option(help: "Read as a member of this consumer group: from its committed offsets, committing as it goes.") var group: String?
+    @Option(help: "With --group: auto (commit what was printed) or none.") var commit = "auto"
+    @Flag(help: "Keep waiting for new records (until interrupted).") var follow = false
 
     func validate() throws {
         guard from == "earliest" || from == "latest" || Int64(from) != nil || (from.hasPrefix("@") && Int64(from.dropFirst()) != nil) else {
             throw ValidationError("--from must be earliest, latest, an offset or @EPOCH_MS, not \(from)")
         }
         if let max, max < 0 { throw ValidationError("--max must not be negative") }
+        guard commit == "auto" || commit == "none" else { throw ValidationError("--commit must be auto or none") }
+        if group != nil && partition != nil { throw ValidationError("--partition cannot be combined with --group") }
     }
 
     func run() throws {
+        if let group { return try runGroup(group) }
+        if follow { return try runFollow() }
         let reservoir = try store.open()
         defer { try? reservoir.close() }
         let handle = try reservoir.topic(topic)
@@ -57,6 +72,86 @@ struct ConsumeCommand: ParsableCommand {
             }
         }
         Output.flush()
+    }
+
+    /// As a group member: commits after each poll (auto) and when done.
+    private func runGroup(_ group: String) throws {
+        let reservoir = try store.open()
+        defer { try? reservoir.close() }
+        let options = ConsumerOptions(commit: commit == "auto" ? .auto(intervalMilliseconds: 0) : .manual,
+                                      resetTo: try parseStartPosition(from, option: "--from"))
+        let member = try reservoir.consumer(group: group, topics: [topic], options: options)
+        var remaining = max ?? Int.max
+        if follow {
+            let limit = remaining
+            try runAndWait { [self] in
+                var printed = 0
+                for try await record in member.records {
+                    print(record)
+                    printed += 1
+                    if printed == limit { break }
+                }
+            }
+        } else {
+            while remaining > 0 {
+                let records = try member.poll(maxRecords: Swift.min(remaining, 1000))
+                if records.isEmpty { break }
+                for record in records { print(record) }
+                remaining -= records.count
+            }
+        }
+        Output.flush()
+        try member.close()
+    }
+
+    /// Without a group: every partition (or one) from --from, waiting for more.
+    private func runFollow() throws {
+        let reservoir = try store.open()
+        defer { try? reservoir.close() }
+        let handle = try reservoir.topic(topic)
+        let start = try parseStartPosition(from, option: "--from")
+        let readers = try (partition.map { [$0] } ?? Array(0..<handle.config.partitions)).map {
+            try reservoir.reader(topic: topic, partition: $0, from: start)
+        }
+        let limit = max ?? Int.max
+        try runAndWait { [self] in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                let printed = Counter()
+                for reader in readers {
+                    tasks.addTask {
+                        for try await record in reader {
+                            guard printed.next() <= limit else { break }
+                            print(record)
+                        }
+                    }
+                }
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    /// Prints one record and flushes (follow and group modes print as records arrive).
+    private func print(_ record: ConsumerRecord) {
+        if json {
+            Output.write(jsonLine(record))
+        } else {
+            Output.write(bytes: record.value ?? [])
+            Output.write("\n")
+        }
+        Output.flush()
+    }
+
+    private func jsonLine(_ record: ConsumerRecord) -> String {
+        let key = JSONText.bytes(record.key)
+        let value = JSONText.bytes(record.value)
+        var line = "{\"topic\":\(JSONText.string(topic)),\"partition\":\(record.partition),\"offset\":\(record.offset),\"timestamp\":\(record.timestamp)"
+        line += ",\"key\":\(key.value)" + (key.base64 ? ",\"key_base64\":true" : "")
+        line += ",\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true" : "")
+        let headers = record.headers.map { header -> String in
+            let value = JSONText.bytes(header.value)
+            return "{\"key\":\(JSONText.string(header.key)),\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true}" : "}")
+        }
+        return line + ",\"headers\":[\(headers.joined(separator: ","))]}\n"
     }
 
     private func jsonLine(_ record: RecordView, partition: Int) -> String {

@@ -9,7 +9,8 @@ struct ReservoirTool: ParsableCommand {
         commandName: "reservoir",
         abstract: "An embeddable commit log in Kafka's on-disk format.",
         subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
-                      VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, DemoCommand.self]
+                      VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, GroupsCommand.self,
+                      QueueCommand.self, DemoCommand.self]
     )
 
     /// One line on stderr and exit 2 for usage errors, 1 for failures; never a trap or a trace.

@@ -166,6 +166,9 @@ public final class GroupConsumer: Sendable {
                     }
                     if index < buffer.count {
                         defer { index += 1 }
+                        // Everything handed out before this record was processed (the loop asks for
+                        // the next): auto-commit covers it, checked every 256 records of long chunks.
+                        if index & 255 == 255 { try member.autoCommitIfDue() }
                         member.handedInChunk.store(index + 1, ordering: .relaxed)
                         return buffer[index]
                     }
@@ -247,7 +250,7 @@ public final class GroupConsumer: Sendable {
         }
     }
 
-    private func autoCommitIfDue() throws {
+    fileprivate func autoCommitIfDue() throws {
         guard case .auto(let interval) = options.commit else { return }
         let due = state.withLock { state -> Bool in
             let now = monotonicNanoseconds()

@@ -149,4 +149,29 @@ struct CommandLineTests {
         #expect(try run(["topic", "alter", "c", "--dir", dir, "--set", "nonsense"]).status == 2)
         #expect(try run(["delete-records", "c", "--dir", dir, "--partition", "0", "--before", "601"]).status == 1)
     }
+
+    @Test("consume --group, groups list/describe/reset/delete, queue take/describe")
+    func consumerCommands() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "o", "--dir", dir]).status == 0)
+        #expect(try run(["produce", "o", "--dir", dir], input: (0..<10).map { "v\($0)" }.joined(separator: "\n") + "\n").status == 0)
+        #expect(try run(["consume", "o", "--dir", dir, "--group", "g", "--max", "4"]).stdout == "v0\nv1\nv2\nv3\n")
+        #expect(try run(["consume", "o", "--dir", dir, "--group", "g", "--max", "2"]).stdout == "v4\nv5\n")
+        #expect(try run(["consume", "o", "--dir", dir, "--group", "peek", "--commit", "none", "--max", "1"]).stdout == "v0\n")
+        #expect(try run(["groups", "list", "--dir", dir]).stdout == "g\n")
+        #expect(try run(["groups", "describe", "g", "--dir", dir]).stdout == "topic  partition  committed  end-offset  lag  member\no  0  6  10  4  -\n")
+        #expect(try run(["groups", "reset", "g", "--topic", "o", "--to", "8", "--dir", dir]).stdout == "o-0: committed 8\n")
+        #expect(try run(["consume", "o", "--dir", dir, "--group", "g"]).stdout == "v8\nv9\n")
+        #expect(try run(["groups", "delete", "g", "--dir", dir]).status == 0)
+        #expect(try run(["groups", "describe", "g", "--dir", dir]).status == 1)
+        #expect(try run(["groups", "reset", "g", "--topic", "o", "--to", "soon", "--dir", dir]).status == 2)
+
+        #expect(try run(["queue", "o", "--group", "w", "--max", "3", "--ack", "--dir", dir]).stdout == "v0\nv1\nv2\n")
+        #expect(try run(["queue", "o", "--group", "w", "--max", "1", "--reject", "--dir", dir]).stdout == "v3\n")
+        #expect(try run(["queue", "o", "--group", "w", "--max", "1", "--dir", dir]).stdout == "v4\n")
+        #expect(try run(["queue", "describe", "w", "--dir", dir]).stdout
+            == "group w: in-flight 0, awaiting redelivery 1, acknowledged 3, archived 1, dead-lettered 0\n")
+        #expect(try run(["queue", "o", "--group", "w", "--ack", "--reject", "--dir", dir]).status == 2)
+    }
 }

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Reservoir
+
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "Take records from a work queue, or describe a queue group.",
+        discussion: """
+            'queue TOPIC --group G' takes the records available now (at most --max) and settles them \
+            with --ack, --release or --reject. Without one they are delivered but not settled: they \
+            come back, their delivery count raised. --hold keeps them locked until the process is killed.
+            'queue describe G' shows in-flight, acknowledged, archived and dead-lettered counts.
+            """,
+        subcommands: [Take.self, Describe.self], defaultSubcommand: Take.self)
+
+    struct Take: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "take", abstract: "Take records from a work queue.")
+        @OptionGroup var store: StoreOptions
+        @Argument var topic: String
+        @Option(help: "The queue group.") var group: String
+        @Option(help: "At most this many records.") var max = 100
+        @Flag(help: "Acknowledge them.") var ack = false
+        @Flag(help: "Give them back (counts as a delivery).") var release = false
+        @Flag(help: "Never deliver them again (archived, dead-lettered if configured).") var reject = false
+        @Flag(help: "Keep them locked until the process is killed.") var hold = false
+        @Option(name: .customLong("dead-letter-topic"), help: "Copy archived records to this topic.") var deadLetterTopic: String?
+        @Option(name: .customLong("max-deliveries"), help: "Deliveries before a record is archived.") var maxDeliveries = 5
+        @Flag(help: "JSON lines with partition, offset, delivery count, key and value.") var json = false
+
+        func validate() throws {
+            guard [ack, release, reject, hold].filter({ $0 }).count <= 1 else {
+                throw ValidationError("give at most one of --ack, --release, --reject, --hold")
+            }
+            guard max > 0 else { throw ValidationError("--max must be positive") }
+        }
+
+        func run() throws {
+            let reservoir = try store.open()
+            defer { try? reservoir.close() }
+            let queue = try reservoir.queue(group: group, topic: topic,
+                                            options: QueueOptions(maxDeliveries: maxDeliveries, deadLetterTopic: deadLetterTopic))
+            let deliveries = try queue.poll(max: max)
+            for delivery in deliveries {
+                let record = delivery.record
+                if json {
+                    let value = JSONText.bytes(record.value)
+                    let key = JSONText.bytes(record.key)
+                    Output.write("{\"partition\":\(record.partition),\"offset\":\(record.offset),\"deliveryCount\":\(delivery.deliveryCount),\"key\":\(key.value),\"value\":\(value.value)}\n")
+                } else {
+                    Output.write(bytes: record.value ?? [])
+                    Output.write("\n")
+                }
+            }
+            Output.flush()
+            if ack { try queue.ack(deliveries) }
+            if release { try queue.release(deliveries) }
+            if reject { try queue.reject(deliveries) }
+            if hold {
+                while true { sleep(3600) }
+            }
+        }
+    }
+
+    struct Describe: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts of a queue group.")
+        @OptionGroup var store: StoreOptions
+        @Argument var group: String
+
+        func run() throws {
+            let reservoir = try store.open()
+            defer { try? reservoir.close() }
+            let status = try reservoir.queueStatus(group: group)
+            print("group \(group): in-flight \(status.inFlight), awaiting redelivery \(status.awaitingRedelivery), acknowledged \(status.acknowledged), archived \(status.archived), dead-lettered \(status.deadLettered)")
+        }
+    }
+}
