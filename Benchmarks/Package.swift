@@ -10,12 +10,18 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let package = Package(
     name: "ReservoirBenchmarks",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "..")],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
     targets: [
         .systemLibrary(name: "BenchLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .executableTarget(
             name: "ReservoirBenchmarks",
-            dependencies: [.product(name: "Reservoir", package: root), "BenchLZ4"],
+            dependencies: [
+                .product(name: "Reservoir", package: root), "BenchLZ4",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             path: "Sources/ReservoirBenchmarks"
         ),
     ]

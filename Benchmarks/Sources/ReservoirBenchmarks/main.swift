@@ -3,7 +3,7 @@ import Foundation
 import Reservoir
 
 // `make bench`: every comparison runs in the same process, alternating rounds, medians reported.
-// Arguments: scenario names to run (parts, append, durable, read, recovery, rss, compaction); none runs all.
+// Arguments: scenario names to run (parts, append, durable, read, recovery, rss, compaction, consumers); none runs all.
 
 let selected = Set(CommandLine.arguments.dropFirst())
 func wants(_ name: String) -> Bool { selected.isEmpty || selected.contains(name) }
@@ -21,3 +21,4 @@ if wants("read") { try ReadBenchmarks.run() }
 if wants("recovery") { try RecoveryBenchmarks.run() }
 if wants("rss") { try MemoryBenchmarks.run() }
 if wants("compaction") { try CompactionBenchmarks.run() }
+if wants("consumers") { try ConsumerBenchmarks.run() }

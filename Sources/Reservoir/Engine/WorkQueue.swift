@@ -92,10 +92,27 @@ public final class WorkQueue: AsyncSequence, Sendable {
         let partition: TopicPartition
         let fetcher: LogFetcher
         /// Offsets of the records in the window, ascending; `head` is the first not yet done.
+        /// Offsets of the records in the window, ascending, and their entries at the same
+        /// indexes; `head` is the first not yet done. Arrays, not dictionaries: a snapshot walks
+        /// the window on every change, and that walk must cost about a nanosecond an entry.
         var order: [Int64] = []
+        var slots: [Entry] = []
         var head = 0
-        var entries: [Int64: Entry] = [:]
+        /// Indexes past the last entry ever taken out of its first state: snapshot walks stop there.
+        var touchedEnd = 0
+        /// Available offsets, descending, so that the lowest is taken from the end.
         var available: [Int64] = []
+
+        /// The index of `offset` in the window.
+        func index(of offset: Int64) -> Int? {
+            var low = head
+            var high = order.count
+            while low < high {
+                let middle = (low + high) / 2
+                if order[middle] < offset { low = middle + 1 } else { high = middle }
+            }
+            return low < order.count && order[low] == offset ? low : nil
+        }
         var acquired = 0
         /// No lock in this partition expires before this (monotonic ns).
         var nextExpiry = UInt64.max
@@ -204,31 +221,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
             for step in 0..<count where taken.count < max {
                 let index = (state.turn + step) % count
                 try fill(&state.partitions[index])
-                var partition = state.partitions[index]
-                while taken.count < max, partition.acquired < options.maxInFlightPerPartition, !partition.available.isEmpty {
-                    let offset = partition.available.removeFirst()
-                    guard var entry = partition.entries[offset] else { continue }
-                    if entry.deliveries >= options.maxDeliveries {
-                        // Delivered as often as allowed (its last delivery was cut short by a crash).
-                        entry.state = .archived
-                        partition.entries[offset] = entry
-                        deadLetters.append((entry, "max-deliveries"))
-                        partition.totals.archived += 1
-                        partition.dirty = true
-                        continue
-                    }
-                    entry.state = .acquired
-                    entry.deliveries += 1
-                    entry.token = state.nextToken
-                    entry.expiry = now + lock
-                    state.nextToken += 1
-                    partition.entries[offset] = entry
-                    partition.acquired += 1
-                    partition.nextExpiry = Swift.min(partition.nextExpiry, entry.expiry)
-                    partition.dirty = true
-                    taken.append(Delivery(record: entry.record, deliveryCount: entry.deliveries, token: entry.token, queue: self))
-                }
-                state.partitions[index] = partition
+                taken += take(from: &state.partitions[index], max: max - taken.count, now: now, lock: lock,
+                              nextToken: &state.nextToken, deadLetters: &deadLetters)
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
@@ -237,6 +231,36 @@ public final class WorkQueue: AsyncSequence, Sendable {
             return (taken, now + lock)
         }
         if let expiry { scheduleExpiry(at: expiry) }
+        return taken
+    }
+
+    /// Acquires up to `max` available records of one partition, lowest offsets first (in place:
+    /// the partition's arrays are never copied).
+    private func take(
+        from partition: inout Partition, max: Int, now: UInt64, lock: UInt64, nextToken: inout Int, deadLetters: inout [(Entry, String)]
+    ) -> [Delivery] {
+        var taken: [Delivery] = []
+        while taken.count < max, partition.acquired < options.maxInFlightPerPartition, let offset = partition.available.popLast() {
+            guard let slot = partition.index(of: offset) else { continue }
+            partition.touchedEnd = Swift.max(partition.touchedEnd, slot + 1)
+            partition.dirty = true
+            if partition.slots[slot].deliveries >= options.maxDeliveries {
+                // Delivered as often as allowed (its last delivery was cut short by a crash).
+                partition.slots[slot].state = .archived
+                deadLetters.append((partition.slots[slot], "max-deliveries"))
+                partition.totals.archived += 1
+                continue
+            }
+            partition.slots[slot].state = .acquired
+            partition.slots[slot].deliveries += 1
+            partition.slots[slot].token = nextToken
+            partition.slots[slot].expiry = now + lock
+            nextToken += 1
+            partition.acquired += 1
+            partition.nextExpiry = Swift.min(partition.nextExpiry, now + lock)
+            let entry = partition.slots[slot]
+            taken.append(Delivery(record: entry.record, deliveryCount: entry.deliveries, token: entry.token, queue: self))
+        }
         return taken
     }
 
@@ -272,8 +296,10 @@ public final class WorkQueue: AsyncSequence, Sendable {
         guard partition.acquired > 0, partition.nextExpiry <= now else { return false }
         var changed = false
         var nextExpiry = UInt64.max
-        for offset in partition.order[partition.head...] {
-            guard var entry = partition.entries[offset], entry.state == .acquired else { continue }
+        for slot in partition.head..<partition.touchedEnd {
+            var entry = partition.slots[slot]
+            guard entry.state == .acquired else { continue }
+            let offset = partition.order[slot]
             guard entry.expiry <= now else {
                 nextExpiry = Swift.min(nextExpiry, entry.expiry)
                 continue
@@ -289,7 +315,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
                 entry.state = .available
                 insertAvailable(offset, into: &partition)
             }
-            partition.entries[offset] = entry
+            partition.slots[slot] = entry
         }
         partition.nextExpiry = nextExpiry
         if changed { advance(&partition) }
@@ -308,7 +334,16 @@ public final class WorkQueue: AsyncSequence, Sendable {
         } catch {
             throw ReservoirError(.corruptData, "\(partition.partition) at offset \(result.requestedOffset): \(error)")
         }
-        for record in records where record.offset >= partition.start && partition.entries[record.offset] == nil {
+        let room = options.maxInFlightPerPartition - (partition.order.count - partition.head)
+        var added = 0
+        var fresh: [Int64] = []
+        for record in records where record.offset >= partition.start && record.offset > (partition.order.last ?? Int64.min) {
+            if added == room {
+                // The window is full: read the rest again later.
+                partition.fetcher.seek(to: record.offset)
+                break
+            }
+            added += 1
             var entry = Entry(record: record, state: .available, deliveries: 0)
             while let run = partition.recovered.first, run.last < record.offset { partition.recovered.removeFirst() }
             if let run = partition.recovered.first, run.first <= record.offset {
@@ -320,28 +355,32 @@ public final class WorkQueue: AsyncSequence, Sendable {
                 }
             }
             partition.order.append(record.offset)
-            partition.entries[record.offset] = entry
-            if entry.state == .available { partition.available.append(record.offset) }
+            partition.slots.append(entry)
+            if entry.state != .available || entry.deliveries > 0 { partition.touchedEnd = partition.order.count }
+            if entry.state == .available { fresh.append(record.offset) }
         }
+        // Fresh offsets are higher than any available one: they go in front (the array is descending).
+        partition.available.insert(contentsOf: fresh.reversed(), at: 0)
         advance(&partition)
     }
 
     private func insertAvailable(_ offset: Int64, into partition: inout Partition) {
+        // Descending order: find the first element smaller than `offset`.
         var low = 0
         var high = partition.available.count
         while low < high {
             let middle = (low + high) / 2
-            if partition.available[middle] < offset { low = middle + 1 } else { high = middle }
+            if partition.available[middle] > offset { low = middle + 1 } else { high = middle }
         }
         partition.available.insert(offset, at: low)
     }
 
     /// Moves the start past the records at the front of the window that are done.
     private func advance(_ partition: inout Partition) {
-        while partition.head < partition.order.count, partition.entries[partition.order[partition.head]]?.isDone ?? true {
-            partition.entries[partition.order[partition.head]] = nil
+        while partition.head < partition.order.count, partition.slots[partition.head].isDone {
             partition.head += 1
         }
+        partition.touchedEnd = Swift.max(partition.touchedEnd, partition.head)
         let newStart = partition.head < partition.order.count ? partition.order[partition.head] : (partition.fetcher.position ?? partition.start)
         if newStart != partition.start {
             partition.start = newStart
@@ -349,6 +388,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
         }
         if partition.head > 4096 && partition.head * 2 > partition.order.count {
             partition.order.removeFirst(partition.head)
+            partition.slots.removeFirst(partition.head)
+            partition.touchedEnd -= partition.head
             partition.head = 0
         }
     }
@@ -362,45 +403,48 @@ public final class WorkQueue: AsyncSequence, Sendable {
             var deadLetters: [(Entry, String)] = []
             // Check every delivery first: a stale one changes nothing.
             for delivery in deliveries {
-                guard delivery.queue === self, let index = state.partitions.firstIndex(where: { $0.partition.partition == delivery.record.partition }),
-                    let entry = state.partitions[index].entries[delivery.record.offset], entry.state == .acquired, entry.token == delivery.token
+                let index = delivery.record.partition
+                guard delivery.queue === self, index >= 0, index < state.partitions.count,
+                    let slot = state.partitions[index].index(of: delivery.record.offset),
+                    state.partitions[index].slots[slot].state == .acquired, state.partitions[index].slots[slot].token == delivery.token
                 else {
                     throw ReservoirError(.invalidArgument, "the lock on \(delivery.record.topic)-\(delivery.record.partition) offset \(delivery.record.offset) expired or was already settled; it may have been delivered again")
                 }
             }
             for delivery in deliveries {
                 let index = delivery.record.partition
-                var partition = state.partitions[index]
-                guard var entry = partition.entries[delivery.record.offset] else { continue }
-                partition.acquired -= 1
-                switch settlement {
-                case .ack:
-                    entry.state = .acknowledged
-                    partition.totals.acknowledged += 1
-                case .reject:
-                    entry.state = .archived
-                    partition.totals.archived += 1
-                    deadLetters.append((entry, "rejected"))
-                case .release:
-                    if entry.deliveries >= options.maxDeliveries {
-                        entry.state = .archived
-                        partition.totals.archived += 1
-                        deadLetters.append((entry, "max-deliveries"))
-                    } else {
-                        entry.state = .available
-                        insertAvailable(delivery.record.offset, into: &partition)
-                    }
-                }
-                partition.entries[delivery.record.offset] = entry
-                partition.dirty = true
-                advance(&partition)
-                state.partitions[index] = partition
+                settle(delivery, in: &state.partitions[index], as: settlement, deadLetters: &deadLetters)
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
         }
         // Released records are available again; acknowledged ones make room in the window.
         signalWaiters()
+    }
+
+    private func settle(_ delivery: Delivery, in partition: inout Partition, as settlement: Settlement, deadLetters: inout [(Entry, String)]) {
+        guard let slot = partition.index(of: delivery.record.offset) else { return }
+        partition.acquired -= 1
+        switch settlement {
+        case .ack:
+            partition.slots[slot].state = .acknowledged
+            partition.totals.acknowledged += 1
+        case .reject:
+            partition.slots[slot].state = .archived
+            partition.totals.archived += 1
+            deadLetters.append((partition.slots[slot], "rejected"))
+        case .release:
+            if partition.slots[slot].deliveries >= options.maxDeliveries {
+                partition.slots[slot].state = .archived
+                partition.totals.archived += 1
+                deadLetters.append((partition.slots[slot], "max-deliveries"))
+            } else {
+                partition.slots[slot].state = .available
+                insertAvailable(delivery.record.offset, into: &partition)
+            }
+        }
+        partition.dirty = true
+        advance(&partition)
     }
 
     /// Acknowledges many deliveries with one state write per partition.
@@ -445,20 +489,23 @@ public final class WorkQueue: AsyncSequence, Sendable {
 
     private static func snapshot(of partition: Partition) -> QueueStateStore.Snapshot {
         var runs: [QueueStateStore.Run] = []
-        for offset in partition.order[partition.head...] {
-            guard let entry = partition.entries[offset] else { continue }
+        for slot in partition.head..<partition.touchedEnd {
+            // Fields read in place: copying an entry (a record with its references) costs more
+            // than the rest of the walk.
+            let entryState = partition.slots[slot].state
+            let deliveries = partition.slots[slot].deliveries
+            let offset = partition.order[slot]
             let state: QueueStateStore.RecordState
-            switch entry.state {
+            switch entryState {
             case .acknowledged: state = .acknowledged
             case .archived: state = .archived
             case .available, .acquired: state = .available
             }
-            guard state != .available || entry.deliveries > 0 else { continue }
-            if var last = runs.last, last.state == state, last.deliveries == entry.deliveries {
-                last.last = offset
-                runs[runs.count - 1] = last
+            guard state != .available || deliveries > 0 else { continue }
+            if let last = runs.last, last.state == state, last.deliveries == deliveries {
+                runs[runs.count - 1].last = offset
             } else {
-                runs.append(QueueStateStore.Run(first: offset, last: offset, state: state, deliveries: entry.deliveries))
+                runs.append(QueueStateStore.Run(first: offset, last: offset, state: state, deliveries: deliveries))
             }
         }
         // Records recovered but not fetched again keep their state.
@@ -485,7 +532,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
             var status = Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)
             for partition in state.partitions {
                 status.inFlight += partition.acquired
-                status.awaitingRedelivery += partition.available.filter { (partition.entries[$0]?.deliveries ?? 0) > 0 }.count
+                status.awaitingRedelivery += partition.available.filter { offset in
+                    partition.index(of: offset).map { partition.slots[$0].deliveries > 0 } ?? false
+                }.count
                 status.acknowledged += partition.totals.acknowledged
                 status.archived += partition.totals.archived
                 status.deadLettered += partition.totals.deadLettered
