@@ -1,5 +1,6 @@
-# Reservoir: `make test` builds and runs the tests, `make demo` runs an end-to-end job on a
-# temporary store. Both install what a fresh Debian machine is missing (liblz4-dev, pkg-config).
+# Reservoir: `make test` builds and runs the tests, `make demo` runs the peak-traffic benchmark
+# on a temporary store (about 70 s; report in reservoir-report/). Both install what a fresh
+# Debian machine is missing (liblz4-dev, pkg-config).
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -23,7 +24,7 @@ test: deps oracle
 
 demo: deps
 	$(SWIFT) build -c release --product reservoir
-	.build/release/reservoir demo
+	.build/release/reservoir bench peak --report reservoir-report
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release ReservoirBenchmarks

@@ -10,7 +10,7 @@ struct ReservoirTool: ParsableCommand {
         abstract: "An embeddable commit log in Kafka's on-disk format.",
         subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
                       VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, GroupsCommand.self,
-                      QueueCommand.self, DemoCommand.self]
+                      QueueCommand.self, BenchCommand.self]
     )
 
     /// One line on stderr and exit 2 for usage errors, 1 for failures; never a trap or a trace.
@@ -59,11 +59,15 @@ struct StoreOptions: ParsableArguments {
     }
 
     func open() throws -> Reservoir {
-        // Commands print what they did; the store's own log reports only problems.
-        var logger = Logger(label: "reservoir")
-        logger.logLevel = .warning
-        return try Reservoir.open(at: path, options: Reservoir.Options(logger: logger))
+        try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
     }
+}
+
+/// Commands print what they did; the store's own log reports only problems.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "reservoir")
+    logger.logLevel = .warning
+    return logger
 }
 
 /// Writes to stdout without Foundation's buffering surprises; flushes on demand.

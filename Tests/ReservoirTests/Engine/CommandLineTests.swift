@@ -174,4 +174,45 @@ struct CommandLineTests {
             == "group w: in-flight 0, awaiting redelivery 1, acknowledged 3, archived 1, dead-lettered 0\n")
         #expect(try run(["queue", "o", "--group", "w", "--ack", "--reject", "--dir", dir]).status == 2)
     }
+
+    @Test("bench peak: every record consumed once, and the report agrees with an independent count")
+    func benchPeak() throws {
+        let dir = temporaryDirectory()
+        let reportDir = dir + "-report"
+        defer {
+            removeDirectory(dir)
+            removeDirectory(reportDir)
+        }
+        let outcome = try run(["bench", "peak", "--dir", dir, "--keep-store", "--report", reportDir, "--json", "--base-rate", "2000",
+                               "--burst-multiple", "5", "--warmup", "0.3", "--burst", "0.5", "--cooldown", "0.3", "--cost-us", "50",
+                               "--partitions", "2", "--record-bytes", "64"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let runs = try #require(report["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["kind"] as? String } == ["buffered", "baseline"])
+        let produced = try #require(runs[0]["produced"] as? Int)
+        #expect(produced > 1000)
+        #expect(runs.allSatisfy { ($0["checksumsMatch"] as? Bool) == true })
+        #expect((runs[0]["samples"] as? [Any])?.isEmpty == false)
+        // An independent count: every record the store holds, read back by `consume`.
+        let consumed = try run(["consume", "peak", "--dir", dir, "--json"])
+        #expect(consumed.stdout.split(separator: "\n").count == produced)
+        #expect((runs[0]["partitionEnds"] as? [Int])?.reduce(0, +) == produced)
+        // The chart and page exist and are self-contained.
+        let html = try String(contentsOfFile: reportDir + "/index.html", encoding: .utf8)
+        // Nothing to fetch: no external stylesheet, script or image.
+        #expect(html.contains("<svg") && !html.contains("src=") && !html.contains("href=") && !html.contains("<link"))
+        #expect(FileManager.default.fileExists(atPath: reportDir + "/chart.svg"))
+    }
+
+    @Test("bench produce and consume print throughput")
+    func benchThroughput() throws {
+        let produce = try run(["bench", "produce", "--records", "20000", "--json"])
+        #expect(produce.status == 0)
+        let figures = try #require(try JSONSerialization.jsonObject(with: Data(produce.stdout.utf8)) as? [String: Any])
+        #expect(figures["records"] as? Int == 20000)
+        #expect((figures["recordsPerSecond"] as? Double ?? 0) > 0)
+        let consume = try run(["bench", "consume", "--records", "20000", "--members", "2"])
+        #expect(consume.status == 0 && consume.stdout.hasPrefix("20000 records in"))
+    }
 }
