@@ -142,25 +142,22 @@ struct ConsumeCommand: ParsableCommand {
     }
 
     private func jsonLine(_ record: ConsumerRecord) -> String {
-        let key = JSONText.bytes(record.key)
-        let value = JSONText.bytes(record.value)
-        var line = "{\"topic\":\(JSONText.string(topic)),\"partition\":\(record.partition),\"offset\":\(record.offset),\"timestamp\":\(record.timestamp)"
-        line += ",\"key\":\(key.value)" + (key.base64 ? ",\"key_base64\":true" : "")
-        line += ",\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true" : "")
-        let headers = record.headers.map { header -> String in
-            let value = JSONText.bytes(header.value)
-            return "{\"key\":\(JSONText.string(header.key)),\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true}" : "}")
-        }
-        return line + ",\"headers\":[\(headers.joined(separator: ","))]}\n"
+        jsonLine(partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
+                 value: record.value, headers: record.headers)
     }
 
     private func jsonLine(_ record: RecordView, partition: Int) -> String {
-        let key = JSONText.bytes(record.key)
-        let value = JSONText.bytes(record.value)
-        var line = "{\"topic\":\(JSONText.string(topic)),\"partition\":\(partition),\"offset\":\(record.offset),\"timestamp\":\(record.timestamp)"
+        jsonLine(partition: partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
+                 value: record.value, headers: record.headers)
+    }
+
+    private func jsonLine(partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> String {
+        let key = JSONText.bytes(key)
+        let value = JSONText.bytes(value)
+        var line = "{\"topic\":\(JSONText.string(topic)),\"partition\":\(partition),\"offset\":\(offset),\"timestamp\":\(timestamp)"
         line += ",\"key\":\(key.value)" + (key.base64 ? ",\"key_base64\":true" : "")
         line += ",\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true" : "")
-        let headers = record.headers.map { header -> String in
+        let headers = headers.map { header -> String in
             let value = JSONText.bytes(header.value)
             return "{\"key\":\(JSONText.string(header.key)),\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true}" : "}")
         }

@@ -36,26 +36,9 @@ final class OffsetStore: Sendable {
     /// Loads every commit from the topic's partition (later records win; tombstones delete).
     func load(from log: PartitionLog) throws(ReservoirError) {
         var loaded: [Key: CommittedOffset] = [:]
-        var offset = log.startOffset
-        let decoder = RecordDecoder()
-        while offset < log.endOffset {
-            let result = try log.read(from: offset, maxBytes: 4 << 20)
-            if result.isEmpty { break }
-            for batch in result.batches {
-                do {
-                    try decoder.forEachRecord(in: batch) { record in
-                        guard record.offset >= offset, let key = record.key.flatMap(Self.decodeKey) else { return }
-                        if let value = record.value {
-                            if let committed = Self.decodeValue(value) { loaded[key] = committed }
-                        } else {
-                            loaded[key] = nil
-                        }
-                    }
-                } catch {
-                    throw ReservoirError(.corruptData, "\(Self.topic) at offset \(batch.baseOffset): \(error)")
-                }
-            }
-            offset = result.nextOffset
+        try InternalTopicRecords.forEach(in: log, topic: Self.topic) { key, value in
+            guard let key = Self.decodeKey(key) else { return }
+            loaded[key] = value.flatMap(Self.decodeValue)
         }
         offsets.withLock { $0 = loaded }
     }
@@ -102,22 +85,22 @@ final class OffsetStore: Sendable {
     // MARK: Kafka's record layout
 
     static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
-        var bytes: [UInt8] = []
-        append(Int16(1), to: &bytes)
-        append(string: group, to: &bytes)
-        append(string: partition.topic, to: &bytes)
-        append(Int32(partition.partition), to: &bytes)
-        return bytes
+        var writer = BigEndianWriter()
+        writer.append(Int16(1))
+        writer.append(string: group)
+        writer.append(string: partition.topic)
+        writer.append(Int32(partition.partition))
+        return writer.bytes
     }
 
     static func encodeValue(_ committed: CommittedOffset) -> [UInt8] {
-        var bytes: [UInt8] = []
-        append(Int16(3), to: &bytes)
-        append(committed.offset, to: &bytes)
-        append(Int32(-1), to: &bytes)
-        append(string: committed.metadata, to: &bytes)
-        append(committed.commitTimestamp, to: &bytes)
-        return bytes
+        var writer = BigEndianWriter()
+        writer.append(Int16(3))
+        writer.append(committed.offset)
+        writer.append(Int32(-1))
+        writer.append(string: committed.metadata)
+        writer.append(committed.commitTimestamp)
+        return writer.bytes
     }
 
     private static func decodeKey(_ bytes: [UInt8]) -> Key? {
@@ -136,43 +119,4 @@ final class OffsetStore: Sendable {
         return CommittedOffset(offset: offset, metadata: metadata, commitTimestamp: time)
     }
 
-    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    private static func append(string: String, to bytes: inout [UInt8]) {
-        let utf8 = Array(string.utf8.prefix(Int(Int16.max)))
-        append(Int16(utf8.count), to: &bytes)
-        bytes.append(contentsOf: utf8)
-    }
-}
-
-/// Reads big-endian fields from bytes, nil when they run out (no traps on malformed input).
-struct BigEndianReader {
-    private let bytes: [UInt8]
-    private var position = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isAtEnd: Bool { position >= bytes.count }
-
-    mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
-        let size = MemoryLayout<T>.size
-        guard bytes.count - position >= size else { return nil }
-        var value: T = 0
-        for index in position..<(position + size) { value = (value << 8) | T(truncatingIfNeeded: bytes[index]) }
-        position += size
-        return value
-    }
-
-    mutating func int8() -> Int8? { integer(Int8.self) }
-    mutating func int16() -> Int16? { integer(Int16.self) }
-    mutating func int32() -> Int32? { integer(Int32.self) }
-    mutating func int64() -> Int64? { integer(Int64.self) }
-
-    mutating func string() -> String? {
-        guard let length = int16(), length >= 0, bytes.count - position >= Int(length) else { return nil }
-        defer { position += Int(length) }
-        return String(decoding: bytes[position..<(position + Int(length))], as: UTF8.self)
-    }
 }

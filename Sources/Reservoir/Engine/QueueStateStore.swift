@@ -44,22 +44,9 @@ final class QueueStateStore: Sendable {
 
     func load(from log: PartitionLog) throws(ReservoirError) {
         var loaded: [Key: Snapshot] = [:]
-        var offset = log.startOffset
-        let decoder = RecordDecoder()
-        while offset < log.endOffset {
-            let result = try log.read(from: offset, maxBytes: 4 << 20)
-            if result.isEmpty { break }
-            for batch in result.batches {
-                do {
-                    try decoder.forEachRecord(in: batch) { record in
-                        guard record.offset >= offset, let key = record.key.flatMap(Self.decodeKey) else { return }
-                        loaded[key] = record.value.flatMap(Self.decodeSnapshot)
-                    }
-                } catch {
-                    throw ReservoirError(.corruptData, "\(Self.topic) at offset \(batch.baseOffset): \(error)")
-                }
-            }
-            offset = result.nextOffset
+        try InternalTopicRecords.forEach(in: log, topic: Self.topic) { key, value in
+            guard let key = Self.decodeKey(key) else { return }
+            loaded[key] = value.flatMap(Self.decodeSnapshot)
         }
         snapshots.withLock { $0 = loaded }
     }
@@ -81,30 +68,29 @@ final class QueueStateStore: Sendable {
     // MARK: Encoding
 
     static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
-        var bytes: [UInt8] = []
-        append(Int16(0), to: &bytes)
-        append(string: group, to: &bytes)
-        append(string: partition.topic, to: &bytes)
-        append(Int32(partition.partition), to: &bytes)
-        return bytes
+        var writer = BigEndianWriter()
+        writer.append(Int16(0))
+        writer.append(string: group)
+        writer.append(string: partition.topic)
+        writer.append(Int32(partition.partition))
+        return writer.bytes
     }
 
     static func encode(_ snapshot: Snapshot) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(14 + snapshot.runs.count * 19)
-        append(Int16(0), to: &bytes)
-        append(snapshot.start, to: &bytes)
-        append(snapshot.acknowledged, to: &bytes)
-        append(snapshot.archived, to: &bytes)
-        append(snapshot.deadLettered, to: &bytes)
-        append(Int32(snapshot.runs.count), to: &bytes)
+        var writer = BigEndianWriter()
+        writer.append(Int16(0))
+        writer.append(snapshot.start)
+        writer.append(snapshot.acknowledged)
+        writer.append(snapshot.archived)
+        writer.append(snapshot.deadLettered)
+        writer.append(Int32(snapshot.runs.count))
         for run in snapshot.runs {
-            append(run.first, to: &bytes)
-            append(run.last, to: &bytes)
-            bytes.append(UInt8(bitPattern: run.state.rawValue))
-            append(Int16(clamping: run.deliveries), to: &bytes)
+            writer.append(run.first)
+            writer.append(run.last)
+            writer.append(run.state.rawValue)
+            writer.append(Int16(clamping: run.deliveries))
         }
-        return bytes
+        return writer.bytes
     }
 
     private static func decodeKey(_ bytes: [UInt8]) -> Key? {
@@ -128,13 +114,4 @@ final class QueueStateStore: Sendable {
         return Snapshot(start: start, runs: runs, acknowledged: acknowledged, archived: archived, deadLettered: deadLettered)
     }
 
-    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    private static func append(string: String, to bytes: inout [UInt8]) {
-        let utf8 = Array(string.utf8.prefix(Int(Int16.max)))
-        append(Int16(utf8.count), to: &bytes)
-        bytes.append(contentsOf: utf8)
-    }
 }

@@ -36,7 +36,8 @@ struct PeakReport: Codable {
         row("end-to-end latency p50") { String(format: "%.1f ms", $0.endToEnd.p50) }
         row("p90 / p99 / p99.9") { String(format: "%.0f / %.0f / %.0f ms", $0.endToEnd.p90, $0.endToEnd.p99, $0.endToEnd.p999) }
         row("max") { String(format: "%.0f ms", $0.endToEnd.max) }
-        row("drained after production ended") { String(format: "%.1f s", $0.drainSeconds) }
+        row("producer done (schedule: \(String(format: "%.0f", scenario.productionSeconds)) s)") { String(format: "at %.1f s", $0.productionEndedAt) }
+        row("backlog cleared") { String(format: "at %.1f s", $0.backlogClearedAt) }
         row("run time") { String(format: "%.1f s", $0.seconds) }
         return lines.joined(separator: "\n")
     }
@@ -66,7 +67,7 @@ struct PeakReport: Codable {
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(width / 2)" y="26" text-anchor="middle" font-size="18" font-weight="bold">Absorbing a traffic peak: Reservoir against a direct hand-off</text>
             <text x="\(width / 2)" y="48" text-anchor="middle" font-size="12" fill="#444">\(escape(scenario.summary))</text>
-            <text x="\(width / 2)" y="64" text-anchor="middle" font-size="11" fill="#666">sampled every 100 ms; rates drawn as 0.5 s moving averages</text>
+            <text x="\(width / 2)" y="64" text-anchor="middle" font-size="11" fill="#666">sampled every 100 ms; rates drawn as 0.6 s moving averages</text>
 
             """
         for (index, run) in runs.enumerated() {
@@ -133,11 +134,12 @@ struct PeakReport: Codable {
         return out + "</g>\n"
     }
 
-    /// A centred moving average over 5 samples (0.5 s): 100 ms samples alias with the consumers'
-    /// batch rhythm and zigzag; report.json keeps the raw samples.
+    /// A centred moving average over 6 samples (0.6 s): 100 ms samples alias with the consumers'
+    /// batch rhythm and zigzag (an even window cancels the two-sample pattern); report.json
+    /// keeps the raw samples.
     private func smoothed(_ points: [(Double, Double)]) -> [(Double, Double)] {
         points.indices.map { index in
-            let window = points[Swift.max(0, index - 2)...Swift.min(points.count - 1, index + 2)]
+            let window = points[Swift.max(0, index - 3)...Swift.min(points.count - 1, index + 2)]
             return (points[index].0, window.reduce(0) { $0 + $1.1 } / Double(window.count))
         }
     }

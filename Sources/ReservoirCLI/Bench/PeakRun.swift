@@ -35,8 +35,11 @@ final class PeakRun: Sendable {
         var maxBacklog: Int
         /// Most records the producer was behind its schedule.
         var maxBehind: Int
-        /// Seconds from the end of production until every group had consumed everything.
-        var drainSeconds: Double
+        /// When the producer finished its schedule (seconds since the start; the schedule itself
+        /// ends at the scenario's production seconds).
+        var productionEndedAt: Double
+        /// When every group had consumed everything (seconds since the start).
+        var backlogClearedAt: Double
         var seconds: Double
         var partitionEnds: [Int64]
     }
@@ -168,7 +171,7 @@ final class PeakRun: Sendable {
             kind: kind, samples: samples, produced: producedTotal, consumed: consumedTotals,
             checksumsMatch: consumedChecksum.allSatisfy { $0.value.load(ordering: .relaxed) == expected } && consumedTotals.allSatisfy { $0 == producedTotal },
             endToEnd: endToEnd.percentiles, append: appendLatency.percentiles, maxBacklog: samples.map(\.backlog).max() ?? 0,
-            maxBehind: maxBehindSeen.load(ordering: .relaxed), drainSeconds: Swift.max(0, drainedAt - productionEnded), seconds: elapsed,
+            maxBehind: maxBehindSeen.load(ordering: .relaxed), productionEndedAt: productionEnded, backlogClearedAt: drainedAt, seconds: elapsed,
             partitionEnds: partitionEnds)
     }
 
