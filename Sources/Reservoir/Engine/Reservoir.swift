@@ -593,6 +593,8 @@ public final class Reservoir: Sendable {
         maintenance.stop()
         // Group members commit (auto-commit mode) and stop; readers end when their logs close.
         for member in coordinator.closeAll() { member.storeClosing() }
+        // Queues and members hold the store: let go of them so that nothing keeps it alive.
+        queues.withLock { $0.removeAll() }
         // Let pending single-record appends reach their logs before the logs close.
         let drained = DispatchSemaphore(value: 0)
         ioThread.submit { drained.signal() }

@@ -94,6 +94,9 @@ final class IOThread: Sendable {
             }
             for job in jobs { job() }
             if stop && jobs.isEmpty {
+                // Timed jobs not yet due are dropped, and released now: they may hold what owns
+                // this thread (a log's flush timer holds the log), which would otherwise never be freed.
+                state.withLock { $0.timed.removeAll() }
                 finished.signal()
                 return
             }

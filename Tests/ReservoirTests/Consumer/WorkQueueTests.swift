@@ -208,3 +208,59 @@ final class Ledger: Sendable {
     var overlaps: Int { state.withLock { $0.overlaps } }
     var counts: [String: Int] { state.withLock { $0.counts } }
 }
+
+@Suite("Lifetimes")
+struct LifetimeTests {
+    @Test("a closed store is freed with its logs, whatever consumers and queues it had")
+    func closedStoreIsFreed() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        weak var weakStore: Reservoir?
+        weak var weakLog: PartitionLog?
+        do {
+            let store = try Reservoir.open(at: dir)  // background maintenance on, as by default
+            weakStore = store
+            try store.createTopic("f", config: TopicConfig(partitions: 2))
+            try store.append(to: "f", records: [Record(key: nil, value: [1])], acks: .buffered)
+            weakLog = try store.log(topic: "f", partition: 0)
+            let member = try store.consumer(group: "g", topics: ["f"])
+            _ = try member.poll()
+            try member.close()
+            _ = try store.consumer(group: "h", topics: ["f"])  // left open: the store's close ends it
+            let queue = try store.queue(group: "q", topic: "f")
+            try queue.ack(try queue.poll())
+            _ = try store.reader(topic: "f", partition: 1)
+            try store.close()
+        }
+        #expect(weakStore == nil)
+        #expect(weakLog == nil)
+    }
+}
+
+extension LifetimeTests {
+    @Test("a pending flush timer does not keep a closed store's logs alive (found by the fuzzer)")
+    func fuzzSequenceFreesStore() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        weak var weakStore: Reservoir?
+        weak var weakStateLog: PartitionLog?
+        do {
+            let store = try Reservoir.open(at: dir)
+            weakStore = store
+            try store.createTopic("f", config: TopicConfig(partitions: 2))
+            try store.append(to: "f", records: [Record(key: nil, value: [1, 2, 3])], acks: .buffered)
+            try store.consumer(group: "g", topics: ["f"]).close()
+            _ = try store.queue(group: "q", topic: "f")
+            let record = Record(key: [], value: [0xc2])
+            for topic in ["__consumer_offsets", "__queue_state"] {
+                try store.append(to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered)
+            }
+            // The internal topics flush on a timer: a pending timer must not keep their log alive.
+            weakStateLog = try store.log(topic: "__queue_state", partition: 0)
+            try store.close()
+        }
+        #expect(weakStore == nil)
+        usleep(50_000)  // the I/O threads let go of themselves as they end
+        #expect(weakStateLog == nil)
+    }
+}

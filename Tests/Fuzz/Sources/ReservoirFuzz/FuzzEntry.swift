@@ -49,7 +49,50 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     try? store.close()
     _ = try? StoreVerifier.verify(directory: storeDirectory)
+
+    // 3. The decoders of the consumer state: the input split into a key and a value, stored in
+    //    __consumer_offsets and __queue_state, loaded when the store opens, then used.
+    fuzzConsumerState(bytes)
     return 0
+}
+
+private let stateDirectory = NSTemporaryDirectory() + "reservoir-fuzz-state-\(getpid())"
+
+private func fuzzConsumerState(_ bytes: [UInt8]) {
+    try? FileManager.default.removeItem(atPath: stateDirectory)
+    guard let store = try? Reservoir.open(at: stateDirectory, options: quiet) else { return }
+    do {
+        try store.createTopic("f", config: TopicConfig(partitions: 2))
+        try store.append(to: "f", records: [Record(key: nil, value: [1, 2, 3])], acks: .buffered)
+        // Creating a member and a queue creates the internal topics.
+        try store.consumer(group: "g", topics: ["f"]).close()
+        _ = try store.queue(group: "q", topic: "f")
+        let split = bytes.count / 2
+        let record = Record(key: Array(bytes[..<split]), value: Array(bytes[split...]))
+        for topic in ["__consumer_offsets", "__queue_state"] {
+            try store.append(to: topic, records: [record, Record(key: Array(bytes), value: Array(bytes))], partition: 0, acks: .buffered)
+        }
+        try store.close()
+    } catch {
+        try? store.close()
+        return
+    }
+    guard let reopened = try? Reservoir.open(at: stateDirectory, options: quiet) else { return }
+    for group in reopened.consumerGroups {
+        _ = try? reopened.describeGroup(group)
+        if let member = try? reopened.consumer(group: group, topics: ["f"]) {
+            _ = try? member.poll(maxRecords: 10)
+            _ = member.lag()
+            try? member.close()
+        }
+    }
+    for group in reopened.queueGroups {
+        _ = try? reopened.queueStatus(group: group)
+        if let queue = try? reopened.queue(group: group, topic: "f"), let taken = try? queue.poll(max: 10) {
+            try? queue.ack(taken)
+        }
+    }
+    try? reopened.close()
 }
 
 @_silgen_name("LLVMFuzzerRunDriver")
