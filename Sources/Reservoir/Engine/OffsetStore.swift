@@ -85,12 +85,7 @@ final class OffsetStore: Sendable {
     // MARK: Kafka's record layout
 
     static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
-        var writer = BigEndianWriter()
-        writer.append(Int16(1))
-        writer.append(string: group)
-        writer.append(string: partition.topic)
-        writer.append(Int32(partition.partition))
-        return writer.bytes
+        InternalTopicRecords.groupKey(version: 1, group: group, partition: partition)
     }
 
     static func encodeValue(_ committed: CommittedOffset) -> [UInt8] {
@@ -104,11 +99,7 @@ final class OffsetStore: Sendable {
     }
 
     private static func decodeKey(_ bytes: [UInt8]) -> Key? {
-        var reader = BigEndianReader(bytes)
-        guard let version = reader.int16(), version == 0 || version == 1, let group = reader.string(), let topic = reader.string(),
-            let partition = reader.int32()
-        else { return nil }
-        return Key(group: group, partition: TopicPartition(topic, Int(partition)))
+        InternalTopicRecords.parseGroupKey(bytes, versions: 0...1).map { Key(group: $0.group, partition: $0.partition) }
     }
 
     private static func decodeValue(_ bytes: [UInt8]) -> CommittedOffset? {

@@ -68,12 +68,7 @@ final class QueueStateStore: Sendable {
     // MARK: Encoding
 
     static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
-        var writer = BigEndianWriter()
-        writer.append(Int16(0))
-        writer.append(string: group)
-        writer.append(string: partition.topic)
-        writer.append(Int32(partition.partition))
-        return writer.bytes
+        InternalTopicRecords.groupKey(version: 0, group: group, partition: partition)
     }
 
     static func encode(_ snapshot: Snapshot) -> [UInt8] {
@@ -94,9 +89,7 @@ final class QueueStateStore: Sendable {
     }
 
     private static func decodeKey(_ bytes: [UInt8]) -> Key? {
-        var reader = BigEndianReader(bytes)
-        guard reader.int16() == 0, let group = reader.string(), let topic = reader.string(), let partition = reader.int32() else { return nil }
-        return Key(group: group, partition: TopicPartition(topic, Int(partition)))
+        InternalTopicRecords.parseGroupKey(bytes, versions: 0...0).map { Key(group: $0.group, partition: $0.partition) }
     }
 
     static func decodeSnapshot(_ bytes: [UInt8]) -> Snapshot? {
