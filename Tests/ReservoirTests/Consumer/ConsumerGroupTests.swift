@@ -186,3 +186,34 @@ extension Reservoir {
         offsetStore.committed(group: group, partition: partition)?.offset
     }
 }
+
+extension ConsumerGroupTests {
+    @Test("seek moves a member's position; the events stream reports assignments; a waiting queue consumer wakes on append")
+    func seekEventsAndQueueWake() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        defer { try? store.close() }
+        try store.createTopic("orders", config: TopicConfig(partitions: 1))
+        try await store.append(to: "orders", records: (0..<20).map { Record(key: nil, value: Array("v\($0)".utf8)) }, acks: .buffered)
+        let member = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .manual))
+        var events = member.events.makeAsyncIterator()
+        #expect(await events.next() == .assigned([TopicPartition("orders", 0)]))
+        let partition = TopicPartition("orders", 0)
+        try member.seek(partition, to: .offset(15))
+        #expect(try member.poll(maxRecords: 3).map(\.offset) == [15, 16, 17])
+        try member.seek(partition, to: .earliest)
+        #expect(try member.poll(maxRecords: 2).map(\.offset) == [0, 1])
+        try member.seek(partition, to: .latest)
+        #expect(try member.poll().isEmpty)
+        #expect(throws: ReservoirError.self) { try member.seek(TopicPartition("orders", 5), to: .earliest) }
+        try member.close()
+
+        let queue = try store.queue(group: "w", topic: "orders", options: QueueOptions(startAt: .latest))
+        let waiting = Task { try await queue.take(max: 5) }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        try await store.append(to: "orders", records: [Record(key: nil, value: Array("new".utf8))], acks: .buffered)
+        let taken = try await withDeadline { try await waiting.value }
+        #expect(taken.map(\.record.valueString) == ["new"])
+    }
+}
