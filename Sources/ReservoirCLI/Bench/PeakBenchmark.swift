@@ -34,7 +34,7 @@ struct PeakBenchmark {
                 try run.produce(batchLimit: 2000) { batch in
                     var order: [(partition: Int, index: Int)] = []
                     order.reserveCapacity(batch.count)
-                    for (index, record) in batch.enumerated() {
+                    for record in batch {
                         let partition = partitionOfKey[record.key]
                         // The append time and the key index lead the value; the consumers read them back.
                         withUnsafeBytes(of: record.time) { value.replaceSubrange(0..<8, with: $0) }
