@@ -212,6 +212,8 @@ struct BenchCommand: ParsableCommand {
             let group = try (0..<members).map { _ in try reservoir.consumer(group: "bench", topics: ["bench"]) }
             let total = records
             let box = ResultHolder()
+            // Latency here: how long each run of 1000 records takes to be handed out.
+            let perThousand = LatencyRecorder()
             let done = DispatchSemaphore(value: 0)
             let started = monotonicNow()
             Task {
@@ -221,9 +223,17 @@ struct BenchCommand: ParsableCommand {
                     for member in group {
                         tasks.addTask {
                             var sum = 0
+                            var seen = 0
+                            var mark = monotonicNow()
                             do {
                                 for try await record in member.records {
                                     sum &+= record.valueCount ?? 0
+                                    seen += 1
+                                    if seen % 1000 == 0 {
+                                        let now = monotonicNow()
+                                        perThousand.record(nanoseconds: now - mark)
+                                        mark = now
+                                    }
                                     if counted.value.add(1, ordering: .relaxed).newValue >= total { break }
                                 }
                             } catch {}
@@ -239,11 +249,12 @@ struct BenchCommand: ParsableCommand {
             done.wait()
             let seconds = box.seconds.withLock { $0 }
             let rate = Double(total) / seconds
+            let p = perThousand.percentiles
             if json {
-                print("{\"records\":\(total),\"seconds\":\(seconds),\"recordsPerSecond\":\(rate),\"megabytesPerSecond\":\(rate * Double(recordBytes) / 1e6)}")
+                print("{\"records\":\(total),\"seconds\":\(seconds),\"recordsPerSecond\":\(rate),\"megabytesPerSecond\":\(rate * Double(recordBytes) / 1e6),\"perThousandRecordsMs\":{\"p50\":\(p.p50),\"p99\":\(p.p99),\"p999\":\(p.p999),\"max\":\(p.max)}}")
             } else {
-                print(String(format: "%d records in %.2f s by %d member%@: %@ records/s, %.1f MB/s", total, seconds, members,
-                             members == 1 ? "" : "s", format(rate), rate * Double(recordBytes) / 1e6))
+                print(String(format: "%d records in %.2f s by %d member%@: %@ records/s, %.1f MB/s; per 1000 records p50 %.3f ms, p99 %.3f ms, max %.2f ms",
+                             total, seconds, members, members == 1 ? "" : "s", format(rate), rate * Double(recordBytes) / 1e6, p.p50, p.p99, p.max))
             }
         }
     }
