@@ -41,6 +41,11 @@ public final class PartitionLog: Sendable {
     /// Readers waiting for appends (`written`) or for durability (`durable`).
     private let observers = Mutex<[ObjectIdentifier: (wakeup: Wakeup, durable: Bool)]>([:])
     private let observerCount = Atomic<Int>(0)
+    /// A roll created a file whose directory entry is not yet durable. The directory is fsync'd
+    /// by the next flush (before anything in the new segment counts as durable) or by the rolled
+    /// segment's background flush, not under the append lock.
+    /// True at open too: recovery may have created or removed files.
+    private let directoryNeedsSync = Atomic<Bool>(true)
 
     // MARK: Opening
 
@@ -403,9 +408,10 @@ public final class PartitionLog: Sendable {
             segment.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
         }
         state.segments.append(segment)
-        try FileSystem.syncDirectory(directory)
+        directoryNeedsSync.store(true, ordering: .releasing)
         ioThread.submit { [self] in
             do throws(ReservoirError) {
+                try syncDirectoryIfNeeded()
                 try old.syncAll()
                 groupCommit.markDurable(upTo: newBase)
                 if Int(newBase) > recoveryPointValue.load() {
@@ -431,8 +437,19 @@ public final class PartitionLog: Sendable {
             let flushed = groupCommit.flushedOffset
             return (target, state.segments.filter { $0.nextOffset > flushed })
         }
+        // Read after the lock: a roll that made one of these segments set the flag under it.
+        try syncDirectoryIfNeeded()
         for segment in dirty { try segment.syncLog() }
         return target
+    }
+
+    /// Fsyncs the log's directory if a roll created a file since the last time.
+    private func syncDirectoryIfNeeded() throws(ReservoirError) {
+        guard directoryNeedsSync.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        do throws(ReservoirError) { try FileSystem.syncDirectory(directory) } catch {
+            directoryNeedsSync.store(true, ordering: .releasing)
+            throw error
+        }
     }
 
     /// Whether an append acknowledged as `acks` must wait for its fsync (the topic's `durable`
@@ -764,6 +781,7 @@ public final class PartitionLog: Sendable {
         signalObservers(durable: false, all: true)
         guard let active else { return }
         try active.finish()
+        try syncDirectoryIfNeeded()
         try active.syncAll()
         recoveryPointValue.store(end.load())
     }
