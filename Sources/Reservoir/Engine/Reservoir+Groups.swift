@@ -37,9 +37,15 @@ extension Reservoir {
     }
 
     /// Appends commits to the offsets topic, then makes them visible.
+    ///
+    /// Straight to the log, not through the store's public append: members commit their
+    /// positions while the store closes, after it stopped taking appends and before its logs close.
     func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset], acks: Acks) throws(ReservoirError) {
-        _ = try offsetsLog()
-        try append(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: acks)
+        let log = try offsetsLog()
+        let topic = try self.topic(OffsetStore.topic)
+        let encoder = try topic.borrowEncoder()
+        defer { topic.returnEncoder(encoder) }
+        try log.append(OffsetStore.records(group: group, commits: commits), encoder: encoder, acks: acks)
         offsetStore.apply(group: group, commits: commits)
     }
 

@@ -188,6 +188,23 @@ extension Reservoir {
 }
 
 extension ConsumerGroupTests {
+    @Test("closing the store commits what auto-commit members handed out")
+    func closeCommits() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try store(dir, partitions: 1)
+            try produce(store, 0..<50)
+            // A long interval: nothing is committed while reading.
+            let member = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .auto(intervalMilliseconds: 3_600_000)))
+            _ = try await withDeadline { try await self.take(member, 20) }
+            try store.close()
+        }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        #expect(store.describeGroupCommitted("g", TopicPartition("orders", 0)) == 20)
+    }
+
     @Test("seek moves a member's position; the events stream reports assignments; a waiting queue consumer wakes on append")
     func seekEventsAndQueueWake() async throws {
         let dir = temporaryDirectory()
