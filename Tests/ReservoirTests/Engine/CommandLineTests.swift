@@ -16,7 +16,12 @@ struct CommandLineTests {
         process.executableURL = reservoirExecutable()
         process.arguments = arguments
         let output = Pipe()
-        let errors = Pipe()
+        // Standard error goes to a file: a child that writes a lot there (a sanitizer's report)
+        // must not block on a pipe nobody reads until standard output ends.
+        let errorPath = NSTemporaryDirectory() + "reservoir-cli-stderr-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
         process.standardOutput = output
         process.standardError = errors
         let stdin = Pipe()
@@ -25,8 +30,9 @@ struct CommandLineTests {
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try stdin.fileHandleForWriting.close()
         let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try errors.close()
+        let err = (try? Data(contentsOf: URL(fileURLWithPath: errorPath))) ?? Data()
         return Outcome(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
                        stderr: String(decoding: err, as: UTF8.self))
     }
