@@ -254,7 +254,7 @@ public final class GroupConsumer: Sendable {
         guard case .auto(let interval) = options.commit else { return }
         let due = state.withLock { state -> Bool in
             let now = monotonicNanoseconds()
-            guard now - state.lastCommit >= UInt64(max(0, interval)) * 1_000_000 else { return false }
+            guard now - state.lastCommit >= timerNanoseconds(milliseconds: interval) else { return false }
             state.lastCommit = now
             return true
         }
@@ -335,7 +335,7 @@ public final class GroupConsumer: Sendable {
         var result: [TopicPartition: Int64] = [:]
         for (partition, cursor) in state.withLock({ $0.cursors }) {
             let committed = store.offsetStore.committed(group: group, partition: partition)?.offset ?? cursor.log.startOffset
-            result[partition] = max(0, cursor.log.endOffset - committed)
+            result[partition] = max(0, cursor.log.endOffset.clampedMinus(committed))
         }
         return result
     }

@@ -61,7 +61,7 @@ final class MaintenanceService: Sendable {
     /// Starts the periodic passes (none when `intervalMilliseconds` is 0).
     func start(intervalMilliseconds: Int) {
         guard intervalMilliseconds > 0 else { return }
-        schedule(UInt64(intervalMilliseconds) * 1_000_000)
+        schedule(timerNanoseconds(milliseconds: intervalMilliseconds))
     }
 
     private func schedule(_ interval: UInt64) {
@@ -143,7 +143,7 @@ final class MaintenanceService: Sendable {
         let survey = LogCleaner.survey(log, firstDirty: checkpointed, now: now, minCompactionLagMs: config.minCompactionLagMs)
         entry.dirtyRatio = survey.dirtyRatio
         guard survey.dirtyBytes > 0 || ignoringDirtyRatio else { return }
-        let lagExceeded = survey.oldestDirtyTimestamp.map { config.maxCompactionLagMs < Int64.max && now - $0 > config.maxCompactionLagMs } ?? false
+        let lagExceeded = survey.oldestDirtyTimestamp.map { config.maxCompactionLagMs < Int64.max && now.clampedMinus($0) > config.maxCompactionLagMs } ?? false
         guard ignoringDirtyRatio || lagExceeded || survey.dirtyRatio >= config.minCleanableDirtyRatio else { return }
 
         var settings = LogCleaner.Settings()

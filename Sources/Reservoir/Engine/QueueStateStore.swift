@@ -88,6 +88,10 @@ final class QueueStateStore: Sendable {
         return writer.bytes
     }
 
+    /// Offsets and counts a real queue can reach; anything else is damage, and a snapshot holding
+    /// it is ignored (its group starts over) rather than trusted into arithmetic that overflows.
+    private static func plausible(_ value: Int64) -> Bool { value >= 0 && value <= Int64.max / 4 }
+
     private static func decodeKey(_ bytes: [UInt8]) -> Key? {
         InternalTopicRecords.parseGroupKey(bytes, versions: 0...0).map { Key(group: $0.group, partition: $0.partition) }
     }
@@ -95,12 +99,13 @@ final class QueueStateStore: Sendable {
     static func decodeSnapshot(_ bytes: [UInt8]) -> Snapshot? {
         var reader = BigEndianReader(bytes)
         guard reader.int16() == 0, let start = reader.int64(), let acknowledged = reader.int64(), let archived = reader.int64(),
-            let deadLettered = reader.int64(), let count = reader.int32(), count >= 0, Int(count) <= bytes.count / 19
+            let deadLettered = reader.int64(), let count = reader.int32(), count >= 0, Int(count) <= bytes.count / 19,
+            [start, acknowledged, archived, deadLettered].allSatisfy(Self.plausible)
         else { return nil }
         var runs: [Run] = []
         for _ in 0..<count {
             guard let first = reader.int64(), let last = reader.int64(), let raw = reader.int8(), let state = RecordState(rawValue: raw),
-                let deliveries = reader.int16(), first <= last
+                let deliveries = reader.int16(), first <= last, Self.plausible(first), Self.plausible(last), deliveries >= 0
             else { return nil }
             runs.append(Run(first: first, last: last, state: state, deliveries: Int(deliveries)))
         }

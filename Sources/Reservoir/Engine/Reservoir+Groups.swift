@@ -91,7 +91,7 @@ extension Reservoir {
                 let offset = committed[partition]?.offset
                 result.append(GroupPartitionStatus(
                     partition: partition, committed: offset, endOffset: log.endOffset,
-                    lag: max(0, log.endOffset - (offset ?? log.startOffset)), member: owners[partition]))
+                    lag: max(0, log.endOffset.clampedMinus(offset ?? log.startOffset)), member: owners[partition]))
             }
         }
         return result

@@ -35,17 +35,17 @@ extension Reservoir {
         if !live.isEmpty {
             return live.map(\.status).reduce(WorkQueue.Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)) {
                 WorkQueue.Status(inFlight: $0.inFlight + $1.inFlight, awaitingRedelivery: $0.awaitingRedelivery + $1.awaitingRedelivery,
-                                 acknowledged: $0.acknowledged + $1.acknowledged, archived: $0.archived + $1.archived,
-                                 deadLettered: $0.deadLettered + $1.deadLettered)
+                                 acknowledged: $0.acknowledged.clampedPlus($1.acknowledged), archived: $0.archived.clampedPlus($1.archived),
+                                 deadLettered: $0.deadLettered.clampedPlus($1.deadLettered))
             }
         }
         guard queueStates.groups.contains(group) else { throw ReservoirError(.invalidArgument, "queue group \(group) does not exist") }
         var status = WorkQueue.Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)
         for snapshot in queueStates.snapshots(of: group) {
-            status.acknowledged += snapshot.acknowledged
-            status.archived += snapshot.archived
-            status.deadLettered += snapshot.deadLettered
-            status.awaitingRedelivery += snapshot.runs.filter { $0.state == .available }.reduce(0) { $0 + Int($1.last - $1.first + 1) }
+            status.acknowledged = status.acknowledged.clampedPlus(snapshot.acknowledged)
+            status.archived = status.archived.clampedPlus(snapshot.archived)
+            status.deadLettered = status.deadLettered.clampedPlus(snapshot.deadLettered)
+            status.awaitingRedelivery += snapshot.runs.filter { $0.state == .available }.reduce(0) { $0.clampedPlus(Int($1.last - $1.first + 1)) }
         }
         return status
     }

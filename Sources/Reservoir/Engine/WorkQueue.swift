@@ -210,7 +210,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
     }
 
     private func acquire(max: Int) throws(ReservoirError) -> [Delivery] {
-        let lock = UInt64(Swift.max(1, options.lockMilliseconds)) * 1_000_000
+        let lock = timerNanoseconds(milliseconds: Swift.max(1, options.lockMilliseconds))
         let (taken, expiry) = try state.withLock { (state) throws(ReservoirError) -> ([Delivery], UInt64?) in
             let now = monotonicNanoseconds()
             var deadLetters: [(Entry, String)] = []
@@ -535,9 +535,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
                 status.awaitingRedelivery += partition.available.filter { offset in
                     partition.index(of: offset).map { partition.slots[$0].deliveries > 0 } ?? false
                 }.count
-                status.acknowledged += partition.totals.acknowledged
-                status.archived += partition.totals.archived
-                status.deadLettered += partition.totals.deadLettered
+                status.acknowledged = status.acknowledged.clampedPlus(partition.totals.acknowledged)
+                status.archived = status.archived.clampedPlus(partition.totals.archived)
+                status.deadLettered = status.deadLettered.clampedPlus(partition.totals.deadLettered)
             }
             return status
         }

@@ -76,7 +76,7 @@ final class LogCleaner {
     /// compaction lag (the first segment holding a record that young, and all after it, wait).
     private static func cleanable(_ segments: [Segment], now: Int64, minCompactionLagMs: Int64) -> [Segment] {
         guard minCompactionLagMs > 0 else { return segments }
-        return Array(segments.prefix { now - $0.maxTimestamp >= minCompactionLagMs })
+        return Array(segments.prefix { now.clampedMinus($0.maxTimestamp) >= minCompactionLagMs })
     }
 
     /// How dirty `log` is, given the first dirty offset last checkpointed.
@@ -289,7 +289,7 @@ final class LogCleaner {
                     try batch.withUnsafeBytes { (bytes) throws(ReservoirError) in try emit(bytes) }
                     return true
                 }
-                let horizon: Int64? = header.hasDeleteHorizon ? header.baseTimestamp : (needsHorizon ? now + settings.deleteRetentionMs : nil)
+                let horizon: Int64? = header.hasDeleteHorizon ? header.baseTimestamp : (needsHorizon ? now.clampedPlus(settings.deleteRetentionMs) : nil)
                 rewriter.begin(header, deleteHorizon: horizon)
                 for record in kept { rewriter.keep(record) }
                 try emit(rewriter.finish())

@@ -360,7 +360,7 @@ public final class PartitionLog: Sendable {
             let last = base + count - 1
             BigEndian.store(base, batch, RecordBatchHeader.Field.baseOffset)
             if !active.canAppend(bytes: summary.byteCount, lastOffset: last, segmentBytes: config.segmentBytes)
-                || (!active.isEmpty && now - active.createdAt >= config.segmentMs)
+                || (!active.isEmpty && now.clampedMinus(active.createdAt) >= config.segmentMs)
             {
                 active = try roll(&state, newBase: base, now: now)
             }
@@ -381,7 +381,7 @@ public final class PartitionLog: Sendable {
                 flush = true
             case .everyMilliseconds(let ms) where !state.flushScheduled:
                 state.flushScheduled = true
-                ioThread.schedule(afterNanoseconds: UInt64(ms) * 1_000_000) { [self] in
+                ioThread.schedule(afterNanoseconds: timerNanoseconds(milliseconds: ms)) { [self] in
                     self.state.withLock { $0.flushScheduled = false }
                     groupCommit.flushInBackground()
                 }
@@ -584,7 +584,7 @@ public final class PartitionLog: Sendable {
                     }
                 }
                 if let retentionMs, retentionMs >= 0 {
-                    while count < last && now - segments[count].maxTimestamp > retentionMs { count += 1 }
+                    while count < last && now.clampedMinus(segments[count].maxTimestamp) > retentionMs { count += 1 }
                 }
                 guard count > 0 else { return [] }
                 state.logStartOffset = max(state.logStartOffset, segments[count].baseOffset)
@@ -624,7 +624,7 @@ public final class PartitionLog: Sendable {
         let now = now ?? wallClockMilliseconds()
         return try state.withLock { (state) throws(ReservoirError) -> Bool in
             guard !state.closed, state.failure == nil, let active = state.segments.last, !active.isEmpty,
-                now - active.createdAt >= state.config.segmentMs
+                now.clampedMinus(active.createdAt) >= state.config.segmentMs
             else { return false }
             _ = try roll(&state, newBase: active.nextOffset, now: now)
             return true
@@ -643,7 +643,7 @@ public final class PartitionLog: Sendable {
         }
         try FileSystem.syncDirectory(directory)
         let files = segments.map(\.files)
-        deleter.schedule(afterNanoseconds: UInt64(max(0, deleteDelayMs)) * 1_000_000) { [logger] in
+        deleter.schedule(afterNanoseconds: timerNanoseconds(milliseconds: deleteDelayMs)) { [logger] in
             for file in files {
                 do throws(ReservoirError) { try file.removeAll(suffix: SegmentFiles.deletedSuffix) } catch {
                     logger.warning("removing a deleted segment failed", metadata: ["segment": "\(file.log)", "error": "\(error)"])
@@ -735,7 +735,7 @@ public final class PartitionLog: Sendable {
             }
         }
         let retired = groups.flatMap(\.old).map(\.files)
-        deleter.schedule(afterNanoseconds: UInt64(max(0, deleteDelayMs)) * 1_000_000) { [logger] in
+        deleter.schedule(afterNanoseconds: timerNanoseconds(milliseconds: deleteDelayMs)) { [logger] in
             for file in retired {
                 do throws(ReservoirError) { try file.removeAll(suffix: SegmentFiles.deletedSuffix) } catch {
                     logger.warning("removing a cleaned-away segment failed", metadata: ["segment": "\(file.log)", "error": "\(error)"])

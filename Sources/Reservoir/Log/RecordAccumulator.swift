@@ -31,7 +31,7 @@ final class RecordAccumulator: Sendable {
         self.log = log
         self.ioThread = ioThread
         self.batchBytes = batchBytes
-        self.lingerNanoseconds = UInt64(max(0, lingerMilliseconds)) * 1_000_000
+        self.lingerNanoseconds = timerNanoseconds(milliseconds: lingerMilliseconds)
         self.makeEncoder = makeEncoder
     }
 

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+/// Timestamps, offsets and counts come from producers, callers and files: the extremes of their
+/// ranges give answers, never a trap.
+@Suite("Extreme values from records, callers and state files")
+struct ExtremeValueTests {
+    @Test("record timestamps at Int64.min and .max, and passes run at extreme times")
+    func extremeTimestamps() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        defer { try? store.close() }
+        try store.createTopic("t", config: TopicConfig(segmentBytes: 4096, maxRecordBytes: 1024, maxBatchBytes: 4096,
+                                                       cleanup: [.compact, .delete], retentionMs: 1000, deleteRetentionMs: .max,
+                                                       minCompactionLagMs: 1, maxCompactionLagMs: 1, fileDeleteDelayMs: .max))
+        for round in 0..<60 {
+            let time: Int64 = round % 2 == 0 ? .min : .max
+            try store.append(to: "t", records: (0..<5).map { Record(key: Array("k\($0)".utf8), value: round % 3 == 0 ? nil : [1], timestamp: time) },
+                             acks: .buffered)
+        }
+        let log = try store.log(topic: "t", partition: 0)
+        try waitForRolledSegmentsDurable(log)
+        for now: Int64 in [.min, 0, .max, wallClockMilliseconds()] {
+            try store.maintain(ignoringDirtyRatio: true, now: now)
+            _ = try log.rollIfDue(now: now)
+        }
+        // What is left still reads whole.
+        #expect(try allRecords(log).allSatisfy { $0.key != nil })
+        _ = try log.offset(forTimestamp: .min)
+        _ = try log.offset(forTimestamp: .max)
+    }
+
+    @Test("committed offsets and queue state far outside any log are ignored as damage")
+    func damagedConsumerState() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+            try store.createTopic("t")
+            try store.append(to: "t", records: [Record(key: nil, value: [1]), Record(key: nil, value: [2])], acks: .buffered)
+            try store.consumer(group: "g", topics: ["t"]).close()
+            _ = try store.queue(group: "q", topic: "t")
+            let partition = TopicPartition("t", 0)
+            let commit = OffsetStore.records(group: "g", commits: [partition: CommittedOffset(offset: .min, metadata: "", commitTimestamp: 0)])
+            let state = Record(key: QueueStateStore.encodeKey(group: "q", partition: partition), value: QueueStateStore.encode(
+                QueueStateStore.Snapshot(start: .max, runs: [.init(first: .min, last: .max, state: .available, deliveries: 3)],
+                                         acknowledged: .max, archived: .max, deadLettered: .max)))
+            try store.append(to: OffsetStore.topic, records: commit, partition: 0, acks: .buffered)
+            try store.append(to: QueueStateStore.topic, records: [state], partition: 0, acks: .buffered)
+            try store.close()
+        }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        defer { try? store.close() }
+        // The damaged commit and snapshot were not loaded: the group and queue start over.
+        #expect(store.describeGroupCommitted("g", TopicPartition("t", 0)) == nil)
+        #expect(!store.consumerGroups.contains("g"))
+        let member = try store.consumer(group: "g", topics: ["t"])
+        #expect(try member.poll().map(\.offset) == [0, 1])
+        try member.close()
+        let queue = try store.queue(group: "q", topic: "t")
+        #expect(try queue.poll().map(\.record.offset) == [0, 1])
+    }
+}
