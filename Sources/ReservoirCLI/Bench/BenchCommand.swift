@@ -60,6 +60,9 @@ struct BenchCommand: ParsableCommand {
             guard baseRate > 0, burstMultiple >= 1, burst > 0, warmup >= 0, cooldown >= 0, costMicroseconds > 0 else {
                 throw ValidationError("rates, durations and cost must be positive")
             }
+            guard baseRate * burstMultiple <= 100_000_000, warmup + burst + cooldown <= 3600, costMicroseconds <= 1_000_000 else {
+                throw ValidationError("the burst rate may be at most 100 M records/s, the schedule at most an hour, the cost at most 1 s per record")
+            }
             guard recordBytes >= 16, keys > 0, partitions > 0, consumers > 0, groups > 0 else {
                 throw ValidationError("--record-bytes must be at least 16; counts must be positive")
             }
@@ -119,6 +122,7 @@ struct BenchCommand: ParsableCommand {
 
         func validate() throws {
             guard records > 0, recordBytes > 0, batch > 0, partitions > 0, producers > 0 else { throw ValidationError("counts must be positive") }
+            if let duration { guard duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be between 0 and 86400 seconds") } }
             guard acks == "buffered" || acks == "durable" else { throw ValidationError("--acks must be buffered or durable") }
             guard compression == "none" || compression == "lz4" else { throw ValidationError("--compression must be none or lz4") }
         }
@@ -193,6 +197,11 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Group members (tasks).") var members = 1
         @Option(help: "none or lz4.") var compression = "none"
         @Flag(help: "Print the figures as JSON.") var json = false
+
+        func validate() throws {
+            guard records > 0, recordBytes > 0, partitions > 0, members > 0 else { throw ValidationError("counts must be positive") }
+            guard compression == "none" || compression == "lz4" else { throw ValidationError("--compression must be none or lz4") }
+        }
 
         func run() throws {
             let path = store.directory("consume")
