@@ -3,12 +3,6 @@ import Foundation
 import Reservoir
 import Synchronization
 
-/// Counts printed records across reader tasks.
-final class Counter: Sendable {
-    private let value = Atomic<Int>(0)
-    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
-}
-
 struct ConsumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume", abstract: "Print records: values one per line, or JSON lines.")
@@ -116,11 +110,11 @@ struct ConsumeCommand: ParsableCommand {
         let limit = max ?? Int.max
         try runAndWait { [self] in
             try await withThrowingTaskGroup(of: Void.self) { tasks in
-                let printed = Counter()
+                let printed = SharedCount()
                 for reader in readers {
                     tasks.addTask {
                         for try await record in reader {
-                            guard printed.next() <= limit else { break }
+                            guard printed.value.add(1, ordering: .relaxed).newValue <= limit else { break }
                             print(record)
                         }
                     }

@@ -345,24 +345,24 @@ public final class GroupConsumer: Sendable {
     /// Commits (in auto-commit mode), leaves the group (its partitions go to the other members)
     /// and ends ``records``.
     public func close() throws(ReservoirError) {
-        let first = state.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        guard first else { return }
+        guard markClosed() else { return }
         if case .auto = options.commit, !store.isClosed { try commitHandedOut(acks: .durable) }
         if !store.isClosed { try store.leave(self) }
         wakeup.signal()
         eventSink.finish()
     }
 
-    /// Called by the store as it closes: commit, stop, no rebalance.
-    func storeClosing() {
-        let first = state.withLock { state -> Bool in
+    /// Marks the member closed; true the first time.
+    private func markClosed() -> Bool {
+        state.withLock { state -> Bool in
             defer { state.closed = true }
             return !state.closed
         }
-        if first, case .auto = options.commit { try? commitHandedOut(acks: .durable) }
+    }
+
+    /// Called by the store as it closes: commit, stop, no rebalance.
+    func storeClosing() {
+        if markClosed(), case .auto = options.commit { try? commitHandedOut(acks: .durable) }
         wakeup.signal()
         eventSink.finish()
     }

@@ -69,8 +69,6 @@ struct BigEndianReader {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    var isAtEnd: Bool { position >= bytes.count }
-
     mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
         let size = MemoryLayout<T>.size
         guard bytes.count - position >= size else { return nil }

@@ -40,7 +40,7 @@ final class MaintenanceService: Sendable {
 
     init(directory: String, mapMemoryBytes: Int, logger: Logger) {
         self.logger = logger
-        cleaner = CleanerBox(LogCleaner(mapMemoryBytes: mapMemoryBytes, logger: logger))
+        cleaner = CleanerBox(LogCleaner(mapMemoryBytes: mapMemoryBytes))
         checkpoint = CheckpointFile(path: directory + "/" + Self.checkpointFile)
         var offsets: [String: Int64] = [:]
         for entry in checkpoint.read() { offsets["\(entry.topic) \(entry.partition)"] = entry.offset }
@@ -170,6 +170,7 @@ final class MaintenanceService: Sendable {
             "partition": "\(target.topic)-\(target.partition)", "dirtyRatio": "\(survey.dirtyRatio)",
             "recordsRemoved": "\(result.recordsRemoved)", "bytesBefore": "\(result.bytesBefore)", "bytesAfter": "\(result.bytesAfter)",
             "segments": "\(result.segmentsBefore)→\(result.segmentsAfter)", "seconds": "\(entry.cleanerSeconds)",
+            "tombstonesRemoved": "\(result.tombstonesRemoved)", "unkeyedRemoved": "\(result.unkeyedRecordsRemoved)",
         ])
     }
 

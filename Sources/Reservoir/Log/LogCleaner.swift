@@ -1,5 +1,3 @@
-import Logging
-
 /// Compacts partition logs by key, Kafka's log cleaner: for every key only the record with the
 /// highest offset survives; offsets and order never change (gaps appear); tombstones (records
 /// with a null value) delete their key and are themselves removed once their delete horizon,
@@ -63,11 +61,9 @@ final class LogCleaner {
     private var rewriters: [CompressionCodec: BatchRewriter] = [:]
     private let chunk = ByteBuffer(capacity: 1 << 20)
     private var kept: [RecordView] = []
-    private let logger: Logger
 
-    init(mapMemoryBytes: Int, logger: Logger) {
+    init(mapMemoryBytes: Int) {
         self.mapMemoryBytes = mapMemoryBytes
-        self.logger = logger
     }
 
     // MARK: Choosing

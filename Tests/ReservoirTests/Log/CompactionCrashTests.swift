@@ -21,7 +21,7 @@ struct CompactionCrashTests {
         var settings = LogCleaner.Settings()
         settings.segmentBytes = config.segmentBytes
         settings.deleteDelayMs = deleteDelayMs
-        return try LogCleaner(mapMemoryBytes: 1 << 20, logger: logger)
+        return try LogCleaner(mapMemoryBytes: 1 << 20)
             .clean(log, firstDirty: 0, settings: settings, now: wallClockMilliseconds()) { false }
     }
 
