@@ -91,6 +91,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
         let log: PartitionLog
         let partition: TopicPartition
         let fetcher: LogFetcher
+        /// The partition's key in `__queue_state`, encoded once.
+        let stateKey: [UInt8]
         /// Offsets of the records in the window, ascending; `head` is the first not yet done.
         /// Offsets of the records in the window, ascending, and their entries at the same
         /// indexes; `head` is the first not yet done. Arrays, not dictionaries: a snapshot walks
@@ -146,7 +148,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
             if let snapshot { start = snapshot.start } else { start = try LogFetcher.resolve(options.startAt, in: log, end: log.endOffset) }
             let fetcher = LogFetcher(log: log, start: .offset(start), isolation: options.isolation, outOfRange: .restartAtEarliest,
                                      maxBytes: 1 << 20)
-            var entry = Partition(log: log, partition: partition, fetcher: fetcher, start: start)
+            var entry = Partition(log: log, partition: partition, fetcher: fetcher,
+                                  stateKey: QueueStateStore.encodeKey(group: group, partition: partition), start: start)
             entry.recovered = snapshot?.runs ?? []
             if let snapshot { entry.totals = (snapshot.acknowledged, snapshot.archived, snapshot.deadLettered) }
             partitions.append(entry)
@@ -478,7 +481,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
         for index in partitions.indices where partitions[index].dirty {
             let snapshot = Self.snapshot(of: partitions[index])
             snapshots.append((partitions[index].partition, snapshot))
-            records.append(Record(key: QueueStateStore.encodeKey(group: group, partition: partitions[index].partition),
+            records.append(Record(key: partitions[index].stateKey,
                                   value: QueueStateStore.encode(snapshot)))
             partitions[index].dirty = false
         }
