@@ -11,11 +11,18 @@ enum AppendBenchmarks {
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         // BENCH_QUICK=1: only the rows the bars name (100-byte values, 1000-record batches).
         let quick = ProcessInfo.processInfo.environment["BENCH_QUICK"] == "1"
+        // BENCH_API=builder|records and BENCH_CODEC=none|lz4 narrow the rows further (for profiling).
+        let api = ProcessInfo.processInfo.environment["BENCH_API"] ?? "both"
+        let codecs: [CompressionCodec] = switch ProcessInfo.processInfo.environment["BENCH_CODEC"] {
+        case "none": [.none]
+        case "lz4": [.lz4]
+        default: [.none, .lz4]
+        }
         for valueSize in quick ? [100] : [100, 1024] {
             for batchSize in quick ? [1000] : [1, 100, 1000] {
-                for codec in [CompressionCodec.none, .lz4] {
-                    try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: false)
-                    if batchSize > 1 { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: true) }
+                for codec in codecs {
+                    if api != "builder" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: false) }
+                    if batchSize > 1, api != "records" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: true) }
                 }
             }
         }
@@ -76,26 +83,48 @@ enum AppendBenchmarks {
         print(row)
     }
 
-    /// Keys and values laid out back to back in one buffer, with their ranges.
+    /// Keys and values laid out back to back in one buffer (as after a network read), with a
+    /// view of each, so that the loops feeding a builder cost what a caller's own would: a load
+    /// of two views per record, no slicing, no modulo, no reference counting.
     final class Blob {
-        let bytes: [UInt8]
-        let keys: [Range<Int>]
-        let values: [Range<Int>]
+        private let storage: UnsafeMutableRawBufferPointer
+        let keys: [UnsafeRawBufferPointer]
+        let values: [UnsafeRawBufferPointer]
         init(_ records: [Record]) {
-            var bytes: [UInt8] = []
-            var keys: [Range<Int>] = []
-            var values: [Range<Int>] = []
-            for record in records {
-                let key = record.key ?? []
-                keys.append(bytes.count..<(bytes.count + key.count))
-                bytes += key
-                let value = record.value ?? []
-                values.append(bytes.count..<(bytes.count + value.count))
-                bytes += value
+            let total = records.reduce(0) { $0 + ($1.key?.count ?? 0) + ($1.value?.count ?? 0) }
+            let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+            self.storage = storage
+            var keys: [UnsafeRawBufferPointer] = []
+            var values: [UnsafeRawBufferPointer] = []
+            var position = 0
+            func place(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
+                let view = UnsafeMutableRawBufferPointer(rebasing: storage[position..<(position + bytes.count)])
+                view.copyBytes(from: bytes)
+                position += bytes.count
+                return UnsafeRawBufferPointer(view)
             }
-            self.bytes = bytes
+            for record in records {
+                keys.append(place(record.key ?? []))
+                values.append(place(record.value ?? []))
+            }
             self.keys = keys
             self.values = values
+        }
+        deinit { storage.deallocate() }
+
+        /// Appends `count` records to `builder`, cycling through the blob from `slot`; returns the next slot.
+        func fill(_ builder: RecordBatchBuilder, count: Int, from slot: Int, timestampBase: Int64) throws -> Int {
+            try keys.withUnsafeBufferPointer { keys in
+                try values.withUnsafeBufferPointer { values in
+                    var slot = slot
+                    for _ in 0..<count {
+                        try builder.append(key: keys[slot], value: values[slot], timestamp: timestampBase + Int64(slot))
+                        slot += 1
+                        if slot == keys.count { slot = 0 }
+                    }
+                    return slot
+                }
+            }
         }
     }
 
@@ -103,21 +132,14 @@ enum AppendBenchmarks {
     static func appendThroughBuilder(_ store: Reservoir, blob: Blob?, batchSize: Int, count: Int) throws -> Double {
         guard let blob else { return 0 }
         let builder = try store.makeBatchBuilder(for: "t")
-        let distinct = blob.keys.count
         let start = Harness.now()
-        try blob.bytes.withUnsafeBytes { bytes in
-            var appended = 0
-            while appended < count {
-                let end = min(appended + batchSize, count)
-                for index in appended..<end {
-                    let slot = index % distinct
-                    try builder.append(key: UnsafeRawBufferPointer(rebasing: bytes[blob.keys[slot]]),
-                                       value: UnsafeRawBufferPointer(rebasing: bytes[blob.values[slot]]),
-                                       timestamp: 1_764_000_000_000 + Int64(slot))
-                }
-                try store.append(to: "t", batch: builder, partition: 0, acks: .buffered)
-                appended = end
-            }
+        var appended = 0
+        var slot = 0
+        while appended < count {
+            let size = min(batchSize, count - appended)
+            slot = try blob.fill(builder, count: size, from: slot, timestampBase: 1_764_000_000_000)
+            try store.append(to: "t", batch: builder, partition: 0, acks: .buffered)
+            appended += size
         }
         return Harness.now() - start
     }

@@ -86,7 +86,7 @@ public final class Topic: Sendable {
     func checkSizes(_ records: some Collection<Record>) throws(ReservoirError) -> Int {
         var total = RecordBatchHeader.size
         for record in records {
-            let size = RecordBatchEncoder.encodedSize(of: record, timestampDelta: 0, offsetDelta: 0).total
+            let size = RecordWriter.encodedSize(of: record, timestampDelta: 0, offsetDelta: 0).total
             guard size <= config.maxRecordBytes else {
                 throw ReservoirError(.recordTooLarge, "record of \(size) bytes exceeds the limit of \(config.maxRecordBytes) bytes of topic \(name); nothing was written")
             }

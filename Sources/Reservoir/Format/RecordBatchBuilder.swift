@@ -64,9 +64,7 @@ public final class RecordBatchBuilder {
         key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader] = [], timestamp: Int64? = nil
     ) throws(ReservoirError) {
         var state = progress
-        guard state.count < Int(Int32.max) else {
-            throw ReservoirError(.recordTooLarge, "a batch holds at most \(Int32.max) records")
-        }
+        guard state.count < Int(Int32.max) else { throw Self.batchFull() }
         if state.count == 0 {
             state.startedAt = wallClockMilliseconds()
             state.baseTimestamp = timestamp ?? state.startedAt
@@ -78,17 +76,31 @@ public final class RecordBatchBuilder {
             state.maxTimestampDelta = delta
         }
         let timestampDelta = recordTimestamp &- state.baseTimestamp
-        let (total, body) = RecordBatchEncoder.encodedSize(
-            keyCount: key?.count, valueCount: value?.count, headers: headers, timestampDelta: timestampDelta, offsetDelta: delta)
-        target.reserve(state.position + total, preserving: state.position)
-        // Safe: `reserve` made `total` bytes writable at `position`, exactly what `write` stores.
-        _ = RecordBatchEncoder.write(key: key, value: value, headers: headers, timestampDelta: timestampDelta,
-                                     offsetDelta: delta, body: body, to: target.base + state.position)
-        state.position += total
+        let (total, body) = RecordWriter.size(
+            keyCount: key?.count, valueCount: value?.count, headersBytes: headers.isEmpty ? 1 : RecordWriter.headersSize(headers),
+            timestampDelta: timestampDelta, offsetDelta: delta)
+        guard total <= RecordWriter.maxRecordBytes else { throw Self.overFormatLimit(total) }
+        let end = state.position &+ total
+        if end > target.capacity { target.grow(to: end, preserving: state.position) }
+        // Safe: the buffer holds at least `end` bytes, and `total` is the exact size of what is written.
+        _ = RecordWriter.writeRecord(key: key, value: value, headers: headers, timestampDelta: timestampDelta,
+                                           offsetDelta: delta, body: body, to: target.base + state.position)
+        state.position = end
         state.largestRecordBytes = max(state.largestRecordBytes, total)
-        if key == nil { state.unkeyedCount += 1 }
-        state.count += 1
+        if key == nil { state.unkeyedCount &+= 1 }
+        state.count &+= 1
         progress = state
+    }
+
+    /// Kept out of line (as the next) so that the append path carries no string building.
+    @inline(never)
+    private static func batchFull() -> ReservoirError {
+        ReservoirError(.recordTooLarge, "a batch holds at most \(Int32.max) records")
+    }
+
+    @inline(never)
+    private static func overFormatLimit(_ bytes: Int) -> ReservoirError {
+        ReservoirError(.recordTooLarge, "a record of \(bytes) bytes is over the format's limit of \(RecordWriter.maxRecordBytes) bytes")
     }
 
     /// Appends one record from byte arrays.

@@ -104,11 +104,11 @@ public final class RecordBatchEncoder {
                 maxTimestampDelta = delta
             }
             let timestampDelta = timestamp &- baseTimestamp
-            let (total, body) = Self.encodedSize(of: records[index], timestampDelta: timestampDelta, offsetDelta: delta)
-            guard total <= maxRecordBytes else {
-                throw ReservoirError(.recordTooLarge, "record \(delta) of the batch is \(total) bytes encoded, over the limit of \(maxRecordBytes); nothing was written")
+            let (total, body) = RecordWriter.encodedSize(of: records[index], timestampDelta: timestampDelta, offsetDelta: delta)
+            guard total <= maxRecordBytes, total <= RecordWriter.maxRecordBytes else {
+                throw ReservoirError(.recordTooLarge, "record \(delta) of the batch is \(total) bytes encoded, over the limit of \(min(maxRecordBytes, RecordWriter.maxRecordBytes)); nothing was written")
             }
-            position = Self.write(records[index], timestampDelta: timestampDelta, offsetDelta: delta, total: total, body: body,
+            position = RecordWriter.write(records[index], timestampDelta: timestampDelta, offsetDelta: delta, total: total, body: body,
                                   into: target, at: position)
             delta &+= 1
         }
@@ -190,108 +190,5 @@ public final class RecordBatchEncoder {
         try encode(records, baseOffset: baseOffset, defaultTimestamp: defaultTimestamp,
                    partitionLeaderEpoch: partitionLeaderEpoch, producer: producer)
         return withEncodedBytes { Array($0) }
-    }
-
-    /// The encoded size of one record, length prefix included.
-    @inline(__always)
-    static func encodedSize(of record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
-        var body = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
-        body += lengthPrefixed(record.key?.count)
-        body += lengthPrefixed(record.value?.count)
-        let headers = record.headers
-        body += Varint.size(Int32(truncatingIfNeeded: headers.count))
-        if !headers.isEmpty {
-            for header in headers {
-                body += lengthPrefixed(header.key.utf8.count)
-                body += lengthPrefixed(header.value?.count)
-            }
-        }
-        return (Varint.size(Int32(truncatingIfNeeded: body)) + body, body)
-    }
-
-    /// Bytes of a length-prefixed field: the varint length (-1 for null) and the bytes.
-    @inline(__always)
-    private static func lengthPrefixed(_ count: Int?) -> Int {
-        guard let count else { return 1 }
-        return Varint.size(Int32(truncatingIfNeeded: count)) + count
-    }
-
-    /// Writes one record at `position` of `buffer`, growing it as needed; returns the new end.
-    @inline(__always)
-    private static func write(
-        _ record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32, total: Int, body: Int, into buffer: ByteBuffer, at position: Int
-    ) -> Int {
-        buffer.reserve(position + total, preserving: position)
-        // Safe: `reserve` guarantees `total` writable bytes from `position`, and `total` is the exact
-        // size of what follows.
-        var p = buffer.base + position
-        p += Varint.write(Int32(truncatingIfNeeded: body), to: p)
-        p.storeBytes(of: 0, as: UInt8.self)
-        p += 1
-        p += Varint.write(timestampDelta, to: p)
-        p += Varint.write(offsetDelta, to: p)
-        p = writeBytes(record.key, to: p)
-        p = writeBytes(record.value, to: p)
-        let headers = record.headers
-        p += Varint.write(Int32(truncatingIfNeeded: headers.count), to: p)
-        for header in headers {
-            var name = header.key
-            p = name.withUTF8 { writeBytes(UnsafeRawBufferPointer($0), to: p) }
-            p = writeBytes(header.value, to: p)
-        }
-        return position + total
-    }
-
-    /// The encoded size of a record given as raw parts, length prefix included.
-    @inline(__always)
-    static func encodedSize(
-        keyCount: Int?, valueCount: Int?, headers: [RecordHeader], timestampDelta: Int64, offsetDelta: Int32
-    ) -> (total: Int, body: Int) {
-        var body = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
-        body += lengthPrefixed(keyCount) + lengthPrefixed(valueCount)
-        body += Varint.size(Int32(truncatingIfNeeded: headers.count))
-        for header in headers {
-            body += lengthPrefixed(header.key.utf8.count) + lengthPrefixed(header.value?.count)
-        }
-        return (Varint.size(Int32(truncatingIfNeeded: body)) + body, body)
-    }
-
-    /// Writes one record given as raw parts at `pointer`, which has room for `body` plus its
-    /// length prefix; returns the end.
-    @inline(__always)
-    static func write(
-        key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader],
-        timestampDelta: Int64, offsetDelta: Int32, body: Int, to start: UnsafeMutableRawPointer
-    ) -> UnsafeMutableRawPointer {
-        var p = start
-        p += Varint.write(Int32(truncatingIfNeeded: body), to: p)
-        p.storeBytes(of: 0, as: UInt8.self)
-        p += 1
-        p += Varint.write(timestampDelta, to: p)
-        p += Varint.write(offsetDelta, to: p)
-        p = key.map { writeBytes($0, to: p) } ?? (p + Varint.write(Int32(-1), to: p))
-        p = value.map { writeBytes($0, to: p) } ?? (p + Varint.write(Int32(-1), to: p))
-        p += Varint.write(Int32(truncatingIfNeeded: headers.count), to: p)
-        for header in headers {
-            var name = header.key
-            p = name.withUTF8 { writeBytes(UnsafeRawBufferPointer($0), to: p) }
-            p = writeBytes(header.value, to: p)
-        }
-        return p
-    }
-
-    @inline(__always)
-    private static func writeBytes(_ bytes: [UInt8]?, to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        guard let bytes else { return pointer + Varint.write(Int32(-1), to: pointer) }
-        return bytes.withUnsafeBytes { writeBytes($0, to: pointer) }
-    }
-
-    @inline(__always)
-    private static func writeBytes(_ bytes: UnsafeRawBufferPointer, to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        let start = pointer + Varint.write(Int32(truncatingIfNeeded: bytes.count), to: pointer)
-        if let source = bytes.baseAddress, bytes.count > 0 {
-            start.copyMemory(from: source, byteCount: bytes.count)
-        }
-        return start + bytes.count
     }
 }

@@ -69,7 +69,7 @@ final class RecordAccumulator: Sendable {
             var end = start
             var bytes = 0
             while end < records.count {
-                let size = RecordBatchEncoder.encodedSize(of: records[end], timestampDelta: 0, offsetDelta: 0).total
+                let size = RecordWriter.encodedSize(of: records[end], timestampDelta: 0, offsetDelta: 0).total
                 if end > start && bytes + size > batchBytes { break }
                 bytes += size
                 end += 1
