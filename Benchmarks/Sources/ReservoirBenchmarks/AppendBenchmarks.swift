@@ -11,7 +11,7 @@ enum AppendBenchmarks {
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         // BENCH_QUICK=1: only the rows the bars name (100-byte values, 1000-record batches).
         let quick = ProcessInfo.processInfo.environment["BENCH_QUICK"] == "1"
-        // BENCH_API=builder|records and BENCH_CODEC=none|lz4 narrow the rows further (for profiling).
+        // BENCH_API=records|builder|producer and BENCH_CODEC=none|lz4 narrow the rows further (for profiling).
         let api = ProcessInfo.processInfo.environment["BENCH_API"] ?? "both"
         let codecs: [CompressionCodec] = switch ProcessInfo.processInfo.environment["BENCH_CODEC"] {
         case "none": [.none]
@@ -21,17 +21,29 @@ enum AppendBenchmarks {
         for valueSize in quick ? [100] : [100, 1024] {
             for batchSize in quick ? [1000] : [1, 100, 1000] {
                 for codec in codecs {
-                    if api != "builder" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: false) }
-                    if batchSize > 1, api != "records" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, builder: true) }
+                    if api == "both" || api == "records" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .records) }
+                    if batchSize > 1, api == "both" || api == "builder" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .builder) }
+                    if batchSize > 1, api == "both" || api == "producer" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .producer) }
                 }
             }
         }
         print("")
     }
 
-    /// - Parameter builder: append through ``RecordBatchBuilder`` with keys and values read from one
-    ///   contiguous buffer (as from a network read), instead of `append(to:records:)` with `[Record]`.
-    static func scenario(valueSize: Int, batchSize: Int, codec: CompressionCodec, builder: Bool) throws {
+    /// The public API an append scenario goes through.
+    enum API: String {
+        /// `append(to:records:)` with `[Record]`.
+        case records = "[Record]"
+        /// ``RecordBatchBuilder`` filled from one contiguous buffer (as from a network read), then
+        /// `append(to:batch:)`: encoding and writing one after the other on this thread.
+        case builder
+        /// The same builder handed to a ``BatchProducer``, whose thread compresses and writes while
+        /// this one fills the next batch; the time includes the final `flush()`.
+        case producer
+    }
+
+    static func scenario(valueSize: Int, batchSize: Int, codec: CompressionCodec, api: API) throws {
+        let builder = api != .records
         let count = batchSize == 1 ? 200_000 : (valueSize == 100 ? 2_000_000 : 400_000)
         let records = Harness.records(count: min(count, 100_000), valueSize: valueSize)
         let batches = stride(from: 0, to: count, by: batchSize).map { start -> ArraySlice<Record> in
@@ -51,7 +63,7 @@ enum AppendBenchmarks {
             try store.createTopic("t", config: TopicConfig(compression: codec, preallocateBytes: Harness.preallocate))
             let elapsed: Double
             if builder {
-                elapsed = try appendThroughBuilder(store, blob: blob, batchSize: batchSize, count: count)
+                elapsed = try appendThroughBuilder(store, blob: blob, batchSize: batchSize, count: count, pipelined: api == .producer)
             } else {
                 let start = Harness.now()
                 for batch in batches { try store.append(to: "t", records: batch, partition: 0, acks: .buffered) }
@@ -73,7 +85,7 @@ enum AppendBenchmarks {
         let rate = Harness.median(ours)
         let megabytes = rate * Double(logBytes.count) / Double(count) / 1e6
         let rawRate = Harness.median(raw)
-        var row = "| \(valueSize) B | \(batchSize) | \(codec) | \(builder ? "builder" : "[Record]") | \(count) | \(Harness.format(rate)) | \(String(format: "%.0f", megabytes)) | \(Harness.format(rawRate)) | \(String(format: "%.0f%%", 100 * rate / rawRate))"
+        var row = "| \(valueSize) B | \(batchSize) | \(codec) | \(api.rawValue) | \(count) | \(Harness.format(rate)) | \(String(format: "%.0f", megabytes)) | \(Harness.format(rawRate)) | \(String(format: "%.0f%%", 100 * rate / rawRate))"
         if codec == .lz4 {
             let alone = Harness.median(lz4)
             row += " | \(Harness.format(alone)) | \(String(format: "%.0f%%", 100 * rate / alone)) |"
@@ -128,19 +140,26 @@ enum AppendBenchmarks {
         }
     }
 
-    /// Seconds to append `count` records through one reused builder, in batches of `batchSize`.
-    static func appendThroughBuilder(_ store: Reservoir, blob: Blob?, batchSize: Int, count: Int) throws -> Double {
+    /// Seconds to append `count` records through one reused builder, in batches of `batchSize`,
+    /// with `append(to:batch:)` or (`pipelined`) a ``BatchProducer`` until its `flush()` returns.
+    static func appendThroughBuilder(_ store: Reservoir, blob: Blob?, batchSize: Int, count: Int, pipelined: Bool) throws -> Double {
         guard let blob else { return 0 }
         let builder = try store.makeBatchBuilder(for: "t")
+        let producer = pipelined ? try store.makeProducer(for: "t", acks: .buffered) : nil
         let start = Harness.now()
         var appended = 0
         var slot = 0
         while appended < count {
             let size = min(batchSize, count - appended)
             slot = try blob.fill(builder, count: size, from: slot, timestampBase: 1_764_000_000_000)
-            try store.append(to: "t", batch: builder, partition: 0, acks: .buffered)
+            if let producer {
+                try producer.send(builder, partition: 0)
+            } else {
+                try store.append(to: "t", batch: builder, partition: 0, acks: .buffered)
+            }
             appended += size
         }
+        try producer?.close()
         return Harness.now() - start
     }
 

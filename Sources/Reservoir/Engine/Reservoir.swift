@@ -412,17 +412,25 @@ public final class Reservoir: Sendable {
     }
 
     private func prepare(_ batch: RecordBatchBuilder, topic name: String, partition: Int?) throws(ReservoirError) -> (PartitionLog, Int, RecordBatchEncoder.Summary) {
+        let (topic, log, target) = try check(batch, topic: name, partition: partition)
+        let summary = try batch.finish()
+        try topic.checkBatch(summary)
+        return (log, target, summary)
+    }
+
+    /// Checks a builder's records against a topic's rules before anything is encoded further or
+    /// written; returns the topic and the partition the batch goes to.
+    func check(_ batch: RecordBatchBuilder, topic name: String, partition: Int?) throws(ReservoirError) -> (Topic, PartitionLog, Int) {
         try checkOpen()
         let topic = try topic(name)
+        guard !batch.isEmpty else { throw ReservoirError(.invalidArgument, "a batch needs at least one record") }
         let target = partition ?? topic.nextUnkeyedPartition()
         let log = try topic.log(target)
         if topic.isCompacted && batch.unkeyedCount > 0 { throw topic.unkeyedRecordError(index: nil) }
         guard batch.largestRecordBytes <= topic.config.maxRecordBytes else {
             throw ReservoirError(.recordTooLarge, "a record of \(batch.largestRecordBytes) bytes exceeds the limit of \(topic.config.maxRecordBytes) bytes of topic \(name); nothing was written")
         }
-        let summary = try batch.finish()
-        try topic.checkBatch(summary)
-        return (log, target, summary)
+        return (topic, log, target)
     }
 
     /// Appends one record through its partition's accumulator, which batches it with concurrent

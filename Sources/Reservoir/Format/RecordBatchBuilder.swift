@@ -13,9 +13,8 @@
 ///
 /// All records of a builder go to one partition together. A builder is not thread-safe.
 public final class RecordBatchBuilder {
-    let encoder: RecordBatchEncoder
-    /// Where records are encoded (fixed for the encoder's life).
-    private let target: ByteBuffer
+    /// Holds the records; replaced by ``take(leaving:)``, which hands these records on.
+    private(set) var encoder: RecordBatchEncoder
 
     /// Everything an append changes, in one value: one exclusive access to the builder per
     /// record instead of one per field (measured: the runtime's access checks cost more than
@@ -23,12 +22,23 @@ public final class RecordBatchBuilder {
     private struct Progress {
         var count = 0
         var position: Int
+        /// The start and size of `encoder.recordsTarget`, copied here so that an append reaches
+        /// its bytes without touching (and retaining) the buffer object. Invariant: refreshed
+        /// whenever that buffer grows or the encoder is replaced.
+        var base: UnsafeMutableRawPointer
+        var capacity: Int
         var baseTimestamp: Int64 = 0
         var startedAt: Int64 = 0
         var maxTimestamp = Int64.min
         var maxTimestampDelta: Int32 = 0
         var largestRecordBytes = 0
         var unkeyedCount = 0
+
+        init(_ encoder: RecordBatchEncoder) {
+            position = encoder.recordsStart
+            base = encoder.recordsTarget.base
+            capacity = encoder.recordsTarget.capacity
+        }
     }
 
     private var progress: Progress
@@ -49,8 +59,7 @@ public final class RecordBatchBuilder {
     ///   - compressionLevel: LZ4 level: 0 is LZ4's fast mode, 3 to 12 LZ4-HC.
     public init(compression: CompressionCodec = .none, compressionLevel: Int = 0) throws(ReservoirError) {
         encoder = try RecordBatchEncoder(compression: compression, compressionLevel: compressionLevel)
-        target = encoder.recordsTarget
-        progress = Progress(position: encoder.recordsStart)
+        progress = Progress(encoder)
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -81,10 +90,15 @@ public final class RecordBatchBuilder {
             timestampDelta: timestampDelta, offsetDelta: delta)
         guard total <= RecordWriter.maxRecordBytes else { throw Self.overFormatLimit(total) }
         let end = state.position &+ total
-        if end > target.capacity { target.grow(to: end, preserving: state.position) }
+        if end > state.capacity {
+            let target = encoder.recordsTarget
+            target.grow(to: end, preserving: state.position)
+            state.base = target.base
+            state.capacity = target.capacity
+        }
         // Safe: the buffer holds at least `end` bytes, and `total` is the exact size of what is written.
         _ = RecordWriter.writeRecord(key: key, value: value, headers: headers, timestampDelta: timestampDelta,
-                                           offsetDelta: delta, body: body, to: target.base + state.position)
+                                     offsetDelta: delta, body: body, to: state.base + state.position)
         state.position = end
         state.largestRecordBytes = max(state.largestRecordBytes, total)
         if key == nil { state.unkeyedCount &+= 1 }
@@ -119,16 +133,47 @@ public final class RecordBatchBuilder {
 
     /// Empties the builder, keeping its buffers.
     public func reset() {
-        progress = Progress(position: encoder.recordsStart)
+        progress = Progress(encoder)
+    }
+
+    /// The records of a builder, taken out with the encoder that holds them (see ``take(leaving:)``).
+    struct TakenRecords: @unchecked Sendable {
+        // Safe to send: the builder gave its only reference to `encoder` away, so whoever holds
+        // this value is the encoder's one user.
+        let encoder: RecordBatchEncoder
+        let recordsEnd: Int
+        let count: Int
+        let baseTimestamp: Int64
+        let maxTimestamp: Int64
+        let maxTimestampDelta: Int32
+
+        /// Completes the batch in the encoder's buffer (compression, header, CRC).
+        func finish(baseOffset: Int64 = 0) -> RecordBatchEncoder.Summary {
+            encoder.finish(recordsEnd: recordsEnd, count: count, baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
+                           maxTimestampDelta: maxTimestampDelta, baseOffset: baseOffset, partitionLeaderEpoch: 0, producer: .init())
+        }
+    }
+
+    /// Hands the records over, with the encoder holding them, and continues empty on
+    /// `replacement` (an encoder of the same codec that nobody else uses).
+    func take(leaving replacement: RecordBatchEncoder) -> TakenRecords {
+        let taken = records
+        encoder = replacement
+        progress = Progress(replacement)
+        return taken
+    }
+
+    /// The records so far, to complete in place.
+    private var records: TakenRecords {
+        let state = progress
+        return TakenRecords(encoder: encoder, recordsEnd: state.position, count: state.count, baseTimestamp: state.baseTimestamp,
+                            maxTimestamp: state.maxTimestamp, maxTimestampDelta: state.maxTimestampDelta)
     }
 
     /// Completes the batch in the encoder's buffer (compression, header, CRC).
     func finish(baseOffset: Int64 = 0) throws(ReservoirError) -> RecordBatchEncoder.Summary {
         guard count > 0 else { throw ReservoirError(.invalidArgument, "a batch needs at least one record") }
-        let state = progress
-        return encoder.finish(recordsEnd: state.position, count: state.count, baseTimestamp: state.baseTimestamp,
-                              maxTimestamp: state.maxTimestamp, maxTimestampDelta: state.maxTimestampDelta, baseOffset: baseOffset,
-                              partitionLeaderEpoch: 0, producer: .init())
+        return records.finish(baseOffset: baseOffset)
     }
 
     /// The finished batch's bytes (the builder keeps its records).

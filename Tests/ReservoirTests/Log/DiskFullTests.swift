@@ -73,4 +73,52 @@ struct DiskFullTests {
         try store.append(to: "t", records: records(0..<10), acks: .durable)
         #expect(log.endOffset == Int64(acknowledged.count + 10))
     }
+
+    @Test("a producer stops at the first failed write: later batches fail, nothing after it is written",
+          .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
+    func producerOnFullDisk() throws {
+        let mountPoint = temporaryDirectory()
+        #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]))
+        defer {
+            runCommand("/bin/umount", [mountPoint])
+            removeDirectory(mountPoint)
+        }
+        let store = try Reservoir.open(at: mountPoint + "/store")
+        defer { try? store.close() }
+        try store.createTopic("t", config: TopicConfig(segmentBytes: 1 << 20, maxIndexBytes: 64 * 1024))
+        let producer = try store.makeProducer(for: "t", acks: .buffered, maxInFlight: 4)
+        let builder = try producer.makeBatchBuilder()
+        var tickets: [(PendingAppend, [Record])] = []
+        var refused: ReservoirError?
+        for round in 0..<1000 {
+            let batch = records(round * 10..<(round + 1) * 10, size: 500)
+            for record in batch { try builder.append(record) }
+            do throws(ReservoirError) {
+                tickets.append((try producer.send(builder, partition: 0), batch))
+            } catch {
+                refused = error
+                break
+            }
+        }
+        #expect(refused?.errno == ENOSPC)
+        #expect { try producer.flush() } throws: { ($0 as? ReservoirError)?.errno == ENOSPC }
+        // Acknowledged batches form a prefix of those sent; every later one failed with the same error.
+        var acknowledged: [Record] = []
+        var failed = 0
+        for (ticket, batch) in tickets {
+            do throws(ReservoirError) {
+                let range = try ticket.wait()
+                #expect(failed == 0)
+                #expect(range.offsets.lowerBound == Int64(acknowledged.count))
+                acknowledged += batch
+            } catch {
+                #expect(error.errno == ENOSPC)
+                failed += 1
+            }
+        }
+        #expect(failed >= 1)
+        #expect(acknowledged.count > 100)
+        let got = try allRecords(try store.log(topic: "t", partition: 0))
+        #expect(got.map(\.value) == acknowledged.map(\.value))
+    }
 }

@@ -1,0 +1,249 @@
+import Dispatch
+import Synchronization
+
+/// Appends batches to one topic through a writer thread of its own, so that filling the next
+/// batch overlaps compressing, checksumming and writing the previous one: the shape of Kafka's
+/// producer, whose `send` returns before the write.
+///
+/// ```swift
+/// let producer = try store.makeProducer(for: "orders", acks: .buffered)
+/// let batch = try producer.makeBatchBuilder()
+/// for chunk in orders.chunks(ofCount: 1000) {
+///     for order in chunk { try batch.append(key: order.userID, value: order.json) }
+///     try producer.send(batch, partition: 0)   // returns at once; `batch` is empty again
+/// }
+/// try producer.flush()                          // every batch sent is acknowledged
+/// ```
+///
+/// On two cores or more this appends faster than ``Reservoir/append(to:batch:partition:acks:)``,
+/// which encodes and writes one after the other on the caller's thread (see Docs/BENCHMARKS.md).
+///
+/// **Acknowledgement.** A batch is acknowledged as `acks` says once its ``PendingAppend``
+/// completes; ``flush()`` waits for every batch sent. Batches are written in the order they were
+/// sent. ``send(_:partition:)`` checks the records against the topic first and throws without
+/// taking them when they break a rule; it blocks while `maxInFlight` batches wait to be written.
+///
+/// **Failures.** When a write fails (a full disk, a closed store), that batch and every batch
+/// sent after it fail with the same error, nothing more is written, and `send` throws the error
+/// from then on: the log never holds a batch without the ones sent before it. A batch that is over
+/// the topic's batch limit once compressed, or larger than a segment, fails alone, unwritten. ``flush()`` throws the first
+/// failure of any batch since the previous flush.
+///
+/// Close a producer with ``close()``; it can be used from several threads, but batches sent
+/// concurrently are written in whichever order `send` took them.
+public final class BatchProducer: Sendable {
+    /// The topic written.
+    public let topic: String
+    /// When batches count as acknowledged.
+    public let acks: Acks
+    /// Batches sent and not yet written, at most.
+    public let maxInFlight: Int
+
+    private let store: Reservoir
+    private let writer: IOThread
+    /// Free places for batches in flight: `send` takes one, the writer gives it back.
+    private let slots: DispatchSemaphore
+    /// Entered per batch sent, left when its outcome is known.
+    private let outstanding = DispatchGroup()
+
+    /// Encoders move between builders and the writer; this box carries one across threads.
+    private final class EncoderBox: @unchecked Sendable {
+        // Owned by one side at a time: taken out of `spare` under its lock, or handed over with a batch.
+        let encoder: RecordBatchEncoder
+        init(_ encoder: RecordBatchEncoder) { self.encoder = encoder }
+    }
+
+    private struct State {
+        var spare: [EncoderBox] = []
+        /// The write failure that stopped the producer.
+        var stopped: ReservoirError?
+        /// The first failure of any batch since the last flush.
+        var unreported: ReservoirError?
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    init(store: Reservoir, topic: String, acks: Acks, maxInFlight: Int) {
+        self.store = store
+        self.topic = topic
+        self.acks = acks
+        self.maxInFlight = maxInFlight
+        slots = DispatchSemaphore(value: maxInFlight)
+        writer = IOThread(name: "reservoir-producer")
+    }
+
+    deinit { writer.stop() }
+
+    /// A builder with the topic's compression.
+    public func makeBatchBuilder() throws(ReservoirError) -> RecordBatchBuilder {
+        try store.makeBatchBuilder(for: topic)
+    }
+
+    /// Takes the records of `batch` for writing to one partition (`partition`, or round robin
+    /// when nil) and returns at once, `batch` empty again; blocks only while `maxInFlight`
+    /// batches wait to be written.
+    ///
+    /// - Returns: the batch's pending acknowledgement.
+    /// - Throws: ``ReservoirError`` when the records break the topic's rules (nothing is taken), when
+    ///   the producer is closed, or when an earlier write failed.
+    @discardableResult
+    public func send(_ batch: RecordBatchBuilder, partition: Int? = nil) throws(ReservoirError) -> PendingAppend {
+        try state.withLock { (state) throws(ReservoirError) in
+            if state.closed { throw ReservoirError(.closed, "the producer for topic \(topic) is closed") }
+            if let stopped = state.stopped { throw stopped }
+        }
+        let (topicHandle, log, target) = try store.check(batch, topic: topic, partition: partition)
+        let current = batch.encoder
+        let replacement: RecordBatchEncoder
+        if let spare = state.withLock({ $0.spare.popLast() })?.encoder,
+           spare.compression == current.compression, spare.compressionLevel == current.compressionLevel {
+            replacement = spare
+        } else {
+            replacement = try RecordBatchEncoder(compression: current.compression, compressionLevel: current.compressionLevel)
+        }
+        slots.wait()
+        let taken = batch.take(leaving: replacement)
+        let pending = PendingAppend(partition: target)
+        outstanding.enter()
+        writer.submit { [self] in write(taken, topic: topicHandle, log: log, pending: pending) }
+        return pending
+    }
+
+    /// Runs on the writer thread, one batch at a time in the order sent.
+    private func write(_ taken: RecordBatchBuilder.TakenRecords, topic: Topic, log: PartitionLog, pending: PendingAppend) {
+        var outcome: Result<ClosedRange<Int64>, ReservoirError>
+        if let stopped = state.withLock({ $0.stopped }) {
+            outcome = .failure(stopped)
+        } else {
+            let summary = taken.finish()
+            do throws(ReservoirError) {
+                try topic.checkBatch(summary)
+                do throws(ReservoirError) {
+                    outcome = .success(try log.appendBuffered(taken.encoder.output.base, summary: summary))
+                } catch {
+                    // A batch larger than a segment was refused before anything was written; any
+                    // other failure may recur, so nothing after it is written.
+                    if error.code != .recordTooLarge { state.withLock { $0.stopped = $0.stopped ?? error } }
+                    outcome = .failure(error)
+                }
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        let box = EncoderBox(taken.encoder)
+        state.withLock { if $0.spare.count <= maxInFlight { $0.spare.append(box) } }
+        slots.signal()
+        if case .success(let offsets) = outcome, log.needsFsync(acks) {
+            log.whenDurable(offsets.upperBound + 1) { [self] error in
+                if let error {
+                    state.withLock { $0.stopped = $0.stopped ?? error }
+                    complete(pending, .failure(error))
+                } else {
+                    complete(pending, .success(offsets))
+                }
+            }
+        } else {
+            complete(pending, outcome)
+        }
+    }
+
+    private func complete(_ pending: PendingAppend, _ outcome: Result<ClosedRange<Int64>, ReservoirError>) {
+        if case .failure(let error) = outcome { state.withLock { $0.unreported = $0.unreported ?? error } }
+        pending.complete(outcome)
+        outstanding.leave()
+    }
+
+    /// Blocks until every batch sent so far is acknowledged or failed.
+    ///
+    /// - Throws: the first failure of any batch sent since the previous flush.
+    public func flush() throws(ReservoirError) {
+        outstanding.wait()
+        try reportFailure()
+    }
+
+    /// As ``flush()``, suspending instead of blocking.
+    public func flush() async throws {
+        await withCheckedContinuation { continuation in
+            outstanding.notify(queue: .global()) { continuation.resume() }
+        }
+        try reportFailure()
+    }
+
+    private func reportFailure() throws(ReservoirError) {
+        if let failure = state.withLock({ state -> ReservoirError? in
+            defer { state.unreported = nil }
+            return state.unreported
+        }) {
+            throw failure
+        }
+    }
+
+    /// Flushes, then ends the writer thread; `send` throws from then on.
+    public func close() throws(ReservoirError) {
+        state.withLock { $0.closed = true }
+        defer { writer.stop() }
+        try flush()
+    }
+}
+
+/// The acknowledgement of one batch given to ``BatchProducer/send(_:partition:)``.
+public final class PendingAppend: Sendable {
+    /// The partition the batch goes to.
+    public let partition: Int
+    private let done = DispatchGroup()
+    private let outcome = Mutex<Result<ClosedRange<Int64>, ReservoirError>?>(nil)
+
+    init(partition: Int) {
+        self.partition = partition
+        done.enter()
+    }
+
+    func complete(_ result: Result<ClosedRange<Int64>, ReservoirError>) {
+        outcome.withLock { $0 = result }
+        done.leave()
+    }
+
+    /// Whether the batch is acknowledged or failed.
+    public var isComplete: Bool { outcome.withLock { $0 != nil } }
+
+    /// Blocks until the batch is acknowledged; returns the offsets its records got.
+    public func wait() throws(ReservoirError) -> Reservoir.AppendedRange {
+        done.wait()
+        return try range()
+    }
+
+    /// As ``wait()``, suspending instead of blocking.
+    public func value() async throws -> Reservoir.AppendedRange {
+        await withCheckedContinuation { continuation in
+            done.notify(queue: .global()) { continuation.resume() }
+        }
+        return try range()
+    }
+
+    private func range() throws(ReservoirError) -> Reservoir.AppendedRange {
+        // Complete once `done` is left, which happens only after `outcome` is set.
+        switch outcome.withLock({ $0 }) {
+        case .success(let offsets): return Reservoir.AppendedRange(partition: partition, offsets: offsets)
+        case .failure(let error): throw error
+        case nil: throw ReservoirError(.invalidArgument, "the batch is not acknowledged yet")
+        }
+    }
+}
+
+extension Reservoir {
+    /// A producer that writes batches to `topic` from a thread of its own; see ``BatchProducer``.
+    ///
+    /// - Parameters:
+    ///   - acks: when batches count as acknowledged.
+    ///   - maxInFlight: batches sent and not yet written, at most (at least 1); `send` blocks
+    ///     beyond. Two keep one batch being filled and one being written.
+    public func makeProducer(for topic: String, acks: Acks = .durable, maxInFlight: Int = 2) throws(ReservoirError) -> BatchProducer {
+        try checkOpen()
+        _ = try self.topic(topic)
+        guard maxInFlight >= 1 else {
+            throw ReservoirError(.invalidArgument, "maxInFlight must be at least 1, not \(maxInFlight)")
+        }
+        return BatchProducer(store: self, topic: topic, acks: acks, maxInFlight: maxInFlight)
+    }
+}
