@@ -28,87 +28,134 @@ struct ProduceCommand: ParsableCommand {
         let reservoir = try store.open()
         defer { try? reservoir.close() }
         if create && !reservoir.topicNames.contains(topic) { try reservoir.createTopic(topic) }
+        let config = try reservoir.topic(topic).config
         // Batches stay well under the topic's batch limit (record overhead is at most ~30 bytes
         // plus the headers).
-        let byteBudget = max(1, try reservoir.topic(topic).config.maxBatchBytes / 2)
+        let byteBudget = max(1, config.maxBatchBytes / 2)
         let recordHeaders = headers.map { header -> RecordHeader in
             let parts = header.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return RecordHeader(String(parts[0]), Array((parts.count > 1 ? parts[1] : "").utf8))
         }
-        let ack: Acks = acks == "durable" ? .durable : .buffered
         let separator = keySeparator.map { Array($0.utf8) }
-        var ranges: [Int: (first: Int64, last: Int64, count: Int)] = [:]
-        var pending: [Record] = []
-        var pendingBytes = 0
-        var total = 0
         let headerBytes = headers.reduce(0) { $0 + $1.utf8.count + 10 }
+        // Batches go through a producer, so that reading and encoding the next batch overlaps
+        // writing the last; one builder per partition (unkeyed lines share one, sent round robin).
+        let producer = try reservoir.makeProducer(for: topic, acks: acks == "durable" ? .durable : .buffered, maxInFlight: 4)
+        var builders: [Int: RecordBatchBuilder] = [:]
+        var pendingBytes: [Int: Int] = [:]
+        var tickets: [PendingAppend] = []
+        var reported = 0
+        var ranges: [Int: (first: Int64, last: Int64, count: Int)] = [:]
+        var total = 0
 
-        func send() throws {
-            guard !pending.isEmpty else { return }
-            for range in try reservoir.append(to: topic, records: pending, partition: partition, acks: ack) {
+        // Prints acknowledgements in the order the batches were sent: those complete, or all
+        // (then, after a failure, every batch that did get written).
+        func report(waiting: Bool, skippingFailures: Bool = false) throws {
+            while reported < tickets.count, waiting || tickets[reported].isComplete {
+                let ticket = tickets[reported]
+                guard let range = skippingFailures ? try? ticket.wait() : try ticket.wait() else {
+                    reported += 1
+                    continue
+                }
+                reported += 1
                 let previous = ranges[range.partition]
                 ranges[range.partition] = (min(previous?.first ?? .max, range.offsets.lowerBound),
                                            max(previous?.last ?? .min, range.offsets.upperBound),
                                            (previous?.count ?? 0) + range.offsets.count)
+                total += range.offsets.count
                 if json {
                     Output.write("{\"partition\":\(range.partition),\"first\":\(range.offsets.lowerBound),\"last\":\(range.offsets.upperBound)}\n")
                     Output.flush()
                 }
             }
-            total += pending.count
-            pending.removeAll(keepingCapacity: true)
-            pendingBytes = 0
+            if reported == tickets.count {
+                tickets.removeAll(keepingCapacity: true)
+                reported = 0
+            }
         }
 
-        func record(from line: ArraySlice<UInt8>) -> Record {
-            var key: [UInt8]?
-            var value = Array(line)
-            if let separator, let split = firstRange(of: separator, in: value) {
-                key = Array(value[..<split.lowerBound])
-                value = Array(value[split.upperBound...])
-            }
-            return Record(key: key, value: value, headers: recordHeaders)
+        func send(_ slot: Int) throws {
+            guard let builder = builders[slot], !builder.isEmpty else { return }
+            tickets.append(try producer.send(builder, partition: slot >= 0 ? slot : nil))
+            pendingBytes[slot] = 0
+            try report(waiting: false)
         }
 
-        // Lines are batched per read(): whatever arrived together goes out together, so a fast
-        // pipe makes large batches and a slow typist gets each line acknowledged at once.
-        var carry: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw CLIFailure("reading standard input failed: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            carry.append(contentsOf: buffer[0..<count])
-            var start = carry.startIndex
-            while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                var end = newline
-                if end > start && carry[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                let size = end - start + 30 + headerBytes
-                if !pending.isEmpty && pendingBytes + size > byteBudget { try send() }
-                pending.append(record(from: carry[start..<end]))
-                pendingBytes += size
-                start = newline + 1
-                if pending.count >= batchRecords { try send() }
-            }
-            carry.removeSubrange(..<start)
-            try send()
+        func sendAll() throws {
+            for slot in builders.keys.sorted() { try send(slot) }
         }
-        if !carry.isEmpty {
-            pending.append(record(from: carry[...]))
-            try send()
+
+        func add(_ line: ArraySlice<UInt8>) throws {
+            var key: ArraySlice<UInt8>?
+            var value = line
+            if let separator, let split = firstRange(of: separator, in: line) {
+                key = line[..<split.lowerBound]
+                value = line[split.upperBound...]
+            }
+            let slot = partition ?? key.map { Partitioner.partition(forKey: Array($0), partitions: config.partitions) } ?? -1
+            let size = line.count + 30 + headerBytes
+            if pendingBytes[slot, default: 0] + size > byteBudget { try send(slot) }
+            let builder = try builders[slot] ?? producer.makeBatchBuilder()
+            builders[slot] = builder
+            try value.withUnsafeBytes { value in
+                if let key {
+                    try key.withUnsafeBytes { key in try builder.append(key: key, value: value, headers: recordHeaders) }
+                } else {
+                    try builder.append(key: nil, value: value, headers: recordHeaders)
+                }
+            }
+            pendingBytes[slot, default: 0] += size
+            if builder.count >= batchRecords { try send(slot) }
+        }
+
+        do {
+            var carry: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                // While input keeps coming, batches fill and go out as they fill; once it pauses,
+                // whatever arrived is sent and acknowledged before waiting for more, so a slow
+                // typist gets each line acknowledged at once.
+                var ready = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                if poll(&ready, 1, 0) == 0 {
+                    try sendAll()
+                    try report(waiting: true)
+                }
+                let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw CLIFailure("reading standard input failed: \(String(cString: strerror(errno)))")
+                }
+                if count == 0 { break }
+                carry.append(contentsOf: buffer[0..<count])
+                var start = carry.startIndex
+                while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    var end = newline
+                    if end > start && carry[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                    try add(carry[start..<end])
+                    start = newline + 1
+                }
+                carry.removeSubrange(..<start)
+            }
+            if !carry.isEmpty { try add(carry[...]) }
+            try sendAll()
+            try producer.close()
+            try report(waiting: true)
+        } catch {
+            // Report what was acknowledged before the failure, then the failure.
+            try? producer.close()
+            try? report(waiting: true, skippingFailures: true)
+            Output.flush()
+            throw error
         }
         Output.flush()
         let summary = ranges.keys.sorted().map { "partition \($0): offsets \(ranges[$0]!.first)-\(ranges[$0]!.last)" }
         FileHandle.standardError.write(Data("produced \(total) record\(total == 1 ? "" : "s") to \(topic)\(summary.isEmpty ? "" : ": " + summary.joined(separator: ", "))\n".utf8))
     }
 
-    private func firstRange(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
+    private func firstRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
         guard needle.count <= haystack.count else { return nil }
-        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
-            if Array(haystack[start..<(start + needle.count)]) == needle { return start..<(start + needle.count) }
+        for start in haystack.startIndex...(haystack.endIndex - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }
         }
         return nil
     }

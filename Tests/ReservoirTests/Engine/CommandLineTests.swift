@@ -37,6 +37,41 @@ struct CommandLineTests {
                        stderr: String(decoding: err, as: UTF8.self))
     }
 
+    @Test("produce acknowledges each line as it arrives when input pauses")
+    func produceInteractive() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "t", "--dir", dir, "--partitions", "2"]).status == 0)
+        let process = Process()
+        process.executableURL = reservoirExecutable()
+        process.arguments = ["produce", "t", "--dir", dir, "--json", "--key-separator", ":"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let reader = output.fileHandleForReading
+        var acknowledged: [String] = []
+        for line in ["a:1", "b:2", "a:3", ":4"] {
+            input.fileHandleForWriting.write(Data((line + "\n").utf8))
+            // The acknowledgement comes while standard input stays open.
+            let ack = String(decoding: reader.availableData, as: UTF8.self)
+            acknowledged.append(ack)
+        }
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let objects = try acknowledged.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Int]) }
+        #expect(objects.map { $0["last"]! - $0["first"]! } == [0, 0, 0, 0])
+        // The two records keyed "a" share a partition; each partition's offsets follow the input.
+        #expect(objects[0]["partition"] == objects[2]["partition"])
+        for partition in 0..<2 {
+            let firsts = objects.filter { $0["partition"] == partition }.map { $0["first"]! }
+            #expect(firsts == Array(0..<firsts.count))
+        }
+    }
+
     @Test("produce, consume, describe, dump and verify a topic")
     func roundTrip() throws {
         let dir = temporaryDirectory()
