@@ -8,8 +8,8 @@ import Synchronization
 /// ```swift
 /// let producer = try store.makeProducer(for: "orders", acks: .buffered)
 /// let batch = try producer.makeBatchBuilder()
-/// for chunk in orders.chunks(ofCount: 1000) {
-///     for order in chunk { try batch.append(key: order.userID, value: order.json) }
+/// for orders in incoming {                      // e.g. 1000 orders at a time
+///     for order in orders { try batch.append(key: order.userID, value: order.json) }
 ///     try producer.send(batch, partition: 0)   // returns at once; `batch` is empty again
 /// }
 /// try producer.flush()                          // every batch sent is acknowledged
@@ -40,9 +40,8 @@ public final class BatchProducer: Sendable {
     public let maxInFlight: Int
 
     private let store: Reservoir
-    private let writer: IOThread
-    /// Free places for batches in flight: `send` takes one, the writer gives it back.
-    private let slots: DispatchSemaphore
+    /// Writes the batches, at most `maxInFlight` queued or being written.
+    private let writer: PipelineThread
     /// Entered per batch sent, left when its outcome is known.
     private let outstanding = DispatchGroup()
 
@@ -69,8 +68,7 @@ public final class BatchProducer: Sendable {
         self.topic = topic
         self.acks = acks
         self.maxInFlight = maxInFlight
-        slots = DispatchSemaphore(value: maxInFlight)
-        writer = IOThread(name: "reservoir-producer")
+        writer = PipelineThread(capacity: maxInFlight)
     }
 
     deinit { writer.stop() }
@@ -102,7 +100,6 @@ public final class BatchProducer: Sendable {
         } else {
             replacement = try RecordBatchEncoder(compression: current.compression, compressionLevel: current.compressionLevel)
         }
-        slots.wait()
         let taken = batch.take(leaving: replacement)
         let pending = PendingAppend(partition: target)
         outstanding.enter()
@@ -116,6 +113,7 @@ public final class BatchProducer: Sendable {
         if let stopped = state.withLock({ $0.stopped }) {
             outcome = .failure(stopped)
         } else {
+            // Compression, header and CRC here: the thread filling batches is the slower of the two.
             let summary = taken.finish()
             do throws(ReservoirError) {
                 try topic.checkBatch(summary)
@@ -133,7 +131,6 @@ public final class BatchProducer: Sendable {
         }
         let box = EncoderBox(taken.encoder)
         state.withLock { if $0.spare.count <= maxInFlight { $0.spare.append(box) } }
-        slots.signal()
         if case .success(let offsets) = outcome, log.needsFsync(acks) {
             log.whenDurable(offsets.upperBound + 1) { [self] error in
                 if let error {
