@@ -38,6 +38,12 @@ enum Harness {
         unlink(path)
     }
 
+    /// Writes back the dirty pages earlier scenarios left, so that the kernel's background
+    /// writeback of them does not compete with the next scenario (after `rss` that is 4 GiB).
+    static func settle() {
+        sync()
+    }
+
     static func freshDirectory(_ name: String) -> String {
         let path = scratch + "/" + name
         try? FileManager.default.removeItem(atPath: path)

@@ -52,29 +52,24 @@ enum PartsBenchmarks {
         }
         let builder = try RecordBatchBuilder()
         let blob = AppendBenchmarks.Blob(records)
-        var builderRates: [Double] = []
-        for _ in 0..<Harness.rounds {
-            let start = Harness.now()
-            for _ in 0..<batches {
-                builder.reset()
-                _ = try blob.fill(builder, count: records.count, from: 0, timestampBase: 0)
-                bytes = try builder.encodedBytes().count
+        // `copyingOut`: with the header, CRC and a copy of each batch out; without, the
+        // builder's own work per record.
+        func builderRate(copyingOut: Bool) throws -> Double {
+            var rates: [Double] = []
+            for _ in 0..<Harness.rounds {
+                let start = Harness.now()
+                for _ in 0..<batches {
+                    builder.reset()
+                    _ = try blob.fill(builder, count: records.count, from: 0, timestampBase: 0)
+                    if copyingOut { bytes = try builder.encodedBytes().count }
+                }
+                rates.append(Double(batches * 1000) / (Harness.now() - start))
             }
-            builderRates.append(Double(batches * 1000) / (Harness.now() - start))
+            return Harness.median(rates)
         }
-        // The builder's own work per record: the same appends, no header, CRC or copy out.
-        var appendRates: [Double] = []
-        for _ in 0..<Harness.rounds {
-            let start = Harness.now()
-            for _ in 0..<batches {
-                builder.reset()
-                _ = try blob.fill(builder, count: records.count, from: 0, timestampBase: 0)
-            }
-            appendRates.append(Double(batches * 1000) / (Harness.now() - start))
-        }
-        let appendsAlone = Harness.median(appendRates)
+        let built = try builderRate(copyingOut: true)
+        let appendsAlone = try builderRate(copyingOut: false)
         print("| RecordBatchBuilder appends alone (no header, CRC or copy) | \(Harness.format(appendsAlone)) | \(String(format: "%.1f", 1e9 / appendsAlone)) |")
-        let built = Harness.median(builderRates)
         print("| RecordBatchBuilder from one contiguous buffer (includes a copy of each batch out) | \(Harness.format(built)) | \(String(format: "%.1f", 1e9 / built)) |")
         let cold = Harness.median(coldRates)
         print("| encode, 100 000 distinct records | \(Harness.format(cold)) | \(String(format: "%.1f", 1e9 / cold)) |")

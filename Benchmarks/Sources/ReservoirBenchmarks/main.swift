@@ -14,11 +14,12 @@ print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Process
 print("CRC32C hardware path: \(CRC32C.isHardwareAccelerated)\n")
 if ProcessInfo.processInfo.environment["BENCH_WARM"] != "0" { Harness.warmUp() }
 
-if wants("parts") { try PartsBenchmarks.run() }
-if wants("append") { try AppendBenchmarks.run() }
-if wants("durable") { try DurableBenchmarks.run() }
-if wants("read") { try ReadBenchmarks.run() }
-if wants("recovery") { try RecoveryBenchmarks.run() }
-if wants("rss") { try MemoryBenchmarks.run() }
-if wants("compaction") { try CompactionBenchmarks.run() }
-if wants("consumers") { try ConsumerBenchmarks.run() }
+let scenarios: [(String, () throws -> Void)] = [
+    ("parts", PartsBenchmarks.run), ("append", AppendBenchmarks.run), ("durable", DurableBenchmarks.run),
+    ("read", ReadBenchmarks.run), ("recovery", RecoveryBenchmarks.run), ("rss", MemoryBenchmarks.run),
+    ("compaction", CompactionBenchmarks.run), ("consumers", ConsumerBenchmarks.run),
+]
+for (name, run) in scenarios where wants(name) {
+    Harness.settle()
+    try run()
+}

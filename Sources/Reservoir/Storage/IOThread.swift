@@ -28,21 +28,15 @@ final class IOThread: Sendable {
     init(name: String, niceness: Int32 = 0) {
         self.name = name
         self.niceness = niceness
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            let worker = Unmanaged<IOThread>.fromOpaque(context!).takeRetainedValue()
+        startDetachedThread { [self] in
             #if os(Linux)
-            if worker.niceness != 0 {
+            if niceness != 0 {
                 // On Linux, "process" 0 here means the calling thread only.
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, worker.niceness)
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
             }
             #endif
-            worker.run()
-            return nil
-        }, box.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
-        pthread_detach(thread)
+            run()
+        }
     }
 
     /// Runs `job` on the thread, after the jobs already queued.
@@ -109,4 +103,22 @@ final class IOThread: Sendable {
             }
         }
     }
+}
+
+/// Starts a detached OS thread running `body`, which keeps what it captures (the thread's owner)
+/// alive until it returns.
+func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+    final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+    let box = Unmanaged.passRetained(Body(body))
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { context in
+        // Safe: `context` is the retained `Body` passed below, taken back exactly once here.
+        Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+        return nil
+    }, box.toOpaque())
+    precondition(result == 0, "pthread_create failed: \(result)")
+    pthread_detach(thread)
 }

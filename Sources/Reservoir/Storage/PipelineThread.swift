@@ -30,22 +30,14 @@ final class PipelineThread: Sendable {
     /// How long a side spins (calling `sched_yield` each turn) before it sleeps: enough to bridge a
     /// batch's hand-off, short enough that a thread sharing a core with the other side gives it
     /// up quickly. Measured on 2 cores (pipelined 1000-record appends against raw `write()`):
-    /// sleeping at once 67–81%; 50 turns 70–79% but once 22%, and 200 turns sometimes 24%, when
-    /// the two threads came to share one core and the spinning side kept taking it from the
-    /// other; 10 µs 74–85%, 30 µs 70–77%, with no such collapse in 8 runs each.
+    /// sleeping at once 67–81%; 200 turns sometimes 24%, when the two threads came to share one
+    /// core and the spinning side kept taking it from the other; 10 µs 72–85% in 28 of 31 runs,
+    /// 65% once, and 22–25% in two runs in a row (see Docs/BENCHMARKS.md).
     private static let spinNanoseconds: UInt64 = 10_000
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            let worker = Unmanaged<PipelineThread>.fromOpaque(context!).takeRetainedValue()
-            worker.run()
-            return nil
-        }, box.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
-        pthread_detach(thread)
+        startDetachedThread { [self] in run() }
     }
 
     /// Runs `job` on the thread after the jobs before it; waits first while `capacity` jobs are
