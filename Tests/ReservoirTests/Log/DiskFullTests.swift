@@ -24,6 +24,17 @@ enum SmallFileSystem {
         guard runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) else { return false }
         return runCommand("/bin/umount", [probe])
     }()
+
+    /// Runs `body` with a 3 MiB tmpfs mounted at a fresh directory, unmounted afterwards.
+    static func mounted(_ body: (String) throws -> Void) throws {
+        let mountPoint = temporaryDirectory()
+        #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]))
+        defer {
+            runCommand("/bin/umount", [mountPoint])
+            removeDirectory(mountPoint)
+        }
+        try body(mountPoint)
+    }
 }
 
 @Suite("A full disk", .serialized)
@@ -31,12 +42,10 @@ struct DiskFullTests {
     @Test("appends fail with a clear error, nothing acknowledged is lost, the store recovers",
           .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
     func fullDisk() throws {
-        let mountPoint = temporaryDirectory()
-        #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]))
-        defer {
-            runCommand("/bin/umount", [mountPoint])
-            removeDirectory(mountPoint)
-        }
+        try SmallFileSystem.mounted { mountPoint in try fullDisk(mountPoint) }
+    }
+
+    func fullDisk(_ mountPoint: String) throws {
         let dir = mountPoint + "/store"
         var acknowledged: [LogRecord] = []
         var failure: ReservoirError?
@@ -77,12 +86,10 @@ struct DiskFullTests {
     @Test("a producer stops at the first failed write: later batches fail, nothing after it is written",
           .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
     func producerOnFullDisk() throws {
-        let mountPoint = temporaryDirectory()
-        #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]))
-        defer {
-            runCommand("/bin/umount", [mountPoint])
-            removeDirectory(mountPoint)
-        }
+        try SmallFileSystem.mounted { mountPoint in try producerOnFullDisk(mountPoint) }
+    }
+
+    func producerOnFullDisk(_ mountPoint: String) throws {
         let store = try Reservoir.open(at: mountPoint + "/store")
         defer { try? store.close() }
         try store.createTopic("t", config: TopicConfig(segmentBytes: 1 << 20, maxIndexBytes: 64 * 1024))
