@@ -88,10 +88,18 @@ final class PipelineThread: Sendable {
     func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         wake.signal()
+        // Called from one of the thread's own jobs (a job can hold the last reference to the
+        // thread's owner, whose deinit stops it), waiting would never end: the thread ends by
+        // itself after the job.
+        if pthread_equal(pthread_self(), pthread_t(UInt(bitPattern: threadID.load(ordering: .acquiring)))) != 0 { return }
         finished.wait()
     }
 
+    /// The thread's `pthread_t`, once it runs.
+    private let threadID = Atomic<Int>(0)
+
     private func run() {
+        threadID.store(Int(bitPattern: UInt(pthread_self())), ordering: .releasing)
         var spinStart: UInt64 = 0
         while true {
             let (next, ended) = jobs.withLock { jobs -> (Job?, Bool) in
