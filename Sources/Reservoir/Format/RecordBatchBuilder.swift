@@ -2,8 +2,9 @@
 ///
 /// Each ``append(key:value:headers:timestamp:)`` encodes its record straight into the batch's
 /// buffer, so a producer that reuses one builder allocates nothing per record and never
-/// materialises ``Record`` values. Hand the builder to ``Reservoir/append(to:batch:partition:acks:)``;
-/// after a successful append it is empty again, its buffers kept for the next batch.
+/// materialises ``Record`` values. Hand the builder to ``Reservoir/append(to:batch:partition:acks:)``
+/// (or to ``BatchProducer/send(_:partition:)``, which writes it on a thread of its own); after a
+/// successful append it is empty again, ready for the next batch.
 ///
 /// ```swift
 /// let batch = try store.makeBatchBuilder(for: "orders")
