@@ -42,7 +42,6 @@ struct ProduceCommand: ParsableCommand {
         // writing the last; one builder per partition (unkeyed lines share one, sent round robin).
         let producer = try reservoir.makeProducer(for: topic, acks: acks == "durable" ? .durable : .buffered, maxInFlight: 4)
         var builders: [Int: RecordBatchBuilder] = [:]
-        var pendingBytes: [Int: Int] = [:]
         var tickets: [PendingAppend] = []
         var reported = 0
         var ranges: [Int: (first: Int64, last: Int64, count: Int)] = [:]
@@ -77,7 +76,6 @@ struct ProduceCommand: ParsableCommand {
         func send(_ slot: Int) throws {
             guard let builder = builders[slot], !builder.isEmpty else { return }
             tickets.append(try producer.send(builder, partition: slot >= 0 ? slot : nil))
-            pendingBytes[slot] = 0
             try report(waiting: false)
         }
 
@@ -94,7 +92,7 @@ struct ProduceCommand: ParsableCommand {
             }
             let slot = partition ?? key.map { Partitioner.partition(forKey: Array($0), partitions: config.partitions) } ?? -1
             let size = line.count + 30 + headerBytes
-            if pendingBytes[slot, default: 0] + size > byteBudget { try send(slot) }
+            if let filling = builders[slot], filling.recordsByteCount + size > byteBudget { try send(slot) }
             let builder = try builders[slot] ?? producer.makeBatchBuilder()
             builders[slot] = builder
             try value.withUnsafeBytes { value in
@@ -104,7 +102,6 @@ struct ProduceCommand: ParsableCommand {
                     try builder.append(key: nil, value: value, headers: recordHeaders)
                 }
             }
-            pendingBytes[slot, default: 0] += size
             if builder.count >= batchRecords { try send(slot) }
         }
 

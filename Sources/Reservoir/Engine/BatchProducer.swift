@@ -45,14 +45,8 @@ public final class BatchProducer: Sendable {
     /// Entered per batch sent, left when its outcome is known.
     private let outstanding = DispatchGroup()
 
-    /// Encoders move between builders and the writer; this box carries one across threads.
-    private final class EncoderBox: @unchecked Sendable {
-        // Owned by one side at a time: taken out of `spare` under its lock, or handed over with a batch.
-        let encoder: RecordBatchEncoder
-        init(_ encoder: RecordBatchEncoder) { self.encoder = encoder }
-    }
-
     private struct State {
+        /// Encoders the writer is done with, for the next builder to continue on.
         var spare: [EncoderBox] = []
         /// The write failure that stopped the producer.
         var stopped: ReservoirError?
@@ -117,15 +111,11 @@ public final class BatchProducer: Sendable {
             let summary = taken.finish()
             do throws(ReservoirError) {
                 try topic.checkBatch(summary)
-                do throws(ReservoirError) {
-                    outcome = .success(try log.appendBuffered(taken.encoder.output.base, summary: summary))
-                } catch {
-                    // A batch larger than a segment was refused before anything was written; any
-                    // other failure may recur, so nothing after it is written.
-                    if error.code != .recordTooLarge { state.withLock { $0.stopped = $0.stopped ?? error } }
-                    outcome = .failure(error)
-                }
+                outcome = .success(try log.appendBuffered(taken.encoder.output.base, summary: summary))
             } catch {
+                // A batch over the batch limit or larger than a segment was refused before
+                // anything was written; any other failure may recur, so nothing after it is written.
+                if error.code != .recordTooLarge { state.withLock { $0.stopped = $0.stopped ?? error } }
                 outcome = .failure(error)
             }
         }

@@ -9,6 +9,7 @@ public final class Topic: Sendable {
     let directory: String
     let partitions: [PartitionLog]
     let accumulators: [RecordAccumulator]
+    /// Encoders are not thread-safe; appends borrow one each from this pool.
     private let encoders: Mutex<[EncoderBox]>
     private let nextPartition = Atomic<Int>(0)
 
@@ -28,13 +29,6 @@ public final class Topic: Sendable {
                 return encoder
             }
         }
-    }
-
-    /// Encoders are not thread-safe; appends borrow one each from this pool.
-    private final class EncoderBox: @unchecked Sendable {
-        // Owned by one borrower at a time: taken out of the pool under its lock, returned after use.
-        let encoder: RecordBatchEncoder
-        init(_ encoder: RecordBatchEncoder) { self.encoder = encoder }
     }
 
     func borrowEncoder() throws(ReservoirError) -> RecordBatchEncoder {
