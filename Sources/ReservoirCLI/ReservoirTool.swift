@@ -38,6 +38,8 @@ struct ReservoirTool: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
+        // What was read before the failure is printed before the error that ends it.
+        Output.flush()
         FileHandle.standardError.write(Data("reservoir: \(message)\n".utf8))
         Foundation.exit(code)
     }

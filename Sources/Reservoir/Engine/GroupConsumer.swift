@@ -226,7 +226,12 @@ public final class GroupConsumer: Sendable {
         for step in 0..<cursors.count {
             let (partition, cursor) = cursors[(turn + step) % cursors.count]
             guard let result = try cursor.poll() else { continue }
-            try cursor.decode(result, topic: partition.topic, partition: partition.partition, into: &buffer)
+            do throws(ReservoirError) {
+                try cursor.decode(result, topic: partition.topic, partition: partition.partition, into: &buffer)
+            } catch {
+                // Hand out what came before the damage; the next fetch fails on it again.
+                if buffer.isEmpty { throw error }
+            }
             if buffer.isEmpty { continue }
             let offsets = buffer.map(\.offset)
             let stillAssigned = state.withLock { state -> Bool in

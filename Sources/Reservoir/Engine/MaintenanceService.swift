@@ -43,7 +43,7 @@ final class MaintenanceService: Sendable {
         cleaner = CleanerBox(LogCleaner(mapMemoryBytes: mapMemoryBytes))
         checkpoint = CheckpointFile(path: directory + "/" + Self.checkpointFile)
         var offsets: [String: Int64] = [:]
-        for entry in checkpoint.read() { offsets["\(entry.topic) \(entry.partition)"] = entry.offset }
+        for entry in checkpoint.read() ?? [] { offsets["\(entry.topic) \(entry.partition)"] = entry.offset }
         firstDirty = Mutex(offsets)
     }
 

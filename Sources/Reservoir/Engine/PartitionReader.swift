@@ -67,6 +67,9 @@ public struct PartitionReader: AsyncSequence, Sendable {
         let partition: Int
         var buffer: [ConsumerRecord] = []
         var index = 0
+        /// A damaged batch ends the iteration after the records before it; it is thrown from then
+        /// on, so that no caller reads past it by calling again.
+        var failure: (any Error)?
 
         init(fetcher: LogFetcher, topic: String, partition: Int) {
             self.fetcher = fetcher
@@ -78,10 +81,11 @@ public struct PartitionReader: AsyncSequence, Sendable {
         /// cancelled or the store closed.
         public mutating func next() async throws -> ConsumerRecord? {
             while index == buffer.count {
+                if let failure { throw failure }
                 guard let result = try await fetcher.next() else { return nil }
                 buffer.removeAll(keepingCapacity: true)
                 index = 0
-                try fetcher.decode(result, topic: topic, partition: partition, into: &buffer)
+                do { try fetcher.decode(result, topic: topic, partition: partition, into: &buffer) } catch { failure = error }
             }
             defer { index += 1 }
             return buffer[index]
@@ -200,10 +204,23 @@ final class LogFetcher: @unchecked Sendable {
     }
 
     /// Appends the records of `result` at or after its requested offset to `buffer`.
-    func decode(_ result: LogReadResult, topic: String, partition: Int, into buffer: inout [ConsumerRecord]) throws {
+    ///
+    /// - Throws: ``ReservoirError/Code/corruptData`` naming the partition, offset and file of a
+    ///   damaged batch, with the records before it in `buffer`.
+    func decode(_ result: LogReadResult, topic: String, partition: Int, into buffer: inout [ConsumerRecord]) throws(ReservoirError) {
         for batch in result.batches {
-            try decoder.iterateRetained(batch, from: result.requestedOffset, verifyCRC: true) { view, storage in
-                buffer.append(ConsumerRecord(topic: topic, partition: partition, view: view, storage: storage))
+            do {
+                try decoder.iterateRetained(batch, from: result.requestedOffset, verifyCRC: true) { view, storage in
+                    buffer.append(ConsumerRecord(topic: topic, partition: partition, view: view, storage: storage))
+                }
+            } catch {
+                // The records before this batch stay in `buffer` for the caller; the position goes
+                // back to the damaged batch, so that the next read fails on it again instead of
+                // passing it by.
+                buffer.removeAll { $0.offset >= batch.baseOffset }
+                position = max(batch.baseOffset, result.requestedOffset)
+                let file = log.segmentFile(containing: batch.baseOffset).map { " in \($0)" } ?? ""
+                throw ReservoirError(.corruptData, "topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset)\(file) is damaged: \(error)")
             }
         }
     }

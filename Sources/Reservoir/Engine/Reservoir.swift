@@ -32,12 +32,18 @@ public final class Reservoir: Sendable {
         /// Memory for the compaction key map, 24 bytes per distinct key (64 MiB: about 2 M keys
         /// per pass; a larger dirty section takes several passes).
         public var cleanerMapBytes: Int = 64 << 20
+        /// Repair damage found at open instead of only reporting it (false): keep every batch that
+        /// passes its checks, move damaged files into the partition's `quarantine/` folder and mark
+        /// lost offsets with empty batches, so that the log reads past them (`reservoir verify
+        /// --repair`; see Docs/DURABILITY.md). An operator's choice, never a default.
+        public var repairDamage: Bool = false
 
         /// Options with the defaults above.
         public init(
             lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2,
-            maintenanceIntervalMilliseconds: Int = 15_000, cleanerMapBytes: Int = 64 << 20
+            maintenanceIntervalMilliseconds: Int = 15_000, cleanerMapBytes: Int = 64 << 20, repairDamage: Bool = false
         ) {
+            self.repairDamage = repairDamage
             self.lingerMilliseconds = lingerMilliseconds
             self.logger = logger
             self.recoveryThreads = recoveryThreads
@@ -177,7 +183,7 @@ public final class Reservoir: Sendable {
                 let key = "\(name) \(partition)"
                 let result = Result { () throws(ReservoirError) -> PartitionLog in
                     try openPartition(topic: name, config: config, partition: partition,
-                                      logStart: logStarts[key] ?? 0, recoveryPoint: recoveryPoints[key] ?? 0, clean: clean)
+                                      logStart: logStarts?[key], recoveryPoint: recoveryPoints?[key], clean: clean)
                 }
                 results.withLock { $0[key] = result }
             }
@@ -196,20 +202,34 @@ public final class Reservoir: Sendable {
         self.topics.withLock { $0 = topics }
     }
 
-    private func checkpoint(_ file: String) -> [String: Int64] {
+    /// A checkpoint's offsets by `topic partition`; nil when the file is missing or malformed.
+    private func checkpoint(_ file: String) -> [String: Int64]? {
+        guard let entries = CheckpointFile(path: directory + "/" + file).read() else {
+            if FileSystem.exists(directory + "/" + file) {
+                options.logger.warning("checkpoint unreadable: recovery assumes nothing", metadata: ["file": "\(file)"])
+            }
+            return nil
+        }
         var map: [String: Int64] = [:]
-        for entry in CheckpointFile(path: directory + "/" + file).read() { map["\(entry.topic) \(entry.partition)"] = entry.offset }
+        for entry in entries { map["\(entry.topic) \(entry.partition)"] = entry.offset }
         return map
     }
 
-    private func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64, recoveryPoint: Int64, clean: Bool) throws(ReservoirError) -> PartitionLog {
+    private func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64?, recoveryPoint: Int64?, clean: Bool) throws(ReservoirError) -> PartitionLog {
         var logger = options.logger
         logger[metadataKey: "partition"] = "\(topic)-\(partition)"
         return try PartitionLog(
             directory: topicsDirectory + "/" + topic + "/" + String(partition), config: config.logConfig,
-            logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, ioThread: ioThread,
+            logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, repairDamage: options.repairDamage,
+            ioThread: ioThread,
             preallocator: preallocator, deleter: maintenance.deleter, logger: logger,
-            onRecoveryPoint: { [weak self] _ in self?.writeCheckpoints() }, onLogStart: { [weak self] in self?.writeCheckpoints() })
+            onRecoveryPoint: { [weak self] _ in
+                // A recovery point not checkpointed only makes the next open scan more.
+                do throws(ReservoirError) { try self?.writeCheckpoints() } catch {
+                    self?.options.logger.error("recovery point checkpoint write failed", metadata: ["error": "\(error)"])
+                }
+            },
+            onLogStart: { [weak self] () throws(ReservoirError) in try self?.writeCheckpoints() })
     }
 
     private func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
@@ -283,7 +303,7 @@ public final class Reservoir: Sendable {
             topics[name] = Topic(name: name, config: config, directory: old.directory, partitions: logs,
                                  ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
         }
-        if config.partitions > 0 { writeCheckpoints() }
+        try writeCheckpoints()
     }
 
     private func writeConfig(_ config: TopicConfig, to topicDirectory: String) throws(ReservoirError) {
@@ -575,21 +595,15 @@ public final class Reservoir: Sendable {
     }
 
     /// Writes the recovery-point and log-start checkpoints of every partition.
-    func writeCheckpoints() {
+    func writeCheckpoints() throws(ReservoirError) {
         // One writer at a time: the I/O thread (recovery points) and the maintenance thread (log
         // starts) both write, through the same temporary files.
-        checkpointWriter.withLock { _ in writeCheckpointsLocked() }
-    }
-
-    private func writeCheckpointsLocked() {
-        let partitions = allPartitions()
-        do throws(ReservoirError) {
+        try checkpointWriter.withLock { _ throws(ReservoirError) in
+            let partitions = allPartitions()
             try CheckpointFile(path: directory + "/" + Self.recoveryPointFile).write(
                 partitions.map { .init(topic: $0.0, partition: $0.1, offset: $0.2.recoveryPoint) })
             try CheckpointFile(path: directory + "/" + Self.logStartFile).write(
                 partitions.map { .init(topic: $0.0, partition: $0.1, offset: $0.2.startOffset) })
-        } catch {
-            options.logger.error("checkpoint write failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -617,9 +631,11 @@ public final class Reservoir: Sendable {
             lock.release()
             throw firstError
         }
-        writeCheckpoints()
+        // Without its checkpoints the store must not claim a clean shutdown: the next open then
+        // scans, and any failure here reaches the caller.
+        defer { lock.release() }
+        try writeCheckpoints()
         try FileSystem.writeAtomically(Array("clean\n".utf8), to: directory + "/" + Self.cleanShutdownFile)
-        lock.release()
     }
 
     /// Closes without flushing.

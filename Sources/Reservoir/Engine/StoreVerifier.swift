@@ -6,6 +6,10 @@ public enum StoreVerifier {
         public var path: String
         /// What is wrong and where in the file.
         public var message: String
+        /// Whether data that was durable is damaged or missing. False for a tail written after the
+        /// last fsync of a store that did not close cleanly (live, or stopped by a crash), which
+        /// was never acknowledged as durable and which the next open cuts.
+        public var isDamage: Bool = true
         public var description: String { "\(path): \(message)" }
     }
 
@@ -17,18 +21,28 @@ public enum StoreVerifier {
         public var batches = 0
         /// Records in those batches.
         public var records = 0
-        /// Everything found damaged.
+        /// Everything found damaged, and unsynced tails (``Problem/isDamage`` false).
         public var problems: [Problem] = []
         /// Whether nothing is damaged.
-        public var isSound: Bool { problems.isEmpty }
+        public var isSound: Bool { !problems.contains { $0.isDamage } }
     }
 
-    /// Verifies the store at `directory`, or only `topic` when given.
+    /// Verifies the store at `directory`, or only `topic` when given: every batch (bounds, CRC,
+    /// records), offsets continuous from the checkpointed log start to the recovery point, and
+    /// every index entry. Reads only; works on a store another process has open.
     public static func verify(directory: String, topic: String? = nil) throws(ReservoirError) -> Report {
         let topicsDirectory = directory + "/topics"
         guard FileSystem.isDirectory(topicsDirectory) else {
             throw ReservoirError(.invalidArgument, "\(directory) is not a Reservoir store (no topics directory)")
         }
+        let clean = FileSystem.exists(directory + "/" + Reservoir.cleanShutdownFile)
+        func offsets(_ file: String) -> [String: Int64]? {
+            CheckpointFile(path: directory + "/" + file).read().map { entries in
+                Dictionary(entries.map { ("\($0.topic) \($0.partition)", $0.offset) }, uniquingKeysWith: { $1 })
+            }
+        }
+        let recoveryPoints = offsets(Reservoir.recoveryPointFile)
+        let logStarts = offsets(Reservoir.logStartFile)
         var report = Report()
         let names = if let topic { [topic] } else { try FileSystem.list(topicsDirectory) }
         for name in names {
@@ -37,24 +51,45 @@ public enum StoreVerifier {
                 throw ReservoirError(.topicNotFound, "topic \(name) does not exist in \(directory)")
             }
             for partition in try FileSystem.list(topicDirectory) where FileSystem.isDirectory(topicDirectory + "/" + partition) {
-                try verifyPartition(topicDirectory + "/" + partition, into: &report)
+                let key = "\(name) \(partition)"
+                try verifyPartition(topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],
+                                    logStart: logStarts?[key], clean: clean, into: &report)
             }
         }
         return report
     }
 
-    private static func verifyPartition(_ directory: String, into report: inout Report) throws(ReservoirError) {
+    private static func verifyPartition(
+        _ directory: String, recoveryPoint: Int64?, logStart: Int64?, clean: Bool, into report: inout Report
+    ) throws(ReservoirError) {
         let decoder = RecordDecoder()
+        let bases = try FileSystem.list(directory).compactMap { name -> Int64? in
+            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix else { return nil }
+            return base
+        }.sorted()
         var previousNext: Int64?
-        for name in try FileSystem.list(directory) where name.hasSuffix(SegmentFiles.logSuffix) {
-            guard let (base, _) = SegmentFiles.parse(name) else { continue }
+        var previousDamaged = false
+        for (position, base) in bases.enumerated() {
+            let isLast = position == bases.count - 1
             let files = SegmentFiles(directory: directory, baseOffset: base)
             report.segments += 1
+            // Offsets after invalid bytes up to the next segment are that damage, not another one.
+            if let previousNext, base > previousNext, !previousDamaged {
+                report.problems.append(Problem(path: files.log, message: "offsets \(previousNext)..<\(base) are missing: no segment holds them"))
+            } else if previousNext == nil, let logStart, base > logStart {
+                report.problems.append(Problem(path: files.log, message: "offsets \(logStart)..<\(base) are missing: the log starts at \(logStart) but its first segment at \(base)"))
+            }
             var starts: [Int: Int64] = [:]
             var next = max(base, previousNext ?? base)
+            previousDamaged = false
             for entry in try SegmentFileInspector.batches(inLogFile: files.log) {
                 guard let batch = entry.batch, let header = entry.header, entry.error == nil else {
-                    report.problems.append(Problem(path: files.log, message: "byte \(entry.position): \(entry.error ?? "invalid batch")"))
+                    // The recovery policy's line: past the recovery point of a store that did not
+                    // close cleanly, invalid bytes are a tail that never became durable.
+                    let unsynced = !clean && (recoveryPoint.map { next >= $0 } ?? isLast)
+                    let note = unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts it)" : ""
+                    report.problems.append(Problem(path: files.log, message: "byte \(entry.position), offset \(next): \(entry.error ?? "invalid batch")\(note)", isDamage: !unsynced))
+                    previousDamaged = true
                     break
                 }
                 if header.baseOffset < next {
@@ -70,36 +105,47 @@ public enum StoreVerifier {
                 next = header.lastOffset + 1
             }
             previousNext = next
-            if FileSystem.exists(files.index) {
-                let (entries, partial) = try SegmentFileInspector.offsetIndexEntries(path: files.index)
-                if partial != 0 { report.problems.append(Problem(path: files.index, message: "\(partial) stray bytes after the last entry")) }
-                var last: Int64 = -1
-                for (index, entry) in entries.enumerated() {
-                    if entry.offset == base && entry.position == 0 && index > 0 { break }  // preallocated zeros
-                    if starts[entry.position] != entry.offset || entry.offset <= last {
-                        report.problems.append(Problem(path: files.index, message: "entry \(index) (offset \(entry.offset), position \(entry.position)) does not match a batch"))
-                        break
-                    }
-                    last = entry.offset
-                }
-            } else {
-                report.problems.append(Problem(path: files.index, message: "missing (it is rebuilt at the next open)"))
+            if isLast, let recoveryPoint, recoveryPoint > next {
+                report.problems.append(Problem(path: files.log, message: "offsets \(next)..<\(recoveryPoint) are missing: they were durable (the recovery point is \(recoveryPoint)) but the log ends at \(next)"))
             }
-            if FileSystem.exists(files.timeIndex) {
-                let (entries, partial) = try SegmentFileInspector.timeIndexEntries(path: files.timeIndex)
-                if partial != 0 { report.problems.append(Problem(path: files.timeIndex, message: "\(partial) stray bytes after the last entry")) }
-                var last: (Int64, Int64) = (Int64.min, -1)
-                for (index, entry) in entries.enumerated() {
-                    if entry.timestamp == 0 && entry.offset == base && index > 0 { break }  // preallocated zeros
-                    if entry.timestamp <= last.0 || entry.offset < last.1 || entry.offset >= next {
-                        report.problems.append(Problem(path: files.timeIndex, message: "entry \(index) (timestamp \(entry.timestamp), offset \(entry.offset)) is out of order or past the log"))
-                        break
-                    }
-                    last = (entry.timestamp, entry.offset)
+            try verifyIndexes(files, base: base, starts: starts, next: next, into: &report)
+        }
+    }
+
+    private static func verifyIndexes(
+        _ files: SegmentFiles, base: Int64, starts: [Int: Int64], next: Int64, into report: inout Report
+    ) throws(ReservoirError) {
+        if FileSystem.exists(files.index) {
+            let (all, partial) = try SegmentFileInspector.offsetIndexEntries(path: files.index)
+            if partial != 0 { report.problems.append(Problem(path: files.index, message: "\(partial) stray bytes after the last entry")) }
+            // Zero entries at the end are space preallocated for a live or crashed writer (a real
+            // entry never points at byte 0: the first batch needs none).
+            let used = all.lastIndex { !($0.offset == base && $0.position == 0) }.map { all[...$0] } ?? []
+            var last: Int64 = -1
+            for (index, entry) in used.enumerated() {
+                if starts[entry.position] != entry.offset || entry.offset <= last {
+                    report.problems.append(Problem(path: files.index, message: "entry \(index) (offset \(entry.offset), position \(entry.position)) does not match a batch"))
+                    break
                 }
-            } else {
-                report.problems.append(Problem(path: files.timeIndex, message: "missing (it is rebuilt at the next open)"))
+                last = entry.offset
             }
+        } else {
+            report.problems.append(Problem(path: files.index, message: "missing (it is rebuilt at the next open)"))
+        }
+        if FileSystem.exists(files.timeIndex) {
+            let (all, partial) = try SegmentFileInspector.timeIndexEntries(path: files.timeIndex)
+            if partial != 0 { report.problems.append(Problem(path: files.timeIndex, message: "\(partial) stray bytes after the last entry")) }
+            let used = all.lastIndex { !($0.timestamp == 0 && $0.offset == base) }.map { all[...$0] } ?? []
+            var last: (Int64, Int64) = (Int64.min, -1)
+            for (index, entry) in used.enumerated() {
+                if entry.timestamp <= last.0 || entry.offset < last.1 || entry.offset >= next {
+                    report.problems.append(Problem(path: files.timeIndex, message: "entry \(index) (timestamp \(entry.timestamp), offset \(entry.offset)) is out of order or past the log"))
+                    break
+                }
+                last = (entry.timestamp, entry.offset)
+            }
+        } else {
+            report.problems.append(Problem(path: files.timeIndex, message: "missing (it is rebuilt at the next open)"))
         }
     }
 }

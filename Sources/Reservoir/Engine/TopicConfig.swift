@@ -224,33 +224,57 @@ public struct TopicConfig: Sendable, Hashable, Codable {
 
     // MARK: Codable
 
-    // Codable by hand so that files written by later versions, with more keys, still load, and
-    // files missing a key take its default.
-    private enum Key: String, CodingKey {
+    // Codable by hand, and strict: a stored configuration is read exactly or not at all. A key
+    // this version does not know, a value of the wrong type or one out of range is an error that
+    // names the key and the value (a misread `cleanup` would turn a compacted topic into one that
+    // retention deletes). A key missing from an older file takes its default.
+    private enum Key: String, CodingKey, CaseIterable {
         case partitions, compression, compressionLevel, segmentBytes, segmentMs, indexIntervalBytes, maxIndexBytes, flush
         case maxRecordBytes, maxBatchBytes, preallocateBytes, cleanup, retentionMs, retentionBytes, deleteRetentionMs
         case minCleanableDirtyRatio, minCompactionLagMs, maxCompactionLagMs, fileDeleteDelayMs
     }
 
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     public init(from decoder: any Decoder) throws {
+        let names = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        if let unknown = names.first(where: { Key(rawValue: $0) == nil }) {
+            throw ReservoirError(.corruptData, "unknown setting \"\(unknown)\": known settings are \(Key.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         let container = try decoder.container(keyedBy: Key.self)
         let defaults = TopicConfig()
         func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
-            try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+            do {
+                return try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+            } catch {
+                throw ReservoirError(.corruptData, "setting \(key.rawValue) is not \(T.self == String.self ? "a string" : T.self == Double.self ? "a number" : "an integer"): \(error)")
+            }
         }
-        partitions = try container.decode(Int.self, forKey: .partitions)
-        let codec = try value(.compression, "none")
-        compression = CompressionCodec.allCases.first { $0.description == codec } ?? .none
+        func parsed<T>(_ key: Key, _ fallback: String, _ expected: String, _ parse: (String) -> T?) throws -> T {
+            let text: String = try value(key, fallback)
+            guard let result = parse(text) else {
+                throw ReservoirError(.corruptData, "setting \(key.rawValue) = \"\(text)\" is not valid: expected \(expected)")
+            }
+            return result
+        }
+        guard container.contains(.partitions) else { throw ReservoirError(.corruptData, "setting partitions is missing") }
+        partitions = try value(.partitions, 0)
+        compression = try parsed(.compression, "none", "none or lz4") { text in CompressionCodec.allCases.first { $0.description == text } }
         compressionLevel = try value(.compressionLevel, defaults.compressionLevel)
         segmentBytes = try value(.segmentBytes, defaults.segmentBytes)
         segmentMs = try value(.segmentMs, defaults.segmentMs)
         indexIntervalBytes = try value(.indexIntervalBytes, defaults.indexIntervalBytes)
         maxIndexBytes = try value(.maxIndexBytes, defaults.maxIndexBytes)
-        flushPolicy = FlushPolicy(parsing: try value(.flush, "none")) ?? defaults.flushPolicy
+        flushPolicy = try parsed(.flush, "none", "durable, interval:N, interval:Tms or none", FlushPolicy.init(parsing:))
         maxBatchBytes = try value(.maxBatchBytes, min(16 << 20, segmentBytes))
-        maxRecordBytes = min(try value(.maxRecordBytes, defaults.maxRecordBytes), maxBatchBytes)
+        maxRecordBytes = try value(.maxRecordBytes, min(defaults.maxRecordBytes, maxBatchBytes))
         preallocateBytes = try value(.preallocateBytes, 0)
-        cleanup = CleanupPolicy(parsing: try value(.cleanup, "delete")) ?? .delete
+        cleanup = try parsed(.cleanup, "delete", "delete, compact or compact,delete", CleanupPolicy.init(parsing:))
         retentionMs = try value(.retentionMs, defaults.retentionMs)
         retentionBytes = try value(.retentionBytes, defaults.retentionBytes)
         deleteRetentionMs = try value(.deleteRetentionMs, defaults.deleteRetentionMs)

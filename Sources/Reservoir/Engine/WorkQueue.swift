@@ -330,12 +330,11 @@ public final class WorkQueue: AsyncSequence, Sendable {
         guard partition.available.isEmpty, partition.order.count - partition.head < options.maxInFlightPerPartition else { return }
         guard let result = try partition.fetcher.poll() else { return }
         var records: [ConsumerRecord] = []
-        do {
+        do throws(ReservoirError) {
             try partition.fetcher.decode(result, topic: partition.partition.topic, partition: partition.partition.partition, into: &records)
-        } catch let error as ReservoirError {
-            throw error
         } catch {
-            throw ReservoirError(.corruptData, "\(partition.partition) at offset \(result.requestedOffset): \(error)")
+            // Hand out what came before the damage; the next fill fails on it again.
+            if records.isEmpty { throw error }
         }
         let room = options.maxInFlightPerPartition - (partition.order.count - partition.head)
         var added = 0

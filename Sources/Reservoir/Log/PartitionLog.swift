@@ -36,8 +36,9 @@ public final class PartitionLog: Sendable {
     private let logger: Logger
     /// Told when the recovery point moves (after a rolled segment is fsync'd), to checkpoint it.
     private let onRecoveryPoint: @Sendable (Int64) -> Void
-    /// Told when the log start offset moves, to checkpoint it.
-    private let onLogStart: @Sendable () -> Void
+    /// Told when the log start offset moves, to checkpoint it; a deletion waits for it and is
+    /// undone when it fails, so that deleted records never come back at the next open.
+    private let onLogStart: @Sendable () throws(ReservoirError) -> Void
     /// Readers waiting for appends (`written`) or for durability (`durable`).
     private let observers = Mutex<[ObjectIdentifier: (wakeup: Wakeup, durable: Bool)]>([:])
     private let observerCount = Atomic<Int>(0)
@@ -55,28 +56,40 @@ public final class PartitionLog: Sendable {
         public var truncatedBytes = 0
         public var removedSegments = 0
         public var removedFiles = 0
+        /// Damage repaired at open (``Reservoir/Options/repairDamage``).
+        public var repaired: [DamagedRange] = []
+        /// Original files of repaired segments, kept in the partition's `quarantine/` folder.
+        public var quarantinedFiles: [String] = []
     }
 
     public let openReport: OpenReport
 
+    /// Offsets this partition cannot serve because their bytes are damaged or missing (found at
+    /// open; empty for a sound log). Reads of them fail; maintenance leaves a damaged log alone.
+    public let damage: [DamagedRange]
+
     /// Opens the log in `directory` (created when missing), recovering it as needed.
     ///
     /// - Parameters:
+    ///   - logStartOffset: the checkpointed first offset; nil when no checkpoint names the partition.
     ///   - recoveryPoint: offsets below this were fsync'd with their indexes; segments wholly below
-    ///     it are only sanity-checked, later ones are scanned batch by batch.
-    ///   - cleanShutdown: the store was closed cleanly: no scan, only index sanity checks.
+    ///     it are only sanity-checked, later ones are scanned batch by batch. Nil when unknown (no
+    ///     checkpoint): everything is scanned, and only the last segment's tail may be cut.
+    ///   - cleanShutdown: the store was closed cleanly: no scan, only index sanity checks, and
+    ///     damage anywhere is kept and reported, never cut.
     init(
         directory: String,
         config: LogConfig,
-        logStartOffset: Int64,
-        recoveryPoint: Int64,
+        logStartOffset checkpointedLogStart: Int64?,
+        recoveryPoint checkpointedRecoveryPoint: Int64?,
         cleanShutdown: Bool,
+        repairDamage: Bool = false,
         ioThread: IOThread,
         preallocator: IOThread? = nil,
         deleter: IOThread? = nil,
         logger: Logger,
         onRecoveryPoint: @escaping @Sendable (Int64) -> Void = { _ in },
-        onLogStart: @escaping @Sendable () -> Void = {}
+        onLogStart: @escaping @Sendable () throws(ReservoirError) -> Void = {}
     ) throws(ReservoirError) {
         try config.validate()
         self.directory = directory
@@ -90,12 +103,19 @@ public final class PartitionLog: Sendable {
         try FileSystem.createDirectory(directory)
 
         var report = OpenReport()
-        let segments = try Self.load(
-            directory: directory, config: config, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint,
-            cleanShutdown: cleanShutdown, report: &report, logger: logger)
+        let recoveryPoint = checkpointedRecoveryPoint ?? 0
+        let (segments, damage, loadedStart) = try Self.load(
+            directory: directory, config: config, logStartOffset: checkpointedLogStart,
+            recoveryPoint: checkpointedRecoveryPoint, cleanShutdown: cleanShutdown, repair: repairDamage, report: &report,
+            logger: logger)
+        self.damage = damage
+        let logStartOffset = loadedStart ?? 0
         let nextOffset = segments.last?.nextOffset ?? logStartOffset
         let firstBase = segments.first?.baseOffset ?? logStartOffset
-        let start = logStartOffset > nextOffset ? firstBase : max(logStartOffset, firstBase)
+        // A checkpointed start below the first segment is damage (segments missing): it stays, so
+        // that reads of the missing offsets fail and the next open finds the damage again.
+        let start = logStartOffset > nextOffset ? firstBase
+            : loadedStart == nil ? max(logStartOffset, firstBase) : logStartOffset
         // What recovery scanned may have been in the page cache only (the crash may have come
         // before a rolled segment's fsync): make it durable, indexes too, before anyone reads it
         // as durable and before the recovery point below claims it.
@@ -108,9 +128,18 @@ public final class PartitionLog: Sendable {
             active.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
         }
         segments.last?.restoreRollClock(now: wallClockMilliseconds())
-        state = Mutex(State(config: config, segments: segments, logStartOffset: start))
+        var initial = State(config: config, segments: segments, logStartOffset: start)
+        // Appending after damage at the end of the log would give new records offsets that lost
+        // ones had (or write after bytes an operator must see): refused until repaired.
+        if let last = damage.last, last.endOffset == nil || segments.last?.isDamaged == true
+            || (last.endOffset ?? 0) > (segments.last?.nextOffset ?? 0)
+        {
+            initial.failure = ReservoirError(.corruptData, "\(Self.label(directory)) is damaged at its end (\(last)); appends are refused until `reservoir verify --repair`")
+        }
+        state = Mutex(initial)
         end = AtomicInt(Int(nextOffset))
-        recoveryPointValue = AtomicInt(Int(nextOffset))
+        // A recovery point past the end (durable offsets missing) is kept for the next open to see.
+        recoveryPointValue = AtomicInt(Int(damage.isEmpty ? nextOffset : max(nextOffset, recoveryPoint)))
         openReport = report
 
         let holder = LogReference()
@@ -127,10 +156,25 @@ public final class PartitionLog: Sendable {
         weak var log: PartitionLog?
     }
 
+    /// `topic partition N`, from the partition's directory (`…/topics/<topic>/<N>`), for messages.
+    static func label(_ directory: String) -> String {
+        let parts = directory.split(separator: "/")
+        guard parts.count >= 2 else { return directory }
+        return "topic \(parts[parts.count - 2]) partition \(parts[parts.count - 1])"
+    }
+
+    /// Opens every segment, scanning those that need it, and finds the damage.
+    ///
+    /// The policy (Docs/DURABILITY.md): invalid bytes at offsets past the recovery point after an
+    /// unclean stop are a tail that never became durable, cut as Kafka cuts it (with the segments
+    /// after it, all past the recovery point too). Anything else — damage below the recovery
+    /// point, in any segment of a cleanly closed store, or in a segment other than the last when
+    /// no recovery point is known — is kept on disk as it is and returned as damage, as are
+    /// offsets that no segment holds (a segment missing, or cut short at a batch boundary).
     private static func load(
-        directory: String, config: LogConfig, logStartOffset: Int64, recoveryPoint: Int64,
-        cleanShutdown: Bool, report: inout OpenReport, logger: Logger
-    ) throws(ReservoirError) -> [Segment] {
+        directory: String, config: LogConfig, logStartOffset: Int64?, recoveryPoint: Int64?,
+        cleanShutdown: Bool, repair: Bool, report: inout OpenReport, logger: Logger
+    ) throws(ReservoirError) -> (segments: [Segment], damage: [DamagedRange], logStart: Int64?) {
         let now = wallClockMilliseconds()
         try completeInterruptedSwap(directory: directory, report: &report, logger: logger)
         var logs: [Int64] = []
@@ -163,7 +207,9 @@ public final class PartitionLog: Sendable {
         }
 
         var segments: [Segment] = []
-        var expectedNext = logStartOffset
+        /// Damage inside segments, by segment base: where it starts and why.
+        var damagedAt: [Int64: (position: Int, reason: String)] = [:]
+        var expectedNext = logStartOffset ?? 0
         var index = 0
         while index < logs.count {
             let base = logs[index]
@@ -171,7 +217,7 @@ public final class PartitionLog: Sendable {
             let files = SegmentFiles(directory: directory, baseOffset: base)
             let indexesMissing = !FileSystem.exists(files.index) || !FileSystem.exists(files.timeIndex)
             let segment = try open(base, active: isLast)
-            let wholeBelowRecoveryPoint = !isLast && logs[index + 1] <= recoveryPoint
+            let wholeBelowRecoveryPoint = !isLast && recoveryPoint.map { logs[index + 1] <= $0 } ?? false
             var needsScan = !(cleanShutdown || wholeBelowRecoveryPoint) || indexesMissing
             if !needsScan {
                 if let reason = segment.loadWithoutScan() {
@@ -182,19 +228,30 @@ public final class PartitionLog: Sendable {
                 }
             }
             if needsScan {
-                let result = try segment.recover(expectedFirstOffset: min(expectedNext, base))
+                let result = try segment.scan(expectedFirstOffset: min(expectedNext, base))
                 report.recoveredSegments += 1
                 if result.truncatedBytes > 0 {
-                    report.truncatedBytes += result.truncatedBytes
-                    logger.warning("truncated log", metadata: [
-                        "segment": "\(files.log)", "bytes": "\(result.truncatedBytes)", "reason": "\(result.reason ?? "")",
-                    ])
-                    // Everything after the first invalid byte is unacknowledged or corrupt.
-                    for later in logs[(index + 1)...] {
-                        try SegmentFiles(directory: directory, baseOffset: later).removeAll()
-                        report.removedSegments += 1
+                    let damagedFrom = segment.nextOffset
+                    let neverDurable = !cleanShutdown && (recoveryPoint.map { damagedFrom >= $0 } ?? isLast)
+                    if neverDurable {
+                        try segment.truncateDamage()
+                        report.truncatedBytes += result.truncatedBytes
+                        logger.warning("cut the unsynced tail", metadata: [
+                            "segment": "\(files.log)", "bytes": "\(result.truncatedBytes)", "reason": "\(result.reason ?? "")",
+                        ])
+                        // Every later segment lies past the recovery point too: never durable.
+                        for later in logs[(index + 1)...] {
+                            try SegmentFiles(directory: directory, baseOffset: later).removeAll()
+                            report.removedSegments += 1
+                        }
+                        logs.removeSubrange((index + 1)...)
+                    } else {
+                        segment.markDamaged()
+                        damagedAt[base] = (result.validBytes, result.reason ?? "invalid bytes")
+                        logger.error("damaged segment kept as it is", metadata: [
+                            "segment": "\(files.log)", "byte": "\(result.validBytes)", "reason": "\(result.reason ?? "")",
+                        ])
                     }
-                    logs.removeSubrange((index + 1)...)
                 }
             }
             segments.append(segment)
@@ -220,15 +277,68 @@ public final class PartitionLog: Sendable {
         // A log start beyond the log's end means segments were deleted by hand or the checkpoint
         // is damaged. Kafka deletes the rest; a damaged checkpoint must not cost data, so the
         // segments are kept and the log start falls back to them.
-        if let last = segments.last, last.nextOffset < logStartOffset {
+        if let last = segments.last, let logStartOffset, last.nextOffset < logStartOffset {
             logger.warning("log start offset beyond the log end; keeping the segments", metadata: [
                 "logStartOffset": "\(logStartOffset)", "logEndOffset": "\(last.nextOffset)",
             ])
         }
         if segments.isEmpty {
-            segments = [try open(logStartOffset, active: true)]
+            segments = [try open(logStartOffset ?? 0, active: true)]
         }
-        return segments
+        let damage = findDamage(segments, damagedAt: damagedAt, logStartOffset: logStartOffset, recoveryPoint: recoveryPoint)
+        for range in damage where range.bytePosition == nil {
+            logger.error("offsets missing", metadata: ["offsets": "\(range.offsets)", "reason": "\(range.reason)"])
+        }
+        guard repair, !damage.isEmpty else { return (segments, damage, logStartOffset) }
+        // Closed the way a clean close leaves it (indexes trimmed) before its files change and the
+        // log is loaded again from them.
+        try segments.last?.finish()
+        report.quarantinedFiles += try DamageRepair.repair(damage, segments: segments, directory: directory, now: now)
+        report.repaired += damage.filter { $0.kind != .overlap }
+        var start = logStartOffset
+        if let missing = damage.first(where: { $0.kind == .missingStart }) { start = missing.endOffset }
+        logger.warning("repaired damage", metadata: ["ranges": "\(damage.map(\.description))"])
+        return try load(directory: directory, config: config, logStartOffset: start, recoveryPoint: recoveryPoint,
+                        cleanShutdown: cleanShutdown, repair: false, report: &report, logger: logger)
+    }
+
+    /// The damaged offset ranges of a loaded log: damage inside segments, and offsets no segment
+    /// holds. Segments are contiguous (compaction keeps each segment's last offset, retention
+    /// removes whole segments from the front and checkpoints the new start first), so a gap
+    /// between segments, a first segment above the checkpointed log start, or a log that ends
+    /// before its checkpointed recovery point is data that was on disk and is gone.
+    static func findDamage(
+        _ segments: [Segment], damagedAt: [Int64: (position: Int, reason: String)], logStartOffset: Int64?, recoveryPoint: Int64?
+    ) -> [DamagedRange] {
+        var damage: [DamagedRange] = []
+        if let logStartOffset, let first = segments.first, first.baseOffset > logStartOffset {
+            damage.append(DamagedRange(
+                kind: .missingStart, firstOffset: logStartOffset, endOffset: first.baseOffset, file: first.files.log, bytePosition: nil,
+                reason: "the log starts at \(logStartOffset) but its first segment at \(first.baseOffset): segments are missing"))
+        }
+        for (index, segment) in segments.enumerated() {
+            let nextBase = index + 1 < segments.count ? segments[index + 1].baseOffset : nil
+            if let (position, reason) = damagedAt[segment.baseOffset] {
+                var end = nextBase
+                if end == nil, let recoveryPoint, recoveryPoint > segment.nextOffset { end = recoveryPoint }
+                damage.append(DamagedRange(
+                    kind: .invalidBytes, firstOffset: segment.nextOffset, endOffset: end.map { max($0, segment.nextOffset + 1) }, file: segment.files.log,
+                    bytePosition: position, reason: reason))
+            } else if let nextBase, segment.nextOffset < nextBase {
+                damage.append(DamagedRange(
+                    kind: .missingOffsets, firstOffset: segment.nextOffset, endOffset: nextBase, file: segments[index + 1].files.log, bytePosition: nil,
+                    reason: "no segment holds offsets \(segment.nextOffset)..<\(nextBase): a segment is missing or was cut short"))
+            } else if let nextBase, segment.nextOffset > nextBase {
+                damage.append(DamagedRange(
+                    kind: .overlap, firstOffset: nextBase, endOffset: segment.nextOffset, file: segments[index + 1].files.log, bytePosition: nil,
+                    reason: "segments overlap: \(segment.files.log) ends at \(segment.nextOffset)"))
+            } else if nextBase == nil, let recoveryPoint, recoveryPoint > segment.nextOffset {
+                damage.append(DamagedRange(
+                    kind: .missingEnd, firstOffset: segment.nextOffset, endOffset: recoveryPoint, file: segment.files.log, bytePosition: nil,
+                    reason: "offsets up to \(recoveryPoint) were durable but the log ends at \(segment.nextOffset): the end of the log is missing"))
+            }
+        }
+        return damage
     }
 
     /// Finishes or undoes a compaction swap a crash interrupted (see ``replaceSegments(_:deleteDelayMs:)``).
@@ -487,6 +597,9 @@ public final class PartitionLog: Sendable {
         guard offset >= start else {
             throw ReservoirError(.offsetOutOfRange, "offset \(offset) is below the log start offset \(start) of \(directory)")
         }
+        if let damaged = damage.first(where: { $0.contains(offset) }) {
+            throw ReservoirError(.corruptData, "\(Self.label(directory)): offset \(offset) cannot be read: damaged \(damaged); run `reservoir verify --repair` to keep what is intact")
+        }
         guard offset <= limit else {
             throw ReservoirError(.offsetOutOfRange, "offset \(offset) is beyond the log end offset \(limit) of \(directory)")
         }
@@ -507,6 +620,13 @@ public final class PartitionLog: Sendable {
             segment = state.withLock { state in state.segments.first { $0.baseOffset > current.baseOffset } }
         }
         return result
+    }
+
+    /// The log file holding `offset` (for error messages).
+    func segmentFile(containing offset: Int64) -> String? {
+        state.withLock { state in
+            state.segments.isEmpty ? nil : state.segments[Self.segmentIndex(state.segments, containing: offset)].files.log
+        }
     }
 
     /// The index of the last segment whose base offset is ≤ `offset` (or 0).
@@ -571,28 +691,38 @@ public final class PartitionLog: Sendable {
     ) throws(ReservoirError) -> Removal {
         let now = now ?? wallClockMilliseconds()
         return try maintenance.withLock { _ throws(ReservoirError) -> Removal in
-            let removed = state.withLock { state -> [Segment] in
+            let (removed, previousStart) = state.withLock { state -> ([Segment], Int64) in
                 let segments = state.segments
                 let last = segments.count - 1
                 var count = 0
                 while count < last && segments[count + 1].baseOffset <= state.logStartOffset { count += 1 }
-                if let retentionBytes, retentionBytes >= 0 {
+                // Size and time retention judge segments by what they hold: not a damaged log's,
+                // whose lost records are not counted. Only what the log start has passed goes.
+                if let retentionBytes, retentionBytes >= 0, damage.isEmpty {
                     var excess = Int64(segments[count...].reduce(0) { $0 + $1.size }) - retentionBytes
                     while count < last && excess - Int64(segments[count].size) >= 0 {
                         excess -= Int64(segments[count].size)
                         count += 1
                     }
                 }
-                if let retentionMs, retentionMs >= 0 {
+                if let retentionMs, retentionMs >= 0, damage.isEmpty {
                     while count < last && now.clampedMinus(segments[count].maxTimestamp) > retentionMs { count += 1 }
                 }
-                guard count > 0 else { return [] }
+                let previousStart = state.logStartOffset
+                guard count > 0 else { return ([], previousStart) }
                 state.logStartOffset = max(state.logStartOffset, segments[count].baseOffset)
                 state.segments.removeFirst(count)
-                return Array(segments[..<count])
+                return (Array(segments[..<count]), previousStart)
             }
             guard !removed.isEmpty else { return Removal() }
-            onLogStart()
+            do throws(ReservoirError) { try onLogStart() } catch {
+                // Not checkpointed: the next open would read the files again. Nothing is deleted.
+                state.withLock { state in
+                    state.segments.insert(contentsOf: removed, at: 0)
+                    state.logStartOffset = previousStart
+                }
+                throw error
+            }
             return try retire(removed, deleteDelayMs: deleteDelayMs)
         }
     }
@@ -607,13 +737,20 @@ public final class PartitionLog: Sendable {
         guard offset >= 0, offset <= end else {
             throw ReservoirError(.offsetOutOfRange, "cannot delete records before \(offset): the log end offset of \(directory) is \(end)")
         }
-        let moved = state.withLock { state -> Bool in
-            guard offset > state.logStartOffset else { return false }
-            state.logStartOffset = offset
-            return true
+        let previous = state.withLock { state -> Int64? in
+            guard offset > state.logStartOffset else { return nil }
+            defer { state.logStartOffset = offset }
+            return state.logStartOffset
         }
-        let removal = try deleteOldSegments(deleteDelayMs: deleteDelayMs)
-        if moved && removal.segments == 0 { onLogStart() }
+        let removal: Removal
+        do throws(ReservoirError) {
+            removal = try deleteOldSegments(deleteDelayMs: deleteDelayMs)
+            if previous != nil && removal.segments == 0 { try onLogStart() }
+        } catch {
+            // The new start is not durable: the deletion is reported as not done, and undone.
+            if let previous { state.withLock { if $0.logStartOffset == offset { $0.logStartOffset = previous } } }
+            throw error
+        }
         return removal
     }
 
@@ -660,7 +797,9 @@ public final class PartitionLog: Sendable {
     func segmentsForCleaning() -> (segments: [Segment], logStart: Int64) {
         let recoveryPoint = self.recoveryPoint
         return state.withLock { state in
-            (Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset)
+            // Compaction rewrites segments: never those of a damaged log, whose bytes an operator must see.
+            guard damage.isEmpty else { return ([], state.logStartOffset) }
+            return (Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset)
         }
     }
 
@@ -783,6 +922,7 @@ public final class PartitionLog: Sendable {
         try active.finish()
         try syncDirectoryIfNeeded()
         try active.syncAll()
-        recoveryPointValue.store(end.load())
+        // Past the end only when durable offsets are missing: kept so the next open sees it again.
+        recoveryPointValue.store(max(end.load(), recoveryPointValue.load()))
     }
 }

@@ -1,7 +1,8 @@
 /// A checkpoint file in Kafka's text format: `0\n<count>\n` then `<topic> <partition> <offset>` lines.
 ///
-/// Written atomically (temporary file, fsync, rename, fsync of the directory); a file that does not
-/// parse reads as empty, so recovery falls back to scanning everything.
+/// Written atomically (temporary file, fsync, rename, fsync of the directory). A file that is
+/// missing or does not parse reads as nil: nothing is known, and recovery assumes nothing (it scans
+/// everything and cuts no segment but the last one's tail).
 struct CheckpointFile {
     struct Entry: Hashable {
         var topic: String
@@ -17,15 +18,15 @@ struct CheckpointFile {
         try FileSystem.writeAtomically(Array(text.utf8), to: path)
     }
 
-    /// The entries, or an empty list when the file is missing or malformed.
-    func read() -> [Entry] {
-        guard FileSystem.exists(path), let bytes = try? FileHandle.open(path, writable: false).readAll() else { return [] }
+    /// The entries, or nil when the file is missing, unreadable or malformed.
+    func read() -> [Entry]? {
+        guard FileSystem.exists(path), let bytes = try? FileHandle.open(path, writable: false).readAll() else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count >= 0, count <= lines.count - 2 else { return [] }
+        guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count >= 0, count <= lines.count - 2 else { return nil }
         var entries: [Entry] = []
         for line in lines[2..<(2 + count)] {
             let fields = line.split(separator: " ")
-            guard fields.count == 3, let partition = Int(fields[1]), let offset = Int64(fields[2]) else { return [] }
+            guard fields.count == 3, let partition = Int(fields[1]), let offset = Int64(fields[2]), offset >= 0 else { return nil }
             entries.append(Entry(topic: String(fields[0]), partition: partition, offset: offset))
         }
         return entries

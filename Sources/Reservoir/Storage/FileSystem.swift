@@ -43,6 +43,11 @@ enum FileSystem {
         if Glibc.rename(from, to) != 0 { throw .io("rename to \(to)", path: from, errno: errno) }
     }
 
+    /// Makes `to` a second name of the file at `from` (a hard link; both in one file system).
+    static func link(_ from: String, to: String) throws(ReservoirError) {
+        if Glibc.link(from, to) != 0 { throw .io("link to \(to)", path: from, errno: errno) }
+    }
+
     /// Removes a file; a missing file is not an error.
     static func remove(_ path: String) throws(ReservoirError) {
         if unlink(path) != 0 && errno != ENOENT { throw .io("remove", path: path, errno: errno) }

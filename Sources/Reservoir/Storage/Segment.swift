@@ -76,7 +76,7 @@ final class Segment: @unchecked Sendable {
 
     /// Starts keeping `lookahead` zero-filled bytes ahead of the writer, filled on `thread`.
     func preallocate(on thread: IOThread, lookahead: Int) {
-        guard lookahead > 0, capacity > size else { return }
+        guard !isDamaged, lookahead > 0, capacity > size else { return }
         preallocation = Preallocation(file: log, size: size, limit: capacity, lookahead: lookahead)
         preallocator = thread
     }
@@ -129,8 +129,9 @@ final class Segment: @unchecked Sendable {
             preallocation.stop()
             self.preallocation = nil
         }
-        // Cut off preallocated zeros: a closed segment's length is its logical size.
-        if try log.size() != size { try log.truncate(to: size) }
+        // Cut off preallocated zeros: a closed segment's length is its logical size. A damaged
+        // segment's bytes past its valid batches are kept for the operator.
+        if !isDamaged, try log.size() != size { try log.truncate(to: size) }
         // Retention reads the largest timestamp from this entry; without it (a full disk) the
         // segment's time index is rebuilt at the next open.
         if maxTimestamp >= 0 { try? timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, force: true) }
@@ -310,16 +311,31 @@ final class Segment: @unchecked Sendable {
 
     /// What a recovery scan found.
     struct RecoveryResult {
+        /// Bytes of whole, valid batches at the start of the file.
         var validBytes: Int
+        /// Bytes after them that did not scan (0 when the file scanned whole); a zero-filled
+        /// preallocated tail is trimmed and not counted.
         var truncatedBytes: Int
         var batches: Int
         var reason: String?
     }
 
-    /// Scans every batch from the start: bounds, magic, CRC and offsets. Rebuilds both indexes and
+    /// Scans every batch from the start (bounds, magic, CRC, offsets), rebuilds both indexes and
     /// truncates the log at the first invalid byte.
     /// - Parameter expectedFirstOffset: batches must start at or after this offset.
     func recover(expectedFirstOffset: Int64) throws(ReservoirError) -> RecoveryResult {
+        let result = try scan(expectedFirstOffset: expectedFirstOffset)
+        if result.truncatedBytes > 0 { try truncateDamage() }
+        return result
+    }
+
+    /// Scans every batch from the start (bounds, magic, CRC, offsets) and rebuilds both indexes.
+    /// A zero-filled tail (space preallocated ahead of the writer) is trimmed. At the first invalid
+    /// byte the segment's readable size stops, but the file keeps every byte: the caller decides
+    /// whether the rest is an unacknowledged tail to cut (``truncateDamage()``) or damage to keep
+    /// (``markDamaged()``).
+    /// - Parameter expectedFirstOffset: batches must start at or after this offset.
+    func scan(expectedFirstOffset: Int64) throws(ReservoirError) -> RecoveryResult {
         try rebuildIndexes()
         var position = 0
         var next = max(expectedFirstOffset, baseOffset)
@@ -363,23 +379,37 @@ final class Segment: @unchecked Sendable {
                 batches += 1
             }
         }
-        var truncated = size - position
-        if truncated > 0, let region, Self.isZero(region.bytes(from: position, count: truncated)) {
-            reason = nil  // preallocated space the writer had not reached
+        var rest = size - position
+        if rest > 0, let region, Self.isZero(region.bytes(from: position, count: rest)) {
+            // Preallocated space the writer had not reached: zeros hold no record, cutting them loses nothing.
+            reason = nil
             try log.truncate(to: position)
-            size = position
-            published.store(position)
-            truncated = 0
+            rest = 0
         }
-        if truncated > 0 {
-            try log.truncate(to: position)
-            size = position
-            published.store(position)
-        }
+        size = position
+        published.store(position)
         nextOffset = batches > 0 ? next : baseOffset
         maxTimestamp = maxTs
         offsetOfMaxTimestamp = offsetOfMaxTs
-        return RecoveryResult(validBytes: position, truncatedBytes: truncated, batches: batches, reason: reason)
+        return RecoveryResult(validBytes: position, truncatedBytes: rest, batches: batches, reason: reason)
+    }
+
+    /// Cuts the file back to the valid batches a scan found (the unacknowledged tail of a crash).
+    func truncateDamage() throws(ReservoirError) {
+        try log.truncate(to: size)
+    }
+
+    /// The file holds bytes past the valid batches that must be kept for an operator to inspect or
+    /// repair: nothing ever truncates this segment's file, and it is never appended to.
+    private(set) var isDamaged = false
+
+    /// Keeps the bytes past the valid batches a scan found (see ``isDamaged``).
+    func markDamaged() {
+        isDamaged = true
+        if let preallocation {
+            preallocation.stop()
+            self.preallocation = nil
+        }
     }
 
     /// Whether every byte is zero (a preallocated tail).

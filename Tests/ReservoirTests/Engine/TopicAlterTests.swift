@@ -62,13 +62,20 @@ struct TopicAlterTests {
             let bytes = try encoder.encodedBytes(records(0..<5), baseOffset: base, defaultTimestamp: 1_764_000_000_000)
             try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + SegmentFiles.name(of: base) + ".log"))
         }
-        let thread = IOThread(name: "test-io")
-        defer { thread.stop() }
-        let log = try PartitionLog(directory: dir, config: LogConfig(), logStartOffset: 0, recoveryPoint: 0, cleanShutdown: false,
-                                   ioThread: thread, logger: .init(label: "test"))
-        let segments = log.segmentsForCleaning().segments
-        #expect(log.segments.map(\.baseOffset) == [0, 10, 3_000_000_000])
-        #expect(segments.map(\.baseOffset) == [0, 10])  // the last one is active
+        // Opened as segments, not as a log: a log with offsets missing between its segments is
+        // damaged, and compaction leaves a damaged log alone.
+        let segments = try [Int64(0), 10].map { base in
+            let segment = try Segment(files: SegmentFiles(directory: dir, baseOffset: base), active: false, capacity: 1 << 30,
+                                      indexIntervalBytes: 4096, maxIndexBytes: 10 << 20, now: 0)
+            _ = try segment.recover(expectedFirstOffset: base)
+            return segment
+        }
+        #expect(segments.map(\.nextOffset) == [5, 15])
+        let far = try Segment(files: SegmentFiles(directory: dir, baseOffset: 3_000_000_000), active: false, capacity: 1 << 30,
+                              indexIntervalBytes: 4096, maxIndexBytes: 10 << 20, now: 0)
+        _ = try far.recover(expectedFirstOffset: 3_000_000_000)
+        #expect(LogCleaner.group(segments + [far], segmentBytes: 1 << 30, maxIndexBytes: 10 << 20).map { $0.map(\.baseOffset) }
+            == [[0, 10], [3_000_000_000]])
         let groups = LogCleaner.group(segments, segmentBytes: 1 << 30, maxIndexBytes: 10 << 20)
         #expect(groups.map { $0.map(\.baseOffset) } == [[0, 10]])
         // Size bounds groups too.

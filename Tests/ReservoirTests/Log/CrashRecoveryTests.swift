@@ -96,60 +96,100 @@ struct CrashRecoveryTests {
         return (log, batches.map { $0.position + ($0.header?.totalSize ?? 0) }, all)
     }
 
-    func reopenAndRead(_ dir: String, unclean: Bool = true) throws -> [LogRecord] {
-        if unclean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
+    /// Reopens the store (after an unclean stop unless `clean`; with `neverSynced`, as if nothing
+    /// had been fsync'd: a recovery point of 0) and reads partition 0 from offset 0.
+    func reopenAndRead(_ dir: String, clean: Bool = false, neverSynced: Bool = true) throws -> [LogRecord] {
+        if !clean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
+        if neverSynced { try CheckpointFile(path: dir + "/recovery-point-offset-checkpoint").write([.init(topic: "t", partition: 0, offset: 0)]) }
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }
         let log = try store.log(topic: "t", partition: 0)
         return try log.read(from: 0, maxBytes: 1 << 20).records()
     }
 
-    @Test("the last batch truncated at every byte: the log ends at the previous batch")
+    /// Reopens a store whose partition 0 holds durable damage at `offset`: the bytes stay on disk
+    /// as they are, reads before it work, a read of it fails naming partition, offset and file.
+    func expectDamageKept(_ dir: String, log path: String, at offset: Int64, before: [LogRecord], clean: Bool, _ note: String) throws {
+        if !clean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        let log = try store.log(topic: "t", partition: 0)
+        #expect(log.damage.first?.firstOffset == offset, "\(note)")
+        #expect(try allRecords(log, upTo: offset) == before, "\(note)")
+        do {
+            _ = try log.read(from: offset)
+            Issue.record("\(note): reading damaged offset \(offset) succeeded")
+        } catch {
+            #expect(error.code == .corruptData)
+            #expect(error.message.contains("topic t partition 0: offset \(offset)") && error.message.contains(path), "\(error.message)")
+        }
+        #expect(throws: ReservoirError.self, "\(note): appending after damage at the end") { try store.append(to: "t", records: records(0..<1)) }
+        let after = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Only zeros (which hold no record: a batch starts with its offset's high zero bytes) may go.
+        let onlyZerosCut = after.count < bytes.count && bytes.prefix(after.count) == after && bytes.dropFirst(after.count).allSatisfy { $0 == 0 }
+        #expect(after == bytes || onlyZerosCut, "\(note): the damaged file was changed from \(bytes.count) to \(after.count) bytes")
+    }
+
+    @Test("the last batch truncated at every byte: an unsynced tail is cut, a durable one is kept and reported")
     func truncatedTail() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let (log, ends, all) = try threeBatches(dir)
         let original = try Data(contentsOf: URL(fileURLWithPath: log))
         for cut in ends[1]..<ends[2] {
+            // Never fsync'd (recovery point 0, unclean): Kafka's rule, the torn tail is cut.
             try original.prefix(cut).write(to: URL(fileURLWithPath: log))
-            for unclean in [true, false] {
-                let got = try reopenAndRead(dir, unclean: unclean)
-                #expect(got == Array(all.prefix(8)), "cut at \(cut)")
+            #expect(try reopenAndRead(dir) == Array(all.prefix(8)), "cut at \(cut)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: log)).count == ends[1])
+            // Durable (closed cleanly, or below the recovery point): kept as it is, reported.
+            for clean in [true, false] {
+                try original.write(to: URL(fileURLWithPath: log))
+                do { try Reservoir.open(at: dir).close() }  // a clean close at offset 12 (recovery point 12)
                 try original.prefix(cut).write(to: URL(fileURLWithPath: log))
+                try expectDamageKept(dir, log: log, at: 8, before: Array(all.prefix(8)), clean: clean, "cut at \(cut), clean \(clean)")
             }
         }
     }
 
-    @Test("garbage over the tail and bit flips inside a batch are detected and truncated")
+    @Test("garbage over the tail and bit flips inside a batch: cut when never synced, kept and reported when durable")
     func corruption() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("corruption seed \(seed)")
+        var random = SeededGenerator(seed: seed)
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let (log, ends, all) = try threeBatches(dir)
         let original = try Data(contentsOf: URL(fileURLWithPath: log))
-        // Random bytes after the last batch.
+        // Random bytes after the last batch: past the recovery point, never durable, cut.
         for _ in 0..<10 {
             var damaged = original
-            damaged.append(contentsOf: (0..<Int.random(in: 1...300)).map { _ in UInt8.random(in: 0...255) })
+            damaged.append(contentsOf: (0..<Int.random(in: 1...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
             try damaged.write(to: URL(fileURLWithPath: log))
-            #expect(try reopenAndRead(dir) == all)
+            #expect(try reopenAndRead(dir, neverSynced: false) == all, "seed \(seed)")
         }
         // Random bytes from the middle of a random batch to the end.
         for _ in 0..<10 {
-            let batch = Int.random(in: 0..<3)
-            let start = (batch == 0 ? 0 : ends[batch - 1]) + Int.random(in: 1..<(ends[batch] - (batch == 0 ? 0 : ends[batch - 1])))
+            let batch = Int.random(in: 0..<3, using: &random)
+            let start = (batch == 0 ? 0 : ends[batch - 1]) + Int.random(in: 1..<(ends[batch] - (batch == 0 ? 0 : ends[batch - 1])), using: &random)
             var damaged = original.prefix(start)
-            damaged.append(contentsOf: (0..<(original.count - start)).map { _ in UInt8.random(in: 0...255) })
+            damaged.append(contentsOf: (0..<(original.count - start)).map { _ in UInt8.random(in: 0...255, using: &random) })
+            try original.write(to: URL(fileURLWithPath: log))
+            do { try Reservoir.open(at: dir).close() }  // durable up to 12 again
             try damaged.write(to: URL(fileURLWithPath: log))
-            #expect(try reopenAndRead(dir) == Array(all.prefix(batch * 4)))
+            try expectDamageKept(dir, log: log, at: Int64(batch * 4), before: Array(all.prefix(batch * 4)), clean: false, "seed \(seed)")
+            #expect(try reopenAndRead(dir) == Array(all.prefix(batch * 4)), "seed \(seed)")
         }
         // One flipped bit inside the second batch.
         for bit in [0, 3, 7] {
             var damaged = original
             let position = ends[0] + 30 + bit
             damaged[position] ^= UInt8(1 << bit)
+            try original.write(to: URL(fileURLWithPath: log))
+            do { try Reservoir.open(at: dir).close() }
             try damaged.write(to: URL(fileURLWithPath: log))
+            try expectDamageKept(dir, log: log, at: 4, before: Array(all.prefix(4)), clean: false, "bit \(bit)")
             #expect(try reopenAndRead(dir) == Array(all.prefix(4)))
-            try original.prefix(ends[0]).write(to: URL(fileURLWithPath: log))
             try original.write(to: URL(fileURLWithPath: log))
         }
     }

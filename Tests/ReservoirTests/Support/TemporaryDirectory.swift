@@ -21,11 +21,24 @@ func records(_ range: Range<Int>, size: Int = 20, keyed: Bool = true, timestamp:
     }
 }
 
-/// Every record of a partition, read segment by segment in 64 KiB steps.
-func allRecords(_ log: PartitionLog) throws -> [LogRecord] {
+/// A random number generator that a printed seed reproduces (SplitMix64).
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Every record of a partition (below `limit` when given), read segment by segment in 64 KiB steps.
+func allRecords(_ log: PartitionLog, upTo limit: Int64? = nil) throws -> [LogRecord] {
     var all: [LogRecord] = []
     var offset = log.startOffset
-    while offset < log.endOffset {
+    while offset < (limit ?? log.endOffset) {
         let result = try log.read(from: offset, maxBytes: 64 * 1024)
         all += try result.records()
         offset = result.nextOffset
