@@ -30,7 +30,7 @@ struct ConsumeCommand: ParsableCommand {
         if let group { return try runGroup(group) }
         if follow { return try runFollow() }
         let reservoir = try store.open()
-        defer { try? reservoir.close() }
+        defer { reservoir.closeOrExit() }
         let handle = try reservoir.topic(topic)
         let partitions = partition.map { [$0] } ?? Array(0..<handle.config.partitions)
         var remaining = max ?? Int.max
@@ -53,13 +53,17 @@ struct ConsumeCommand: ParsableCommand {
                 let result = try log.read(from: offset, maxBytes: 1 << 20)
                 if result.isEmpty { break }
                 for batch in result.batches {
-                    try decoder.forEachRecord(in: batch) { record in
-                        guard record.offset >= offset, remaining > 0 else { return }
-                        remaining -= 1
-                        if json { Output.write(jsonLine(record, partition: partition)) } else {
-                            Output.write(bytes: record.value ?? [])
-                            Output.write("\n")
+                    do {
+                        try decoder.forEachRecord(in: batch) { record in
+                            guard record.offset >= offset, remaining > 0 else { return }
+                            remaining -= 1
+                            if json { Output.write(jsonLine(record, partition: partition)) } else {
+                                Output.write(bytes: record.value ?? [])
+                                Output.write("\n")
+                            }
                         }
+                    } catch {
+                        throw CLIFailure("topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset) in \(log.segmentFile(containing: batch.baseOffset)) is damaged: \(error)")
                     }
                 }
                 offset = result.nextOffset
@@ -71,7 +75,7 @@ struct ConsumeCommand: ParsableCommand {
     /// As a group member: commits after each poll (auto) and when done.
     private func runGroup(_ group: String) throws {
         let reservoir = try store.open()
-        defer { try? reservoir.close() }
+        defer { reservoir.closeOrExit() }
         let options = ConsumerOptions(commit: commit == "auto" ? .auto(intervalMilliseconds: 0) : .manual,
                                       resetTo: try parseStartPosition(from, option: "--from"))
         let member = try reservoir.consumer(group: group, topics: [topic], options: options)
@@ -101,7 +105,7 @@ struct ConsumeCommand: ParsableCommand {
     /// Without a group: every partition (or one) from --from, waiting for more.
     private func runFollow() throws {
         let reservoir = try store.open()
-        defer { try? reservoir.close() }
+        defer { reservoir.closeOrExit() }
         let handle = try reservoir.topic(topic)
         let start = try parseStartPosition(from, option: "--from")
         let readers = try (partition.map { [$0] } ?? Array(0..<handle.config.partitions)).map {

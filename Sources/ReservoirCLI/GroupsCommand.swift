@@ -13,7 +13,7 @@ struct GroupsCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             for group in reservoir.consumerGroups { print(group) }
         }
     }
@@ -25,7 +25,7 @@ struct GroupsCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             print("topic  partition  committed  end-offset  lag  member")
             for status in try reservoir.describeGroup(group) {
                 let committed = status.committed.map(String.init) ?? "-"
@@ -44,7 +44,7 @@ struct GroupsCommand: ParsableCommand {
         func run() throws {
             let position = try parseStartPosition(to, option: "--to")
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             try reservoir.resetGroupOffsets(group: group, topic: topic, to: position)
             for status in try reservoir.describeGroup(group) where status.partition.topic == topic {
                 print("\(status.partition): committed \(status.committed.map(String.init) ?? "-")")
@@ -59,7 +59,7 @@ struct GroupsCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             try reservoir.deleteGroup(group)
             print("deleted group \(group)")
         }

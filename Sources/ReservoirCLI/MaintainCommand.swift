@@ -16,7 +16,7 @@ struct MaintainCommand: ParsableCommand {
     func run() throws {
         let both = !retention && !compact
         let reservoir = try store.open()
-        defer { try? reservoir.close() }
+        defer { reservoir.closeOrExit() }
         let report = try reservoir.maintain(topic: topic, retention: both || retention, compaction: both || compact,
                                             ignoringDirtyRatio: force)
         if report.partitions.isEmpty { print("nothing to do") }
@@ -46,7 +46,7 @@ struct DeleteRecordsCommand: ParsableCommand {
 
     func run() throws {
         let reservoir = try store.open()
-        defer { try? reservoir.close() }
+        defer { reservoir.closeOrExit() }
         let removal = try reservoir.deleteRecords(topic: topic, partition: partition, before: before)
         let log = try reservoir.log(topic: topic, partition: partition)
         print("\(topic)-\(partition): log start offset \(log.startOffset); removed \(removal.segments) segments (\(removal.records) records, \(removal.bytes) bytes)")

@@ -26,7 +26,7 @@ struct ProduceCommand: ParsableCommand {
 
     func run() throws {
         let reservoir = try store.open()
-        defer { try? reservoir.close() }
+        defer { reservoir.closeOrExit() }
         if create && !reservoir.topicNames.contains(topic) { try reservoir.createTopic(topic) }
         let config = try reservoir.topic(topic).config
         // Batches stay well under the topic's batch limit (record overhead is at most ~30 bytes

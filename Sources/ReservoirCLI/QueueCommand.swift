@@ -37,7 +37,7 @@ struct QueueCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             let queue = try reservoir.queue(group: group, topic: topic,
                                             options: QueueOptions(maxDeliveries: maxDeliveries, deadLetterTopic: deadLetterTopic))
             let deliveries = try queue.poll(max: max)
@@ -69,7 +69,7 @@ struct QueueCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             let status = try reservoir.queueStatus(group: group)
             print("group \(group): in-flight \(status.inFlight), awaiting redelivery \(status.awaitingRedelivery), acknowledged \(status.acknowledged), archived \(status.archived), dead-lettered \(status.deadLettered)")
         }

@@ -85,3 +85,12 @@ enum Output {
         buffer.removeAll(keepingCapacity: true)
     }
 }
+
+extension Reservoir {
+    /// Closes the store at the end of a command; a failure (the checkpoints or the clean-shutdown
+    /// marker could not be written) ends the command with exit status 1 and one line, since what
+    /// the command did may not be durable.
+    func closeOrExit() {
+        do { try close() } catch { ReservoirTool.fail("closing the store failed: \(error.message)", code: 1) }
+    }
+}

@@ -26,7 +26,7 @@ struct TopicCommand: ParsableCommand {
                 throw ValidationError("--flush must be durable, interval:N, interval:Tms or none, not \(flush)")
             }
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             let config = try TopicConfig(partitions: partitions, compression: codec, segmentBytes: segmentBytes, flushPolicy: policy)
                 .applying(parseSettings(settings))
             try reservoir.createTopic(name, config: config)
@@ -40,7 +40,7 @@ struct TopicCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             for name in reservoir.topicNames { print(name) }
         }
     }
@@ -52,7 +52,7 @@ struct TopicCommand: ParsableCommand {
 
         func run() throws {
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             let config = try reservoir.topic(name).config
             print("topic \(name)")
             for (key, value) in config.settings { print("  \(key)=\(value)") }
@@ -80,7 +80,7 @@ struct TopicCommand: ParsableCommand {
             guard !settings.isEmpty else { throw ValidationError("give at least one --set key=value") }
             let parsed = try parseSettings(settings)
             let reservoir = try store.open()
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             let config = try reservoir.alterTopic(name, settings: parsed)
             let changed = Set(parsed.map(\.name))
             for (key, value) in config.settings where changed.contains(key) || changed.contains(where: { TopicConfig.settingName(for: $0) == key }) {

@@ -219,8 +219,7 @@ final class LogFetcher: @unchecked Sendable {
                 // passing it by.
                 buffer.removeAll { $0.offset >= batch.baseOffset }
                 position = max(batch.baseOffset, result.requestedOffset)
-                let file = log.segmentFile(containing: batch.baseOffset).map { " in \($0)" } ?? ""
-                throw ReservoirError(.corruptData, "topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset)\(file) is damaged: \(error)")
+                throw ReservoirError(.corruptData, "topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset) in \(log.segmentFile(containing: batch.baseOffset)) is damaged: \(error)")
             }
         }
     }

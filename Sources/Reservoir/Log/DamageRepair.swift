@@ -93,6 +93,7 @@ enum DamageRepair {
         try FileSystem.link(path, to: copy)
         try FileSystem.syncDirectory(quarantine)
         try FileSystem.rename(temporary, to: path)
+        try FileSystem.remove(segment.files.damagedMarker)
         try FileSystem.remove(segment.files.index)
         try FileSystem.remove(segment.files.timeIndex)
         return copy

@@ -179,6 +179,7 @@ public final class PartitionLog: Sendable {
         try completeInterruptedSwap(directory: directory, report: &report, logger: logger)
         var logs: [Int64] = []
         var indexFiles: [(Int64, String)] = []
+        var marked: Set<Int64> = []
         for name in try FileSystem.list(directory) {
             let path = directory + "/" + name
             if name.hasSuffix(".tmp") || name.hasSuffix(".deleted") || name.hasSuffix(".cleaned") || name.hasSuffix(".swap") {
@@ -190,6 +191,7 @@ public final class PartitionLog: Sendable {
             switch suffix {
             case SegmentFiles.logSuffix: logs.append(base)
             case SegmentFiles.indexSuffix, SegmentFiles.timeIndexSuffix: indexFiles.append((base, path))
+            case SegmentFiles.damagedSuffix: marked.insert(base)
             default: break
             }
         }
@@ -197,6 +199,9 @@ public final class PartitionLog: Sendable {
         for (base, path) in indexFiles where !logSet.contains(base) {
             try FileSystem.remove(path)
             report.removedFiles += 1
+        }
+        for base in marked where !logSet.contains(base) {
+            try FileSystem.remove(SegmentFiles(directory: directory, baseOffset: base).damagedMarker)
         }
         logs.sort()
 
@@ -218,7 +223,9 @@ public final class PartitionLog: Sendable {
             let indexesMissing = !FileSystem.exists(files.index) || !FileSystem.exists(files.timeIndex)
             let segment = try open(base, active: isLast)
             let wholeBelowRecoveryPoint = !isLast && recoveryPoint.map { logs[index + 1] <= $0 } ?? false
-            var needsScan = !(cleanShutdown || wholeBelowRecoveryPoint) || indexesMissing
+            // A segment found damaged before is scanned at every open until repaired: a clean
+            // open checks only indexes and headers, which would not see a flipped bit again.
+            var needsScan = !(cleanShutdown || wholeBelowRecoveryPoint) || indexesMissing || marked.contains(base)
             if !needsScan {
                 if let reason = segment.loadWithoutScan() {
                     logger.warning("rebuilding index", metadata: ["segment": "\(files.log)", "reason": "\(reason)"])
@@ -248,11 +255,22 @@ public final class PartitionLog: Sendable {
                     } else {
                         segment.markDamaged()
                         damagedAt[base] = (result.validBytes, result.reason ?? "invalid bytes")
+                        if !marked.contains(base) {
+                            do throws(ReservoirError) {
+                                try FileSystem.writeAtomically(Array("byte \(result.validBytes): \(result.reason ?? "")\n".utf8), to: files.damagedMarker)
+                            } catch {
+                                logger.error("could not mark the damaged segment; a clean open may not see the damage again",
+                                             metadata: ["segment": "\(files.log)", "error": "\(error)"])
+                            }
+                        }
                         logger.error("damaged segment kept as it is", metadata: [
                             "segment": "\(files.log)", "byte": "\(result.validBytes)", "reason": "\(result.reason ?? "")",
                         ])
                     }
                 }
+            }
+            if marked.contains(base), !segment.isDamaged {
+                try FileSystem.remove(files.damagedMarker)  // the file was replaced and scans whole now
             }
             segments.append(segment)
             expectedNext = max(expectedNext, segment.nextOffset)
@@ -622,10 +640,10 @@ public final class PartitionLog: Sendable {
         return result
     }
 
-    /// The log file holding `offset` (for error messages).
-    func segmentFile(containing offset: Int64) -> String? {
+    /// The path of the segment file that holds `offset` (for messages that say where).
+    public func segmentFile(containing offset: Int64) -> String {
         state.withLock { state in
-            state.segments.isEmpty ? nil : state.segments[Self.segmentIndex(state.segments, containing: offset)].files.log
+            state.segments.isEmpty ? directory : state.segments[Self.segmentIndex(state.segments, containing: offset)].files.log
         }
     }
 

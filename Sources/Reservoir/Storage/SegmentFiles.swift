@@ -16,6 +16,9 @@ struct SegmentFiles: Sendable, Hashable {
     var log: String { stem + Self.logSuffix }
     var index: String { stem + Self.indexSuffix }
     var timeIndex: String { stem + Self.timeIndexSuffix }
+    /// Marks a segment whose log holds damage kept for the operator (see `DamagedRange`).
+    var damagedMarker: String { stem + Self.damagedSuffix }
+    static let damagedSuffix = ".damaged"
 
     /// The base offset and suffix of a file name like `00000000000000000042.log`, or nil.
     static func parse(_ fileName: String) -> (baseOffset: Int64, suffix: String)? {
@@ -38,6 +41,7 @@ extension SegmentFiles {
         try FileSystem.remove(log)
         try FileSystem.remove(index)
         try FileSystem.remove(timeIndex)
+        try FileSystem.remove(damagedMarker)
     }
 }
 

@@ -132,7 +132,7 @@ struct BenchCommand: ParsableCommand {
             let path = store.directory("produce")
             defer { store.finish(path) }
             let reservoir = try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             let codec: CompressionCodec = compression == "lz4" ? .lz4 : .none
             if !reservoir.topicNames.contains("bench") {
                 try reservoir.createTopic("bench", config: TopicConfig(partitions: partitions, compression: codec))
@@ -214,7 +214,7 @@ struct BenchCommand: ParsableCommand {
             let path = store.directory("consume")
             defer { store.finish(path) }
             let reservoir = try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
-            defer { try? reservoir.close() }
+            defer { reservoir.closeOrExit() }
             try reservoir.createTopic("bench", config: TopicConfig(partitions: partitions, compression: compression == "lz4" ? .lz4 : .none))
             let builder = try reservoir.makeBatchBuilder(for: "bench")
             let value = [UInt8](repeating: UInt8(ascii: "v"), count: recordBytes)

@@ -14,7 +14,7 @@ struct PeakBenchmark {
     /// Through a Reservoir topic: the producer appends on its schedule, consumers drain it.
     func runBuffered() throws -> PeakRun.Result {
         let store = try Reservoir.open(at: directory, options: Reservoir.Options(logger: quietLogger()))
-        defer { try? store.close() }
+        defer { store.closeOrExit() }
         let codec = CompressionCodec.allCases.first { $0.description == scenario.compression } ?? .none
         try store.createTopic(Self.topic, config: TopicConfig(partitions: scenario.partitions, compression: codec,
                                                               segmentBytes: 64 << 20, flushPolicy: .everyMilliseconds(100)))

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+/// Stored settings are read exactly or not at all; a deletion is durable or reported as not done.
+@Suite("Stored state: strict settings, checkpoint failures")
+struct StoredStateTests {
+    @Test("a misspelt, unknown or mistyped stored setting is an error naming file, key and value; the data is untouched")
+    func strictSettings() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+            try store.createTopic("kv", config: TopicConfig(cleanup: .compact))
+            try store.append(to: "kv", records: records(0..<50))
+            try store.close()
+        }
+        let path = dir + "/topics/kv/topic.json"
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        let edits: [(String, String, [String])] = [
+            ("\"cleanup\" : \"compact\"", "\"cleanup\" : \"Compact\"", ["cleanup", "Compact"]),
+            ("\"flush\" : \"none\"", "\"flush\" : \"Durable\"", ["flush", "Durable"]),
+            ("\"compression\" : \"none\"", "\"compression\" : \"lz5\"", ["compression", "lz5"]),
+            ("\"segmentBytes\" : 1073741824", "\"segmentBytes\" : \"big\"", ["segmentBytes"]),
+            ("\"partitions\" : 1", "\"partitions\" : 1, \"cleanupPolicy\" : \"delete\"", ["cleanupPolicy"]),
+            ("\"retentionMs\" : 604800000", "\"retentionMs\" : -5", ["retention"]),
+        ]
+        for (from, to, named) in edits {
+            #expect(original.contains(from), "topic.json no longer holds \(from)")
+            try original.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                let store = try Reservoir.open(at: dir)
+                try store.close()
+                Issue.record("\(to): the store opened")
+            } catch {
+                #expect(error.code == .corruptData, "\(to)")
+                #expect(error.message.contains(path), "\(error.message)")
+                for word in named { #expect(error.message.contains(word), "\(error.message) does not name \(word)") }
+            }
+        }
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+        let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+        #expect(try store.topic("kv").config.cleanup == .compact)
+        _ = try store.maintain(ignoringDirtyRatio: true, now: Int64.max / 2)
+        #expect(try allRecords(store.log(topic: "kv", partition: 0)).map(\.key) == records(0..<50).map(\.key))
+        try store.close()
+    }
+
+    @Test("a checkpoint that cannot be written: delete-records and retention fail and delete nothing, close fails without a clean marker")
+    func checkpointFailure() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+        try store.createTopic("t", config: TopicConfig(segmentBytes: 8 * 1024, retentionBytes: 8 * 1024))
+        for i in 0..<20 { try store.append(to: "t", records: records(i * 50..<(i + 1) * 50, size: 50), acks: .buffered) }
+        let all = try allRecords(store.log(topic: "t", partition: 0))
+        let segments = try store.log(topic: "t", partition: 0).segments.count
+        // The checkpoint's temporary path is taken by a directory: every checkpoint write fails.
+        let blocker = dir + "/log-start-offset-checkpoint.tmp"
+        try FileManager.default.createDirectory(atPath: blocker + "/x", withIntermediateDirectories: true)
+        #expect(throws: ReservoirError.self) { try store.deleteRecords(topic: "t", partition: 0, before: 500) }
+        #expect(throws: ReservoirError.self) { try store.deleteRecords(topic: "t", partition: 0, before: 10) }
+        #expect(throws: ReservoirError.self) { try store.maintain(topic: "t") }
+        let log = try store.log(topic: "t", partition: 0)
+        #expect(log.startOffset == 0)
+        #expect(log.segments.count == segments)
+        #expect(try allRecords(log) == all)
+        #expect(throws: ReservoirError.self) { try store.close() }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/.clean-shutdown"))
+
+        try FileManager.default.removeItem(atPath: blocker)
+        let reopened = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+        #expect(try allRecords(reopened.log(topic: "t", partition: 0)) == all)
+        try reopened.deleteRecords(topic: "t", partition: 0, before: 500)
+        try reopened.close()
+        let again = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+        #expect(try allRecords(again.log(topic: "t", partition: 0)) == all.filter { $0.offset >= 500 })
+        try again.close()
+    }
+}
+
+extension CommandLineTests {
+    @Test("consume over a damaged batch prints every record before it, then one error line naming partition, offset and file")
+    func consumeStopsAtDamage() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let lines = (0..<300).map { "line-\($0)" }
+        #expect(try run(["topic", "create", "t", "--dir", dir, "--segment-bytes", "4096"]).status == 0)
+        #expect(try run(["produce", "t", "--dir", dir, "--batch-records", "10"], input: lines.joined(separator: "\n") + "\n").status == 0)
+        let partition = dir + "/topics/t/0"
+        let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()
+        let damaged = partition + "/" + logs[1]
+        let batches = try SegmentFileInspector.batches(inLogFile: damaged)
+        let victim = try #require(batches.count > 2 ? batches[2] : nil)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: damaged))
+        bytes[victim.position + 70] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        for json in [false, true] {
+            let outcome = try run(["consume", "t", "--dir", dir] + (json ? ["--json"] : []))
+            #expect(outcome.status == 1)
+            let printed = outcome.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(printed.last == "", "the output ends with a whole line")
+            let first = victim.header!.baseOffset
+            #expect(printed.count - 1 == Int(first), "printed \(printed.count - 1) records, \(first) lie before the damage")
+            if !json { #expect(printed.dropLast().map(String.init) == Array(lines.prefix(Int(first)))) }
+            let errors = outcome.stderr.split(separator: "\n").filter { $0.hasPrefix("reservoir:") }
+            #expect(errors.count == 1)
+            #expect(errors.first.map { $0.contains("topic t partition 0") && $0.contains("offset \(first)") && $0.contains(damaged) } == true,
+                    "\(outcome.stderr)")
+        }
+    }
+}
