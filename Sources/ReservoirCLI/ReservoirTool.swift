@@ -15,9 +15,11 @@ struct ReservoirTool: ParsableCommand {
 
     /// One line on stderr and exit 2 for usage errors, 1 for failures; never a trap or a trace.
     static func main() {
+        OpenStores.installSignalHandlers()
         do {
             var command = try parseAsRoot()
             try command.run()
+            OpenStores.parkIfStopping()
         } catch let error as ReservoirError {
             fail(error.message, code: 1)
         } catch let error as CLIFailure {
@@ -38,6 +40,7 @@ struct ReservoirTool: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
+        OpenStores.parkIfStopping()
         // What was read before the failure is printed before the error that ends it.
         Output.flush()
         FileHandle.standardError.write(Data("reservoir: \(message)\n".utf8))
@@ -60,8 +63,11 @@ struct StoreOptions: ParsableArguments {
         dir ?? ProcessInfo.processInfo.environment["RESERVOIR_DIR"] ?? "./reservoir-data"
     }
 
+    /// Opens the store; SIGINT and SIGTERM close it cleanly until ``Reservoir/closeOrExit()``.
     func open() throws -> Reservoir {
-        try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
+        let store = try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
+        OpenStores.add(store)
+        return store
     }
 }
 
@@ -79,10 +85,28 @@ enum Output {
     static func write(_ text: String) { buffer.append(contentsOf: text.utf8) ; if buffer.count > 1 << 16 { flush() } }
     static func write(bytes: [UInt8]) { buffer.append(contentsOf: bytes) ; if buffer.count > 1 << 16 { flush() } }
 
+    /// Writes the buffer with `write(2)`. A reader that went away (EPIPE: `| head`) ends the
+    /// command quietly, its stores closed cleanly; another failure ends it with one line.
     static func flush() {
         guard !buffer.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(buffer))
+        let failure: Int32? = buffer.withUnsafeBytes { bytes in
+            var written = 0
+            while written < bytes.count {
+                let result = Glibc.write(1, bytes.baseAddress! + written, bytes.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                written += result
+            }
+            return nil
+        }
         buffer.removeAll(keepingCapacity: true)
+        if let failure {
+            if failure == EPIPE { OpenStores.closeAllAndExit(0) }
+            FileHandle.standardError.write(Data("reservoir: writing the output failed: \(String(cString: strerror(failure)))\n".utf8))
+            OpenStores.closeAllAndExit(1)
+        }
     }
 }
 
@@ -91,6 +115,8 @@ extension Reservoir {
     /// marker could not be written) ends the command with exit status 1 and one line, since what
     /// the command did may not be durable.
     func closeOrExit() {
+        OpenStores.parkIfStopping()
+        OpenStores.remove(self)
         do { try close() } catch { ReservoirTool.fail("closing the store failed: \(error.message)", code: 1) }
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import FoundationEssentials
 import Logging
@@ -110,7 +113,7 @@ public final class Reservoir: Sendable {
     private init(path: String, options: Options) throws(ReservoirError) {
         directory = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.options = options
-        try FileSystem.createDirectory(directory)
+        try FileSystem.createDirectoryDurably(directory)
         lock = try StoreLock(directory: directory)
         try Self.checkFormat(directory)
         let marker = directory + "/" + Self.cleanShutdownFile
@@ -134,7 +137,7 @@ public final class Reservoir: Sendable {
                 }
             } ?? []
         }
-        try FileSystem.createDirectory(topicsDirectory)
+        try FileSystem.createDirectoryDurably(topicsDirectory)
         // A failure here runs deinit, which stops the threads.
         try loadTopics()
         if let offsets = topics.withLock({ $0[OffsetStore.topic] }) { try offsetStore.load(from: offsets.log(0)) }
@@ -256,8 +259,9 @@ public final class Reservoir: Sendable {
         try config.validate()
         return try topics.withLock { (topics) throws(ReservoirError) -> Topic in
             if topics[name] != nil { throw ReservoirError(.topicAlreadyExists, "topic \(name) already exists") }
+            try Self.checkDescriptors(adding: config.partitions, to: topics)
             let topicDirectory = topicsDirectory + "/" + name
-            try FileSystem.createDirectory(topicDirectory)
+            try FileSystem.createDirectoryDurably(topicDirectory)
             var logs: [PartitionLog] = []
             for partition in 0..<config.partitions {
                 logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
@@ -294,16 +298,44 @@ public final class Reservoir: Sendable {
             guard config.partitions >= old.partitions.count else {
                 throw ReservoirError(.invalidArgument, "topic \(name) has \(old.partitions.count) partitions: partitions can be added, never removed")
             }
-            try writeConfig(config, to: old.directory)
+            try Self.checkDescriptors(adding: config.partitions - old.partitions.count, to: topics)
+            // New partitions are created and made durable before the settings that name them: a
+            // failure leaves the store as it was (their directories removed again).
+            var added: [PartitionLog] = []
+            do throws(ReservoirError) {
+                for partition in old.partitions.count..<config.partitions {
+                    added.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
+                }
+                try writeConfig(config, to: old.directory)
+            } catch {
+                for log in added {
+                    try? log.close()
+                    try? FileSystem.removeTree(log.directory)
+                }
+                if !added.isEmpty { try? FileSystem.syncDirectory(old.directory) }
+                throw error
+            }
             var logs = old.partitions
             for log in logs { try log.update(config: config.logConfig) }
-            for partition in logs.count..<config.partitions {
-                logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
-            }
+            logs += added
             topics[name] = Topic(name: name, config: config, directory: old.directory, partitions: logs,
                                  ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
         }
         try writeCheckpoints()
+    }
+
+    /// Refuses partitions the process could not keep open: every partition holds at least three
+    /// descriptors (the active segment's log and two indexes), and a store that cannot open its
+    /// partitions cannot be opened at all.
+    private static func checkDescriptors(adding partitions: Int, to topics: [String: Topic]) throws(ReservoirError) {
+        guard partitions > 0 else { return }
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return }
+        let open = topics.values.reduce(0) { $0 + $1.partitions.count }
+        let needed = (open + partitions) * 3 + 64
+        guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
+            throw ReservoirError(.invalidArgument, "\(open + partitions) partitions need at least \(needed) open files, and this process may open \(limit.rlim_cur) (ulimit -n): raise the limit or use fewer partitions")
+        }
     }
 
     private func writeConfig(_ config: TopicConfig, to topicDirectory: String) throws(ReservoirError) {

@@ -100,7 +100,7 @@ public final class PartitionLog: Sendable {
         self.preallocator = preallocator
         self.logger = logger
         self.onRecoveryPoint = onRecoveryPoint
-        try FileSystem.createDirectory(directory)
+        try FileSystem.createDirectoryDurably(directory)
 
         var report = OpenReport()
         let recoveryPoint = checkpointedRecoveryPoint ?? 0

@@ -25,6 +25,18 @@ enum FileSystem {
         }
     }
 
+    /// Creates `path` and its missing parents, and makes each new entry durable (fsync of the
+    /// directory that holds it), so that files created inside survive a power loss with it.
+    static func createDirectoryDurably(_ path: String) throws(ReservoirError) {
+        if isDirectory(path) { return }
+        let parent = parentDirectory(of: path)
+        if !parent.isEmpty && parent != path { try createDirectoryDurably(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw .io("create directory", path: path, errno: errno)
+        }
+        try syncDirectory(parent.isEmpty ? "." : parent)
+    }
+
     /// The names in `path`, without `.` and `..`, sorted.
     static func list(_ path: String) throws(ReservoirError) -> [String] {
         guard let directory = opendir(path) else { throw .io("list directory", path: path, errno: errno) }

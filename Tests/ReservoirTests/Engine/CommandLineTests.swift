@@ -11,9 +11,10 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    func run(_ arguments: [String], input: String? = nil) throws -> Outcome {
+    /// Runs `reservoir` with `arguments` (or, with `shell`, `/bin/sh` with them).
+    func run(_ arguments: [String], input: String? = nil, shell: Bool = false) throws -> Outcome {
         let process = Process()
-        process.executableURL = reservoirExecutable()
+        process.executableURL = shell ? URL(fileURLWithPath: "/bin/sh") : reservoirExecutable()
         process.arguments = arguments
         let output = Pipe()
         // Standard error goes to a file: a child that writes a lot there (a sanitizer's report)

@@ -57,7 +57,14 @@ struct StoredStateTests {
         let segments = try store.log(topic: "t", partition: 0).segments.count
         // The checkpoint's temporary path is taken by a directory: every checkpoint write fails.
         let blocker = dir + "/log-start-offset-checkpoint.tmp"
-        try FileManager.default.createDirectory(atPath: blocker + "/x", withIntermediateDirectories: true)
+        try waitForRolledSegmentsDurable(store.log(topic: "t", partition: 0))
+        // The I/O thread may still be writing the recovery point's checkpoint through that path.
+        var attempts = 0
+        while (try? FileManager.default.createDirectory(atPath: blocker + "/x", withIntermediateDirectories: true)) == nil {
+            attempts += 1
+            try #require(attempts < 500, "could not put a directory at \(blocker)")
+            usleep(2000)
+        }
         #expect(throws: ReservoirError.self) { try store.deleteRecords(topic: "t", partition: 0, before: 500) }
         #expect(throws: ReservoirError.self) { try store.deleteRecords(topic: "t", partition: 0, before: 10) }
         #expect(throws: ReservoirError.self) { try store.maintain(topic: "t") }
@@ -108,5 +115,50 @@ extension CommandLineTests {
             #expect(errors.first.map { $0.contains("topic t partition 0") && $0.contains("offset \(first)") && $0.contains(damaged) } == true,
                     "\(outcome.stderr)")
         }
+    }
+}
+
+extension CommandLineTests {
+    @Test("SIGINT and SIGTERM close the store cleanly; a reader that goes away (SIGPIPE) ends the command quietly")
+    func signalsCloseCleanly() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
+        #expect(try run(["produce", "t", "--dir", dir], input: (0..<20_000).map { "record-\($0)" }.joined(separator: "\n") + "\n").status == 0)
+        for (signalNumber, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+            let process = Process()
+            process.executableURL = reservoirExecutable()
+            process.arguments = ["consume", "t", "--dir", dir, "--group", "g", "--follow"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            _ = output.fileHandleForReading.availableData  // it is reading
+            #expect(!FileManager.default.fileExists(atPath: dir + "/.clean-shutdown"))
+            kill(process.processIdentifier, signalNumber)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit && process.terminationStatus == status, "signal \(signalNumber)")
+            #expect(FileManager.default.fileExists(atPath: dir + "/.clean-shutdown"), "signal \(signalNumber): no clean shutdown")
+        }
+        // `consume | head -1`: the pipe closes under the writer.
+        let pipeline = try run(["-c", "'\(reservoirExecutable().path)' consume t --dir '\(dir)' | head -1"], shell: true)
+        #expect(pipeline.stdout == "record-0\n")
+        #expect(pipeline.stderr.isEmpty, "\(pipeline.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/.clean-shutdown"))
+    }
+
+    @Test("partitions the process could not open are refused; the store stays as it was")
+    func partitionsBeyondTheDescriptorLimit() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
+        let config = try String(contentsOfFile: dir + "/topics/t/topic.json", encoding: .utf8)
+        let limited = try run(["-c", "ulimit -n 256; '\(reservoirExecutable().path)' topic alter t --set partitions=400 --dir '\(dir)'"], shell: true)
+        #expect(limited.status == 1)
+        #expect(limited.stderr.contains("ulimit -n") && limited.stderr.split(separator: "\n").count == 1, "\(limited.stderr)")
+        #expect(try String(contentsOfFile: dir + "/topics/t/topic.json", encoding: .utf8) == config)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/topics/t/1"))
+        let listed = try run(["topic", "list", "--dir", dir])
+        #expect(listed.status == 0)
     }
 }
