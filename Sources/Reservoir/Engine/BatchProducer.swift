@@ -227,6 +227,7 @@ extension Reservoir {
     ///     beyond. Two keep one batch being filled and one being written.
     public func makeProducer(for topic: String, acks: Acks = .durable, maxInFlight: Int = 2) throws(ReservoirError) -> BatchProducer {
         try checkOpen()
+        try checkWritable(topic)
         _ = try self.topic(topic)
         guard maxInFlight >= 1 else {
             throw ReservoirError(.invalidArgument, "maxInFlight must be at least 1, not \(maxInFlight)")

@@ -52,7 +52,7 @@ extension Reservoir {
     /// As the synchronous form, durable, suspending for the fsync.
     func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset]) async throws {
         _ = try offsetsLog()
-        try await append(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable)
+        try await appendRecords(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable)
         offsetStore.apply(group: group, commits: commits)
     }
 
@@ -109,6 +109,11 @@ extension Reservoir {
         let now = wallClockMilliseconds()
         for (index, log) in handle.partitions.enumerated() {
             let offset = try LogFetcher.resolve(position, in: log, end: log.endOffset)
+            // A position outside the log would read as lag 0 and restart the group from the reset
+            // position: refused, as Kafka's tools refuse it.
+            guard offset >= log.startOffset, offset <= log.endOffset else {
+                throw ReservoirError(.offsetOutOfRange, "offset \(offset) is outside partition \(index) of \(topic) (\(log.startOffset)...\(log.endOffset)): choose an offset in the log")
+            }
             commits[TopicPartition(topic, index)] = CommittedOffset(offset: offset, metadata: "", commitTimestamp: now)
         }
         try commitOffsets(group: group, commits, acks: .durable)
@@ -123,7 +128,7 @@ extension Reservoir {
         }
         let tombstones = offsetStore.tombstones(group: group)
         guard !tombstones.isEmpty else { throw ReservoirError(.invalidArgument, "consumer group \(group) does not exist") }
-        try append(to: OffsetStore.topic, records: tombstones, partition: 0, acks: .durable)
+        try appendRecords(to: OffsetStore.topic, records: tombstones, partition: 0, acks: .durable)
         offsetStore.remove(group: group)
     }
 }

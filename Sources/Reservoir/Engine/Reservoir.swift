@@ -280,8 +280,15 @@ public final class Reservoir: Sendable {
     /// see ``TopicConfig/applying(_:)`` for the names. Returns the new configuration.
     @discardableResult
     public func alterTopic(_ name: String, settings: [(name: String, value: String)]) throws(ReservoirError) -> TopicConfig {
+        try checkWritable(name)
+        return try alterTopicSettings(name, settings: settings)
+    }
+
+    /// The settings change, for the store's own topics too.
+    @discardableResult
+    func alterTopicSettings(_ name: String, settings: [(name: String, value: String)]) throws(ReservoirError) -> TopicConfig {
         let config = try topic(name).config.applying(settings)
-        try alterTopic(name, config: config)
+        try alterTopicConfig(name, config: config)
         return config
     }
 
@@ -291,6 +298,11 @@ public final class Reservoir: Sendable {
     ///
     /// - Throws: ``ReservoirError/Code/invalidArgument`` for fewer partitions or a setting out of range.
     public func alterTopic(_ name: String, config: TopicConfig) throws(ReservoirError) {
+        try checkWritable(name)
+        try alterTopicConfig(name, config: config)
+    }
+
+    private func alterTopicConfig(_ name: String, config: TopicConfig) throws(ReservoirError) {
         try checkOpen()
         try config.validate()
         try topics.withLock { (topics) throws(ReservoirError) in
@@ -347,6 +359,17 @@ public final class Reservoir: Sendable {
         try FileSystem.writeAtomically(Array(json), to: topicDirectory + "/topic.json")
     }
 
+    /// The store's own topics (committed offsets, work-queue state): readable by anyone, written
+    /// and altered only by the store, since a crafted record there would move a group or a queue.
+    public static let internalTopics: Set<String> = [OffsetStore.topic, QueueStateStore.topic]
+
+    /// Refuses user writes and settings changes to an internal topic.
+    func checkWritable(_ topic: String) throws(ReservoirError) {
+        if Self.internalTopics.contains(topic) {
+            throw ReservoirError(.invalidArgument, "topic \(topic) is internal to the store: it can be read, not written or altered")
+        }
+    }
+
     /// The names of all topics, sorted.
     public var topicNames: [String] { topics.withLock { $0.keys.sorted() } }
 
@@ -372,6 +395,13 @@ public final class Reservoir: Sendable {
     /// checked for every record before anything is written.
     @discardableResult
     public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> [AppendedRange] {
+        try checkWritable(topic)
+        return try appendRecords(to: topic, records: records, partition: partition, acks: acks)
+    }
+
+    /// The records append, for the store's own topics too.
+    @discardableResult
+    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks) throws(ReservoirError) -> [AppendedRange] {
         let plan = try plan(topic: topic, records: records, partition: partition)
         var ranges: [AppendedRange] = []
         for (partition, group) in plan.groups {
@@ -388,6 +418,13 @@ public final class Reservoir: Sendable {
     /// As ``append(to:records:partition:acks:)``, suspending instead of blocking for the fsync.
     @discardableResult
     public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) async throws -> [AppendedRange] {
+        try checkWritable(topic)
+        return try await appendRecords(to: topic, records: records, partition: partition, acks: acks)
+    }
+
+    /// The records append, suspending, for the store's own topics too.
+    @discardableResult
+    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks) async throws -> [AppendedRange] {
         let plan = try plan(topic: topic, records: records, partition: partition)
         var ranges: [AppendedRange] = []
         for (partition, group) in plan.groups {
@@ -473,6 +510,7 @@ public final class Reservoir: Sendable {
     /// Checks a builder's records against a topic's rules before anything is encoded further or
     /// written; returns the topic and the partition the batch goes to.
     func check(_ batch: RecordBatchBuilder, topic name: String, partition: Int?) throws(ReservoirError) -> (Topic, PartitionLog, Int) {
+        try checkWritable(name)
         try checkOpen()
         let topic = try topic(name)
         guard !batch.isEmpty else { throw ReservoirError(.invalidArgument, "a batch needs at least one record") }
@@ -488,6 +526,7 @@ public final class Reservoir: Sendable {
     /// Appends one record through its partition's accumulator, which batches it with concurrent
     /// appends; returns once it is acknowledged as `acks` asks.
     public func append(to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+        try checkWritable(topic)
         try checkOpen()
         let topicHandle = try self.topic(topic)
         if topicHandle.isCompacted && key == nil { throw topicHandle.unkeyedRecordError(index: nil) }
@@ -569,6 +608,7 @@ public final class Reservoir: Sendable {
     @discardableResult
     public func deleteRecords(topic: String, partition: Int, before offset: Int64) throws(ReservoirError) -> PartitionLog.Removal {
         try checkOpen()
+        try checkWritable(topic)
         let topicHandle = try self.topic(topic)
         return try topicHandle.log(partition).deleteRecords(before: offset, deleteDelayMs: topicHandle.config.fileDeleteDelayMs)
     }

@@ -162,7 +162,7 @@ struct WorkQueueTests {
         let member = try store.consumer(group: "c", topics: ["jobs"], options: ConsumerOptions(commit: .manual))
         // Small segments, so that a short run fills several.
         for name in [QueueStateStore.topic, OffsetStore.topic] {
-            try store.alterTopic(name, settings: [("segmentBytes", "65536"), ("maxBatchBytes", "65536"), ("maxRecordBytes", "4096")])
+            try store.alterTopicSettings(name, settings: [("segmentBytes", "65536"), ("maxBatchBytes", "65536"), ("maxRecordBytes", "4096")])
         }
         for _ in 0..<1000 { try queue.ack(try queue.poll(max: 6)) }
         var count = 0
@@ -253,7 +253,7 @@ extension LifetimeTests {
             _ = try store.queue(group: "q", topic: "f")
             let record = Record(key: [], value: [0xc2])
             for topic in ["__consumer_offsets", "__queue_state"] {
-                try store.append(to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered)
+                try store.appendRecords(to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered)
             }
             // The internal topics flush on a timer: a pending timer must not keep their log alive.
             weakStateLog = try store.log(topic: "__queue_state", partition: 0)

@@ -162,3 +162,35 @@ extension CommandLineTests {
         #expect(listed.status == 0)
     }
 }
+
+extension StoredStateTests {
+    @Test("internal topics are read-only to users; a group cannot be reset outside the log")
+    func internalTopicsReadOnly() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        defer { try? store.close() }
+        try store.createTopic("t")
+        try await store.append(to: "t", records: records(0..<10))
+        let member = try store.consumer(group: "g", topics: ["t"])
+        _ = try member.poll(maxRecords: 5)
+        try member.commitSync()
+        try member.close()
+        let committed = try #require(try store.describeGroup("g").first?.committed)
+        for name in Reservoir.internalTopics where store.topicNames.contains(name) {
+            let end = try store.log(topic: name, partition: 0).endOffset
+            #expect(throws: ReservoirError.self) { try store.append(to: name, records: records(0..<1)) }
+            await #expect(throws: ReservoirError.self) { try await store.append(to: name, key: [1], value: [2]) }
+            #expect(throws: ReservoirError.self) { try store.append(to: name, batch: store.makeBatchBuilder(for: name)) }
+            #expect(throws: ReservoirError.self) { try store.makeProducer(for: name) }
+            #expect(throws: ReservoirError.self) { try store.alterTopic(name, settings: [("retentionMs", "1")]) }
+            #expect(throws: ReservoirError.self) { try store.deleteRecords(topic: name, partition: 0, before: 1) }
+            #expect(try store.log(topic: name, partition: 0).endOffset == end)
+        }
+        #expect(throws: ReservoirError.self) { try store.resetGroupOffsets(group: "g", topic: "t", to: .offset(99_999)) }
+        #expect(throws: ReservoirError.self) { try store.resetGroupOffsets(group: "g", topic: "t", to: .offset(-1)) }
+        #expect(try store.describeGroup("g").first?.committed == committed)
+        try store.resetGroupOffsets(group: "g", topic: "t", to: .offset(10))
+        #expect(try store.describeGroup("g").first?.committed == 10)
+    }
+}
