@@ -17,24 +17,23 @@ enum FileSystem {
 
     /// Creates `path` and its missing parents.
     static func createDirectory(_ path: String) throws(ReservoirError) {
-        if isDirectory(path) { return }
-        let parent = parentDirectory(of: path)
-        if !parent.isEmpty && parent != path { try createDirectory(parent) }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw .io("create directory", path: path, errno: errno)
-        }
+        try createDirectory(path, durably: false)
     }
 
     /// Creates `path` and its missing parents, and makes each new entry durable (fsync of the
     /// directory that holds it), so that files created inside survive a power loss with it.
     static func createDirectoryDurably(_ path: String) throws(ReservoirError) {
+        try createDirectory(path, durably: true)
+    }
+
+    private static func createDirectory(_ path: String, durably: Bool) throws(ReservoirError) {
         if isDirectory(path) { return }
         let parent = parentDirectory(of: path)
-        if !parent.isEmpty && parent != path { try createDirectoryDurably(parent) }
+        if !parent.isEmpty && parent != path { try createDirectory(parent, durably: durably) }
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw .io("create directory", path: path, errno: errno)
         }
-        try syncDirectory(parent.isEmpty ? "." : parent)
+        if durably { try syncDirectory(parent.isEmpty ? "." : parent) }
     }
 
     /// The names in `path`, without `.` and `..`, sorted.

@@ -23,6 +23,9 @@ struct DamageTests {
         return (all, logs)
     }
 
+    /// Options of an operator's repair (`reservoir verify --repair`).
+    let repairing = Reservoir.Options(maintenanceIntervalMilliseconds: 0, repairDamage: true)
+
     func base(of path: String) -> Int64 { SegmentFiles.parse(FileSystem.fileName(of: path))!.baseOffset }
 
     func sizes(_ paths: [String]) -> [Int] {
@@ -88,10 +91,8 @@ struct DamageTests {
         #expect(try !StoreVerifier.verify(directory: dir).isSound)
 
         // The operator's repair: keep everything intact, quarantine the damaged file.
-        var options = Reservoir.Options(maintenanceIntervalMilliseconds: 0)
-        options.repairDamage = true
         let original = try Data(contentsOf: URL(fileURLWithPath: damaged))
-        let repaired = try Reservoir.open(at: dir, options: options)
+        let repaired = try Reservoir.open(at: dir, options: repairing)
         let repairedLog = try repaired.log(topic: "t", partition: 0)
         #expect(repairedLog.openReport.repaired.map(\.firstOffset) == [range.firstOffset])
         let quarantined = try #require(repairedLog.openReport.quarantinedFiles.first)
@@ -132,9 +133,7 @@ struct DamageTests {
         }
         #expect(sizes(logs) == before)
 
-        var options = Reservoir.Options(maintenanceIntervalMilliseconds: 0)
-        options.repairDamage = true
-        let store = try Reservoir.open(at: dir, options: options)
+        let store = try Reservoir.open(at: dir, options: repairing)
         let log = try store.log(topic: "t", partition: 0)
         let lost = victim.header!.baseOffset...victim.header!.lastOffset
         #expect(try allRecords(log) == all.filter { !lost.contains($0.offset) })
@@ -175,9 +174,7 @@ struct DamageTests {
             #expect(error?.message.contains("offset \(range.firstOffset)") == true, "\(name): \(String(describing: error))")
             try store.close()
 
-            var options = Reservoir.Options(maintenanceIntervalMilliseconds: 0)
-            options.repairDamage = true
-            let repaired = try Reservoir.open(at: dir, options: options)
+            let repaired = try Reservoir.open(at: dir, options: repairing)
             #expect(try allRecords(repaired.log(topic: "t", partition: 0)) == all.filter { !range.contains($0.offset) }, "\(name)")
             try repaired.close()
             #expect(try StoreVerifier.verify(directory: dir).isSound, "\(name)")
@@ -202,9 +199,7 @@ struct DamageTests {
             try store.close()
         }
         #expect(try !StoreVerifier.verify(directory: dir).isSound)
-        var options = Reservoir.Options(maintenanceIntervalMilliseconds: 0)
-        options.repairDamage = true
-        let store = try Reservoir.open(at: dir, options: options)
+        let store = try Reservoir.open(at: dir, options: repairing)
         let appended = try store.append(to: "t", records: records(0..<1))
         #expect(appended.first?.offsets.lowerBound == end)
         try store.close()
@@ -225,9 +220,7 @@ struct DamageTests {
             #expect(throws: ReservoirError.self) { try log.read(from: 0) }
             try store.close()
         }
-        var options = Reservoir.Options(maintenanceIntervalMilliseconds: 0)
-        options.repairDamage = true
-        let store = try Reservoir.open(at: dir, options: options)
+        let store = try Reservoir.open(at: dir, options: repairing)
         let log = try store.log(topic: "t", partition: 0)
         #expect(log.startOffset == base(of: logs[1]))
         #expect(try allRecords(log) == all.filter { $0.offset >= base(of: logs[1]) })
