@@ -257,7 +257,7 @@ public final class Reservoir: Sendable {
         try checkOpen()
         try TopicName.validate(name)
         try config.validate()
-        return try topics.withLock { (topics) throws(ReservoirError) -> Topic in
+        let created = try topics.withLock { (topics) throws(ReservoirError) -> Topic in
             if topics[name] != nil { throw ReservoirError(.topicAlreadyExists, "topic \(name) already exists") }
             try Self.checkDescriptors(adding: config.partitions, to: topics)
             let topicDirectory = topicsDirectory + "/" + name
@@ -274,6 +274,10 @@ public final class Reservoir: Sendable {
             topics[name] = topic
             return topic
         }
+        // Checkpointed from the start, so that recovery knows the new partitions' recovery points
+        // (unknown ones make it keep, not cut, what it cannot place).
+        try writeCheckpoints()
+        return created
     }
 
     /// Changes settings of an existing topic by name (as `reservoir topic alter --set` does);

@@ -75,7 +75,11 @@ public enum StoreVerifier {
             report.segments += 1
             // Offsets after invalid bytes up to the next segment are that damage, not another one.
             if let previousNext, base > previousNext, !previousDamaged {
-                report.problems.append(Problem(path: files.log, message: "offsets \(previousNext)..<\(base) are missing: no segment holds them"))
+                // Past the recovery point of a store that did not close cleanly, a gap is a roll
+                // that reached the disk before the previous segment's last batches did.
+                let unsynced = !clean && recoveryPoint.map { previousNext >= $0 } ?? false
+                let note = unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts the log there)" : ""
+                report.problems.append(Problem(path: files.log, message: "offsets \(previousNext)..<\(base) are missing: no segment holds them\(note)", isDamage: !unsynced))
             } else if previousNext == nil, let logStart, base > logStart {
                 report.problems.append(Problem(path: files.log, message: "offsets \(logStart)..<\(base) are missing: the log starts at \(logStart) but its first segment at \(base)"))
             }

@@ -277,6 +277,26 @@ public final class PartitionLog: Sendable {
             index += 1
         }
 
+        // Offsets missing between two segments past the recovery point after an unclean stop are
+        // the same unsynced tail: a roll had created the next segment before the previous one's
+        // last batches reached the disk. Nothing after them was acknowledged durable (a durable
+        // acknowledgement there fsyncs the earlier segment first), so the log ends at the gap.
+        if !cleanShutdown, let recoveryPoint,
+            let gap = segments.indices.dropLast().first(where: { index in
+                !segments[index].isDamaged && segments[index].nextOffset < segments[index + 1].baseOffset
+                    && segments[index].nextOffset >= recoveryPoint
+            })
+        {
+            logger.warning("cut the unsynced tail after a gap", metadata: [
+                "offsets": "\(segments[gap].nextOffset)..<\(segments[gap + 1].baseOffset)", "segments": "\(segments.count - gap - 1)",
+            ])
+            for later in segments[(gap + 1)...] {
+                try later.files.removeAll()
+                report.removedSegments += 1
+            }
+            segments.removeSubrange((gap + 1)...)
+        }
+
         // The last segment must be writable: reopen it active if it was opened for reading only.
         // (It was opened for reading when truncation removed the segments after it.)
         if let last = segments.last, !last.isActive {

@@ -181,6 +181,32 @@ struct DamageTests {
         }
     }
 
+    @Test("a gap past the recovery point after an unclean stop is the unsynced tail (a roll before the previous segment reached the disk): cut there")
+    func unsyncedGapIsCut() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let (all, logs) = try store(dir, segments: 5)
+        // Segment 3's last batches never reached the disk, segment 4 (created by the roll) did.
+        let batches = try SegmentFileInspector.batches(inLogFile: logs[3])
+        let cut = batches[batches.count - 2]
+        let handle = try Foundation.FileHandle(forWritingTo: URL(fileURLWithPath: logs[3]))
+        try handle.truncate(atOffset: UInt64(cut.position))
+        try handle.close()
+        try FileManager.default.removeItem(atPath: dir + "/.clean-shutdown")
+        // Durable only up to segment 3: the gap lies past the recovery point.
+        try CheckpointFile(path: dir + "/recovery-point-offset-checkpoint").write([.init(topic: "t", partition: 0, offset: base(of: logs[3]))])
+        let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+        let log = try store.log(topic: "t", partition: 0)
+        #expect(log.damage.isEmpty)
+        #expect(log.openReport.removedSegments == 1)
+        #expect(!FileManager.default.fileExists(atPath: logs[4]))
+        #expect(try allRecords(log) == all.filter { $0.offset < cut.header!.baseOffset })
+        let appended = try store.append(to: "t", records: records(0..<1))
+        #expect(appended.first?.offsets.lowerBound == cut.header!.baseOffset)
+        try store.close()
+        #expect(try StoreVerifier.verify(directory: dir).isSound)
+    }
+
     @Test("the end of a cleanly closed log missing: appends are refused (no offset is given twice) until repair, then continue after it")
     func missingEnd() throws {
         let dir = temporaryDirectory()
