@@ -6,7 +6,10 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ORACLE_VENV := .build/oracle-venv
 
-.PHONY: deps test demo bench fuzz oracle clean
+.PHONY: deps test tsan demo bench fuzz oracle clean
+
+# The suites whose code runs on several threads at once, for the thread-sanitizer run.
+TSAN_SUITES := BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
 
 deps:
 	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists liblz4; then \
@@ -18,9 +21,17 @@ deps:
 oracle:
 	@Tests/Oracle/ensure-venv.sh $(ORACLE_VENV)
 
+# The tests, then a short fixed fuzz run of every decoder and of recovery (Tests/Fuzz/run.sh).
 test: deps oracle
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+	Tests/Fuzz/run.sh --smoke
+
+# The concurrent suites under ThreadSanitizer (see Docs/OPERATIONS.md); any report fails the run.
+tsan: deps oracle
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan -Xswiftc -DRESERVOIR_TSAN
+	$(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan -Xswiftc -DRESERVOIR_TSAN \
+		--filter '$(TSAN_SUITES)'
 
 demo: deps
 	$(SWIFT) build -c release --product reservoir
@@ -33,4 +44,4 @@ fuzz: deps
 	Tests/Fuzz/run.sh
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build .build-tsan Benchmarks/.build Tests/Fuzz/.build

@@ -1,6 +1,8 @@
 // swift-tools-version:6.1
-// libFuzzer target over the batch decoder and the segment scanner. Built by `make fuzz`
-// (Tests/Fuzz/run.sh) with -sanitize=fuzzer, outside the `make test` build.
+// libFuzzer targets: DecoderFuzz (every decoder of bytes read from disk, in memory) and
+// ReservoirFuzz (a store opened on each input: recovery, reads, consumer state). Built by
+// Tests/Fuzz/run.sh with -sanitize=fuzzer,address and -enable-testing (DecoderFuzz reaches the
+// library's internal decoders), outside the `make test` build.
 import Foundation
 import PackageDescription
 
@@ -24,6 +26,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ReservoirFuzz"
+        ),
+        .executableTarget(
+            name: "DecoderFuzz",
+            dependencies: [.product(name: "Reservoir", package: root)],
+            path: "Sources/DecoderFuzz"
         ),
     ]
 )

@@ -19,7 +19,7 @@ final class OffsetStore: Sendable {
     static let topic = "__consumer_offsets"
     static let maxMetadataBytes = 4096
 
-    private struct Key: Hashable {
+    struct Key: Hashable {
         var group: String
         var partition: TopicPartition
     }
@@ -98,11 +98,11 @@ final class OffsetStore: Sendable {
         return writer.bytes
     }
 
-    private static func decodeKey(_ bytes: [UInt8]) -> Key? {
+    static func decodeKey(_ bytes: [UInt8]) -> Key? {
         InternalTopicRecords.parseGroupKey(bytes, versions: 0...1).map { Key(group: $0.group, partition: $0.partition) }
     }
 
-    private static func decodeValue(_ bytes: [UInt8]) -> CommittedOffset? {
+    static func decodeValue(_ bytes: [UInt8]) -> CommittedOffset? {
         var reader = BigEndianReader(bytes)
         guard let version = reader.int16(), (0...4).contains(version), let offset = reader.int64() else { return nil }
         if version >= 3 { guard reader.int32() != nil else { return nil } }

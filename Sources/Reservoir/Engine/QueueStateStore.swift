@@ -92,7 +92,7 @@ final class QueueStateStore: Sendable {
     /// it is ignored (its group starts over) rather than trusted into arithmetic that overflows.
     private static func plausible(_ value: Int64) -> Bool { value >= 0 && value <= Int64.max / 4 }
 
-    private static func decodeKey(_ bytes: [UInt8]) -> Key? {
+    static func decodeKey(_ bytes: [UInt8]) -> Key? {
         InternalTopicRecords.parseGroupKey(bytes, versions: 0...0).map { Key(group: $0.group, partition: $0.partition) }
     }
 

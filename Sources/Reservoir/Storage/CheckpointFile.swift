@@ -21,6 +21,11 @@ struct CheckpointFile {
     /// The entries, or nil when the file is missing, unreadable or malformed.
     func read() -> [Entry]? {
         guard FileSystem.exists(path), let bytes = try? FileHandle.open(path, writable: false).readAll() else { return nil }
+        return Self.parse(bytes)
+    }
+
+    /// The entries of a checkpoint's bytes, or nil when they are malformed.
+    static func parse(_ bytes: [UInt8]) -> [Entry]? {
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count >= 0, count <= lines.count - 2 else { return nil }
         var entries: [Entry] = []
