@@ -137,6 +137,7 @@ public final class RecordDecoder {
         var cursor = ByteCursor(section)
         let declared = Int(header.recordCount)
         var index = 0
+        var previousOffsetDelta: Int32 = -1
         while index < declared {
             guard !cursor.isAtEnd else { throw .recordCountMismatch(declared: declared, actual: index) }
             let recordStart = cursor.position
@@ -148,6 +149,12 @@ public final class RecordDecoder {
             _ = try cursor.readByte()  // attributes, unused in v2
             let timestampDelta = try cursor.readVarlong()
             let offsetDelta = try cursor.readVarint()
+            // Offsets rise within a batch (compaction leaves gaps, never disorder) and stay inside
+            // its range: a record elsewhere would be read at another batch's offset.
+            guard offsetDelta > previousOffsetDelta, offsetDelta <= header.lastOffsetDelta else {
+                throw .invalidRecord("offset delta \(offsetDelta) is not after \(previousOffsetDelta) and at most \(header.lastOffsetDelta)")
+            }
+            previousOffsetDelta = offsetDelta
             let tailStart = cursor.position
             let keyLength = try cursor.readVarint()
             let key = keyLength >= 0 ? try cursor.readBytes(Int(keyLength)) : nil

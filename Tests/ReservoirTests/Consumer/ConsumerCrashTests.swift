@@ -10,6 +10,8 @@ struct ConsumerCrashTests {
         var partition: Int
         var offset: Int64
         var deliveryCount: Int
+        var key: String?
+        var value: String?
     }
 
     /// Starts `reservoir arguments...` and reads JSON lines from it until `count` arrived (or it
@@ -40,7 +42,8 @@ struct ConsumerCrashTests {
                 pending = String(pending[pending.index(after: newline)...])
                 guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
                 lines.append(Line(partition: object["partition"] as? Int ?? -1, offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
-                                  deliveryCount: object["deliveryCount"] as? Int ?? 0))
+                                  deliveryCount: object["deliveryCount"] as? Int ?? 0, key: object["key"] as? String,
+                                  value: object["value"] as? String))
             }
         }
         return (process, lines)
@@ -62,8 +65,26 @@ struct ConsumerCrashTests {
             try store.append(to: "orders", records: (0..<3000).map { Record(key: Array("k\($0)".utf8), value: Array("v\($0)".utf8)) })
             try store.close()
         }
+        // What each partition holds, to check every delivered record by content.
+        var stored: [Int: [Int64: (String, String)]] = [:]
+        do {
+            let store = try Reservoir.open(at: dir)
+            for partition in 0..<2 {
+                for record in try allRecords(store.log(topic: "orders", partition: partition)) {
+                    stored[partition, default: [:]][record.offset] = (String(decoding: record.key!, as: UTF8.self), String(decoding: record.value!, as: UTF8.self))
+                }
+            }
+            try store.close()
+        }
+        func expectStored(_ lines: [Line]) {
+            for line in lines {
+                let want = stored[line.partition]?[line.offset]
+                #expect(line.key == want?.0 && line.value == want?.1, "partition \(line.partition) offset \(line.offset): \(String(describing: line.value))")
+            }
+        }
         let (_, first) = try startChild(["consume", "orders", "--dir", dir, "--group", "g", "--follow", "--json"], until: 700, thenKill: true)
         #expect(first.count >= 700)
+        expectStored(first)
 
         let committed: [Int: Int64]
         let ends: [Int: Int64]
@@ -79,6 +100,7 @@ struct ConsumerCrashTests {
         let (second, rest) = try startChild(["consume", "orders", "--dir", dir, "--group", "g", "--json"], until: Int.max)
         second.waitUntilExit()
         #expect(second.terminationStatus == 0)
+        expectStored(rest)
         for partition in 0..<2 {
             let start = committed[partition] ?? 0
             let end = ends[partition] ?? 0
@@ -110,6 +132,9 @@ struct ConsumerCrashTests {
         let (last, rest) = try startChild(["queue", "jobs", "--dir", dir, "--group", "w", "--max", "100", "--ack", "--json"], until: Int.max)
         last.waitUntilExit()
         #expect(rest.map(\.offset) == Array(5..<20))
+        #expect(rest.map(\.value) == (5..<20).map { "job-\($0)" })
+        #expect(held.map(\.value) == (5..<10).map { "job-\($0)" })
+        #expect(acked.map(\.value) == (0..<5).map { "job-\($0)" })
         #expect(rest.map(\.deliveryCount) == Array(repeating: 2, count: 5) + Array(repeating: 1, count: 10))
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }

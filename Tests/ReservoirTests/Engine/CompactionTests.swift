@@ -176,8 +176,12 @@ struct CompactionTests {
         #expect(ratio > 0 && ratio < 0.5)
         #expect(try store.maintain(now: now + 10_000).partitions.isEmpty)
         try store.alterTopic("t", settings: [("max.compaction.lag.ms", "5000")])
+        let before = try allRecords(log)
+        let activeBase = try #require(log.segments.last).baseOffset
         let forced = try store.maintain(now: now + 10_000)
         #expect(forced.partitions.first?.compacted == true)
+        // Exactly the latest record of each key below the active segment, and everything after it.
+        #expect(try allRecords(log) == compactedOracle(before, activeBase: activeBase))
         #expect(try store.topic("t").config.maxCompactionLagMs == 5000)
     }
 
@@ -237,6 +241,12 @@ struct CompactionTests {
                     let offsets = all.map(\.offset)
                     if offsets != offsets.sorted() || Set(offsets).count != offsets.count {
                         failures.add(1, ordering: .relaxed); print("offsets out of order")
+                    }
+                    // Every record is the one appended at its offset: key and value, untorn.
+                    if let wrong = all.first(where: {
+                        $0.key != Array("k-\($0.offset % 40)".utf8) || $0.value != Array("v-\($0.offset)".utf8)
+                    }) {
+                        failures.add(1, ordering: .relaxed); print("record at \(wrong.offset) is not the one appended there")
                     }
                 } catch let error as ReservoirError where error.code == .offsetOutOfRange {
                     // The log start moved under the reader: fine.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 @testable import Reservoir
 
 /// The `reservoir` executable built next to the test bundle.
@@ -16,6 +17,9 @@ struct CrashRecoveryTests {
     @Test("SIGKILL during durable appends, 20 times on one store: every acknowledged record survives intact")
     func killLoop() throws {
         signal(SIGPIPE, SIG_IGN)
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("kill loop seed \(seed)")
+        var random = SeededGenerator(seed: seed)
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         do {
@@ -24,22 +28,43 @@ struct CrashRecoveryTests {
             try store.close()
         }
         var sent: [String] = []  // every line ever sent, in order; offsets are positions in it
+        var sentRounds: [Int] = []  // the round that sent each line (its header)
         for round in 0..<20 {
             let start = sent.count
             let process = Process()
             process.executableURL = reservoirExecutable()
-            process.arguments = ["produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50"]
-            let lines = (0..<20_000).map { "round-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97) }
-            let inputPath = dir + "-input-\(round)"
-            try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: inputPath))
-            defer { try? FileManager.default.removeItem(atPath: inputPath) }
+            process.arguments = ["produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50", "--key-separator", "\t",
+                                 "--header", "round=\(round)", "--header", "writer=kill-loop"]
+            // Keyed records; every fifth has an empty key, to cover that edge too.
+            let lines = (0..<60_000).map { "\($0 % 5 == 0 ? "" : "key-\(round)-\($0)")\tround-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97) }
             let output = Pipe()
-            process.standardInput = FileHandle(forReadingAtPath: inputPath)
+            let input = Pipe()
+            process.standardInput = input
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
+            // Input arrives as a stream that never ends (at most 50 000 lines a second, and the
+            // pipe stays open): the writer is always in flight when the kill comes.
+            let feeding = Atomic<Bool>(true)
+            let inputDescriptor = input.fileHandleForWriting.fileDescriptor
+            let feeder = Thread {
+                var next = 0
+                while feeding.load(ordering: .relaxed) && next < lines.count {
+                    let chunk = lines[next..<min(next + 50, lines.count)].joined(separator: "\n") + "\n"
+                    let written = chunk.utf8.withContiguousStorageIfAvailable { Glibc.write(inputDescriptor, $0.baseAddress, $0.count) } ?? -1
+                    if written < 0 { return }
+                    next += 50
+                    usleep(1000)
+                }
+            }
+            feeder.start()
+            defer {
+                feeding.store(false, ordering: .relaxed)
+                while feeder.isExecuting { usleep(1000) }
+                try? input.fileHandleForWriting.close()
+            }
             // Read acknowledgements until a random moment, then kill.
-            let deadline = Date().addingTimeInterval(Double.random(in: 0.15...0.6))
+            let deadline = Date().addingTimeInterval(Double.random(in: 0.15...0.6, using: &random))
             var acked: Int64 = -1
             var pendingText = ""
             let reader = output.fileHandleForReading
@@ -57,13 +82,15 @@ struct CrashRecoveryTests {
             }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal || process.terminationStatus == 0)
+            feeding.store(false, ordering: .relaxed)
+            // The kill landed while the writer was working: it died of the signal, input still coming.
+            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer exited on its own")
 
             let store = try Reservoir.open(at: dir)
             let log = try store.log(topic: "t", partition: 0)
             let end = log.endOffset
             #expect(end >= acked + 1, "round \(round): acknowledged up to \(acked), log ends at \(end)")
-            #expect(end - Int64(start) <= Int64(lines.count))
+            #expect(end > Int64(start) && end - Int64(start) < Int64(lines.count), "round \(round): \(end - Int64(start)) records written")
             // Everything present is exactly what was sent, in order: acknowledged or not, nothing is torn.
             var offset: Int64 = 0
             var index = 0
@@ -71,14 +98,19 @@ struct CrashRecoveryTests {
                 let result = try log.read(from: offset, maxBytes: 1 << 20)
                 for record in try result.records() {
                     let expected = record.offset < Int64(start) ? sent[Int(record.offset)] : lines[Int(record.offset) - start]
+                    let tab = expected.firstIndex(of: "\t")!
                     #expect(record.offset == Int64(index))
-                    #expect(String(decoding: record.value ?? [], as: UTF8.self) == expected)
+                    #expect(record.key == Array(expected[..<tab].utf8), "offset \(record.offset)")
+                    #expect(record.value == Array(expected[expected.index(after: tab)...].utf8), "offset \(record.offset)")
+                    let writtenIn = record.offset < Int64(start) ? sentRounds[Int(record.offset)] : round
+                    #expect(record.headers == [RecordHeader("round", "\(writtenIn)"), RecordHeader("writer", "kill-loop")], "offset \(record.offset)")
                     index += 1
                 }
                 offset = result.nextOffset
             }
             #expect(Int64(index) == end)
             sent += lines.prefix(Int(end) - start)
+            sentRounds += Array(repeating: round, count: Int(end) - start)
             try store.close()
         }
         #expect(sent.count > 100)

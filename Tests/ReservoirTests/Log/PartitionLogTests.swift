@@ -122,17 +122,19 @@ struct PartitionLogTests {
         defer { removeDirectory(dir) }
         let store = try Reservoir.open(at: dir)
         try store.createTopic("t")
-        let receipts = try await withThrowingTaskGroup(of: Reservoir.AppendReceipt.self) { group in
+        let receipts = try await withThrowingTaskGroup(of: (Int, Reservoir.AppendReceipt).self) { group in
             for i in 0..<500 {
-                group.addTask { try await store.append(to: "t", key: nil, value: "v\(i)", acks: i % 2 == 0 ? .durable : .buffered) }
+                group.addTask { (i, try await store.append(to: "t", key: nil, value: "v\(i)", acks: i % 2 == 0 ? .durable : .buffered)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(Set(receipts.map(\.offset)) == Set(0..<500))
+        #expect(Set(receipts.map(\.1.offset)) == Set(0..<500))
         let result = try store.read(topic: "t", partition: 0, from: 0, maxBytes: 10 << 20)
         #expect(result.batches.count < 500)
         let byOffset = Dictionary(uniqueKeysWithValues: try result.records().map { ($0.offset, $0.value) })
         #expect(byOffset.count == 500)
+        // Every append's receipt names the offset that holds exactly its value.
+        for (i, receipt) in receipts { #expect(byOffset[receipt.offset] == Array("v\(i)".utf8), "append \(i)") }
         try store.close()
     }
 
