@@ -122,6 +122,7 @@ public final class PartitionLog: Sendable {
         if !cleanShutdown {
             for segment in segments where segment.nextOffset > recoveryPoint || segment === segments.last {
                 try segment.syncAll()
+                if segment !== segments.last { segment.releaseDescriptors() }
             }
         }
         if let preallocator, let active = segments.last {
@@ -272,6 +273,9 @@ public final class PartitionLog: Sendable {
             if marked.contains(base), !segment.isDamaged {
                 try FileSystem.remove(files.damagedMarker)  // the file was replaced and scans whole now
             }
+            // Descriptors are for segments being written: the others are read through their
+            // mappings, so a store's descriptors do not grow with its segments.
+            if !isLast { segment.releaseDescriptors() }
             segments.append(segment)
             expectedNext = max(expectedNext, segment.nextOffset)
             index += 1
@@ -310,6 +314,7 @@ public final class PartitionLog: Sendable {
         }
         for segment in segments.dropLast() where segment.offsetIndex.storage.maxEntries > segment.offsetIndex.entryCount {
             try segment.finish()
+            segment.releaseDescriptors()
         }
 
         // A log start beyond the log's end means segments were deleted by hand or the checkpoint
@@ -561,6 +566,7 @@ public final class PartitionLog: Sendable {
             do throws(ReservoirError) {
                 try syncDirectoryIfNeeded()
                 try old.syncAll()
+                old.releaseDescriptors()
                 groupCommit.markDurable(upTo: newBase)
                 if Int(newBase) > recoveryPointValue.load() {
                     recoveryPointValue.store(Int(newBase))
@@ -903,6 +909,7 @@ public final class PartitionLog: Sendable {
             }
             try segment.finish()
             try segment.syncAll()
+            segment.releaseDescriptors()
             replacements.append((group.old, segment))
         }
         state.withLock { state in

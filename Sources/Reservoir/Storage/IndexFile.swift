@@ -17,7 +17,9 @@ final class IndexFile: @unchecked Sendable {
     let path: String
     let entrySize: Int
     let maxEntries: Int
-    private let file: FileHandle
+    private let fileReference: ReopenableFile
+    /// The index file, opened again if its descriptor was released.
+    private var file: FileHandle { get throws(ReservoirError) { try fileReference.handle() } }
     private let region: MappedRegion?
     private let count: Atomic<Int>
     /// True when the file's length was not a whole number of entries (a torn or foreign file).
@@ -29,7 +31,7 @@ final class IndexFile: @unchecked Sendable {
         self.path = path
         self.entrySize = entrySize
         let file = try FileHandle.open(path, writable: true, create: true)
-        self.file = file
+        fileReference = ReopenableFile(file)
         let length = try file.size()
         hadPartialEntry = length % entrySize != 0
         let existing = length / entrySize
@@ -79,6 +81,11 @@ final class IndexFile: @unchecked Sendable {
     /// Cuts the file to its entries (on roll and close).
     func trim() throws(ReservoirError) {
         try file.truncate(to: sizeInBytes)
+    }
+
+    /// Lets the descriptor go (the mapping stays); the next write, trim or sync opens the file again.
+    func releaseDescriptor() {
+        fileReference.release()
     }
 
     /// Writes the entries to stable storage.

@@ -11,7 +11,9 @@ final class Segment: @unchecked Sendable {
     // PartitionLog's mutex; what readers use is `published` (atomic) and bytes below it.
     let files: SegmentFiles
     var baseOffset: Int64 { files.baseOffset }
-    let log: FileHandle
+    private let logFile: ReopenableFile
+    /// The log file, opened again if its descriptor was released (``releaseDescriptors()``).
+    var log: FileHandle { get throws(ReservoirError) { try logFile.handle() } }
     let region: MappedRegion?
     /// The most bytes this segment's mapping can serve.
     let capacity: Int
@@ -43,7 +45,8 @@ final class Segment: @unchecked Sendable {
         self.isActive = active
         self.indexIntervalBytes = indexIntervalBytes
         self.maxIndexBytes = maxIndexBytes
-        log = try FileHandle.open(files.log, writable: true, create: true)
+        let log = try FileHandle.open(files.log, writable: true, create: true)
+        logFile = ReopenableFile(log)
         let size = try log.size()
         self.size = size
         let mapped = max(size, active ? capacity : 0)
@@ -76,8 +79,9 @@ final class Segment: @unchecked Sendable {
 
     /// Starts keeping `lookahead` zero-filled bytes ahead of the writer, filled on `thread`.
     func preallocate(on thread: IOThread, lookahead: Int) {
-        guard !isDamaged, lookahead > 0, capacity > size else { return }
-        preallocation = Preallocation(file: log, size: size, limit: capacity, lookahead: lookahead)
+        // Space ahead is an optimisation: a file that cannot be opened simply gets none.
+        guard !isDamaged, lookahead > 0, capacity > size, let file = try? log else { return }
+        preallocation = Preallocation(file: file, size: size, limit: capacity, lookahead: lookahead)
         preallocator = thread
     }
 
@@ -137,6 +141,14 @@ final class Segment: @unchecked Sendable {
         if maxTimestamp >= 0 { try? timeIndex.append(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, force: true) }
         try offsetIndex.storage.trim()
         try timeIndex.storage.trim()
+    }
+
+    /// Lets the three descriptors go: a segment that is no longer written is read through its
+    /// mappings, and opens its files again for the rare write (trim, sync, repair).
+    func releaseDescriptors() {
+        logFile.release()
+        offsetIndex.storage.releaseDescriptor()
+        timeIndex.storage.releaseDescriptor()
     }
 
     /// Flushes the log file's data to disk.

@@ -194,3 +194,30 @@ extension StoredStateTests {
         #expect(try store.describeGroup("g").first?.committed == 10)
     }
 }
+
+extension CommandLineTests {
+    @Test("thousands of segments open under `ulimit -n 64`: descriptors grow with partitions, not segments")
+    func manySegmentsFewDescriptors() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+            try store.createTopic("t", config: TopicConfig(segmentBytes: 1024, maxRecordBytes: 800, maxBatchBytes: 1024))
+            for i in 0..<3000 { try store.append(to: "t", records: [Record(key: Array("k\(i)".utf8), value: Array(repeating: UInt8(i % 251), count: 600))], acks: .buffered) }
+            #expect(try store.log(topic: "t", partition: 0).segments.count >= 3000)
+            try store.close()
+        }
+        let executable = reservoirExecutable().path
+        let consumed = try run(["-c", "ulimit -n 64; '\(executable)' consume t --dir '\(dir)' --json | wc -l"], shell: true)
+        #expect(consumed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "3000", "\(consumed.stderr)")
+        // Unclean too: every segment is scanned at open.
+        try FileManager.default.removeItem(atPath: dir + "/.clean-shutdown")
+        let produced = try run(["-c", "ulimit -n 64; printf 'x\\ny\\n' | '\(executable)' produce t --dir '\(dir)'"], shell: true)
+        #expect(produced.status == 0, "\(produced.stderr)")
+        let verified = try run(["-c", "ulimit -n 64; '\(executable)' verify --dir '\(dir)'"], shell: true)
+        #expect(verified.status == 0 && verified.stdout.contains("sound"), "\(verified.stdout) \(verified.stderr)")
+        let store = try Reservoir.open(at: dir)
+        #expect(try store.log(topic: "t", partition: 0).endOffset == 3002)
+        try store.close()
+    }
+}
