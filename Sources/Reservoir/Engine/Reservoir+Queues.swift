@@ -54,7 +54,7 @@ extension Reservoir {
     func internalLog(_ name: String, config: TopicConfig) throws(ReservoirError) -> PartitionLog {
         try internalTopicLock.withLock { _ throws(ReservoirError) -> PartitionLog in
             if let topic = try? self.topic(name) { return try topic.log(0) }
-            return try createTopic(name, config: config).log(0)
+            return try createTopicUnchecked(name, config: config).log(0)
         }
     }
 }

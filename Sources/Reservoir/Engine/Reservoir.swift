@@ -254,6 +254,12 @@ public final class Reservoir: Sendable {
     ///   or ``ReservoirError/Code/invalidArgument`` for a configuration out of range.
     @discardableResult
     public func createTopic(_ name: String, config: TopicConfig = TopicConfig()) throws(ReservoirError) -> Topic {
+        try checkWritable(name)
+        return try createTopicUnchecked(name, config: config)
+    }
+
+    /// Creates a topic, the store's own included.
+    func createTopicUnchecked(_ name: String, config: TopicConfig) throws(ReservoirError) -> Topic {
         try checkOpen()
         try TopicName.validate(name)
         try config.validate()

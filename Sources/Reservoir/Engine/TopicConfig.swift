@@ -159,6 +159,12 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     ///   a value that does not parse or is out of range.
     public func applying(_ settings: [(name: String, value: String)]) throws(ReservoirError) -> TopicConfig {
         var config = self
+        // Size limits still at the defaults derived from the segment size follow it when only the
+        // segment size changes, as they do when a topic is created with that size: one setting,
+        // one meaning, whether given by its flag or by `--set`.
+        let named = Set(settings.map { Self.kafkaNames[$0.name] ?? $0.name })
+        let derivedBatch = maxBatchBytes == min(16 << 20, segmentBytes) && !named.contains("maxBatchBytes")
+        let derivedRecord = maxRecordBytes == min(1 << 20, maxBatchBytes) && !named.contains("maxRecordBytes")
         for (rawName, value) in settings {
             let name = Self.kafkaNames[rawName] ?? rawName
             func bad(_ expected: String) -> ReservoirError {
@@ -204,6 +210,8 @@ public struct TopicConfig: Sendable, Hashable, Codable {
                 throw ReservoirError(.invalidArgument, "unknown setting \(rawName): known settings are \(Self.settingNames.joined(separator: ", "))")
             }
         }
+        if derivedBatch { config.maxBatchBytes = min(16 << 20, config.segmentBytes) }
+        if derivedRecord { config.maxRecordBytes = min(1 << 20, config.maxBatchBytes) }
         try config.validate()
         return config
     }

@@ -177,6 +177,9 @@ extension StoredStateTests {
         try member.commitSync()
         try member.close()
         let committed = try #require(try store.describeGroup("g").first?.committed)
+        for name in Reservoir.internalTopics {
+            #expect("creating \(name)") { try store.createTopic(name) } throws: { ($0 as? ReservoirError)?.message.contains("internal") == true }
+        }
         for name in Reservoir.internalTopics where store.topicNames.contains(name) {
             let end = try store.log(topic: name, partition: 0).endOffset
             #expect(throws: ReservoirError.self) { try store.append(to: name, records: records(0..<1)) }
@@ -219,5 +222,20 @@ extension CommandLineTests {
         let store = try Reservoir.open(at: dir)
         #expect(try store.log(topic: "t", partition: 0).endOffset == 3002)
         try store.close()
+    }
+}
+
+extension StoredStateTests {
+    @Test("a setting means the same by its flag and by --set: a smaller segment size brings its derived limits along")
+    func settingNamesAgree() throws {
+        let flag = TopicConfig(segmentBytes: 1 << 20)
+        let set = try TopicConfig().applying([("segmentBytes", "1048576")])
+        #expect(set == flag)
+        let kafka = try TopicConfig().applying([("segment.bytes", "1048576")])
+        #expect(kafka == flag)
+        // An explicit limit is kept, and checked.
+        let explicit = try TopicConfig().applying([("segmentBytes", "1048576"), ("maxBatchBytes", "65536")])
+        #expect(explicit.maxBatchBytes == 65536 && explicit.maxRecordBytes == 65536)
+        #expect(throws: ReservoirError.self) { try TopicConfig(maxBatchBytes: 8 << 20).applying([("segmentBytes", "1048576")]) }
     }
 }
