@@ -138,7 +138,8 @@ struct CommandLineTests {
         let dump = try run(["dump", log])
         #expect(dump.status == 1 && dump.stdout.contains("crcValid: false"))
         let garbage = dir + "/garbage.log"
-        try Data((0..<500).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: garbage))
+        var random = SeededGenerator(seed: 0x5EED)
+        try Data((0..<500).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: garbage))
         let dumpGarbage = try run(["dump", garbage, "--json"])
         #expect(dumpGarbage.status == 1 && dumpGarbage.stdout.contains("\"error\""))
     }

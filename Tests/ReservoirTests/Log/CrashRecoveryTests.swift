@@ -236,21 +236,24 @@ struct CrashRecoveryTests {
             for i in 0..<60 { try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, timestamp: { 10_000 + Int64($0) }), acks: .buffered) }
             try store.close()
         }
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("index damage seed \(seed)")
+        var random = SeededGenerator(seed: seed)
         let partition = dir + "/topics/t/0"
-        let damage: [(String) throws -> Void] = [
-            { try FileManager.default.removeItem(atPath: $0) },
-            { path in
+        let damage: [(String, inout SeededGenerator) throws -> Void] = [
+            { path, _ in try FileManager.default.removeItem(atPath: path) },
+            { path, _ in
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
                 try handle.truncate(atOffset: 5)
                 try handle.close()
             },
-            { try Data((0..<100).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: $0)) },
-            { try Data("  ".utf8).write(to: URL(fileURLWithPath: $0)) },
+            { path, random in try Data((0..<100).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: path)) },
+            { path, _ in try Data("  ".utf8).write(to: URL(fileURLWithPath: path)) },
         ]
         for (round, hurt) in damage.enumerated() {
             let files = try FileManager.default.contentsOfDirectory(atPath: partition).sorted()
             for file in files where file.hasSuffix(".index") || file.hasSuffix(".timeindex") {
-                if Bool.random() || round == 0 { try hurt(partition + "/" + file) }
+                if Bool.random(using: &random) || round == 0 { try hurt(partition + "/" + file, &random) }
             }
             for clean in [true, false] {
                 if !clean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
