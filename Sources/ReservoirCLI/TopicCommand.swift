@@ -42,6 +42,12 @@ struct TopicCommand: ParsableCommand {
             let reservoir = try store.open()
             defer { reservoir.closeOrExit() }
             for name in reservoir.topicNames { print(name) }
+            // Topics left closed are listed too, with why, and make the command fail.
+            let unreadable = reservoir.unreadableTopics
+            for (name, error) in unreadable.sorted(by: { $0.key < $1.key }) { print("\(name)  (not opened: \(error.message))") }
+            if !unreadable.isEmpty {
+                throw CLIFailure("\(unreadable.count) topic\(unreadable.count == 1 ? "" : "s") not opened: fix the setting named above")
+            }
         }
     }
 

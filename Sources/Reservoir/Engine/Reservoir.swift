@@ -90,6 +90,10 @@ public final class Reservoir: Sendable {
     let queueStates = QueueStateStore()
     let queues = Mutex<[String: WorkQueue]>([:])
     private let topics: Mutex<[String: Topic]>
+    /// Topics left closed at open because their stored settings cannot be read exactly, with why.
+    /// Their files are untouched; fix the named setting in their `topic.json` and reopen.
+    public var unreadableTopics: [String: ReservoirError] { unreadable.withLock { $0 } }
+    private let unreadable = Mutex<[String: ReservoirError]>([:])
     private let closed = Atomic<Bool>(false)
     /// Whether the previous session closed the store cleanly.
     public let openedAfterCleanShutdown: Bool
@@ -167,11 +171,20 @@ public final class Reservoir: Sendable {
         let recoveryPoints = checkpoint(Self.recoveryPointFile)
         let logStarts = checkpoint(Self.logStartFile)
         var loaded: [(String, TopicConfig)] = []
+        var unreadable: [String: ReservoirError] = [:]
         for name in try FileSystem.list(topicsDirectory) {
             let configPath = topicsDirectory + "/" + name + "/topic.json"
             guard (try? TopicName.validate(name)) != nil, FileSystem.exists(configPath) else { continue }
-            loaded.append((name, try readConfig(configPath)))
+            // A topic whose settings cannot be read exactly stays closed (its files untouched);
+            // the others open. Using it fails with the reason.
+            do throws(ReservoirError) {
+                loaded.append((name, try Self.readConfig(configPath)))
+            } catch {
+                options.logger.error("topic not opened: its settings cannot be read", metadata: ["topic": "\(name)", "error": "\(error.message)"])
+                unreadable[name] = error
+            }
         }
+        self.unreadable.withLock { [unreadable] in $0 = unreadable }
         // Partitions recover in parallel on a few threads (blocking I/O, off the cooperative pool).
         let jobs = loaded.flatMap { name, config in (0..<config.partitions).map { (name, config, $0) } }
         let results = Mutex<[String: Result<PartitionLog, ReservoirError>]>([:])
@@ -235,7 +248,8 @@ public final class Reservoir: Sendable {
             onLogStart: { [weak self] () throws(ReservoirError) in try self?.writeCheckpoints() })
     }
 
-    private func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
+    /// A topic's settings, read strictly (see ``TopicConfig``'s decoding).
+    static func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
         let bytes = try FileHandle.open(path, writable: false).readAll()
         do {
             let config = try JSONDecoder().decode(TopicConfig.self, from: Data(bytes))
@@ -261,6 +275,7 @@ public final class Reservoir: Sendable {
     /// Creates a topic, the store's own included.
     func createTopicUnchecked(_ name: String, config: TopicConfig) throws(ReservoirError) -> Topic {
         try checkOpen()
+        if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
         try TopicName.validate(name)
         try config.validate()
         let created = try topics.withLock { (topics) throws(ReservoirError) -> Topic in
@@ -386,6 +401,7 @@ public final class Reservoir: Sendable {
     /// The topic called `name`.
     public func topic(_ name: String) throws(ReservoirError) -> Topic {
         guard let topic = topics.withLock({ $0[name] }) else {
+            if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
             throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first")
         }
         return topic

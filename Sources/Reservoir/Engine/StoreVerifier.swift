@@ -50,6 +50,13 @@ public enum StoreVerifier {
             guard FileSystem.isDirectory(topicDirectory) else {
                 throw ReservoirError(.topicNotFound, "topic \(name) does not exist in \(directory)")
             }
+            // The settings are read as the store reads them: exactly, or the topic does not open.
+            let configPath = topicDirectory + "/topic.json"
+            if FileSystem.exists(configPath) {
+                do throws(ReservoirError) { _ = try Reservoir.readConfig(configPath) } catch {
+                    report.problems.append(Problem(path: configPath, message: error.message))
+                }
+            }
             for partition in try FileSystem.list(topicDirectory) where FileSystem.isDirectory(topicDirectory + "/" + partition) {
                 let key = "\(name) \(partition)"
                 try verifyPartition(topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],

@@ -49,16 +49,19 @@ struct StoreFilesTests {
         }
     }
 
-    @Test("a corrupt topic configuration is a clear error naming the file")
+    @Test("a corrupt topic configuration keeps the topic closed with a clear error naming the file")
     func corruptTopicConfig() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         try makeStore(dir)
         for garbage in ["{\"partitions\": \"two\"}", "\u{0}\u{ff}not json", "{\"partitions\": 0}"] {
             try Data(garbage.utf8).write(to: URL(fileURLWithPath: dir + "/topics/t/topic.json"))
-            let error = #expect(throws: ReservoirError.self) { try Reservoir.open(at: dir) }
+            let store = try Reservoir.open(at: dir)
+            let error = #expect(throws: ReservoirError.self) { try store.topic("t") }
             #expect(error?.code == .corruptData)
             #expect(error?.message.contains("topics/t/topic.json") == true)
+            #expect(store.unreadableTopics["t"] == error)
+            try store.close()
         }
     }
 

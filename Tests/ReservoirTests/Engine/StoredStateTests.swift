@@ -5,14 +5,16 @@ import Testing
 /// Stored settings are read exactly or not at all; a deletion is durable or reported as not done.
 @Suite("Stored state: strict settings, checkpoint failures")
 struct StoredStateTests {
-    @Test("a misspelt, unknown or mistyped stored setting is an error naming file, key and value; the data is untouched")
+    @Test("a misspelt, unknown or mistyped stored setting keeps its topic closed with an error naming file, key and value; the data is untouched, other topics open")
     func strictSettings() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         do {
             let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
             try store.createTopic("kv", config: TopicConfig(cleanup: .compact))
+            try store.createTopic("other")
             try store.append(to: "kv", records: records(0..<50))
+            try store.append(to: "other", records: records(0..<5))
             try store.close()
         }
         let path = dir + "/topics/kv/topic.json"
@@ -28,15 +30,20 @@ struct StoredStateTests {
         for (from, to, named) in edits {
             #expect(original.contains(from), "topic.json no longer holds \(from)")
             try original.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
-            do {
-                let store = try Reservoir.open(at: dir)
-                try store.close()
-                Issue.record("\(to): the store opened")
-            } catch {
-                #expect(error.code == .corruptData, "\(to)")
-                #expect(error.message.contains(path), "\(error.message)")
-                for word in named { #expect(error.message.contains(word), "\(error.message) does not name \(word)") }
-            }
+            let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
+            let error = try #require(store.unreadableTopics["kv"], "\(to): the topic opened")
+            #expect(error.code == .corruptData, "\(to)")
+            #expect(error.message.contains(path), "\(error.message)")
+            for word in named { #expect(error.message.contains(word), "\(error.message) does not name \(word)") }
+            // The topic cannot be used or created over; maintenance does not touch it; others work.
+            #expect(throws: error) { try store.topic("kv") }
+            #expect(throws: error) { try store.append(to: "kv", records: records(0..<1)) }
+            #expect(throws: error) { try store.createTopic("kv") }
+            _ = try store.maintain(ignoringDirtyRatio: true)
+            #expect(try allRecords(store.log(topic: "other", partition: 0)).map(\.value) == records(0..<5).map(\.value))
+            try store.close()
+            let report = try StoreVerifier.verify(directory: dir)
+            #expect(!report.isSound && report.problems.contains { $0.path == path }, "\(to): verify")
         }
         try original.write(toFile: path, atomically: true, encoding: .utf8)
         let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
