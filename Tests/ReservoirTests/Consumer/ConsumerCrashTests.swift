@@ -16,8 +16,8 @@ struct ConsumerCrashTests {
 
     /// Starts `reservoir arguments...` and reads JSON lines from it until `count` arrived (or it
     /// exits). With `thenKill`, kills it there and keeps reading what it had printed.
-    private func startChild(_ arguments: [String], until count: Int, thenKill: Bool = false) throws -> (Process, [Line]) {
-        let process = Process()
+    private func startChild(_ arguments: [String], until count: Int, thenKill: Bool = false) throws -> (ChildProcess, [Line]) {
+        let process = ChildProcess()
         process.executableURL = reservoirExecutable()
         process.arguments = arguments
         let output = Pipe()
@@ -49,7 +49,7 @@ struct ConsumerCrashTests {
         return (process, lines)
     }
 
-    private func kill(_ process: Process) {
+    private func kill(_ process: ChildProcess) {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }

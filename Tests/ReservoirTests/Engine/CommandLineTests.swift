@@ -13,7 +13,7 @@ struct CommandLineTests {
 
     /// Runs `reservoir` with `arguments` (or, with `shell`, `/bin/sh` with them).
     func run(_ arguments: [String], input: String? = nil, shell: Bool = false) throws -> Outcome {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = shell ? URL(fileURLWithPath: "/bin/sh") : reservoirExecutable()
         process.arguments = arguments
         let output = Pipe()
@@ -43,7 +43,7 @@ struct CommandLineTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         #expect(try run(["topic", "create", "t", "--dir", dir, "--partitions", "2"]).status == 0)
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = reservoirExecutable()
         process.arguments = ["produce", "t", "--dir", dir, "--json", "--key-separator", ":"]
         let input = Pipe()

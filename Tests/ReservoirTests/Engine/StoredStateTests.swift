@@ -133,7 +133,7 @@ extension CommandLineTests {
         #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
         #expect(try run(["produce", "t", "--dir", dir], input: (0..<20_000).map { "record-\($0)" }.joined(separator: "\n") + "\n").status == 0)
         for (signalNumber, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = reservoirExecutable()
             process.arguments = ["consume", "t", "--dir", dir, "--group", "g", "--follow"]
             let output = Pipe()

@@ -69,7 +69,7 @@ struct GoldenVectorTests {
 }
 
 func sha256Hex(_ bytes: [UInt8]) throws -> String {
-    let process = Process()
+    let process = ChildProcess()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
     let input = Pipe()
     let output = Pipe()

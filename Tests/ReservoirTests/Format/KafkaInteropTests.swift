@@ -13,7 +13,7 @@ struct KafkaInteropTests {
         let venv = packageRoot.appendingPathComponent(".build/oracle-venv").path
         let python = venv + "/bin/python"
         if !FileManager.default.isExecutableFile(atPath: python) {
-            let setup = Process()
+            let setup = ChildProcess()
             setup.executableURL = packageRoot.appendingPathComponent("Tests/Oracle/ensure-venv.sh")
             setup.arguments = [venv]
             try setup.run()
@@ -25,7 +25,7 @@ struct KafkaInteropTests {
     /// The records of the segment files at `paths` as kafka-python decodes them, with each
     /// record's batch codec.
     static func decodeWithKafkaPython(_ paths: [String]) throws -> (records: [LogRecord], codecs: [Int]) {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try oraclePython())
         process.arguments = [packageRoot.appendingPathComponent("Tests/Oracle/decode_log.py").path] + paths
         let output = Pipe()
@@ -80,7 +80,7 @@ struct KafkaInteropTests {
     func keyDigestMatchesReference() throws {
         let keys = (0..<40).map { length in (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ length) } }
         let script = "import mmh3,sys\nfor h in sys.argv[1:]:\n v = mmh3.hash128(bytes.fromhex(h), 0, True) % 2**128\n print(v & (2**64-1), v >> 64)"
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try Self.oraclePython())
         process.arguments = ["-c", script] + keys.map { $0.map { String(format: "%02x", $0) }.joined() }
         let output = Pipe()

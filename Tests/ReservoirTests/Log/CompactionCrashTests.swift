@@ -165,7 +165,7 @@ struct CompactionKillTests {
                 try? FileManager.default.removeItem(atPath: directory)
                 try FileManager.default.copyItem(atPath: original, toPath: directory)
                 let watch = try DirectoryWatch(directory + "/topics/t/0")
-                let process = Process()
+                let process = ChildProcess()
                 process.executableURL = reservoirExecutable()
                 process.arguments = ["maintain", "t", "--compact", "--force", "--dir", directory]
                 process.standardOutput = FileHandle.nullDevice

@@ -31,7 +31,7 @@ struct CrashRecoveryTests {
         var sentRounds: [Int] = []  // the round that sent each line (its header)
         for round in 0..<20 {
             let start = sent.count
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = reservoirExecutable()
             process.arguments = ["produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50", "--key-separator", "\t",
                                  "--header", "round=\(round)", "--header", "writer=kill-loop"]
@@ -279,7 +279,7 @@ struct CrashRecoveryTests {
         defer { removeDirectory(dir) }
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = reservoirExecutable()
         process.arguments = ["topic", "list", "--dir", dir]
         let errors = Pipe()

@@ -5,7 +5,7 @@ import Testing
 /// Runs a command, returning whether it exited 0.
 @discardableResult
 func runCommand(_ path: String, _ arguments: [String]) -> Bool {
-    let process = Process()
+    let process = ChildProcess()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice

@@ -68,7 +68,7 @@ struct PowerCutTests {
             let lines = (0..<200_000).map { "key-\(round)-\($0):round-\(round)-value-\($0)-" + String(repeating: "v", count: $0 % 61) }
             let input = dir + "/input"
             try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: input))
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = reservoirExecutable()
             process.arguments = ["produce", "t", "--dir", store, "--json", "--acks", acks, "--key-separator", ":", "--batch-records", "20"]
             let output = Pipe()
