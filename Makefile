@@ -1,6 +1,7 @@
 # Reservoir: `make test` builds and runs the tests, `make demo` runs the peak-traffic benchmark
 # on a temporary store (about 70 s; report in reservoir-report/). Both install what a fresh
-# Debian machine is missing (liblz4-dev, pkg-config).
+# Debian machine is missing (pkg-config and the codec libraries: liblz4-dev, zlib1g-dev,
+# libzstd-dev, libsnappy-dev).
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -12,9 +13,14 @@ ORACLE_VENV := .build/oracle-venv
 TSAN_SUITES := BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
 
 deps:
-	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists liblz4; then \
-		echo "installing liblz4-dev and pkg-config"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblz4-dev pkg-config; \
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	for pair in liblz4:liblz4-dev zlib:zlib1g-dev libzstd:libzstd-dev snappy:libsnappy-dev; do \
+		command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $${pair%%:*} || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
 # The independent Kafka decoder (kafka-python + lz4) that the interoperability tests run.

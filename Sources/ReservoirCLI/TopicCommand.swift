@@ -12,15 +12,15 @@ struct TopicCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument(help: "Topic name: letters, digits, '.', '_' and '-'.") var name: String
         @Option(help: "Number of partitions.") var partitions = 1
-        @Option(help: "none or lz4.") var compression = "none"
+        @Option(help: "none, gzip, snappy, lz4 or zstd.") var compression = "none"
         @Option(name: .customLong("segment-bytes"), help: "Roll segments at this size.") var segmentBytes = 1 << 30
         @Option(help: "durable, interval:N (records), interval:Tms, or none.") var flush = "none"
         @Option(name: .customLong("set"), help: "Any other setting as key=value (see 'topic alter'); repeatable.")
         var settings: [String] = []
 
         func run() throws {
-            guard let codec = CompressionCodec.allCases.first(where: { $0.description == compression }), codec.isSupported else {
-                throw ValidationError("--compression must be none or lz4, not \(compression)")
+            guard let codec = CompressionCodec(name: compression) else {
+                throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd, not \(compression)")
             }
             guard let policy = FlushPolicy(parsing: flush) else {
                 throw ValidationError("--flush must be durable, interval:N, interval:Tms or none, not \(flush)")

@@ -26,6 +26,9 @@ def main(paths):
             if not batch.validate_crc():
                 print(json.dumps({"error": "crc", "path": path, "batch": batches}))
                 sys.exit(1)
+            if batch.is_control_batch:
+                # Markers (transactions, KRaft), never handed to applications.
+                continue
             for r in batch:
                 out.append({
                     "offset": r.offset,

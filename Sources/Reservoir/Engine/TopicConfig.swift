@@ -7,7 +7,8 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     public var partitions: Int
     /// Codec of the batches Reservoir writes (existing batches keep theirs).
     public var compression: CompressionCodec
-    /// LZ4 level: 0 is LZ4's fast mode, 3 to 12 LZ4-HC.
+    /// The codec's level; 0 takes the codec's default (LZ4's fast mode, gzip 6, zstd 3); 3 to 12
+    /// select LZ4-HC; snappy has none.
     public var compressionLevel: Int
     /// Roll to a new segment before one grows past this many bytes (1 GiB).
     public var segmentBytes: Int
@@ -107,9 +108,6 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         guard partitions >= 1, partitions <= 10_000 else {
             throw ReservoirError(.invalidArgument, "partition count \(partitions) must be between 1 and 10000")
         }
-        guard compression.isSupported else {
-            throw ReservoirError(.invalidArgument, "compression \(compression) is not supported: use none or lz4")
-        }
         guard maxRecordBytes > 0, maxBatchBytes >= maxRecordBytes else {
             throw ReservoirError(.invalidArgument, "record and batch size limits must be positive, batch ≥ record")
         }
@@ -181,7 +179,7 @@ public struct TopicConfig: Sendable, Hashable, Codable {
             switch name {
             case "partitions": config.partitions = try int()
             case "compression":
-                guard let codec = CompressionCodec.allCases.first(where: { $0.description == value }) else { throw bad("none or lz4") }
+                guard let codec = CompressionCodec(name: value) else { throw bad("none, gzip, snappy, lz4 or zstd") }
                 config.compression = codec
             case "compressionLevel": config.compressionLevel = try int()
             case "segmentBytes": config.segmentBytes = try int()
@@ -272,7 +270,7 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         }
         guard container.contains(.partitions) else { throw ReservoirError(.corruptData, "setting partitions is missing") }
         partitions = try value(.partitions, 0)
-        compression = try parsed(.compression, "none", "none or lz4") { text in CompressionCodec.allCases.first { $0.description == text } }
+        compression = try parsed(.compression, "none", "none, gzip, snappy, lz4 or zstd", CompressionCodec.init(name:))
         compressionLevel = try value(.compressionLevel, defaults.compressionLevel)
         segmentBytes = try value(.segmentBytes, defaults.segmentBytes)
         segmentMs = try value(.segmentMs, defaults.segmentMs)

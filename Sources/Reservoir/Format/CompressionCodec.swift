@@ -6,8 +6,14 @@ public enum CompressionCodec: Int, Sendable, Codable, CaseIterable, CustomString
     case lz4 = 3
     case zstd = 4
 
-    /// Whether this build can read and write the codec.
-    public var isSupported: Bool { self == .none || self == .lz4 }
+    /// Whether this build can read and write the codec: all five of Kafka's.
+    public var isSupported: Bool { true }
+
+    /// The codec named `name` (`none`, `gzip`, `snappy`, `lz4`, `zstd`), or nil.
+    public init?(name: String) {
+        guard let codec = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = codec
+    }
 
     public var description: String {
         switch self {

@@ -22,20 +22,18 @@ public final class RecordBatchEncoder {
     public var maxRecordBytes: Int = .max
     let output = ByteBuffer(capacity: 256 * 1024)
     private let scratch: ByteBuffer?
-    private let compressor: LZ4FrameCompressor?
+    private let compressor: BatchCompressor?
 
     /// - Parameters:
-    ///   - compression: `.none` or `.lz4`.
-    ///   - compressionLevel: LZ4 level: 0 (the default) is LZ4's fast mode, 3 to 12 select LZ4-HC.
+    ///   - compression: any of Kafka's codecs: `.none`, `.gzip`, `.snappy`, `.lz4`, `.zstd`.
+    ///   - compressionLevel: the codec's level; 0 (the default) takes the codec's default: LZ4's
+    ///     fast mode (3 to 12 select LZ4-HC), gzip 6, zstd 3; snappy has no levels.
     public init(compression: CompressionCodec = .none, compressionLevel: Int = 0) throws(ReservoirError) {
-        guard compression.isSupported else {
-            throw ReservoirError(.invalidArgument, "compression \(compression) is not supported: use none or lz4")
-        }
         self.compression = compression
         self.compressionLevel = compressionLevel
-        if compression == .lz4 {
+        if compression != .none {
             scratch = ByteBuffer(capacity: 256 * 1024)
-            compressor = LZ4FrameCompressor(level: Int32(clamping: compressionLevel))
+            compressor = BatchCompressor(codec: compression, level: compressionLevel)
         } else {
             scratch = nil
             compressor = nil

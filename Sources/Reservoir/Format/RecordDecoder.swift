@@ -13,7 +13,8 @@
 public final class RecordDecoder {
     /// The most bytes one compressed records section may decompress to.
     public let maxDecompressedBytes: Int
-    private var decompressor: LZ4FrameDecompressor?
+    /// Made at the first compressed batch: decoders of uncompressed data never pay for contexts.
+    private var decompressor: BatchDecompressor?
 
     public init(maxDecompressedBytes: Int = 64 * 1024 * 1024) {
         self.maxDecompressedBytes = maxDecompressedBytes
@@ -73,19 +74,18 @@ public final class RecordDecoder {
                 if record.offset >= offset { body(record, batch.owner) }
                 return true
             }
-        case CompressionCodec.lz4.rawValue:
-            let decompressor = self.decompressor ?? LZ4FrameDecompressor()
+        case let value:
+            guard let codec = CompressionCodec(rawValue: value) else { throw .unsupportedCompression(codec: value) }
+            let decompressor = self.decompressor ?? BatchDecompressor()
             self.decompressor = decompressor
-            let count = try decompressor.decompress(section, limit: maxDecompressedBytes)
-            let copy = ByteBuffer(capacity: count)
-            // Safe: `copy` holds at least `count` bytes, the decompressor's output `count`.
-            copy.base.copyMemory(from: decompressor.output.base, byteCount: count)
-            try Self.iterateRecords(copy.bytes(count: count), header: header) { record in
+            let records = try decompressor.decompress(section, codec: codec, limit: maxDecompressedBytes)
+            let copy = ByteBuffer(capacity: max(1, records.count))
+            // Safe: `copy` holds at least `records.count` bytes.
+            if let source = records.baseAddress { copy.base.copyMemory(from: source, byteCount: records.count) }
+            try Self.iterateRecords(copy.bytes(count: records.count), header: header) { record in
                 if record.offset >= offset { body(record, copy) }
                 return true
             }
-        case let codec:
-            throw .unsupportedCompression(codec: codec)
         }
     }
 
@@ -115,13 +115,11 @@ public final class RecordDecoder {
         switch header.compressionCodecValue {
         case CompressionCodec.none.rawValue:
             records = section
-        case CompressionCodec.lz4.rawValue:
-            let decompressor = self.decompressor ?? LZ4FrameDecompressor()
+        case let value:
+            guard let codec = CompressionCodec(rawValue: value) else { throw .unsupportedCompression(codec: value) }
+            let decompressor = self.decompressor ?? BatchDecompressor()
             self.decompressor = decompressor
-            let count = try decompressor.decompress(section, limit: maxDecompressedBytes)
-            records = decompressor.output.bytes(count: count)
-        case let codec:
-            throw .unsupportedCompression(codec: codec)
+            records = try decompressor.decompress(section, codec: codec, limit: maxDecompressedBytes)
         }
         if header.isControl { return }
         try Self.iterateRecords(records, header: header, body)
@@ -178,7 +176,9 @@ public final class RecordDecoder {
             }
             let record = RecordView(
                 offset: header.baseOffset &+ Int64(offsetDelta),
-                timestamp: header.baseTimestamp &+ timestampDelta,
+                // LogAppendTime: the broker's append time, the batch's max timestamp, is every
+                // record's timestamp (the deltas keep the producer's create times).
+                timestamp: header.isLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta,
                 keyBytes: key,
                 valueBytes: value,
                 headerBytes: headerBytes,

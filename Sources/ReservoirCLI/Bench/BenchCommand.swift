@@ -43,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Distinct keys.") var keys = 10_000
         @Option(help: "Partitions.") var partitions = 4
         @Option(help: "buffered or durable.") var acks = "buffered"
-        @Option(help: "none or lz4.") var compression = "none"
+        @Option(help: "none, gzip, snappy, lz4 or zstd.") var compression = "none"
         @Option(help: "Consumers per group.") var consumers = 2
         @Option(name: .customLong("cost-us"), help: "Simulated work per record, in microseconds.") var costMicroseconds = 66.0
         @Option(help: "group (consumer groups) or queue (work queues).") var model = "group"
@@ -56,7 +56,7 @@ struct BenchCommand: ParsableCommand {
             guard PeakScenario.Shape(rawValue: shape) != nil else { throw ValidationError("--shape must be step, spike or sine") }
             guard PeakScenario.Model(rawValue: model) != nil else { throw ValidationError("--model must be group or queue") }
             guard acks == "buffered" || acks == "durable" else { throw ValidationError("--acks must be buffered or durable") }
-            guard compression == "none" || compression == "lz4" else { throw ValidationError("--compression must be none or lz4") }
+            guard CompressionCodec(name: compression) != nil else { throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd") }
             guard baseRate > 0, burstMultiple >= 1, burst > 0, warmup >= 0, cooldown >= 0, costMicroseconds > 0 else {
                 throw ValidationError("rates, durations and cost must be positive")
             }
@@ -115,7 +115,7 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .customLong("record-bytes"), help: "Value size.") var recordBytes = 100
         @Option(help: "Records per batch.") var batch = 1000
         @Option(help: "buffered or durable.") var acks = "buffered"
-        @Option(help: "none or lz4.") var compression = "none"
+        @Option(help: "none, gzip, snappy, lz4 or zstd.") var compression = "none"
         @Option(help: "Partitions.") var partitions = 1
         @Option(help: "Producer threads (each appends to its own partitions, round robin).") var producers = 1
         @Flag(help: "Send batches through a BatchProducer (its thread writes while the next batch fills); latency is then the time send() blocked.") var pipelined = false
@@ -125,7 +125,7 @@ struct BenchCommand: ParsableCommand {
             guard records > 0, recordBytes > 0, batch > 0, partitions > 0, producers > 0 else { throw ValidationError("counts must be positive") }
             if let duration { guard duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be between 0 and 86400 seconds") } }
             guard acks == "buffered" || acks == "durable" else { throw ValidationError("--acks must be buffered or durable") }
-            guard compression == "none" || compression == "lz4" else { throw ValidationError("--compression must be none or lz4") }
+            guard CompressionCodec(name: compression) != nil else { throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd") }
         }
 
         func run() throws {
@@ -133,7 +133,7 @@ struct BenchCommand: ParsableCommand {
             defer { store.finish(path) }
             let reservoir = try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
             defer { reservoir.closeOrExit() }
-            let codec: CompressionCodec = compression == "lz4" ? .lz4 : .none
+            let codec = CompressionCodec(name: compression) ?? .none
             if !reservoir.topicNames.contains("bench") {
                 try reservoir.createTopic("bench", config: TopicConfig(partitions: partitions, compression: codec))
             }
@@ -202,12 +202,12 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .customLong("record-bytes"), help: "Value size.") var recordBytes = 100
         @Option(help: "Partitions.") var partitions = 4
         @Option(help: "Group members (tasks).") var members = 1
-        @Option(help: "none or lz4.") var compression = "none"
+        @Option(help: "none, gzip, snappy, lz4 or zstd.") var compression = "none"
         @Flag(help: "Print the figures as JSON.") var json = false
 
         func validate() throws {
             guard records > 0, recordBytes > 0, partitions > 0, members > 0 else { throw ValidationError("counts must be positive") }
-            guard compression == "none" || compression == "lz4" else { throw ValidationError("--compression must be none or lz4") }
+            guard CompressionCodec(name: compression) != nil else { throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd") }
         }
 
         func run() throws {
@@ -215,7 +215,7 @@ struct BenchCommand: ParsableCommand {
             defer { store.finish(path) }
             let reservoir = try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
             defer { reservoir.closeOrExit() }
-            try reservoir.createTopic("bench", config: TopicConfig(partitions: partitions, compression: compression == "lz4" ? .lz4 : .none))
+            try reservoir.createTopic("bench", config: TopicConfig(partitions: partitions, compression: CompressionCodec(name: compression) ?? .none))
             let builder = try reservoir.makeBatchBuilder(for: "bench")
             let value = [UInt8](repeating: UInt8(ascii: "v"), count: recordBytes)
             var written = 0

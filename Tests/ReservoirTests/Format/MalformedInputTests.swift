@@ -111,8 +111,10 @@ struct MalformedInputTests {
         #expect(throws: FormatError.self) { try decode(resealed(frame)) }
         #expect(throws: FormatError.decompressedTooLarge(limit: 1000)) { try decode(bytes, limit: 1000) }
         var codec = bytes
-        codec[22] = 0x04  // zstd
-        #expect(throws: FormatError.unsupportedCompression(codec: 4)) { try decode(resealed(codec)) }
+        codec[22] = 0x05  // no codec of Kafka's
+        #expect(throws: FormatError.unsupportedCompression(codec: 5)) { try decode(resealed(codec)) }
+        codec[22] = 0x04  // zstd over LZ4 bytes
+        #expect(throws: FormatError.self) { try decode(resealed(codec)) }
     }
 
     @Test("random corruption of resealed batches never traps", arguments: [CompressionCodec.none, .lz4])
