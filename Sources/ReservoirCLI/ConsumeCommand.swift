@@ -12,7 +12,8 @@ struct ConsumeCommand: ParsableCommand {
     @Option(help: "Only this partition (default: all, one after another).") var partition: Int?
     @Option(help: "earliest, latest, an OFFSET, or @EPOCH_MS.") var from = "earliest"
     @Option(help: "Stop after this many records.") var max: Int?
-    @Flag(help: "JSON lines with topic, partition, offset, timestamp, key, value, headers.") var json = false
+    @Flag(help: "JSON lines with topic, partition, offset, timestamp, key, value, headers (the shape `produce --input json` reads).") var json = false
+    @Option(help: "With --json: how bytes that are not UTF-8 are written, base64 or hex.") var binary: BinaryEncoding = .base64
     @Option(help: "Read as a member of this consumer group: from its committed offsets, committing as it goes.") var group: String?
     @Option(help: "With --group: auto (commit what was printed) or none.") var commit = "auto"
     @Flag(help: "Keep waiting for new records (until interrupted).") var follow = false
@@ -150,15 +151,7 @@ struct ConsumeCommand: ParsableCommand {
     }
 
     private func jsonLine(partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> String {
-        let key = JSONText.bytes(key)
-        let value = JSONText.bytes(value)
-        var line = "{\"topic\":\(JSONText.string(topic)),\"partition\":\(partition),\"offset\":\(offset),\"timestamp\":\(timestamp)"
-        line += ",\"key\":\(key.value)" + (key.base64 ? ",\"key_base64\":true" : "")
-        line += ",\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true" : "")
-        let headers = headers.map { header -> String in
-            let value = JSONText.bytes(header.value)
-            return "{\"key\":\(JSONText.string(header.key)),\"value\":\(value.value)" + (value.base64 ? ",\"value_base64\":true}" : "}")
-        }
-        return line + ",\"headers\":[\(headers.joined(separator: ","))]}\n"
+        RecordJSON.line(.init(topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value,
+                              headers: headers), binary: binary)
     }
 }

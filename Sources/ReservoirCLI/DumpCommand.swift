@@ -7,7 +7,8 @@ struct DumpCommand: ParsableCommand {
 
     @Argument(help: "Segment files.") var files: [String]
     @Flag(help: "Also print every record of each batch.") var records = false
-    @Flag(help: "JSON lines.") var json = false
+    @Flag(help: "JSON lines; every line names its file.") var json = false
+    @Option(help: "With --json --records: how bytes that are not UTF-8 are written, base64 or hex.") var binary: BinaryEncoding = .base64
 
     func run() throws {
         var damaged = false
@@ -60,19 +61,25 @@ struct DumpCommand: ParsableCommand {
                 Output.write("baseOffset: \(header.baseOffset) lastOffset: \(header.lastOffset) position: \(entry.position) size: \(header.totalSize) codec: \(codec) count: \(header.recordCount) maxTimestamp: \(header.maxTimestamp) crcValid: \(entry.crcValid)\n")
             }
             guard records, entry.crcValid else { continue }
+            let timestampType = header.isLogAppendTime ? "LogAppendTime" : "CreateTime"
             do {
-                try decoder.forEachRecord(in: batch) { record in
-                    let key = JSONText.bytes(record.key)
-                    let value = JSONText.bytes(record.value)
+                try decoder.forEachRecord(in: batch, includingControl: true) { record in
+                    let key = record.key
+                    let control = header.isControl ? ControlRecord(key: key) ?? .unknown(-1) : nil
                     if json {
-                        Output.write("{\"offset\":\(record.offset),\"timestamp\":\(record.timestamp),\"key\":\(key.value),\"value\":\(value.value),\"headers\":\(record.headerCount)}\n")
+                        Output.write(RecordJSON.line(.init(file: path, offset: record.offset, timestamp: record.timestamp,
+                                                           timestampType: timestampType, key: key, value: record.value,
+                                                           headers: record.headers, control: control), binary: binary))
                     } else {
-                        Output.write("| offset: \(record.offset) timestamp: \(record.timestamp) key: \(key.value) value: \(value.value) headers: \(record.headerCount)\n")
+                        let headers = record.headers.map { "\($0.key)=\(JSONText.bytes($0.value).value)" }.joined(separator: ",")
+                        Output.write("| offset: \(record.offset) \(timestampType): \(record.timestamp)"
+                                     + (control.map { " control: \($0)" } ?? "")
+                                     + " key: \(JSONText.bytes(key).value) value: \(JSONText.bytes(record.value).value) headers: [\(headers)]\n")
                     }
                 }
             } catch {
                 damaged = true
-                Output.write(json ? "{\"position\":\(entry.position),\"error\":\(JSONText.string("\(error)"))}\n" : "| error: \(error)\n")
+                Output.write(json ? "{\"file\":\(JSONText.string(path)),\"position\":\(entry.position),\"error\":\(JSONText.string("\(error)"))}\n" : "| error: \(error)\n")
             }
         }
         return damaged

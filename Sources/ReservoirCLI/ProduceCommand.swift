@@ -5,7 +5,14 @@ import Reservoir
 struct ProduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce",
-        abstract: "Append one record per line of standard input (streamed, batched as it arrives).")
+        abstract: "Append one record per line of standard input (streamed, batched as it arrives).",
+        discussion: """
+            Lines are values (or KEY<SEP>VALUE with --key-separator), as text or, with --encoding, \
+            base64 or hex. --delimiter splits records at another string, so values may hold newlines. \
+            With --input json, each line is a record in the shape `consume --json` prints (key, value, \
+            their encodings, headers, a null value for a tombstone; partition and timestamp when given), \
+            so that anything consumed can be produced again.
+            """)
 
     @OptionGroup var store: StoreOptions
     @Argument var topic: String
@@ -16,12 +23,44 @@ struct ProduceCommand: ParsableCommand {
     @Flag(help: "Print a JSON line per acknowledged batch (partition, first, last).") var json = false
     @Flag(help: "Create the topic with defaults if it does not exist.") var create = false
     @Option(name: .customLong("batch-records"), help: "At most this many lines per batch.") var batchRecords = 1000
+    @Option(help: "lines (values, or KEY<SEP>VALUE) or json (the lines `consume --json` prints).") var input: InputFormat = .lines
+    @Option(help: "With --input lines: the record separator, escapes \\n \\t \\r \\0 allowed (default: a newline).") var delimiter = "\\n"
+    @Option(help: "With --input lines: keys and values are utf8 text, base64 or hex.") var encoding: TextEncoding = .utf8
+    @Flag(help: "With --input lines: an empty value is a null value (a tombstone on a compacted topic).") var emptyIsNull = false
+
+    enum InputFormat: String, ExpressibleByArgument { case lines, json }
+    enum TextEncoding: String, ExpressibleByArgument { case utf8, base64, hex }
 
     func validate() throws {
         guard acks == "durable" || acks == "buffered" else { throw ValidationError("--acks must be durable or buffered") }
         guard batchRecords > 0 else { throw ValidationError("--batch-records must be positive") }
         if let keySeparator, keySeparator.isEmpty { throw ValidationError("--key-separator must not be empty") }
         for header in headers where !header.contains("=") { throw ValidationError("--header takes K=V, not \(header)") }
+        if Self.unescape(delimiter).isEmpty { throw ValidationError("--delimiter must not be empty") }
+    }
+
+    /// `\n`, `\t`, `\r`, `\0` and `\\` in `text` replaced by the bytes they name.
+    static func unescape(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var escaped = false
+        for byte in text.utf8 {
+            if escaped {
+                switch byte {
+                case UInt8(ascii: "n"): out.append(10)
+                case UInt8(ascii: "t"): out.append(9)
+                case UInt8(ascii: "r"): out.append(13)
+                case UInt8(ascii: "0"): out.append(0)
+                default: out.append(byte)
+                }
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else {
+                out.append(byte)
+            }
+        }
+        if escaped { out.append(UInt8(ascii: "\\")) }
+        return out
     }
 
     func run() throws {
@@ -37,6 +76,7 @@ struct ProduceCommand: ParsableCommand {
             return RecordHeader(String(parts[0]), Array((parts.count > 1 ? parts[1] : "").utf8))
         }
         let separator = keySeparator.map { Array($0.utf8) }
+        let recordDelimiter = input == .json ? [10] : Self.unescape(delimiter)
         let headerBytes = headers.reduce(0) { $0 + $1.utf8.count + 10 }
         // Batches go through a producer, so that reading and encoding the next batch overlaps
         // writing the last; one builder per partition (unkeyed lines share one, sent round robin).
@@ -83,26 +123,71 @@ struct ProduceCommand: ParsableCommand {
             for slot in builders.keys.sorted() { try send(slot) }
         }
 
-        func add(_ line: ArraySlice<UInt8>) throws {
-            var key: ArraySlice<UInt8>?
-            var value = line
-            if let separator, let split = firstRange(of: separator, in: line) {
-                key = line[..<split.lowerBound]
-                value = line[split.upperBound...]
-            }
-            let slot = partition ?? key.map { Partitioner.partition(forKey: Array($0), partitions: config.partitions) } ?? -1
-            let size = line.count + 30 + headerBytes
+        var lineNumber = 0
+
+        /// Adds one record to its partition's batch (sending the batch first when it is full).
+        func add(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition chosen: Int?, timestamp: Int64?) throws {
+            let slot = partition ?? chosen ?? key.map { Partitioner.partition(forKey: $0, partitions: config.partitions) } ?? -1
+            let size = (key?.count ?? 0) + (value?.count ?? 0) + 30 + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 10 }
             if let filling = builders[slot], filling.recordsByteCount + size > byteBudget { try send(slot) }
             let builder = try builders[slot] ?? producer.makeBatchBuilder()
             builders[slot] = builder
-            try value.withUnsafeBytes { value in
-                if let key {
-                    try key.withUnsafeBytes { key in try builder.append(key: key, value: value, headers: recordHeaders) }
-                } else {
-                    try builder.append(key: nil, value: value, headers: recordHeaders)
+            try builder.append(key: key, value: value, headers: headers, timestamp: timestamp)
+            if builder.count >= batchRecords { try send(slot) }
+        }
+
+        func add(_ line: ArraySlice<UInt8>) throws {
+            lineNumber += 1
+            if input == .json {
+                guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == 9 }) else { return }
+                let record = try JSONRecordInput.parse(line, line: lineNumber)
+                try add(key: record.key, value: record.value, headers: recordHeaders + record.headers,
+                        partition: record.partition, timestamp: record.timestamp)
+                return
+            }
+            // The fast path: text keys and values go straight from the input buffer into the batch.
+            if encoding == .utf8 && !emptyIsNull {
+                var key: ArraySlice<UInt8>?
+                var value = line
+                if let separator, let split = firstRange(of: separator, in: line) {
+                    key = line[..<split.lowerBound]
+                    value = line[split.upperBound...]
+                }
+                let slot = partition ?? key.map { Partitioner.partition(forKey: Array($0), partitions: config.partitions) } ?? -1
+                let size = line.count + 30 + headerBytes
+                if let filling = builders[slot], filling.recordsByteCount + size > byteBudget { try send(slot) }
+                let builder = try builders[slot] ?? producer.makeBatchBuilder()
+                builders[slot] = builder
+                try value.withUnsafeBytes { value in
+                    if let key {
+                        try key.withUnsafeBytes { key in try builder.append(key: key, value: value, headers: recordHeaders) }
+                    } else {
+                        try builder.append(key: nil, value: value, headers: recordHeaders)
+                    }
+                }
+                if builder.count >= batchRecords { try send(slot) }
+                return
+            }
+            var keyText: ArraySlice<UInt8>?
+            var valueText = line
+            if let separator, let split = firstRange(of: separator, in: line) {
+                keyText = line[..<split.lowerBound]
+                valueText = line[split.upperBound...]
+            }
+            func decode(_ text: ArraySlice<UInt8>, _ what: String) throws -> [UInt8] {
+                switch encoding {
+                case .utf8: return Array(text)
+                case .base64:
+                    guard let bytes = BinaryText.base64(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not base64") }
+                    return bytes
+                case .hex:
+                    guard let bytes = BinaryText.hex(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not hex") }
+                    return bytes
                 }
             }
-            if builder.count >= batchRecords { try send(slot) }
+            let key = try keyText.map { try decode($0, "key") }
+            let value = emptyIsNull && valueText.isEmpty ? nil : try decode(valueText, "value")
+            try add(key: key, value: value, headers: recordHeaders, partition: nil, timestamp: nil)
         }
 
         do {
@@ -125,11 +210,18 @@ struct ProduceCommand: ParsableCommand {
                 if count == 0 { break }
                 carry.append(contentsOf: buffer[0..<count])
                 var start = carry.startIndex
-                while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                    var end = newline
-                    if end > start && carry[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                    try add(carry[start..<end])
-                    start = newline + 1
+                if recordDelimiter == [10] {
+                    while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                        var end = newline
+                        if end > start && carry[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                        try add(carry[start..<end])
+                        start = newline + 1
+                    }
+                } else {
+                    while let found = firstRange(of: recordDelimiter, in: carry[start...]) {
+                        try add(carry[start..<found.lowerBound])
+                        start = found.upperBound
+                    }
                 }
                 carry.removeSubrange(..<start)
             }

@@ -44,9 +44,11 @@ struct QueueCommand: ParsableCommand {
             for delivery in deliveries {
                 let record = delivery.record
                 if json {
-                    let value = JSONText.bytes(record.value)
-                    let key = JSONText.bytes(record.key)
-                    Output.write("{\"partition\":\(record.partition),\"offset\":\(record.offset),\"deliveryCount\":\(delivery.deliveryCount),\"key\":\(key.value),\"value\":\(value.value)}\n")
+                    // The record's line as `consume --json` prints it, with the delivery count first.
+                    let line = RecordJSON.line(.init(topic: record.topic, partition: record.partition, offset: record.offset,
+                                                     timestamp: record.timestamp, key: record.key, value: record.value,
+                                                     headers: record.headers), binary: .base64)
+                    Output.write("{\"deliveryCount\":\(delivery.deliveryCount)," + line.dropFirst())
                 } else {
                     Output.write(bytes: record.value ?? [])
                     Output.write("\n")

@@ -17,7 +17,7 @@ struct ReservoirTool: ParsableCommand {
     static func main() {
         OpenStores.installSignalHandlers()
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Self.takingGlobalDirectory(Array(CommandLine.arguments.dropFirst())))
             try command.run()
             OpenStores.parkIfStopping()
         } catch let error as ReservoirError {
@@ -37,6 +37,26 @@ struct ReservoirTool: ParsableCommand {
             }
             fail(message.split(separator: "\n").first.map(String.init) ?? "\(error)", code: 1)
         }
+    }
+
+    /// `--dir PATH` (or `--dir=PATH`) before the subcommand is the global form of every store
+    /// command's `--dir`: it is taken out here and stands as `RESERVOIR_DIR`, which a `--dir`
+    /// after the subcommand still overrides.
+    static func takingGlobalDirectory(_ arguments: [String]) -> [String] {
+        var rest = arguments
+        var index = 0
+        while index < rest.count, rest[index].hasPrefix("-") {
+            if rest[index] == "--dir", index + 1 < rest.count {
+                setenv("RESERVOIR_DIR", rest[index + 1], 1)
+                rest.removeSubrange(index...(index + 1))
+            } else if rest[index].hasPrefix("--dir=") {
+                setenv("RESERVOIR_DIR", String(rest[index].dropFirst("--dir=".count)), 1)
+                rest.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return rest
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

@@ -22,18 +22,20 @@ public final class RecordDecoder {
 
     /// Calls `body` with each record of `batch` in offset order, decoding lazily in place.
     ///
-    /// Control batches (transaction markers) hold no application records and are skipped.
+    /// Control batches (transaction markers, KRaft's records) hold no application records and are
+    /// skipped, unless `includingControl` (tools that show them: ``ControlRecord`` reads their keys).
     /// - Parameter verifyCRC: check the batch's CRC32C first (on by default, as Kafka's consumers do).
     /// - Throws: ``FormatError`` for malformed bytes (possibly after some records were handed to
     ///   `body`), or whatever `body` throws.
     public func forEachRecord(
         in batch: RecordBatch,
         verifyCRC: Bool = true,
+        includingControl: Bool = false,
         _ body: (RecordView) throws -> Void
     ) throws {
         var failure: (any Error)?
         try withExtendedLifetime(batch.owner) { () throws(FormatError) in
-            try iterate(batch, verifyCRC: verifyCRC) { record in
+            try iterate(batch, verifyCRC: verifyCRC, includingControl: includingControl) { record in
                 do {
                     try body(record)
                     return true
@@ -104,6 +106,7 @@ public final class RecordDecoder {
     func iterate(
         _ batch: RecordBatch,
         verifyCRC: Bool,
+        includingControl: Bool = false,
         _ body: (RecordView) -> Bool
     ) throws(FormatError) {
         let header = batch.header
@@ -121,7 +124,7 @@ public final class RecordDecoder {
             self.decompressor = decompressor
             records = try decompressor.decompress(section, codec: codec, limit: maxDecompressedBytes)
         }
-        if header.isControl { return }
+        if header.isControl && !includingControl { return }
         try Self.iterateRecords(records, header: header, body)
     }
 

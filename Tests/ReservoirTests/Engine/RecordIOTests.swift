@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+@testable import Reservoir
+
+extension CommandLineTests {
+    /// The records of a topic as the library reads them.
+    func storedRecords(_ dir: String, _ topic: String) throws -> [LogRecord] {
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        return try allRecords(store.log(topic: topic, partition: 0))
+    }
+
+    @Test("anything consume --json prints, produce --input json writes again: binary, newlines, nulls, headers, timestamps", arguments: BinaryEncodingCase.allCases)
+    func jsonRoundTrip(binary: BinaryEncodingCase) throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        var random = SeededGenerator(seed: 42)
+        let original: [Record] = (0..<300).map { n in
+            let binaryValue = (0..<(n % 40)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            return Record(
+                key: n % 6 == 0 ? nil : n % 6 == 1 ? [0, 0xff, 0xfe] : Array("k\n\(n)\t\"é\"".utf8),
+                value: n % 5 == 0 ? nil : n % 5 == 1 ? binaryValue : Array("line one\nline two \(n) \\ \u{0}".utf8),
+                headers: n % 3 == 0 ? [RecordHeader("h", [0x80, UInt8(n % 256)]), RecordHeader("none", nil), RecordHeader("t", "x\ny")] : [],
+                timestamp: 1_700_000_000_000 + Int64(n))
+        }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("source")
+            try store.createTopic("copy")
+            try store.append(to: "source", records: original, partition: 0)
+            try store.close()
+        }
+        let consumed = try run(["consume", "source", "--dir", dir, "--json", "--binary", binary.rawValue])
+        #expect(consumed.status == 0)
+        #expect(consumed.stdout.contains("Encoding\":\"\(binary.rawValue)\""))
+        let produced = try run(["produce", "copy", "--dir", dir, "--input", "json", "--partition", "0"], input: consumed.stdout)
+        #expect(produced.status == 0, "\(produced.stderr)")
+        let source = try storedRecords(dir, "source")
+        let copy = try storedRecords(dir, "copy")
+        #expect(source.count == 300)
+        #expect(copy == source, "the copy differs")
+        let again = try run(["consume", "copy", "--dir", dir, "--json", "--binary", binary.rawValue])
+        #expect(again.stdout.replacingOccurrences(of: "\"topic\":\"copy\"", with: "\"topic\":\"source\"") == consumed.stdout)
+    }
+
+    enum BinaryEncodingCase: String, CaseIterable { case base64, hex }
+
+    @Test("produce reads values holding newlines (--delimiter), base64 and hex text, and empty values as tombstones")
+    func produceInputs() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
+        #expect(try run(["produce", "t", "--dir", dir, "--delimiter", "\\0", "--partition", "0"], input: "one\ntwo\u{0}three\u{0}").status == 0)
+        #expect(try run(["produce", "t", "--dir", dir, "--encoding", "base64", "--key-separator", ":", "--partition", "0"],
+                        input: "AAE=:/w==\n").status == 0)
+        #expect(try run(["produce", "t", "--dir", dir, "--encoding", "hex", "--key-separator", ":", "--partition", "0", "--empty-is-null"],
+                        input: "6b31:\n6b32:00ff\n").status == 0)
+        let bad = try run(["produce", "t", "--dir", dir, "--encoding", "hex"], input: "zz\n")
+        #expect(bad.status == 1 && bad.stderr.contains("not hex"))
+        let records = try storedRecords(dir, "t")
+        #expect(records.map(\.value) == [Array("one\ntwo".utf8), Array("three".utf8), [0xff], nil, [0x00, 0xff]])
+        #expect(records.map(\.key) == [nil, nil, [0, 1], Array("k1".utf8), Array("k2".utf8)])
+    }
+
+    @Test("--dir goes before or after the subcommand, everywhere")
+    func globalDirectory() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        #expect(try run(["--dir", dir, "topic", "create", "t"]).status == 0)
+        #expect(try run(["--dir=\(dir)", "produce", "t"], input: "a\n").status == 0)
+        #expect(try run(["--dir", dir, "consume", "t"]).stdout == "a\n")
+        #expect(try run(["topic", "list", "--dir", dir]).stdout == "t\n")
+        // The one after the subcommand wins.
+        #expect(try run(["--dir", dir + "-elsewhere", "consume", "t", "--dir", dir]).stdout == "a\n")
+    }
+
+    @Test("dump --records shows headers, keys and values with their encoding, timestamp types and control records, with the file on every JSON line")
+    func dumpShowsEverything() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t")
+            try store.append(to: "t", records: [Record(key: [0xff], value: Array("v".utf8), headers: [RecordHeader("trace", "abc")])])
+            try store.close()
+        }
+        let log = dir + "/topics/t/0/00000000000000000000.log"
+        let dump = try run(["dump", log, "--records", "--json"])
+        #expect(dump.status == 0)
+        let lines = dump.stdout.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.contains("\"file\":\"\(log)\"") })
+        #expect(lines.last?.contains("\"key\":\"/w==\",\"keyEncoding\":\"base64\"") == true)
+        #expect(lines.last?.contains("\"headers\":[{\"key\":\"trace\",\"value\":\"abc\",\"valueEncoding\":\"utf8\"}]") == true)
+        #expect(lines.last?.contains("\"timestampType\":\"CreateTime\"") == true)
+        // The broker segments' control batches show as what they are.
+        if let metadata = ExternalSegments.all.first(where: { $0.contains("__cluster_metadata") }) {
+            let kraft = try run(["dump", metadata, "--records", "--json"])
+            #expect(kraft.stdout.contains("\"control\":\"LEADER_CHANGE\"") || kraft.stdout.contains("\"control\":\"SNAPSHOT_HEADER\"")
+                    || kraft.stdout.contains("\"control\":\"KRAFT_VERSION\""), "no control record shown")
+        }
+        if let appendTime = ExternalSegments.all.first(where: { $0.contains("monitoring-message-rekey") }) {
+            #expect(try run(["dump", appendTime, "--records", "--json"]).stdout.contains("\"timestampType\":\"LogAppendTime\""))
+        }
+    }
+}
