@@ -47,6 +47,11 @@ struct DumpCommand: ParsableCommand {
         let decoder = RecordDecoder()
         var damaged = false
         for entry in try SegmentFileInspector.batches(inLogFile: path) {
+            if let legacy = entry.legacy {
+                if !legacy.crcValid { damaged = true }
+                dumpLegacy(legacy, path: path, position: entry.position)
+                continue
+            }
             guard let header = entry.header, let batch = entry.batch else {
                 damaged = true
                 Output.write(json ? "{\"file\":\(JSONText.string(path)),\"position\":\(entry.position),\"error\":\(JSONText.string(entry.error ?? ""))}\n"
@@ -83,5 +88,46 @@ struct DumpCommand: ParsableCommand {
             }
         }
         return damaged
+    }
+
+    /// A message of Kafka's legacy formats (magic 0 or 1): shown as a record when plain; a
+    /// compressed wrapper is followed by the messages it holds (or a note of why they cannot be read).
+    private func dumpLegacy(_ message: SegmentFileInspector.LegacyMessage, path: String, position: Int) {
+        dumpLegacyLine(message, path: path, position: position)
+        guard message.codec != 0, records else { return }
+        do {
+            for inner in try SegmentFileInspector.innerMessages(of: message) {
+                dumpLegacyLine(inner, path: path, position: position)
+            }
+        } catch {
+            Output.write(json ? "{\"file\":\(JSONText.string(path)),\"position\":\(position),\"note\":\(JSONText.string("the compressed legacy message set does not decode: \(error)"))}\n"
+                              : "| the compressed legacy message set does not decode: \(error)\n")
+        }
+    }
+
+    private func dumpLegacyLine(_ message: SegmentFileInspector.LegacyMessage, path: String, position: Int) {
+        let codec = CompressionCodec(rawValue: message.codec)?.description ?? "unknown(\(message.codec))"
+        let type = message.isLogAppendTime ? "LogAppendTime" : "CreateTime"
+        if json {
+            var line = "{\"file\":\(JSONText.string(path)),\"position\":\(position),\"legacyMagic\":\(message.magic),\"offset\":\(message.offset)"
+            if let timestamp = message.timestamp { line += ",\"timestamp\":\(timestamp),\"timestampType\":\"\(type)\"" }
+            line += ",\"codec\":\"\(codec)\",\"crcValid\":\(message.crcValid)"
+            if message.codec != 0 {
+                line += ",\"note\":\"a compressed legacy message set\"}\n"
+            } else {
+                line += "," + RecordJSON.bytesField("key", message.key, binary: binary) + "," + RecordJSON.bytesField("value", message.value, binary: binary) + "}\n"
+            }
+            Output.write(line)
+        } else {
+            var line = "legacy message (magic \(message.magic)) offset: \(message.offset) position: \(position)"
+            if let timestamp = message.timestamp { line += " \(type): \(timestamp)" }
+            line += " codec: \(codec) crcValid: \(message.crcValid)"
+            if message.codec != 0 {
+                line += " (a compressed legacy message set\(records ? ", its messages follow" : ""))"
+            } else if records {
+                line += " key: \(JSONText.bytes(message.key).value) value: \(JSONText.bytes(message.value).value)"
+            }
+            Output.write(line + "\n")
+        }
     }
 }

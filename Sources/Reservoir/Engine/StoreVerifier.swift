@@ -94,6 +94,10 @@ public enum StoreVerifier {
             var next = max(base, previousNext ?? base)
             previousDamaged = false
             for entry in try SegmentFileInspector.batches(inLogFile: files.log) {
+                if let legacy = entry.legacy {
+                    report.problems.append(Problem(path: files.log, message: "byte \(entry.position): a legacy message (magic \(legacy.magic)); a store holds record batches (magic 2) only"))
+                    continue
+                }
                 guard let batch = entry.batch, let header = entry.header, entry.error == nil else {
                     // The recovery policy's line: past the recovery point of a store that did not
                     // close cleanly, invalid bytes are a tail that never became durable.

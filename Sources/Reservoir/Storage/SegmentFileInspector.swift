@@ -1,3 +1,5 @@
+import CZlib
+
 /// Read-only inspection of segment files, for `dump` and `verify`: never modifies a file, and
 /// reports damage instead of repairing it.
 public enum SegmentFileInspector {
@@ -9,6 +11,93 @@ public enum SegmentFileInspector {
         public var crcValid: Bool
         /// Set when the bytes at `position` are not a valid batch (the scan stops there).
         public var error: String?
+        /// Set for a message of Kafka's legacy formats (magic 0 or 1, before record batches),
+        /// which segments written by old brokers or clients hold; the scan goes on after it.
+        public var legacy: LegacyMessage?
+    }
+
+    /// A message in Kafka's legacy format (magic 0 or 1): one record, or a compressed wrapper
+    /// whose value holds a compressed message set.
+    public struct LegacyMessage: Sendable, Hashable {
+        public var offset: Int64
+        public var magic: Int8
+        /// The codec of a wrapper message (0 for a plain record).
+        public var codec: Int
+        /// Magic 1 only; whether it is the append time is bit 3 of the attributes.
+        public var timestamp: Int64?
+        public var isLogAppendTime: Bool
+        public var key: [UInt8]?
+        public var value: [UInt8]?
+        /// The message's CRC32 (IEEE, not CRC32C) matches.
+        public var crcValid: Bool
+    }
+
+    /// The messages a compressed legacy wrapper holds, with their absolute offsets (magic 1 stores
+    /// them relative to the wrapper, whose offset is the last one's).
+    ///
+    /// - Throws: ``FormatError`` when the wrapper's value does not decompress or its messages do
+    ///   not parse (the LZ4 framing of magic 0, whose header checksum Kafka computed wrongly, is
+    ///   among them).
+    public static func innerMessages(of wrapper: LegacyMessage, maxDecompressedBytes: Int = 64 << 20) throws(FormatError) -> [LegacyMessage] {
+        guard let codec = CompressionCodec(rawValue: wrapper.codec), codec != .none, let value = wrapper.value else { return [] }
+        let decompressor = BatchDecompressor()
+        let inner = try value.withUnsafeBytes { raw in
+            Result { () throws(FormatError) -> [UInt8] in Array(try decompressor.decompress(raw, codec: codec, limit: maxDecompressedBytes)) }
+        }.get()
+        var messages = try inner.withUnsafeBytes { bytes in
+            Result { () throws(FormatError) -> [LegacyMessage] in
+                var messages: [LegacyMessage] = []
+                var position = 0
+                while position < bytes.count {
+                    guard bytes.count - position >= 12, let base = bytes.baseAddress else {
+                        throw .truncated(position: position, needed: 12, available: bytes.count - position)
+                    }
+                    let total = 12 + Int(BigEndian.load(base + position, 8, as: Int32.self))
+                    guard total > 12, let message = legacyMessage(bytes, at: position, total: total) else {
+                        throw .invalidRecord("inner legacy message at byte \(position) does not parse")
+                    }
+                    messages.append(message)
+                    position += total
+                }
+                return messages
+            }
+        }.get()
+        if wrapper.magic == 1, let last = messages.last {
+            let shift = wrapper.offset - last.offset
+            for index in messages.indices { messages[index].offset += shift }
+        }
+        return messages
+    }
+
+    /// The legacy message at `position` of `bytes` (whose `size` field says it takes `total`
+    /// bytes), or nil when its fields do not fit.
+    static func legacyMessage(_ bytes: UnsafeRawBufferPointer, at position: Int, total: Int) -> LegacyMessage? {
+        guard let base = bytes.baseAddress, total >= 12 + 4 + 1 + 1 + 4 + 4, position + total <= bytes.count else { return nil }
+        let start = base + position
+        let magic = Int8(bitPattern: start.load(fromByteOffset: 16, as: UInt8.self))
+        let attributes = start.load(fromByteOffset: 17, as: UInt8.self)
+        var cursor = 18
+        var timestamp: Int64?
+        if magic == 1 {
+            guard cursor + 8 <= total else { return nil }
+            timestamp = BigEndian.load(start, cursor, as: Int64.self)
+            cursor += 8
+        }
+        func field() -> [UInt8]?? {
+            guard cursor + 4 <= total else { return .none }
+            let length = Int(BigEndian.load(start, cursor, as: Int32.self))
+            cursor += 4
+            if length < 0 { return .some(nil) }
+            guard length <= total - cursor else { return .none }
+            defer { cursor += length }
+            return .some(Array(UnsafeRawBufferPointer(start: start + cursor, count: length)))
+        }
+        guard let key = field(), let value = field(), cursor == total else { return nil }
+        let stored = BigEndian.load(start, 12, as: UInt32.self)
+        let computed = UInt32(crc32(0, (start + 16).assumingMemoryBound(to: Bytef.self), uInt(total - 16)))
+        return LegacyMessage(
+            offset: BigEndian.load(start, 0, as: Int64.self), magic: magic, codec: Int(attributes & 0x07), timestamp: timestamp,
+            isLogAppendTime: attributes & 0x08 != 0, key: key, value: value, crcValid: stored == computed)
     }
 
     /// Every batch of a `.log` file in order, ending with an entry that has an error when the
@@ -22,6 +111,16 @@ public enum SegmentFileInspector {
         var entries: [BatchEntry] = []
         var position = 0
         while position < size {
+            // Legacy messages share the framing (offset, size) and the magic's place with batches.
+            if size - position >= 17, let magic = Optional(Int8(bitPattern: bytes[position + 16])), magic == 0 || magic == 1 {
+                let total = 12 + Int(BigEndian.load(region.base + position, 8, as: Int32.self))
+                if total > 12, let message = legacyMessage(bytes, at: position, total: total) {
+                    entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: message.crcValid,
+                                              error: message.crcValid ? nil : "CRC mismatch", legacy: message))
+                    position += total
+                    continue
+                }
+            }
             let header: RecordBatchHeader
             do {
                 header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false)

@@ -103,3 +103,34 @@ extension CommandLineTests {
         }
     }
 }
+
+extension CommandLineTests {
+    @Test("legacy messages (magic 0 and 1, plain and compressed) are decoded by dump and the scan goes on to the batches after them")
+    func legacyMessages() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let path = dir + "/legacy.log"
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
+        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/encode_legacy.py").path, path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let expected = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        process.waitUntilExit()
+        #expect(expected.count == 12)
+        let dump = try run(["dump", path, "--records", "--json", "--binary", "hex"])
+        #expect(dump.status == 0, "\(dump.stderr)")
+        let lines = dump.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let plain = lines.filter { $0["legacyMagic"] != nil && $0["note"] == nil }
+        #expect(plain.map { ($0["offset"] as? NSNumber)?.int64Value } == expected.map { ($0["offset"] as? NSNumber)?.int64Value })
+        #expect(plain.map { $0["legacyMagic"] as? Int } == expected.map { $0["magic"] as? Int })
+        #expect(plain.map { $0["value"] as? String } == expected.map { Fixtures.hexBytes($0["value"] as? String ?? "") }.map { String(decoding: $0, as: UTF8.self) })
+        #expect(plain.map { $0["key"] as? String } == expected.map { ($0["key"] as? String).map { String(decoding: Fixtures.hexBytes($0), as: UTF8.self) } })
+        #expect(lines.allSatisfy { ($0["crcValid"] as? Bool) != false })
+        // The record batch after them.
+        #expect(lines.contains { $0["offset"] as? Int == 12 && $0["value"] as? String == "after the legacy messages" })
+    }
+}
