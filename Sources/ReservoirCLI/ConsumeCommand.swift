@@ -14,6 +14,8 @@ struct ConsumeCommand: ParsableCommand {
     @Option(help: "Stop after this many records.") var max: Int?
     @Flag(help: "JSON lines with topic, partition, offset, timestamp, key, value, headers (the shape `produce --input json` reads).") var json = false
     @Option(help: "With --json: how bytes that are not UTF-8 are written, base64 or hex.") var binary: BinaryEncoding = .base64
+    @Option(help: "Plain output as a format string (as kcat's -f): %v value, %k key, %t topic, %p partition, %o offset, %T timestamp, %h headers, %S value size, %K key size; default \"%v\\n\".")
+    var format = "%v\\n"
     @Option(help: "Read as a member of this consumer group: from its committed offsets, committing as it goes.") var group: String?
     @Option(help: "With --group: auto (commit what was printed) or none.") var commit = "auto"
     @Flag(help: "Keep waiting for new records (until interrupted).") var follow = false
@@ -25,11 +27,14 @@ struct ConsumeCommand: ParsableCommand {
         if let max, max < 0 { throw ValidationError("--max must not be negative") }
         guard commit == "auto" || commit == "none" else { throw ValidationError("--commit must be auto or none") }
         if group != nil && partition != nil { throw ValidationError("--partition cannot be combined with --group") }
+        _ = try RecordFormat(format)
     }
 
+
     func run() throws {
-        if let group { return try runGroup(group) }
-        if follow { return try runFollow() }
+        let plain = try RecordFormat(format)
+        if let group { return try runGroup(group, plain) }
+        if follow { return try runFollow(plain) }
         let reservoir = try store.open()
         defer { reservoir.closeOrExit() }
         let handle = try reservoir.topic(topic)
@@ -59,8 +64,8 @@ struct ConsumeCommand: ParsableCommand {
                             guard record.offset >= offset, remaining > 0 else { return }
                             remaining -= 1
                             if json { Output.write(jsonLine(record, partition: partition)) } else {
-                                Output.write(bytes: record.value ?? [])
-                                Output.write("\n")
+                                plain.write(topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp,
+                                                   key: record.key, value: record.value, headers: record.headers)
                             }
                         }
                     } catch {
@@ -74,7 +79,7 @@ struct ConsumeCommand: ParsableCommand {
     }
 
     /// As a group member: commits after each poll (auto) and when done.
-    private func runGroup(_ group: String) throws {
+    private func runGroup(_ group: String, _ plain: RecordFormat) throws {
         let reservoir = try store.open()
         defer { reservoir.closeOrExit() }
         let options = ConsumerOptions(commit: commit == "auto" ? .auto(intervalMilliseconds: 0) : .manual,
@@ -86,7 +91,7 @@ struct ConsumeCommand: ParsableCommand {
             try runAndWait { [self] in
                 var printed = 0
                 for try await record in member.records {
-                    print(record)
+                    print(record, plain)
                     printed += 1
                     if printed == limit { break }
                 }
@@ -95,7 +100,7 @@ struct ConsumeCommand: ParsableCommand {
             while remaining > 0 {
                 let records = try member.poll(maxRecords: Swift.min(remaining, 1000))
                 if records.isEmpty { break }
-                for record in records { print(record) }
+                for record in records { print(record, plain) }
                 remaining -= records.count
             }
         }
@@ -104,7 +109,7 @@ struct ConsumeCommand: ParsableCommand {
     }
 
     /// Without a group: every partition (or one) from --from, waiting for more.
-    private func runFollow() throws {
+    private func runFollow(_ plain: RecordFormat) throws {
         let reservoir = try store.open()
         defer { reservoir.closeOrExit() }
         let handle = try reservoir.topic(topic)
@@ -120,7 +125,7 @@ struct ConsumeCommand: ParsableCommand {
                     tasks.addTask {
                         for try await record in reader {
                             guard printed.value.add(1, ordering: .relaxed).newValue <= limit else { break }
-                            print(record)
+                            print(record, plain)
                         }
                     }
                 }
@@ -130,12 +135,12 @@ struct ConsumeCommand: ParsableCommand {
     }
 
     /// Prints one record and flushes (follow and group modes print as records arrive).
-    private func print(_ record: ConsumerRecord) {
+    private func print(_ record: ConsumerRecord, _ plain: RecordFormat) {
         if json {
             Output.write(jsonLine(record))
         } else {
-            Output.write(bytes: record.value ?? [])
-            Output.write("\n")
+            plain.write(topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp,
+                               key: record.key, value: record.value, headers: record.headers)
         }
         Output.flush()
     }

@@ -134,3 +134,26 @@ extension CommandLineTests {
         #expect(lines.contains { $0["offset"] as? Int == 12 && $0["value"] as? String == "after the legacy messages" })
     }
 }
+
+extension CommandLineTests {
+    @Test("consume --format prints records as a kcat-style format string says")
+    func consumeFormat() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t")
+            try store.append(to: "t", records: [
+                Record(key: Array("k1".utf8), value: Array("v1".utf8), headers: [RecordHeader("a", "1"), RecordHeader("b", "2")], timestamp: 1000),
+                Record(key: nil, value: nil, timestamp: 2000),
+            ])
+            try store.close()
+        }
+        let formatted = try run(["consume", "t", "--dir", dir, "--format", "%t/%p@%o %T [%k=%v] {%h} %K %S 100%%\\n"])
+        #expect(formatted.status == 0)
+        #expect(formatted.stdout == "t/0@0 1000 [k1=v1] {a=1,b=2} 2 2 100%\nt/0@1 2000 [=] {} -1 -1 100%\n")
+        #expect(try run(["consume", "t", "--dir", dir]).stdout == "v1\n\n")
+        let bad = try run(["consume", "t", "--dir", dir, "--format", "%q"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown token %q"))
+    }
+}

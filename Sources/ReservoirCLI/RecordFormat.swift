@@ -1,0 +1,69 @@
+import Reservoir
+
+/// A `consume --format` string, in the manner of kcat's `-f`: text with `%`-tokens that each
+/// record fills in. `%v` value, `%k` key, `%t` topic, `%p` partition, `%o` offset, `%T` timestamp
+/// (ms), `%h` headers (`k=v,k=v`), `%S` value size (`-1` for null), `%K` key size, `%%` a percent
+/// sign; `\n`, `\t`, `\r` and `\0` escapes. A null key or value prints nothing.
+struct RecordFormat {
+    private enum Part {
+        case text([UInt8])
+        case value, key, topic, partition, offset, timestamp, headers, valueSize, keySize
+    }
+
+    private let parts: [Part]
+
+    init(_ format: String) throws {
+        var parts: [Part] = []
+        var text: [UInt8] = []
+        var bytes = ProduceCommand.unescape(format).makeIterator()
+        while let byte = bytes.next() {
+            guard byte == UInt8(ascii: "%") else {
+                text.append(byte)
+                continue
+            }
+            guard let token = bytes.next() else { throw CLIFailure("--format ends with a lone %") }
+            let part: Part
+            switch token {
+            case UInt8(ascii: "%"): text.append(token); continue
+            case UInt8(ascii: "v"): part = .value
+            case UInt8(ascii: "k"): part = .key
+            case UInt8(ascii: "t"): part = .topic
+            case UInt8(ascii: "p"): part = .partition
+            case UInt8(ascii: "o"): part = .offset
+            case UInt8(ascii: "T"): part = .timestamp
+            case UInt8(ascii: "h"): part = .headers
+            case UInt8(ascii: "S"): part = .valueSize
+            case UInt8(ascii: "K"): part = .keySize
+            default: throw CLIFailure("--format: unknown token %\(Character(Unicode.Scalar(token))) (known: %v %k %t %p %o %T %h %S %K %%)")
+            }
+            if !text.isEmpty { parts.append(.text(text)) }
+            text = []
+            parts.append(part)
+        }
+        if !text.isEmpty { parts.append(.text(text)) }
+        self.parts = parts
+    }
+
+    /// Writes one record to the output buffer.
+    func write(topic: String, partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) {
+        for part in parts {
+            switch part {
+            case .text(let bytes): Output.write(bytes: bytes)
+            case .value: if let value { Output.write(bytes: value) }
+            case .key: if let key { Output.write(bytes: key) }
+            case .topic: Output.write(topic)
+            case .partition: Output.write("\(partition)")
+            case .offset: Output.write("\(offset)")
+            case .timestamp: Output.write("\(timestamp)")
+            case .headers:
+                for (index, header) in headers.enumerated() {
+                    if index > 0 { Output.write(",") }
+                    Output.write(header.key + "=")
+                    if let value = header.value { Output.write(bytes: value) }
+                }
+            case .valueSize: Output.write("\(value?.count ?? -1)")
+            case .keySize: Output.write("\(key?.count ?? -1)")
+            }
+        }
+    }
+}
