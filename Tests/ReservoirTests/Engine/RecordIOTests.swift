@@ -110,16 +110,9 @@ extension CommandLineTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let path = dir + "/legacy.log"
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
-        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/encode_legacy.py").path, path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let expected = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").compactMap {
+        let expected = try Oracle.run("encode_legacy.py", [path]).split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
-        process.waitUntilExit()
         #expect(expected.count == 12)
         let dump = try run(["dump", path, "--records", "--json", "--binary", "hex"])
         #expect(dump.status == 0, "\(dump.stderr)")

@@ -74,50 +74,11 @@ struct ForeignCodecTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let path = dir + "/batches.log"
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
-        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/encode_batches.py").path, codec.description, path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
-        let expected: [LogRecord] = try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return LogRecord(
-                offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
-                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
-                key: (object["key"] as? String).map(Fixtures.hexBytes),
-                value: (object["value"] as? String).map(Fixtures.hexBytes),
-                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) })
-        }
+        let expected = try Oracle.records(try Oracle.run("encode_batches.py", [codec.description, path]))
         #expect(expected.count == 275)
         let batches = try SegmentFileInspector.batches(inLogFile: path)
         #expect(batches.allSatisfy { $0.header?.compression == codec && $0.crcValid })
         #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
-    }
-
-    /// Runs an oracle script that writes batches to a file and prints the records it encoded.
-    static func oracleBatches(_ script: String, codec: CompressionCodec, into path: String) throws -> [LogRecord] {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
-        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/" + script).path, codec.description, path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(script) \(codec)")
-        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return LogRecord(
-                offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
-                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
-                key: (object["key"] as? String).map(Fixtures.hexBytes),
-                value: (object["value"] as? String).map(Fixtures.hexBytes),
-                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) })
-        }
     }
 
     @Test("librdkafka's batches (confluent-kafka, through its mock cluster) decode exactly", arguments: CompressionCodec.allCases)
@@ -125,7 +86,7 @@ struct ForeignCodecTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let path = dir + "/librdkafka.log"
-        let expected = try Self.oracleBatches("librdkafka_batches.py", codec: codec, into: path)
+        let expected = try Oracle.records(try Oracle.run("librdkafka_batches.py", [codec.description, path]))
         #expect(expected.count == 250)
         let batches = try SegmentFileInspector.batches(inLogFile: path)
         #expect(batches.count > 1 && batches.allSatisfy { $0.header?.compression == codec && $0.crcValid })
@@ -180,25 +141,8 @@ extension ForeignCodecTests {
             written = try allRecords(store.log(topic: "t", partition: 0))
             try store.close()
         }
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
-        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/librdkafka_decode.py").path,
-                             dir + "/topics/t/0/00000000000000000000.log"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
-        let decoded: [LogRecord] = try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return LogRecord(
-                offset: ((object["offset"] as? NSNumber)?.int64Value ?? 0) - 1,  // after the mock cluster's first record
-                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
-                key: (object["key"] as? String).map(Fixtures.hexBytes),
-                value: (object["value"] as? String).map(Fixtures.hexBytes),
-                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) })
-        }
+        // The mock cluster holds a first record of its own: offsets come one later.
+        let decoded = try Oracle.records(try Oracle.run("librdkafka_decode.py", [dir + "/topics/t/0/00000000000000000000.log"]), offsetShift: -1)
         // librdkafka hands out an empty key as null: compare keys with that in mind.
         #expect(decoded.count == written.count)
         for (theirs, ours) in zip(decoded, written) {

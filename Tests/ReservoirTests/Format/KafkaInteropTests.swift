@@ -25,28 +25,12 @@ struct KafkaInteropTests {
     /// The records of the segment files at `paths` as kafka-python decodes them, with each
     /// record's batch codec.
     static func decodeWithKafkaPython(_ paths: [String]) throws -> (records: [LogRecord], codecs: [Int]) {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try oraclePython())
-        process.arguments = [packageRoot.appendingPathComponent("Tests/Oracle/decode_log.py").path] + paths
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        var decoded: [LogRecord] = []
-        var codecs: [Int] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else { continue }
-            codecs.append(object["codec"] as? Int ?? -1)
-            decoded.append(LogRecord(
-                offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
-                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
-                key: (object["key"] as? String).map(Fixtures.hexBytes),
-                value: (object["value"] as? String).map(Fixtures.hexBytes),
-                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) }))
+        let text = try Oracle.run("decode_log.py", paths)
+        let codecs = try text.split(separator: "\n").compactMap { line -> Int? in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else { return nil }
+            return object["codec"] as? Int ?? -1
         }
-        return (decoded, codecs)
+        return (try Oracle.records(text), codecs)
     }
 
     @Test("compacted segments (gaps, emptied batches, tombstone horizons) decode the same", arguments: CompressionCodec.allCases)

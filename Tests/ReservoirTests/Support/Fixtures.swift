@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import Reservoir
 
 /// The golden vectors from an independent Kafka client, copied under `Fixtures/`.
@@ -81,4 +82,39 @@ func splitBatches(_ bytes: [UInt8]) throws -> [RecordBatch] {
         position = end
     }
     return batches
+}
+
+/// The test oracle's Python scripts (`Tests/Oracle/`, run in the virtual environment `make test`
+/// prepares) and the records they print as JSON lines: offset, timestamp, and key, value and
+/// header values in hex.
+enum Oracle {
+    /// Runs `script` with `arguments` and returns what it printed; the test fails when it fails.
+    static func run(_ script: String, _ arguments: [String]) throws -> String {
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
+        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/" + script).path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(script) \(arguments) failed")
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The record lines of `text` (lines without an offset, as a file's summary line, are skipped),
+    /// with `offsetShift` added to each offset.
+    static func records(_ text: String, offsetShift: Int64 = 0) throws -> [LogRecord] {
+        try text.split(separator: "\n").compactMap { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let offset = (object["offset"] as? NSNumber)?.int64Value
+            else { return nil }
+            return LogRecord(
+                offset: offset + offsetShift,
+                timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
+                key: (object["key"] as? String).map(Fixtures.hexBytes),
+                value: (object["value"] as? String).map(Fixtures.hexBytes),
+                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) })
+        }
+    }
 }
