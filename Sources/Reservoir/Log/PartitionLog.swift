@@ -841,8 +841,9 @@ public final class PartitionLog: Sendable {
     func segmentsForCleaning() -> (segments: [Segment], logStart: Int64) {
         let recoveryPoint = self.recoveryPoint
         return state.withLock { state in
-            // Compaction rewrites segments: never those of a damaged log, whose bytes an operator must see.
-            guard damage.isEmpty else { return ([], state.logStartOffset) }
+            // Compaction rewrites segments: never those of a damaged log, whose bytes an operator
+            // must see, nor while a failed swap waits for the next open to finish it.
+            guard damage.isEmpty, !swapUnfinished.load(ordering: .acquiring) else { return ([], state.logStartOffset) }
             return (Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset)
         }
     }
@@ -858,6 +859,8 @@ public final class PartitionLog: Sendable {
     }
     /// Stops the next swap at this step, leaving the files as a crash there would (tests only).
     let swapFailpoint = Atomic<Int>(0)
+    /// A swap failed past its point of no return: no more compaction until the log is reopened.
+    private let swapUnfinished = Atomic<Bool>(false)
 
     /// One group of segments and the `.cleaned` log file that replaces it, named for the
     /// group's first base offset.
@@ -877,23 +880,48 @@ public final class PartitionLog: Sendable {
         let stop = SwapStep(rawValue: swapFailpoint.exchange(0, ordering: .relaxed))
         if stop == .cleanedWritten { return false }
         let descending = groups.sorted { $0.base > $1.base }
-        for (index, group) in descending.enumerated() {
-            let files = SegmentFiles(directory: directory, baseOffset: group.base)
-            try FileSystem.rename(files.log + SegmentFiles.cleanedSuffix, to: files.log + SegmentFiles.swapSuffix)
-            if stop == .someSwapped && index == 0 { return false }
+        // Before the point of no return (every `.swap` file durable), a failure is undone: the
+        // `.swap` files go back to `.cleaned`, which the cleaner then removes, so that the disk
+        // never holds some `.swap` files without a `.cleaned` one (recovery would install them:
+        // part of a clean). A crash during the undo leaves a `.cleaned` file: rolled back at open.
+        var renamed: [SegmentFiles] = []
+        do throws(ReservoirError) {
+            for (index, group) in descending.enumerated() {
+                let files = SegmentFiles(directory: directory, baseOffset: group.base)
+                try FileSystem.rename(files.log + SegmentFiles.cleanedSuffix, to: files.log + SegmentFiles.swapSuffix)
+                renamed.append(files)
+                if stop == .someSwapped && index == 0 { return false }
+            }
+            try FileSystem.syncDirectory(directory)
+        } catch {
+            for files in renamed.reversed() {
+                do throws(ReservoirError) { try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log + SegmentFiles.cleanedSuffix) } catch {
+                    logger.error("undoing a failed compaction swap failed; the next open finishes or undoes it",
+                                 metadata: ["file": "\(files.log)", "error": "\(error)"])
+                }
+            }
+            throw error
         }
-        try FileSystem.syncDirectory(directory)
         if stop == .allSwapped { return false }
-        for group in groups {
-            for segment in group.old { try segment.files.rename(addingSuffix: SegmentFiles.deletedSuffix) }
+        // Past the point of no return: the next open installs the cleaned segments whatever
+        // happens now. A failure stops compaction of this log until then (its files are between
+        // the two states); reads and appends go on from the segments in memory.
+        do throws(ReservoirError) {
+            for group in groups {
+                for segment in group.old { try segment.files.rename(addingSuffix: SegmentFiles.deletedSuffix) }
+            }
+            if stop == .oldDeleted { return false }
+            for (index, group) in descending.enumerated() {
+                let files = SegmentFiles(directory: directory, baseOffset: group.base)
+                try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log)
+                if stop == .someInstalled && index == 0 { return false }
+            }
+            try FileSystem.syncDirectory(directory)
+        } catch {
+            swapUnfinished.store(true, ordering: .releasing)
+            logger.error("a compaction swap failed past its point of no return; the next open completes it", metadata: ["error": "\(error)"])
+            throw error
         }
-        if stop == .oldDeleted { return false }
-        for (index, group) in descending.enumerated() {
-            let files = SegmentFiles(directory: directory, baseOffset: group.base)
-            try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log)
-            if stop == .someInstalled && index == 0 { return false }
-        }
-        try FileSystem.syncDirectory(directory)
 
         // Open the new segments and build their indexes before readers see them.
         let config = self.config

@@ -51,6 +51,7 @@ enum FileSystem {
     }
 
     static func rename(_ from: String, to: String) throws(ReservoirError) {
+        try SystemCall.check("rename", from)
         if Glibc.rename(from, to) != 0 { throw .io("rename to \(to)", path: from, errno: errno) }
     }
 
@@ -61,6 +62,7 @@ enum FileSystem {
 
     /// Removes a file; a missing file is not an error.
     static func remove(_ path: String) throws(ReservoirError) {
+        try SystemCall.check("remove", path)
         if unlink(path) != 0 && errno != ENOENT { throw .io("remove", path: path, errno: errno) }
     }
 
@@ -79,6 +81,7 @@ enum FileSystem {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw .io("open directory", path: path, errno: errno) }
         defer { close(fd) }
+        try SystemCall.check("fsync directory", path)
         if fsync(fd) != 0 { throw .io("fsync directory", path: path, errno: errno) }
     }
 
