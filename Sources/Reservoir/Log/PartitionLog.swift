@@ -226,7 +226,8 @@ public final class PartitionLog: Sendable {
             let wholeBelowRecoveryPoint = !isLast && recoveryPoint.map { logs[index + 1] <= $0 } ?? false
             // A segment found damaged before is scanned at every open until repaired: a clean
             // open checks only indexes and headers, which would not see a flipped bit again.
-            var needsScan = !(cleanShutdown || wholeBelowRecoveryPoint) || indexesMissing || marked.contains(base)
+            // A repair looks at every byte: a clean open checks headers and indexes only.
+            var needsScan = !(cleanShutdown || wholeBelowRecoveryPoint) || indexesMissing || marked.contains(base) || repair
             if !needsScan {
                 if let reason = segment.loadWithoutScan() {
                     logger.warning("rebuilding index", metadata: ["segment": "\(files.log)", "reason": "\(reason)"])
