@@ -27,10 +27,12 @@ deps:
 oracle:
 	@Tests/Oracle/ensure-venv.sh $(ORACLE_VENV)
 
-# The tests, then a short fixed fuzz run of every decoder and of recovery (Tests/Fuzz/run.sh).
+# The tests, the documentation's Swift examples type-checked against the library
+# (Tests/DocExamples/check.sh), then a short fixed fuzz run of every decoder and of recovery.
 test: deps oracle
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+	Tests/DocExamples/check.sh
 	Tests/Fuzz/run.sh --smoke
 
 # The concurrent suites under ThreadSanitizer (see Docs/OPERATIONS.md); any report fails the run.

@@ -571,9 +571,11 @@ public final class Reservoir: Sendable {
         return AppendReceipt(partition: target, offset: offset)
     }
 
-    /// Appends one record with UTF-8 key and value.
-    public func append(to topic: String, key: String?, value: String, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
-        try await append(to: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8), headers: headers, partition: partition, acks: acks)
+    /// Appends one record with UTF-8 key and value; a nil value is a tombstone (on a compacted
+    /// topic, it deletes the key).
+    @discardableResult
+    public func append(to topic: String, key: String?, value: String?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+        try await append(to: topic, key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, partition: partition, acks: acks)
     }
 
     // MARK: Reading

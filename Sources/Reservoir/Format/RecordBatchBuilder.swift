@@ -128,6 +128,11 @@ public final class RecordBatchBuilder {
     }
 
     /// Appends a ``Record``.
+    /// Appends one record with UTF-8 key and value (nil for none; a nil value is a tombstone).
+    public func append(key: String?, value: String?, headers: [RecordHeader] = [], timestamp: Int64? = nil) throws(ReservoirError) {
+        try append(key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, timestamp: timestamp)
+    }
+
     public func append(_ record: Record) throws(ReservoirError) {
         try append(key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp)
     }

@@ -150,3 +150,24 @@ extension CommandLineTests {
         #expect(bad.status != 0 && bad.stderr.contains("unknown token %q"))
     }
 }
+
+@Suite("Appending text: String keys and values, tombstones")
+struct TextAppendTests {
+    @Test("String keys and values through the store and the builder; a nil value is a tombstone")
+    func stringAppends() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("t")
+        try await store.append(to: "t", key: "user-1", value: "hello", partition: 0)
+        try await store.append(to: "t", key: "user-1", value: nil, partition: 0)
+        let builder = try store.makeBatchBuilder(for: "t")
+        try builder.append(key: "user-2", value: "hi")
+        try builder.append(key: "user-2", value: nil)
+        try await store.append(to: "t", batch: builder, partition: 0)
+        let records = try allRecords(store.log(topic: "t", partition: 0))
+        #expect(records.map(\.key) == ["user-1", "user-1", "user-2", "user-2"].map { Array($0.utf8) })
+        #expect(records.map(\.value) == [Array("hello".utf8), nil, Array("hi".utf8), nil])
+        try store.close()
+    }
+}
