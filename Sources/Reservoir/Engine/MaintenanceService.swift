@@ -23,8 +23,8 @@ final class MaintenanceService: Sendable {
     private let thread = IOThread(name: "reservoir-maintenance", niceness: 10)
     private let cancelled = Atomic<Bool>(false)
     private let cleaner: CleanerBox
-    private let firstDirty: Mutex<[String: Int64]>
-    private let totals = Mutex<[String: MaintenanceTotals]>([:])
+    private let firstDirty: Mutex<[TopicPartition: Int64]>
+    private let totals = Mutex<[TopicPartition: MaintenanceTotals]>([:])
     private let checkpoint: CheckpointFile
     private let logger: Logger
     private let targetSource = Mutex<(@Sendable () -> [Target])?>(nil)
@@ -42,9 +42,7 @@ final class MaintenanceService: Sendable {
         self.logger = logger
         cleaner = CleanerBox(LogCleaner(mapMemoryBytes: mapMemoryBytes))
         checkpoint = CheckpointFile(path: directory + "/" + Self.checkpointFile)
-        var offsets: [String: Int64] = [:]
-        for entry in checkpoint.read() ?? [] { offsets["\(entry.topic) \(entry.partition)"] = entry.offset }
-        firstDirty = Mutex(offsets)
+        firstDirty = Mutex(checkpoint.readOffsets() ?? [:])
     }
 
     static let checkpointFile = "cleaner-offset-checkpoint"
@@ -94,11 +92,11 @@ final class MaintenanceService: Sendable {
 
     /// The first dirty offset the cleaner recorded for a partition (0 when never cleaned).
     func firstDirtyOffset(topic: String, partition: Int) -> Int64 {
-        firstDirty.withLock { $0["\(topic) \(partition)"] ?? 0 }
+        firstDirty.withLock { $0[TopicPartition(topic, partition)] ?? 0 }
     }
 
-    /// Totals per partition since open, keyed `topic-partition`.
-    var allTotals: [String: MaintenanceTotals] { totals.withLock { $0 } }
+    /// Totals per partition since open.
+    var allTotals: [TopicPartition: MaintenanceTotals] { totals.withLock { $0 } }
 
     // MARK: A pass
 
@@ -138,7 +136,7 @@ final class MaintenanceService: Sendable {
                 now: now, deleteDelayMs: config.fileDeleteDelayMs)
         }
         guard compaction, config.cleanup.contains(.compact) else { return }
-        let key = "\(target.topic) \(target.partition)"
+        let key = TopicPartition(target.topic, target.partition)
         let checkpointed = firstDirty.withLock { $0[key] ?? 0 }
         let survey = LogCleaner.survey(log, firstDirty: checkpointed, now: now, minCompactionLagMs: config.minCompactionLagMs)
         entry.dirtyRatio = survey.dirtyRatio
@@ -201,7 +199,8 @@ final class MaintenanceService: Sendable {
             ])
         }
         totals.withLock { totals in
-            var total = totals["\(entry.topic)-\(entry.partition)", default: MaintenanceTotals()]
+            let key = TopicPartition(entry.topic, entry.partition)
+            var total = totals[key, default: MaintenanceTotals()]
             total.recordsRemovedByRetention += entry.retention.records
             total.bytesRemovedByRetention += entry.retention.bytes
             total.recordsRemovedByCompaction += entry.recordsCompacted
@@ -209,18 +208,13 @@ final class MaintenanceService: Sendable {
             total.compactionPasses += entry.compacted ? 1 : 0
             total.cleanerSeconds += entry.cleanerSeconds
             total.dirtyRatio = entry.dirtyRatio
-            totals["\(entry.topic)-\(entry.partition)"] = total
+            totals[key] = total
         }
     }
 
     private func writeCheckpoint() {
-        let entries = firstDirty.withLock { map in
-            map.sorted { $0.key < $1.key }.compactMap { key, offset -> CheckpointFile.Entry? in
-                guard let space = key.lastIndex(of: " "), let partition = Int(key[key.index(after: space)...]) else { return nil }
-                return CheckpointFile.Entry(topic: String(key[..<space]), partition: partition, offset: offset)
-            }
-        }
-        do throws(ReservoirError) { try checkpoint.write(entries) } catch {
+        let offsets = firstDirty.withLock { $0 }
+        do throws(ReservoirError) { try checkpoint.write(offsets) } catch {
             logger.error("cleaner checkpoint write failed", metadata: ["error": "\(error)"])
         }
     }

@@ -187,7 +187,7 @@ public final class Reservoir: Sendable {
         self.unreadable.withLock { [unreadable] in $0 = unreadable }
         // Partitions recover in parallel on a few threads (blocking I/O, off the cooperative pool).
         let jobs = loaded.flatMap { name, config in (0..<config.partitions).map { (name, config, $0) } }
-        let results = Mutex<[String: Result<PartitionLog, ReservoirError>]>([:])
+        let results = Mutex<[TopicPartition: Result<PartitionLog, ReservoirError>]>([:])
         let clean = openedAfterCleanShutdown
         let next = Atomic<Int>(0)
         let threads = max(1, min(options.recoveryThreads, jobs.count))
@@ -196,7 +196,7 @@ public final class Reservoir: Sendable {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard index < jobs.count else { return }
                 let (name, config, partition) = jobs[index]
-                let key = "\(name) \(partition)"
+                let key = TopicPartition(name, partition)
                 let result = Result { () throws(ReservoirError) -> PartitionLog in
                     try openPartition(topic: name, config: config, partition: partition,
                                       logStart: logStarts?[key], recoveryPoint: recoveryPoints?[key], clean: clean)
@@ -209,7 +209,7 @@ public final class Reservoir: Sendable {
         for (name, config) in loaded {
             var logs: [PartitionLog] = []
             for partition in 0..<config.partitions {
-                guard let result = opened["\(name) \(partition)"] else { continue }
+                guard let result = opened[TopicPartition(name, partition)] else { continue }
                 logs.append(try result.get())
             }
             topics[name] = Topic(name: name, config: config, directory: topicsDirectory + "/" + name, partitions: logs,
@@ -218,17 +218,15 @@ public final class Reservoir: Sendable {
         self.topics.withLock { $0 = topics }
     }
 
-    /// A checkpoint's offsets by `topic partition`; nil when the file is missing or malformed.
-    private func checkpoint(_ file: String) -> [String: Int64]? {
-        guard let entries = CheckpointFile(path: directory + "/" + file).read() else {
+    /// A checkpoint's offsets by partition; nil when the file is missing or malformed.
+    private func checkpoint(_ file: String) -> [TopicPartition: Int64]? {
+        guard let offsets = CheckpointFile(path: directory + "/" + file).readOffsets() else {
             if FileSystem.exists(directory + "/" + file) {
                 options.logger.warning("checkpoint unreadable: recovery assumes nothing", metadata: ["file": "\(file)"])
             }
             return nil
         }
-        var map: [String: Int64] = [:]
-        for entry in entries { map["\(entry.topic) \(entry.partition)"] = entry.offset }
-        return map
+        return offsets
     }
 
     private func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64?, recoveryPoint: Int64?, clean: Bool) throws(ReservoirError) -> PartitionLog {
@@ -669,8 +667,8 @@ public final class Reservoir: Sendable {
         }
     }
 
-    /// What maintenance removed since the store was opened, keyed by `topic-partition`.
-    public var maintenanceTotals: [String: MaintenanceTotals] { maintenance.allTotals }
+    /// What maintenance removed since the store was opened, by partition.
+    public var maintenanceTotals: [TopicPartition: MaintenanceTotals] { maintenance.allTotals }
 
     // MARK: Closing
 

@@ -36,11 +36,7 @@ public enum StoreVerifier {
             throw ReservoirError(.invalidArgument, "\(directory) is not a Reservoir store (no topics directory)")
         }
         let clean = FileSystem.exists(directory + "/" + Reservoir.cleanShutdownFile)
-        func offsets(_ file: String) -> [String: Int64]? {
-            CheckpointFile(path: directory + "/" + file).read().map { entries in
-                Dictionary(entries.map { ("\($0.topic) \($0.partition)", $0.offset) }, uniquingKeysWith: { $1 })
-            }
-        }
+        func offsets(_ file: String) -> [TopicPartition: Int64]? { CheckpointFile(path: directory + "/" + file).readOffsets() }
         let recoveryPoints = offsets(Reservoir.recoveryPointFile)
         let logStarts = offsets(Reservoir.logStartFile)
         var report = Report()
@@ -58,7 +54,8 @@ public enum StoreVerifier {
                 }
             }
             for partition in try FileSystem.list(topicDirectory) where FileSystem.isDirectory(topicDirectory + "/" + partition) {
-                let key = "\(name) \(partition)"
+                guard let number = Int(partition) else { continue }
+                let key = TopicPartition(name, number)
                 try verifyPartition(topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],
                                     logStart: logStarts?[key], clean: clean, into: &report)
             }

@@ -18,6 +18,18 @@ struct CheckpointFile {
         try FileSystem.writeAtomically(Array(text.utf8), to: path)
     }
 
+    /// The offsets by partition, or nil when the file is missing, unreadable or malformed.
+    func readOffsets() -> [TopicPartition: Int64]? {
+        read().map { entries in
+            Dictionary(entries.map { (TopicPartition($0.topic, $0.partition), $0.offset) }, uniquingKeysWith: { $1 })
+        }
+    }
+
+    /// Writes `offsets`, sorted by partition.
+    func write(_ offsets: [TopicPartition: Int64]) throws(ReservoirError) {
+        try write(offsets.sorted { $0.key < $1.key }.map { Entry(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value) })
+    }
+
     /// The entries, or nil when the file is missing, unreadable or malformed.
     func read() -> [Entry]? {
         guard FileSystem.exists(path), let bytes = try? FileHandle.open(path, writable: false).readAll() else { return nil }

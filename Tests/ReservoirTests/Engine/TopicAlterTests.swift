@@ -102,6 +102,6 @@ struct TopicAlterTests {
         let dimensions = [("topic", "metered"), ("partition", "0")]
         #expect(try metrics.expectCounter("reservoir_retention_removed_records", dimensions).totalValue == Int64(removed))
         #expect(try metrics.expectCounter("reservoir_retention_removed_bytes", dimensions).totalValue == Int64(report.bytesRemovedByRetention))
-        #expect(store.maintenanceTotals["metered-0"]?.recordsRemovedByRetention == removed)
+        #expect(store.maintenanceTotals[TopicPartition("metered", 0)]?.recordsRemovedByRetention == removed)
     }
 }
