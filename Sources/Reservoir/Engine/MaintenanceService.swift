@@ -41,11 +41,10 @@ final class MaintenanceService: Sendable {
     init(directory: String, mapMemoryBytes: Int, logger: Logger) {
         self.logger = logger
         cleaner = CleanerBox(LogCleaner(mapMemoryBytes: mapMemoryBytes))
-        checkpoint = CheckpointFile(path: directory + "/" + Self.checkpointFile)
+        checkpoint = CheckpointFile(path: StoreLayout(directory).cleanerCheckpoint)
         firstDirty = Mutex(checkpoint.readOffsets() ?? [:])
     }
 
-    static let checkpointFile = "cleaner-offset-checkpoint"
 
     /// Sets where passes find the partitions to look after.
     func attach(_ targets: @escaping @Sendable () -> [Target]) {

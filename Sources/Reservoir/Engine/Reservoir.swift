@@ -98,13 +98,11 @@ public final class Reservoir: Sendable {
     /// Whether the previous session closed the store cleanly.
     public let openedAfterCleanShutdown: Bool
 
-    static let formatFile = "reservoir.format"
     static let formatLine = "reservoir-format 1"
-    static let cleanShutdownFile = ".clean-shutdown"
-    static let recoveryPointFile = "recovery-point-offset-checkpoint"
-    static let logStartFile = "log-start-offset-checkpoint"
 
-    private var topicsDirectory: String { directory + "/topics" }
+    /// The names of the store's files and folders.
+    var layout: StoreLayout { StoreLayout(directory) }
+    private var topicsDirectory: String { layout.topicsDirectory }
 
     /// Opens (creating when missing) the store at `path`, locks it and recovers it.
     ///
@@ -120,7 +118,7 @@ public final class Reservoir: Sendable {
         try FileSystem.createDirectoryDurably(directory)
         lock = try StoreLock(directory: directory)
         try Self.checkFormat(directory)
-        let marker = directory + "/" + Self.cleanShutdownFile
+        let marker = StoreLayout(directory).cleanShutdownMarker
         openedAfterCleanShutdown = FileSystem.exists(marker)
         if openedAfterCleanShutdown {
             // Removed at once: a crash from here on must count as unclean.
@@ -150,16 +148,16 @@ public final class Reservoir: Sendable {
     }
 
     private static func checkFormat(_ directory: String) throws(ReservoirError) {
-        let path = directory + "/" + formatFile
+        let path = StoreLayout(directory).formatFile
         if FileSystem.exists(path) {
             let text = String(decoding: try FileHandle.open(path, writable: false).readAll(), as: UTF8.self)
             guard text.split(separator: "\n").first.map(String.init) == formatLine else {
                 throw ReservoirError(.unsupportedFormat, "\(path) says \"\(text.prefix(40))\": this version reads \(formatLine)")
             }
         } else {
-            let entries = try FileSystem.list(directory).filter { $0 != ".lock" }
+            let entries = try FileSystem.list(directory).filter { $0 != StoreLayout.lockFileName }
             guard entries.isEmpty else {
-                throw ReservoirError(.unsupportedFormat, "\(directory) is not empty and is not a Reservoir store (no \(formatFile))")
+                throw ReservoirError(.unsupportedFormat, "\(directory) is not empty and is not a Reservoir store (no \(FileSystem.fileName(of: path)))")
             }
             try FileSystem.writeAtomically(Array((formatLine + "\n").utf8), to: path)
         }
@@ -168,12 +166,12 @@ public final class Reservoir: Sendable {
     // MARK: Topics
 
     private func loadTopics() throws(ReservoirError) {
-        let recoveryPoints = checkpoint(Self.recoveryPointFile)
-        let logStarts = checkpoint(Self.logStartFile)
+        let recoveryPoints = checkpoint(layout.recoveryPointCheckpoint)
+        let logStarts = checkpoint(layout.logStartCheckpoint)
         var loaded: [(String, TopicConfig)] = []
         var unreadable: [String: ReservoirError] = [:]
         for name in try FileSystem.list(topicsDirectory) {
-            let configPath = topicsDirectory + "/" + name + "/topic.json"
+            let configPath = layout.topicSettings(name)
             guard (try? TopicName.validate(name)) != nil, FileSystem.exists(configPath) else { continue }
             // A topic whose settings cannot be read exactly stays closed (its files untouched);
             // the others open. Using it fails with the reason.
@@ -212,17 +210,17 @@ public final class Reservoir: Sendable {
                 guard let result = opened[TopicPartition(name, partition)] else { continue }
                 logs.append(try result.get())
             }
-            topics[name] = Topic(name: name, config: config, directory: topicsDirectory + "/" + name, partitions: logs,
+            topics[name] = Topic(name: name, config: config, directory: layout.topicDirectory(name), partitions: logs,
                                  ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
         }
         self.topics.withLock { $0 = topics }
     }
 
     /// A checkpoint's offsets by partition; nil when the file is missing or malformed.
-    private func checkpoint(_ file: String) -> [TopicPartition: Int64]? {
-        guard let offsets = CheckpointFile(path: directory + "/" + file).readOffsets() else {
-            if FileSystem.exists(directory + "/" + file) {
-                options.logger.warning("checkpoint unreadable: recovery assumes nothing", metadata: ["file": "\(file)"])
+    private func checkpoint(_ path: String) -> [TopicPartition: Int64]? {
+        guard let offsets = CheckpointFile(path: path).readOffsets() else {
+            if FileSystem.exists(path) {
+                options.logger.warning("checkpoint unreadable: recovery assumes nothing", metadata: ["file": "\(path)"])
             }
             return nil
         }
@@ -233,7 +231,7 @@ public final class Reservoir: Sendable {
         var logger = options.logger
         logger[metadataKey: "partition"] = "\(topic)-\(partition)"
         return try PartitionLog(
-            directory: topicsDirectory + "/" + topic + "/" + String(partition), config: config.logConfig,
+            directory: layout.partitionDirectory(TopicPartition(topic, partition)), config: config.logConfig,
             logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, repairDamage: options.repairDamage,
             ioThread: ioThread,
             preallocator: preallocator, deleter: maintenance.deleter, logger: logger,
@@ -279,14 +277,14 @@ public final class Reservoir: Sendable {
         let created = try topics.withLock { (topics) throws(ReservoirError) -> Topic in
             if topics[name] != nil { throw ReservoirError(.topicAlreadyExists, "topic \(name) already exists") }
             try Self.checkDescriptors(adding: config.partitions, to: topics)
-            let topicDirectory = topicsDirectory + "/" + name
+            let topicDirectory = layout.topicDirectory(name)
             try FileSystem.createDirectoryDurably(topicDirectory)
             var logs: [PartitionLog] = []
             for partition in 0..<config.partitions {
                 logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
             }
             // The configuration is written last: a topic directory without it is ignored at open.
-            try writeConfig(config, to: topicDirectory)
+            try writeConfig(config, topic: name)
             try FileSystem.syncDirectory(topicsDirectory)
             let topic = Topic(name: name, config: config, directory: topicDirectory, partitions: logs,
                               ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
@@ -341,7 +339,7 @@ public final class Reservoir: Sendable {
                 for partition in old.partitions.count..<config.partitions {
                     added.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
                 }
-                try writeConfig(config, to: old.directory)
+                try writeConfig(config, topic: name)
             } catch {
                 for log in added {
                     try? log.close()
@@ -373,13 +371,13 @@ public final class Reservoir: Sendable {
         }
     }
 
-    private func writeConfig(_ config: TopicConfig, to topicDirectory: String) throws(ReservoirError) {
+    private func writeConfig(_ config: TopicConfig, topic name: String) throws(ReservoirError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let json = try? encoder.encode(config) else {
             throw ReservoirError(.invalidArgument, "topic configuration cannot be encoded")
         }
-        try FileSystem.writeAtomically(Array(json), to: topicDirectory + "/topic.json")
+        try FileSystem.writeAtomically(Array(json), to: layout.topicSettings(name))
     }
 
     /// The store's own topics (committed offsets, work-queue state): readable by anyone, written
@@ -698,9 +696,9 @@ public final class Reservoir: Sendable {
         // starts) both write, through the same temporary files.
         try checkpointWriter.withLock { _ throws(ReservoirError) in
             let partitions = allPartitions()
-            try CheckpointFile(path: directory + "/" + Self.recoveryPointFile).write(
+            try CheckpointFile(path: layout.recoveryPointCheckpoint).write(
                 partitions.map { .init(topic: $0.0, partition: $0.1, offset: $0.2.recoveryPoint) })
-            try CheckpointFile(path: directory + "/" + Self.logStartFile).write(
+            try CheckpointFile(path: layout.logStartCheckpoint).write(
                 partitions.map { .init(topic: $0.0, partition: $0.1, offset: $0.2.startOffset) })
         }
     }
@@ -733,7 +731,7 @@ public final class Reservoir: Sendable {
         // scans, and any failure here reaches the caller.
         defer { lock.release() }
         try writeCheckpoints()
-        try FileSystem.writeAtomically(Array("clean\n".utf8), to: directory + "/" + Self.cleanShutdownFile)
+        try FileSystem.writeAtomically(Array("clean\n".utf8), to: layout.cleanShutdownMarker)
     }
 
     /// Closes without flushing.

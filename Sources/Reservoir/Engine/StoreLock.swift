@@ -12,7 +12,7 @@ final class StoreLock: Sendable {
     private let file: Mutex<FileHandle?>
 
     init(directory: String) throws(ReservoirError) {
-        let path = directory + "/.lock"
+        let path = StoreLayout(directory).lockFile
         let file = try FileHandle.open(path, create: true)
         guard try file.tryLockExclusive() else {
             let holder = (try? file.readAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""

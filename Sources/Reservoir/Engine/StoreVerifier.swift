@@ -31,30 +31,30 @@ public enum StoreVerifier {
     /// records), offsets continuous from the checkpointed log start to the recovery point, and
     /// every index entry. Reads only; works on a store another process has open.
     public static func verify(directory: String, topic: String? = nil) throws(ReservoirError) -> Report {
-        let topicsDirectory = directory + "/topics"
+        let layout = StoreLayout(directory)
+        let topicsDirectory = layout.topicsDirectory
         guard FileSystem.isDirectory(topicsDirectory) else {
             throw ReservoirError(.invalidArgument, "\(directory) is not a Reservoir store (no topics directory)")
         }
-        let clean = FileSystem.exists(directory + "/" + Reservoir.cleanShutdownFile)
-        func offsets(_ file: String) -> [TopicPartition: Int64]? { CheckpointFile(path: directory + "/" + file).readOffsets() }
-        let recoveryPoints = offsets(Reservoir.recoveryPointFile)
-        let logStarts = offsets(Reservoir.logStartFile)
+        let clean = FileSystem.exists(layout.cleanShutdownMarker)
+        let recoveryPoints = CheckpointFile(path: layout.recoveryPointCheckpoint).readOffsets()
+        let logStarts = CheckpointFile(path: layout.logStartCheckpoint).readOffsets()
         var report = Report()
         let names = if let topic { [topic] } else { try FileSystem.list(topicsDirectory) }
         for name in names {
-            let topicDirectory = topicsDirectory + "/" + name
+            let topicDirectory = layout.topicDirectory(name)
             guard FileSystem.isDirectory(topicDirectory) else {
                 throw ReservoirError(.topicNotFound, "topic \(name) does not exist in \(directory)")
             }
             // The settings are read as the store reads them: exactly, or the topic does not open.
-            let configPath = topicDirectory + "/topic.json"
+            let configPath = layout.topicSettings(name)
             if FileSystem.exists(configPath) {
                 do throws(ReservoirError) { _ = try Reservoir.readConfig(configPath) } catch {
                     report.problems.append(Problem(path: configPath, message: error.message))
                 }
             }
             for partition in try FileSystem.list(topicDirectory) where FileSystem.isDirectory(topicDirectory + "/" + partition) {
-                guard let number = Int(partition) else { continue }
+                guard let number = StoreLayout.partitionNumber(partition) else { continue }
                 let key = TopicPartition(name, number)
                 try verifyPartition(topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],
                                     logStart: logStarts?[key], clean: clean, into: &report)

@@ -14,8 +14,6 @@
 /// Every step is crash-safe: a crash leaves the original file in place (repair runs again) or the
 /// repaired one with the original in `quarantine/`.
 enum DamageRepair {
-    static let quarantineDirectory = "quarantine"
-
     /// Repairs the damage `load` found in `segments` (closing the segments it rewrites; the caller
     /// loads the log again). Returns the files moved to quarantine.
     static func repair(_ damage: [DamagedRange], segments: [Segment], directory: String, now: Int64) throws(ReservoirError) -> [String] {
@@ -86,7 +84,7 @@ enum DamageRepair {
             try file.write(output, at: 0)
             try file.sync()
         }
-        let quarantine = directory + "/" + quarantineDirectory
+        let quarantine = StoreLayout.quarantineDirectory(inPartition: directory)
         try FileSystem.createDirectory(quarantine)
         try FileSystem.syncDirectory(directory)
         let copy = quarantine + "/" + FileSystem.fileName(of: path) + ".damaged-\(now)"
