@@ -125,15 +125,22 @@ struct ProduceCommand: ParsableCommand {
 
         var lineNumber = 0
 
-        /// Adds one record to its partition's batch (sending the batch first when it is full).
-        func add(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition chosen: Int?, timestamp: Int64?) throws {
-            let slot = partition ?? chosen ?? key.map { Partitioner.partition(forKey: $0, partitions: config.partitions) } ?? -1
-            let size = (key?.count ?? 0) + (value?.count ?? 0) + 30 + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 10 }
+        /// The batch of `slot` (a partition, or -1 for unkeyed records sent round robin), sent
+        /// first when `size` more bytes would take it past the budget.
+        func builder(for slot: Int, adding size: Int) throws -> RecordBatchBuilder {
             if let filling = builders[slot], filling.recordsByteCount + size > byteBudget { try send(slot) }
             let builder = try builders[slot] ?? producer.makeBatchBuilder()
             builders[slot] = builder
-            try builder.append(key: key, value: value, headers: headers, timestamp: timestamp)
-            if builder.count >= batchRecords { try send(slot) }
+            return builder
+        }
+
+        /// Adds one record to its partition's batch, sent once it holds `--batch-records`.
+        func add(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition chosen: Int?, timestamp: Int64?) throws {
+            let slot = partition ?? chosen ?? key.map { Partitioner.partition(forKey: $0, partitions: config.partitions) } ?? -1
+            let size = (key?.count ?? 0) + (value?.count ?? 0) + 30 + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 10 }
+            let batch = try builder(for: slot, adding: size)
+            try batch.append(key: key, value: value, headers: headers, timestamp: timestamp)
+            if batch.count >= batchRecords { try send(slot) }
         }
 
         func add(_ line: ArraySlice<UInt8>) throws {
@@ -145,49 +152,40 @@ struct ProduceCommand: ParsableCommand {
                         partition: record.partition, timestamp: record.timestamp)
                 return
             }
-            // The fast path: text keys and values go straight from the input buffer into the batch.
-            if encoding == .utf8 && !emptyIsNull {
-                var key: ArraySlice<UInt8>?
-                var value = line
-                if let separator, let split = firstRange(of: separator, in: line) {
-                    key = line[..<split.lowerBound]
-                    value = line[split.upperBound...]
-                }
-                let slot = partition ?? key.map { Partitioner.partition(forKey: Array($0), partitions: config.partitions) } ?? -1
-                let size = line.count + 30 + headerBytes
-                if let filling = builders[slot], filling.recordsByteCount + size > byteBudget { try send(slot) }
-                let builder = try builders[slot] ?? producer.makeBatchBuilder()
-                builders[slot] = builder
-                try value.withUnsafeBytes { value in
-                    if let key {
-                        try key.withUnsafeBytes { key in try builder.append(key: key, value: value, headers: recordHeaders) }
-                    } else {
-                        try builder.append(key: nil, value: value, headers: recordHeaders)
-                    }
-                }
-                if builder.count >= batchRecords { try send(slot) }
-                return
-            }
             var keyText: ArraySlice<UInt8>?
             var valueText = line
             if let separator, let split = firstRange(of: separator, in: line) {
                 keyText = line[..<split.lowerBound]
                 valueText = line[split.upperBound...]
             }
-            func decode(_ text: ArraySlice<UInt8>, _ what: String) throws -> [UInt8] {
-                switch encoding {
-                case .utf8: return Array(text)
-                case .base64:
-                    guard let bytes = BinaryText.base64(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not base64") }
-                    return bytes
-                case .hex:
-                    guard let bytes = BinaryText.hex(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not hex") }
-                    return bytes
+            guard encoding == .utf8 && !emptyIsNull else {
+                func decode(_ text: ArraySlice<UInt8>, _ what: String) throws -> [UInt8] {
+                    switch encoding {
+                    case .utf8: return Array(text)
+                    case .base64:
+                        guard let bytes = BinaryText.base64(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not base64") }
+                        return bytes
+                    case .hex:
+                        guard let bytes = BinaryText.hex(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not hex") }
+                        return bytes
+                    }
+                }
+                let key = try keyText.map { try decode($0, "key") }
+                let value = emptyIsNull && valueText.isEmpty ? nil : try decode(valueText, "value")
+                try add(key: key, value: value, headers: recordHeaders, partition: nil, timestamp: nil)
+                return
+            }
+            // Text as it is: key and value go straight from the input buffer into the batch.
+            let slot = partition ?? keyText.map { Partitioner.partition(forKey: Array($0), partitions: config.partitions) } ?? -1
+            let batch = try builder(for: slot, adding: line.count + 30 + headerBytes)
+            try valueText.withUnsafeBytes { value in
+                if let keyText {
+                    try keyText.withUnsafeBytes { key in try batch.append(key: key, value: value, headers: recordHeaders) }
+                } else {
+                    try batch.append(key: nil, value: value, headers: recordHeaders)
                 }
             }
-            let key = try keyText.map { try decode($0, "key") }
-            let value = emptyIsNull && valueText.isEmpty ? nil : try decode(valueText, "value")
-            try add(key: key, value: value, headers: recordHeaders, partition: nil, timestamp: nil)
+            if batch.count >= batchRecords { try send(slot) }
         }
 
         do {

@@ -81,7 +81,7 @@ public enum StoreVerifier {
             if let previousNext, base > previousNext, !previousDamaged {
                 // Past the recovery point of a store that did not close cleanly, a gap is a roll
                 // that reached the disk before the previous segment's last batches did.
-                let unsynced = !clean && recoveryPoint.map { previousNext >= $0 } ?? false
+                let unsynced = LogLoader.isUnsyncedGap(at: previousNext, cleanShutdown: clean, recoveryPoint: recoveryPoint)
                 let note = unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts the log there)" : ""
                 report.problems.append(Problem(path: files.log, message: "offsets \(previousNext)..<\(base) are missing: no segment holds them\(note)", isDamage: !unsynced))
             } else if previousNext == nil, let logStart, base > logStart {
@@ -98,7 +98,7 @@ public enum StoreVerifier {
                 guard let batch = entry.batch, let header = entry.header, entry.error == nil else {
                     // The recovery policy's line: past the recovery point of a store that did not
                     // close cleanly, invalid bytes are a tail that never became durable.
-                    let unsynced = !clean && (recoveryPoint.map { next >= $0 } ?? isLast)
+                    let unsynced = LogLoader.isUnsyncedTail(at: next, cleanShutdown: clean, recoveryPoint: recoveryPoint, inLastSegment: isLast)
                     let note = unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts it)" : ""
                     report.problems.append(Problem(path: files.log, message: "byte \(entry.position), offset \(next): \(entry.error ?? "invalid batch")\(note)", isDamage: !unsynced))
                     previousDamaged = true

@@ -93,12 +93,12 @@ final class BatchDecompressor {
     static let xerialMagic: [UInt8] = [0x82, 0x53, 0x4E, 0x41, 0x50, 0x50, 0x59, 0x00]
 
     private func unsnappy(_ source: UnsafeRawBufferPointer, limit: Int) throws(FormatError) -> Int {
-        if source.count >= 16 && source.prefix(8).elementsEqual(Self.xerialMagic) {
+        if source.count >= 16, let base = source.baseAddress, source.prefix(8).elementsEqual(Self.xerialMagic) {
             var position = 16  // magic, version, compatible version
             var produced = 0
             while position < source.count {
                 guard source.count - position >= 4 else { throw .decompressionFailed("snappy block length is truncated") }
-                let length = Int(BigEndian.load(source.baseAddress! + position, 0, as: UInt32.self))
+                let length = Int(BigEndian.load(base + position, 0, as: UInt32.self))
                 position += 4
                 guard length <= source.count - position else {
                     throw .lengthOutOfBounds(field: "snappy block", length: length, available: source.count - position)

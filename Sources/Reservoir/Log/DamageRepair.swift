@@ -22,7 +22,7 @@ enum DamageRepair {
             guard let index = segments.firstIndex(where: { $0.files.log == range.file }) else { continue }
             if range.bytePosition != nil {
                 quarantined.append(try rewrite(segments[index], range: range, directory: directory, now: now))
-            } else if range.reason.hasPrefix("segments overlap") {
+            } else if range.kind == .overlap {
                 continue  // Two segments claim the same offsets: which to keep is the operator's call.
             } else if let end = range.endOffset {
                 // Offsets no file holds: mark them in the segment before them (or the segment itself

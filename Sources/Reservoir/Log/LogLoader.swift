@@ -11,6 +11,20 @@ enum LogLoader {
         return "topic \(parts[parts.count - 2]) partition \(parts[parts.count - 1])"
     }
 
+    /// Whether invalid bytes at `offset` can only be a tail never acknowledged as durable (cut, as
+    /// Kafka cuts it) rather than damage to keep: after an unclean stop, at or past the recovery
+    /// point, or, when no recovery point is known, in the last segment. `verify` applies the same
+    /// rule, so that what it reports as damage is what an open keeps.
+    static func isUnsyncedTail(at offset: Int64, cleanShutdown: Bool, recoveryPoint: Int64?, inLastSegment: Bool) -> Bool {
+        !cleanShutdown && (recoveryPoint.map { offset >= $0 } ?? inLastSegment)
+    }
+
+    /// Whether offsets missing from `offset` up to the next segment are that same tail (a roll
+    /// reached the disk before the previous segment's last batches): only past a known recovery point.
+    static func isUnsyncedGap(at offset: Int64, cleanShutdown: Bool, recoveryPoint: Int64?) -> Bool {
+        !cleanShutdown && recoveryPoint.map { offset >= $0 } ?? false
+    }
+
     /// Opens every segment, scanning those that need it, and finds the damage.
     ///
     /// The policy (Docs/DURABILITY.md): invalid bytes at offsets past the recovery point after an
@@ -88,8 +102,7 @@ enum LogLoader {
                 report.recoveredSegments += 1
                 if result.truncatedBytes > 0 {
                     let damagedFrom = segment.nextOffset
-                    let neverDurable = !cleanShutdown && (recoveryPoint.map { damagedFrom >= $0 } ?? isLast)
-                    if neverDurable {
+                    if isUnsyncedTail(at: damagedFrom, cleanShutdown: cleanShutdown, recoveryPoint: recoveryPoint, inLastSegment: isLast) {
                         try segment.truncateDamage()
                         report.truncatedBytes += result.truncatedBytes
                         logger.warning("cut the unsynced tail", metadata: [
@@ -133,11 +146,10 @@ enum LogLoader {
         // the same unsynced tail: a roll had created the next segment before the previous one's
         // last batches reached the disk. Nothing after them was acknowledged durable (a durable
         // acknowledgement there fsyncs the earlier segment first), so the log ends at the gap.
-        if !cleanShutdown, let recoveryPoint,
-            let gap = segments.indices.dropLast().first(where: { index in
-                !segments[index].isDamaged && segments[index].nextOffset < segments[index + 1].baseOffset
-                    && segments[index].nextOffset >= recoveryPoint
-            })
+        if let gap = segments.indices.dropLast().first(where: { index in
+            !segments[index].isDamaged && segments[index].nextOffset < segments[index + 1].baseOffset
+                && isUnsyncedGap(at: segments[index].nextOffset, cleanShutdown: cleanShutdown, recoveryPoint: recoveryPoint)
+        })
         {
             logger.warning("cut the unsynced tail after a gap", metadata: [
                 "offsets": "\(segments[gap].nextOffset)..<\(segments[gap + 1].baseOffset)", "segments": "\(segments.count - gap - 1)",

@@ -112,7 +112,7 @@ public enum SegmentFileInspector {
         var position = 0
         while position < size {
             // Legacy messages share the framing (offset, size) and the magic's place with batches.
-            if size - position >= 17, let magic = Optional(Int8(bitPattern: bytes[position + 16])), magic == 0 || magic == 1 {
+            if size - position >= 17, bytes[position + 16] <= 1 {
                 let total = 12 + Int(BigEndian.load(region.base + position, 8, as: Int32.self))
                 if total > 12, let message = legacyMessage(bytes, at: position, total: total) {
                     entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: message.crcValid,
