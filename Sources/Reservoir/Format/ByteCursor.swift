@@ -9,7 +9,6 @@ struct ByteCursor {
     let count: Int
     var position: Int
 
-    
     init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
         self.base = bytes.baseAddress
         self.count = bytes.count
@@ -19,7 +18,6 @@ struct ByteCursor {
     var remaining: Int { count - position }
     var isAtEnd: Bool { position >= count }
 
-    
     mutating func readByte() throws(FormatError) -> UInt8 {
         guard position < count, let base else {
             throw .truncated(position: position, needed: 1, available: 0)
@@ -76,15 +74,3 @@ struct ByteCursor {
 }
 
 /// Big-endian loads and stores at byte offsets of raw memory, unaligned.
-
-enum BigEndian {
-    @inline(__always)
-    static func load<T: FixedWidthInteger>(_ base: UnsafeRawPointer, _ offset: Int, as: T.Type) -> T {
-        T(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: T.self))
-    }
-
-    @inline(__always)
-    static func store<T: FixedWidthInteger>(_ value: T, _ base: UnsafeMutableRawPointer, _ offset: Int) {
-        base.storeBytes(of: value.bigEndian, toByteOffset: offset, as: T.self)
-    }
-}

@@ -275,8 +275,3 @@ struct BenchCommand: ParsableCommand {
         }
     }
 }
-
-/// A figure handed from a task to the waiting command.
-final class ResultHolder: Sendable {
-    let seconds = Mutex<Double>(0)
-}

@@ -184,8 +184,3 @@ func monotonicNow() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &time)
     return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
-
-/// A counter shared by threads.
-final class SharedCount: Sendable {
-    let value = Atomic<Int>(0)
-}

@@ -1,53 +1,5 @@
 import Synchronization
 
-/// How a work queue hands out records.
-public struct QueueOptions: Sendable {
-    /// How long a consumer holds a record before it becomes available again (30 s).
-    public var lockMilliseconds: Int
-    /// Deliveries after which a record is archived (and dead-lettered) instead of delivered again (5).
-    public var maxDeliveries: Int
-    /// Records held by consumers at once, per partition (1000).
-    public var maxInFlightPerPartition: Int
-    /// Where archived records are copied, with delivery metadata in their headers (none).
-    public var deadLetterTopic: String?
-    /// Records one iteration acquires at a time for the consumer iterating (16); each is locked
-    /// to that consumer until acknowledged, released or expired.
-    public var prefetch: Int
-    /// Where a queue with no stored state begins.
-    public var startAt: StartPosition
-    public var isolation: ReadIsolation
-
-    public init(
-        lockMilliseconds: Int = 30_000, maxDeliveries: Int = 5, maxInFlightPerPartition: Int = 1000, deadLetterTopic: String? = nil,
-        prefetch: Int = 16, startAt: StartPosition = .earliest, isolation: ReadIsolation = .written
-    ) {
-        self.lockMilliseconds = lockMilliseconds
-        self.maxDeliveries = maxDeliveries
-        self.maxInFlightPerPartition = maxInFlightPerPartition
-        self.deadLetterTopic = deadLetterTopic
-        self.prefetch = prefetch
-        self.startAt = startAt
-        self.isolation = isolation
-    }
-}
-
-/// One record handed out by a ``WorkQueue``, locked to its consumer until it is acknowledged,
-/// released or rejected, or its lock expires.
-public struct Delivery: Sendable {
-    public let record: ConsumerRecord
-    /// 1 on the first delivery, then one more each time it is delivered again.
-    public let deliveryCount: Int
-    let token: Int
-    let queue: WorkQueue
-
-    /// Done: never delivered again.
-    public func ack() throws(ReservoirError) { try queue.settle([self], as: .ack) }
-    /// Give it back now (counts as a delivery): available again, or archived at the limit.
-    public func release() throws(ReservoirError) { try queue.settle([self], as: .release) }
-    /// Never deliver again: archived (and dead-lettered when configured).
-    public func reject() throws(ReservoirError) { try queue.settle([self], as: .reject) }
-}
-
 /// A work queue over a topic (point-to-point per record, like Kafka's share groups and JMS
 /// queues): any number of consumers of a group take records so that each record is held by at
 /// most one consumer at a time; each is acknowledged, released or rejected.

@@ -1,21 +1,5 @@
 import Synchronization
 
-/// How a group's partitions are shared among its members.
-public enum AssignmentStrategy: Sendable, Hashable {
-    /// Per topic, each member gets a contiguous range of partitions (Kafka's default `range`).
-    case range
-    /// All partitions of the subscribed topics dealt one by one across the members.
-    case roundRobin
-}
-
-/// A change of a member's partitions.
-public enum RebalanceEvent: Sendable, Hashable {
-    /// The member now reads these partitions, from the group's committed offsets.
-    case assigned([TopicPartition])
-    /// The member no longer reads these partitions; its position in them was committed.
-    case revoked([TopicPartition])
-}
-
 /// The consumer groups of a store: their live members (in this process) and the assignment of
 /// partitions to them. Every join and leave rebalances the group: members losing partitions
 /// commit their positions first, then members gaining them start from the committed offsets.

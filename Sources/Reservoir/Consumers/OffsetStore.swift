@@ -1,15 +1,5 @@
 import Synchronization
 
-/// A committed position of a consumer group in one partition.
-public struct CommittedOffset: Sendable, Hashable {
-    /// The next offset the group will read.
-    public var offset: Int64
-    /// Free text the committer attached (at most 4096 bytes, as Kafka's `offset.metadata.max.bytes`).
-    public var metadata: String
-    /// When it was committed (ms since the epoch).
-    public var commitTimestamp: Int64
-}
-
 /// Committed offsets of every consumer group, kept in memory and stored in the internal
 /// compacted topic `__consumer_offsets`, whose records are Kafka's own: key `OffsetCommitKey` v1
 /// (int16 version, group, topic, int32 partition), value `OffsetCommitValue` v3 (int16 version,

@@ -1,43 +1,5 @@
 import Synchronization
 
-/// How a group member commits its position.
-public enum CommitMode: Sendable, Hashable {
-    /// The positions of the records handed out are committed when the member fetches more, at
-    /// most once per interval, and when it leaves: a crash redelivers at most what was handed out
-    /// since the last commit (at-least-once).
-    case auto(intervalMilliseconds: Int)
-    /// Only ``GroupConsumer/commit()`` commits.
-    case manual
-
-    /// Auto-commit once a second.
-    public static let auto = CommitMode.auto(intervalMilliseconds: 1000)
-}
-
-/// How a group member reads.
-public struct ConsumerOptions: Sendable {
-    public var assignment: AssignmentStrategy
-    public var commit: CommitMode
-    /// Where a partition without a committed offset starts (`.earliest`, `.latest` or a time).
-    public var resetTo: StartPosition
-    public var isolation: ReadIsolation
-    /// How much one internal fetch reads per partition.
-    public var maxBytes: Int
-    /// Called, after the change, whenever the member's partitions change.
-    public var onRebalance: (@Sendable (RebalanceEvent) -> Void)?
-
-    public init(
-        assignment: AssignmentStrategy = .range, commit: CommitMode = .auto, resetTo: StartPosition = .earliest,
-        isolation: ReadIsolation = .written, maxBytes: Int = 1 << 20, onRebalance: (@Sendable (RebalanceEvent) -> Void)? = nil
-    ) {
-        self.assignment = assignment
-        self.commit = commit
-        self.resetTo = resetTo
-        self.isolation = isolation
-        self.maxBytes = maxBytes
-        self.onRebalance = onRebalance
-    }
-}
-
 /// A member of a consumer group (publish/subscribe): the group's members in this process share
 /// the partitions of their topics, each partition read by exactly one live member, from the
 /// group's committed offset. Every group sees every record.

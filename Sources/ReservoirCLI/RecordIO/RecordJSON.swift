@@ -1,11 +1,6 @@
 import ArgumentParser
 import Reservoir
 
-/// How keys, values and header values that are not UTF-8 are written in JSON lines.
-enum BinaryEncoding: String, ExpressibleByArgument, CaseIterable {
-    case base64, hex
-}
-
 /// One record as a JSON line: the shape `consume --json` and `dump --records --json` print and
 /// `produce --input json` reads, so that anything printed can be produced again.
 ///

@@ -1,0 +1,26 @@
+import Synchronization
+
+/// How a group member reads.
+public struct ConsumerOptions: Sendable {
+    public var assignment: AssignmentStrategy
+    public var commit: CommitMode
+    /// Where a partition without a committed offset starts (`.earliest`, `.latest` or a time).
+    public var resetTo: StartPosition
+    public var isolation: ReadIsolation
+    /// How much one internal fetch reads per partition.
+    public var maxBytes: Int
+    /// Called, after the change, whenever the member's partitions change.
+    public var onRebalance: (@Sendable (RebalanceEvent) -> Void)?
+
+    public init(
+        assignment: AssignmentStrategy = .range, commit: CommitMode = .auto, resetTo: StartPosition = .earliest,
+        isolation: ReadIsolation = .written, maxBytes: Int = 1 << 20, onRebalance: (@Sendable (RebalanceEvent) -> Void)? = nil
+    ) {
+        self.assignment = assignment
+        self.commit = commit
+        self.resetTo = resetTo
+        self.isolation = isolation
+        self.maxBytes = maxBytes
+        self.onRebalance = onRebalance
+    }
+}
