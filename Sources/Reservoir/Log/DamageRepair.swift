@@ -48,23 +48,25 @@ enum DamageRepair {
         var kept: [(gapFrom: Int64, gapTo: Int64, bytes: Range<Int>)] = []
         var expected = segment.baseOffset
         original.withUnsafeBytes { bytes in
-            var position = 0
+            var scanner = BatchScanner(bytes, verifyCRC: true)
             var resyncing = false
-            while position + RecordBatchHeader.size <= bytes.count {
-                guard let header = try? RecordBatchHeader.validate(bytes, at: position),
-                    header.baseOffset >= expected, header.lastOffsetDelta >= 0, header.lastOffset < limit,
-                    header.lastOffset - segment.baseOffset <= Int64(Int32.max)
+            while scanner.remaining >= RecordBatchHeader.size {
+                let position = scanner.position
+                // Offsets are checked here, not by the scanner: a batch whose base offset was hit
+                // (it lies outside the CRC) must not stop the batches after it from being kept.
+                guard let entry = scanner.next(), entry.header.baseOffset >= expected, entry.header.lastOffset < limit,
+                    entry.header.lastOffset - segment.baseOffset <= Int64(Int32.max)
                 else {
                     // Not a batch here: look for the next one a byte further on.
                     resyncing = true
-                    position += 1
+                    scanner.resume(at: position + 1)
                     continue
                 }
+                let header = entry.header
                 let gapFrom = resyncing || header.baseOffset > expected ? expected : header.baseOffset
-                kept.append((gapFrom, header.baseOffset, position..<(position + header.totalSize)))
+                kept.append((gapFrom, header.baseOffset, entry.range))
                 resyncing = false
                 expected = header.lastOffset + 1
-                position += header.totalSize
             }
         }
         var output: [UInt8] = []

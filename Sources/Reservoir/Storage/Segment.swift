@@ -167,28 +167,19 @@ final class Segment: @unchecked Sendable {
     /// (always at least one batch). Returns nil when no published batch reaches `offset`.
     func read(from offset: Int64, maxBytes: Int) throws(ReservoirError) -> [RecordBatch]? {
         guard let region else { return nil }
-        let end = publishedSize
-        let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
-        var position = offsetIndex.lookup(offset).position
+        var scanner = BatchScanner(region.bytes(from: 0, count: publishedSize), from: offsetIndex.lookup(offset).position)
         var batches: [RecordBatch] = []
         var total = 0
-        while position + RecordBatchHeader.size <= end {
-            let header: RecordBatchHeader
-            do {
-                header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false)
-            } catch {
-                if batches.isEmpty {
-                    throw error.reservoirError(context: "\(files.log) at byte \(position)")
-                }
-                break
-            }
-            if header.lastOffset >= offset {
-                if !batches.isEmpty && total + header.totalSize > maxBytes { break }
-                batches.append(RecordBatch(owner: region, bytes: region.bytes(from: position, count: header.totalSize), header: header))
-                total += header.totalSize
-                if total >= maxBytes { break }
-            }
-            position += header.totalSize
+        while let entry = scanner.next() {
+            let header = entry.header
+            guard header.lastOffset >= offset else { continue }
+            if !batches.isEmpty && total + header.totalSize > maxBytes { break }
+            batches.append(RecordBatch(owner: region, bytes: region.bytes(from: entry.position, count: header.totalSize), header: header))
+            total += header.totalSize
+            if total >= maxBytes { break }
+        }
+        if batches.isEmpty, let failure = scanner.failure {
+            throw failure.reservoirError(context: "\(files.log) at byte \(scanner.position)")
         }
         return batches.isEmpty ? nil : batches
     }
@@ -198,14 +189,9 @@ final class Segment: @unchecked Sendable {
     func findOffset(byTimestamp timestamp: Int64, startingOffset: Int64, decoder: RecordDecoder) throws(ReservoirError) -> (offset: Int64, timestamp: Int64)? {
         guard let region else { return nil }
         let entry = timeIndex.lookup(timestamp)
-        var position = offsetIndex.lookup(max(entry.offset, startingOffset)).position
-        let end = publishedSize
-        let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
-        while position + RecordBatchHeader.size <= end {
-            let header: RecordBatchHeader
-            do { header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) } catch {
-                throw error.reservoirError(context: "\(files.log) at byte \(position)")
-            }
+        var scanner = BatchScanner(region.bytes(from: 0, count: publishedSize), from: offsetIndex.lookup(max(entry.offset, startingOffset)).position)
+        while let scanned = scanner.next() {
+            let (position, header) = (scanned.position, scanned.header)
             if header.maxTimestamp >= timestamp && header.lastOffset >= startingOffset {
                 let batch = RecordBatch(owner: region, bytes: region.bytes(from: position, count: header.totalSize), header: header)
                 var found: (Int64, Int64)?
@@ -222,8 +208,8 @@ final class Segment: @unchecked Sendable {
                 }
                 if let found { return found }
             }
-            position += header.totalSize
         }
+        if let failure = scanner.failure { throw failure.reservoirError(context: "\(files.log) at byte \(scanner.position)") }
         return nil
     }
 
@@ -231,20 +217,13 @@ final class Segment: @unchecked Sendable {
     /// it returns false. Batches are checked for bounds and magic (not CRC) on the way.
     func forEachBatch(from offset: Int64, _ body: (RecordBatch) throws(ReservoirError) -> Bool) throws(ReservoirError) {
         guard let region else { return }
-        let end = publishedSize
-        let bytes = UnsafeRawBufferPointer(start: region.base, count: end)
-        var position = offset > baseOffset ? offsetIndex.lookup(offset).position : 0
-        while position < end {
-            let header: RecordBatchHeader
-            do { header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) } catch {
-                throw error.reservoirError(context: "\(files.log) at byte \(position)")
-            }
-            if header.lastOffset >= offset {
-                let batch = RecordBatch(owner: region, bytes: region.bytes(from: position, count: header.totalSize), header: header)
-                if try !body(batch) { return }
-            }
-            position += header.totalSize
+        var scanner = BatchScanner(region.bytes(from: 0, count: publishedSize), from: offset > baseOffset ? offsetIndex.lookup(offset).position : 0)
+        while let entry = scanner.next() {
+            guard entry.header.lastOffset >= offset else { continue }
+            let batch = RecordBatch(owner: region, bytes: region.bytes(from: entry.position, count: entry.header.totalSize), header: entry.header)
+            if try !body(batch) { return }
         }
+        if let failure = scanner.failure { throw failure.reservoirError(context: "\(files.log) at byte \(scanner.position)") }
     }
 
     /// The largest timestamp of the first batch, or nil for an empty segment.
@@ -256,13 +235,9 @@ final class Segment: @unchecked Sendable {
     /// Records in the segment, counted from the batch headers.
     func recordCount() -> Int {
         guard let region else { return 0 }
-        let bytes = UnsafeRawBufferPointer(start: region.base, count: publishedSize)
-        var position = 0
+        var scanner = BatchScanner(region.bytes(from: 0, count: publishedSize))
         var count = 0
-        while let header = try? RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) {
-            count += Int(header.recordCount)
-            position += header.totalSize
-        }
+        while let entry = scanner.next() { count += Int(entry.header.recordCount) }
         return count
     }
 
@@ -284,13 +259,9 @@ final class Segment: @unchecked Sendable {
         let size = try file.size()
         guard size > 0 else { return nil }
         let region = try MappedRegion(file: file, length: size, writable: false)
-        let bytes = UnsafeRawBufferPointer(start: region.base, count: size)
-        var position = 0
+        var scanner = BatchScanner(region.bytes(from: 0, count: size), verifyCRC: true)
         var last: Int64?
-        while let header = try? RecordBatchHeader.validate(bytes, at: position) {
-            last = header.lastOffset
-            position += header.totalSize
-        }
+        while let entry = scanner.next() { last = entry.header.lastOffset }
         return last
     }
 
@@ -302,16 +273,10 @@ final class Segment: @unchecked Sendable {
         guard let region else {
             return timeIndex.entryCount > 0 ? "\(files.timeIndex): entries for an empty log" : nil
         }
-        let bytes = UnsafeRawBufferPointer(start: region.base, count: size)
-        var position = offsetIndex.lastEntry?.position ?? 0
+        var scanner = BatchScanner(region.bytes(from: 0, count: size), from: offsetIndex.lastEntry?.position ?? 0)
         var next = baseOffset
-        while position < size {
-            guard let header = try? RecordBatchHeader.validate(bytes, at: position, verifyCRC: false) else {
-                return "\(files.log): invalid batch at byte \(position)"
-            }
-            next = header.lastOffset + 1
-            position += header.totalSize
-        }
+        while let entry = scanner.next() { next = entry.header.lastOffset + 1 }
+        if let failure = scanner.failure { return "\(files.log): invalid batch at byte \(scanner.position): \(failure)" }
         nextOffset = next
         if let reason = timeIndex.sanityCheck(lastOffset: next - 1) { return "\(files.timeIndex): \(reason)" }
         if let last = timeIndex.lastEntry {
@@ -357,42 +322,30 @@ final class Segment: @unchecked Sendable {
         var offsetOfMaxTs = baseOffset
         bytesSinceLastIndexEntry = 0
         if let region {
-            let bytes = UnsafeRawBufferPointer(start: region.base, count: size)
-            while position < size {
-                let header: RecordBatchHeader
-                do {
-                    header = try RecordBatchHeader.validate(bytes, at: position)
-                } catch {
-                    reason = "invalid batch at byte \(position): \(error)"
-                    break
-                }
-                guard header.baseOffset >= next, header.lastOffsetDelta >= 0,
-                    header.lastOffset - baseOffset <= Int64(Int32.max)
-                else {
-                    reason = "batch at byte \(position) has offsets \(header.baseOffset)...\(header.lastOffset), expected ≥ \(next)"
-                    break
-                }
-                if header.maxTimestamp > maxTs {
-                    maxTs = header.maxTimestamp
-                    offsetOfMaxTs = header.lastOffset
-                }
+            var scanner = BatchScanner(region.bytes(from: 0, count: size), verifyCRC: true, segmentBase: baseOffset, firstOffset: next)
+            while let entry = scanner.next() {
+                let header = entry.header
+                // Taken into the segment's largest timestamp only once the batch is kept.
+                let (largest, offsetOfLargest) = header.maxTimestamp > maxTs ? (header.maxTimestamp, header.lastOffset) : (maxTs, offsetOfMaxTs)
                 if bytesSinceLastIndexEntry > indexIntervalBytes {
                     if offsetIndex.isFull || timeIndex.isFull {
                         reason = "index full at byte \(position)"
                         break
                     }
                     try? offsetIndex.append(offset: header.lastOffset, position: position)
-                    try? timeIndex.append(timestamp: maxTs, offset: offsetOfMaxTs)
+                    try? timeIndex.append(timestamp: largest, offset: offsetOfLargest)
                     bytesSinceLastIndexEntry = 0
                 }
+                (maxTs, offsetOfMaxTs) = (largest, offsetOfLargest)
                 bytesSinceLastIndexEntry += header.totalSize
                 next = header.lastOffset + 1
-                position += header.totalSize
+                position = scanner.position
                 batches += 1
             }
+            if reason == nil, let stop = scanner.stop, stop != .end { reason = "batch at byte \(position): \(stop)" }
         }
         var rest = size - position
-        if rest > 0, let region, Self.isZero(region.bytes(from: position, count: rest)) {
+        if rest > 0, let region, BatchScanner.isZero(region.bytes(from: position, count: rest)) {
             // Preallocated space the writer had not reached: zeros hold no record, cutting them loses nothing.
             reason = nil
             try log.truncate(to: position)
@@ -422,21 +375,6 @@ final class Segment: @unchecked Sendable {
             preallocation.stop()
             self.preallocation = nil
         }
-    }
-
-    /// Whether every byte is zero (a preallocated tail).
-    static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        let count = bytes.count
-        while index + 8 <= count {
-            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
-            index += 8
-        }
-        while index < count {
-            if bytes[index] != 0 { return false }
-            index += 1
-        }
-        return true
     }
 
     /// Replaces both indexes with empty, writable ones.

@@ -109,32 +109,30 @@ public enum SegmentFileInspector {
         let region = try MappedRegion(file: file, length: size, writable: false)
         let bytes = region.bytes(from: 0, count: size)
         var entries: [BatchEntry] = []
-        var position = 0
-        while position < size {
+        var scanner = BatchScanner(bytes)
+        while scanner.remaining > 0 {
+            let position = scanner.position
             // Legacy messages share the framing (offset, size) and the magic's place with batches.
             if size - position >= 17, bytes[position + 16] <= 1 {
                 let total = 12 + Int(BigEndian.load(region.base + position, 8, as: Int32.self))
                 if total > 12, let message = legacyMessage(bytes, at: position, total: total) {
                     entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: message.crcValid,
                                               error: message.crcValid ? nil : "CRC mismatch", legacy: message))
-                    position += total
+                    scanner.skip(bytes: total)
                     continue
                 }
             }
-            let header: RecordBatchHeader
-            do {
-                header = try RecordBatchHeader.validate(bytes, at: position, verifyCRC: false)
-            } catch {
+            guard let entry = scanner.next() else {
                 // Zeros to the end are space preallocated ahead of a live writer, not damage.
-                if Segment.isZero(region.bytes(from: position, count: size - position)) { break }
-                entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: false, error: "\(error)"))
+                if let failure = scanner.failure, !scanner.restIsZero {
+                    entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: false, error: "\(failure)"))
+                }
                 break
             }
-            let slice = region.bytes(from: position, count: header.totalSize)
+            let slice = region.bytes(from: position, count: entry.header.totalSize)
             let crcValid = (try? RecordBatchHeader.validate(slice)) != nil
-            entries.append(BatchEntry(position: position, batch: RecordBatch(owner: region, bytes: slice, header: header),
-                                      header: header, crcValid: crcValid, error: crcValid ? nil : "CRC mismatch"))
-            position += header.totalSize
+            entries.append(BatchEntry(position: position, batch: RecordBatch(owner: region, bytes: slice, header: entry.header),
+                                      header: entry.header, crcValid: crcValid, error: crcValid ? nil : "CRC mismatch"))
         }
         return entries
     }
