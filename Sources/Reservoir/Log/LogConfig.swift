@@ -51,3 +51,11 @@ public struct LogConfig: Sendable, Hashable {
         }
     }
 }
+
+extension LogConfig {
+    /// Opens (or creates) the segment at `files` with this configuration's sizes.
+    func openSegment(_ files: SegmentFiles, active: Bool, now: Int64) throws(ReservoirError) -> Segment {
+        try Segment(files: files, active: active, capacity: segmentBytes, indexIntervalBytes: indexIntervalBytes,
+                    maxIndexBytes: maxIndexBytes, now: now)
+    }
+}

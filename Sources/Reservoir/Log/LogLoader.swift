@@ -38,7 +38,7 @@ enum LogLoader {
         cleanShutdown: Bool, repair: Bool, report: inout PartitionLog.OpenReport, logger: Logger
     ) throws(ReservoirError) -> (segments: [Segment], damage: [DamagedRange], logStart: Int64?) {
         let now = wallClockMilliseconds()
-        try completeInterruptedSwap(directory: directory, report: &report, logger: logger)
+        try SegmentSwap.completeInterrupted(directory: directory, report: &report, logger: logger)
         var logs: [Int64] = []
         var indexFiles: [(Int64, String)] = []
         var marked: Set<Int64> = []
@@ -68,9 +68,7 @@ enum LogLoader {
         logs.sort()
 
         func open(_ base: Int64, active: Bool) throws(ReservoirError) -> Segment {
-            try Segment(files: SegmentFiles(directory: directory, baseOffset: base), active: active,
-                        capacity: config.segmentBytes, indexIntervalBytes: config.indexIntervalBytes,
-                        maxIndexBytes: config.maxIndexBytes, now: now)
+            try config.openSegment(SegmentFiles(directory: directory, baseOffset: base), active: active, now: now)
         }
 
         var segments: [Segment] = []
@@ -242,49 +240,5 @@ enum LogLoader {
             }
         }
         return damage
-    }
-
-    /// Finishes or undoes a compaction swap a crash interrupted (see ``replaceSegments(_:deleteDelayMs:)``).
-    ///
-    /// `.cleaned` files present: the swap had not started, or was renaming them to `.swap`; no
-    /// old segment was touched yet, so every `.swap` and `.cleaned` file is removed (`.swap`
-    /// first, so that a crash during this rollback is rolled back again). Only `.swap` files:
-    /// every cleaned segment was complete and durable; each replaces the segments whose base
-    /// offsets lie in its offset range, which is exactly the range of the segments it was cleaned
-    /// from (the cleaner keeps the last batch of each group, empty if need be).
-    private static func completeInterruptedSwap(directory: String, report: inout PartitionLog.OpenReport, logger: Logger) throws(ReservoirError) {
-        let names = try FileSystem.list(directory)
-        let cleaned = names.filter { $0.hasSuffix(SegmentFiles.cleanedSuffix) }
-        let swaps = names.filter { $0.hasSuffix(SegmentFiles.swapSuffix) }
-        guard !cleaned.isEmpty || !swaps.isEmpty else { return }
-        if !cleaned.isEmpty {
-            for name in swaps { try FileSystem.remove(directory + "/" + name) }
-            if !swaps.isEmpty { try FileSystem.syncDirectory(directory) }
-            for name in cleaned { try FileSystem.remove(directory + "/" + name) }
-            report.removedFiles += swaps.count + cleaned.count
-            logger.warning("rolled back an interrupted compaction", metadata: ["files": "\(swaps.count + cleaned.count)"])
-            return
-        }
-        let logBases = names.compactMap { name -> Int64? in
-            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix else { return nil }
-            return base
-        }
-        for name in swaps {
-            let path = directory + "/" + name
-            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix + SegmentFiles.swapSuffix,
-                let last = try Segment.lastOffset(ofLogFile: path)
-            else {
-                try FileSystem.remove(path)
-                report.removedFiles += 1
-                continue
-            }
-            for old in logBases where old >= base && old <= last {
-                try SegmentFiles(directory: directory, baseOffset: old).removeAll()
-                report.removedSegments += 1
-            }
-            try FileSystem.rename(path, to: SegmentFiles(directory: directory, baseOffset: base).log)
-        }
-        try FileSystem.syncDirectory(directory)
-        logger.warning("completed an interrupted compaction", metadata: ["segments": "\(swaps.count)"])
     }
 }

@@ -11,7 +11,7 @@ import Synchronization
 public final class PartitionLog: Sendable {
     public let directory: String
 
-    private struct State {
+    struct State {
         var config: LogConfig
         var segments: [Segment]
         var logStartOffset: Int64
@@ -21,32 +21,35 @@ public final class PartitionLog: Sendable {
         var failure: ReservoirError?
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     /// Whether the flush policy makes every append durable (read on every append, without the lock).
-    private let flushesEveryAppend: Atomic<Bool>
+    let flushesEveryAppend: Atomic<Bool>
     /// Serializes retention, compaction and record deletion on this log (appends never wait on it).
-    private let maintenance = Mutex<Void>(())
+    let maintenance = Mutex<Void>(())
     /// Runs the delayed removal of `.deleted` files.
-    private let deleter: IOThread
-    private let end: AtomicInt
-    private let recoveryPointValue: AtomicInt
-    private let ioThread: IOThread
-    private let preallocator: IOThread?
-    private let groupCommit: GroupCommit
-    private let logger: Logger
+    let deleter: IOThread
+    let end: AtomicInt
+    let recoveryPointValue: AtomicInt
+    let ioThread: IOThread
+    let preallocator: IOThread?
+    let groupCommit: GroupCommit
+    let logger: Logger
     /// Told when the recovery point moves (after a rolled segment is fsync'd), to checkpoint it.
-    private let onRecoveryPoint: @Sendable (Int64) -> Void
+    let onRecoveryPoint: @Sendable (Int64) -> Void
     /// Told when the log start offset moves, to checkpoint it; a deletion waits for it and is
     /// undone when it fails, so that deleted records never come back at the next open.
-    private let onLogStart: @Sendable () throws(ReservoirError) -> Void
+    let onLogStart: @Sendable () throws(ReservoirError) -> Void
     /// Readers waiting for appends (`written`) or for durability (`durable`).
-    private let observers = Mutex<[ObjectIdentifier: (wakeup: Wakeup, durable: Bool)]>([:])
-    private let observerCount = Atomic<Int>(0)
+    let observers = Mutex<[ObjectIdentifier: (wakeup: Wakeup, durable: Bool)]>([:])
+    let observerCount = Atomic<Int>(0)
+    /// A swap failed and left its files for the next open to resolve: no more compaction (and no
+    /// removal of its `.cleaned` files) until the log is reopened.
+    let swapUnfinished = Atomic<Bool>(false)
     /// A roll created a file whose directory entry is not yet durable. The directory is fsync'd
     /// by the next flush (before anything in the new segment counts as durable) or by the rolled
     /// segment's background flush, not under the append lock.
     /// True at open too: recovery may have created or removed files.
-    private let directoryNeedsSync = Atomic<Bool>(true)
+    let directoryNeedsSync = Atomic<Bool>(true)
 
     // MARK: Opening
 
@@ -152,7 +155,7 @@ public final class PartitionLog: Sendable {
     }
 
     /// Lets the group-commit closure reach the log without a retain cycle at init time.
-    private final class LogReference: @unchecked Sendable {
+    final class LogReference: @unchecked Sendable {
         // Set once in init before any flush can run, then only read.
         weak var log: PartitionLog?
     }
@@ -278,14 +281,12 @@ public final class PartitionLog: Sendable {
 
     /// Starts a new active segment at `newBase`; the old one is trimmed now and fsync'd on the
     /// I/O thread, after which the recovery point moves past it.
-    private func roll(_ state: inout State, newBase: Int64, now: Int64) throws(ReservoirError) -> Segment {
+    func roll(_ state: inout State, newBase: Int64, now: Int64) throws(ReservoirError) -> Segment {
         let old = state.segments[state.segments.count - 1]
         if old.isEmpty && old.baseOffset == newBase { return old }
         let config = state.config
         try old.finish()
-        let segment = try Segment(
-            files: SegmentFiles(directory: directory, baseOffset: newBase), active: true, capacity: config.segmentBytes,
-            indexIntervalBytes: config.indexIntervalBytes, maxIndexBytes: config.maxIndexBytes, now: now)
+        let segment = try config.openSegment(SegmentFiles(directory: directory, baseOffset: newBase), active: true, now: now)
         if let preallocator {
             segment.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
         }
@@ -314,7 +315,7 @@ public final class PartitionLog: Sendable {
     }
 
     /// One fsync of everything written so far: returns the offset now durable.
-    private func flushOnce() throws(ReservoirError) -> Int64 {
+    func flushOnce() throws(ReservoirError) -> Int64 {
         let (target, dirty) = state.withLock { state -> (Int64, [Segment]) in
             let target = Int64(end.load())
             let flushed = groupCommit.flushedOffset
@@ -327,7 +328,7 @@ public final class PartitionLog: Sendable {
     }
 
     /// Fsyncs the log's directory if a roll created a file since the last time.
-    private func syncDirectoryIfNeeded() throws(ReservoirError) {
+    func syncDirectoryIfNeeded() throws(ReservoirError) {
         guard directoryNeedsSync.exchange(false, ordering: .acquiringAndReleasing) else { return }
         do throws(ReservoirError) { try FileSystem.syncDirectory(directory) } catch {
             directoryNeedsSync.store(true, ordering: .releasing)
@@ -355,360 +356,6 @@ public final class PartitionLog: Sendable {
     public func flush() throws(ReservoirError) {
         try groupCommit.waitUntilDurable(endOffset)
     }
-
-    // MARK: Reading
-
-    /// Reads whole batches from `offset`, up to about `maxBytes` (at least one batch).
-    ///
-    /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset below the log start or above the end.
-    /// - Returns: an empty result at the end of the log.
-    public func read(from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError) -> LogReadResult {
-        let limit = isolation == .durable ? durableEndOffset : endOffset
-        let (first, start) = state.withLock { state -> (Segment, Int64) in
-            (state.segments[Self.segmentIndex(state.segments, containing: offset)], state.logStartOffset)
-        }
-        guard offset >= start else {
-            throw ReservoirError(.offsetOutOfRange, "offset \(offset) is below the log start offset \(start) of \(directory)")
-        }
-        if let damaged = damage.first(where: { $0.contains(offset) }) {
-            throw ReservoirError(.corruptData, "\(LogLoader.label(directory)): offset \(offset) cannot be read: damaged \(damaged); run `reservoir verify --repair` to keep what is intact")
-        }
-        guard offset <= limit else {
-            throw ReservoirError(.offsetOutOfRange, "offset \(offset) is beyond the log end offset \(limit) of \(directory)")
-        }
-        var result = LogReadResult(batches: [], requestedOffset: offset, nextOffset: offset, endOffset: limit, startOffset: start)
-        guard offset < limit else { return result }
-        // Usually the first segment serves the read; one that ends before `offset` (a gap left by
-        // compaction, an empty segment) passes it on to the next.
-        var segment: Segment? = first
-        while let current = segment, current.baseOffset < limit {
-            if var batches = try current.read(from: offset, maxBytes: maxBytes) {
-                batches.removeAll { $0.baseOffset >= limit }
-                if let last = batches.last {
-                    result.batches = batches
-                    result.nextOffset = last.nextOffset
-                }
-                break
-            }
-            segment = state.withLock { state in state.segments.first { $0.baseOffset > current.baseOffset } }
-        }
-        return result
-    }
-
-    /// The path of the segment file that holds `offset` (for messages that say where).
-    public func segmentFile(containing offset: Int64) -> String {
-        state.withLock { state in
-            state.segments.isEmpty ? directory : state.segments[Self.segmentIndex(state.segments, containing: offset)].files.log
-        }
-    }
-
-    /// The index of the last segment whose base offset is ≤ `offset` (or 0).
-    private static func segmentIndex(_ segments: [Segment], containing offset: Int64) -> Int {
-        var low = 0
-        var high = segments.count - 1
-        while low < high {
-            let middle = (low + high + 1) / 2
-            if segments[middle].baseOffset <= offset { low = middle } else { high = middle - 1 }
-        }
-        return low
-    }
-
-    /// The first record whose timestamp is ≥ `timestamp`: its offset and timestamp, or nil when
-    /// every record is older.
-    public func offset(forTimestamp timestamp: Int64) throws(ReservoirError) -> (offset: Int64, timestamp: Int64)? {
-        let (candidates, start) = state.withLock { state in
-            (state.segments.filter { $0.maxTimestamp >= timestamp }, state.logStartOffset)
-        }
-        let decoder = RecordDecoder()
-        for segment in candidates {
-            if let found = try segment.findOffset(byTimestamp: timestamp, startingOffset: start, decoder: decoder) {
-                return found
-            }
-        }
-        return nil
-    }
-
-    // MARK: Maintenance
-
-    /// What a maintenance step removed from the log.
-    public struct Removal: Sendable, Hashable {
-        /// Segments removed whole.
-        public var segments = 0
-        /// Their bytes.
-        public var bytes = 0
-        /// Records in them.
-        public var records = 0
-
-        public init(segments: Int = 0, bytes: Int = 0, records: Int = 0) {
-            self.segments = segments
-            self.bytes = bytes
-            self.records = records
-        }
-
-        static func + (lhs: Removal, rhs: Removal) -> Removal {
-            Removal(segments: lhs.segments + rhs.segments, bytes: lhs.bytes + rhs.bytes, records: lhs.records + rhs.records)
-        }
-    }
-
-    /// Deletes whole segments from the oldest, never the active one: those wholly below the log
-    /// start offset, then while the log holds more than `retentionBytes`, then while a
-    /// segment's newest record is older than `retentionMs` before `now` (Kafka's order; each
-    /// rule stops at the first segment it keeps). The log start offset moves to the first
-    /// segment kept and is checkpointed.
-    ///
-    /// Removed segments are renamed `.deleted` and their files removed `deleteDelayMs` later;
-    /// readers holding their batches keep reading them (the mapping outlives the files).
-    @discardableResult
-    public func deleteOldSegments(
-        retentionMs: Int64? = nil, retentionBytes: Int64? = nil, now: Int64? = nil, deleteDelayMs: Int64 = 60_000
-    ) throws(ReservoirError) -> Removal {
-        let now = now ?? wallClockMilliseconds()
-        return try maintenance.withLock { _ throws(ReservoirError) -> Removal in
-            let (removed, previousStart) = state.withLock { state -> ([Segment], Int64) in
-                let segments = state.segments
-                let last = segments.count - 1
-                var count = 0
-                while count < last && segments[count + 1].baseOffset <= state.logStartOffset { count += 1 }
-                // Size and time retention judge segments by what they hold: not a damaged log's,
-                // whose lost records are not counted. Only what the log start has passed goes.
-                if let retentionBytes, retentionBytes >= 0, damage.isEmpty {
-                    var excess = Int64(segments[count...].reduce(0) { $0 + $1.size }) - retentionBytes
-                    while count < last && excess - Int64(segments[count].size) >= 0 {
-                        excess -= Int64(segments[count].size)
-                        count += 1
-                    }
-                }
-                if let retentionMs, retentionMs >= 0, damage.isEmpty {
-                    while count < last && now.clampedMinus(segments[count].maxTimestamp) > retentionMs { count += 1 }
-                }
-                let previousStart = state.logStartOffset
-                guard count > 0 else { return ([], previousStart) }
-                state.logStartOffset = max(state.logStartOffset, segments[count].baseOffset)
-                state.segments.removeFirst(count)
-                return (Array(segments[..<count]), previousStart)
-            }
-            guard !removed.isEmpty else { return Removal() }
-            do throws(ReservoirError) { try onLogStart() } catch {
-                // Not checkpointed: the next open would read the files again. Nothing is deleted.
-                state.withLock { state in
-                    state.segments.insert(contentsOf: removed, at: 0)
-                    state.logStartOffset = previousStart
-                }
-                throw error
-            }
-            return try retire(removed, deleteDelayMs: deleteDelayMs)
-        }
-    }
-
-    /// Makes offsets below `offset` unreadable (Kafka's DeleteRecords): the log start offset
-    /// moves to `offset`, is checkpointed, and segments wholly below it are deleted.
-    ///
-    /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset beyond the log end.
-    @discardableResult
-    public func deleteRecords(before offset: Int64, deleteDelayMs: Int64 = 60_000) throws(ReservoirError) -> Removal {
-        let end = endOffset
-        guard offset >= 0, offset <= end else {
-            throw ReservoirError(.offsetOutOfRange, "cannot delete records before \(offset): the log end offset of \(directory) is \(end)")
-        }
-        let previous = state.withLock { state -> Int64? in
-            guard offset > state.logStartOffset else { return nil }
-            defer { state.logStartOffset = offset }
-            return state.logStartOffset
-        }
-        let removal: Removal
-        do throws(ReservoirError) {
-            removal = try deleteOldSegments(deleteDelayMs: deleteDelayMs)
-            if previous != nil && removal.segments == 0 { try onLogStart() }
-        } catch {
-            // The new start is not durable: the deletion is reported as not done, and undone.
-            if let previous { state.withLock { if $0.logStartOffset == offset { $0.logStartOffset = previous } } }
-            throw error
-        }
-        return removal
-    }
-
-    /// Rolls the active segment when its first batch is older than the segment-ms setting, so that
-    /// retention and compaction reach a log nobody appends to. Returns whether it rolled.
-    @discardableResult
-    public func rollIfDue(now: Int64? = nil) throws(ReservoirError) -> Bool {
-        let now = now ?? wallClockMilliseconds()
-        return try state.withLock { (state) throws(ReservoirError) -> Bool in
-            guard !state.closed, state.failure == nil, let active = state.segments.last, !active.isEmpty,
-                now.clampedMinus(active.createdAt) >= state.config.segmentMs
-            else { return false }
-            _ = try roll(&state, newBase: active.nextOffset, now: now)
-            return true
-        }
-    }
-
-    /// Renames the files of segments already out of the list to `.deleted` and schedules their
-    /// removal.
-    private func retire(_ segments: [Segment], deleteDelayMs: Int64) throws(ReservoirError) -> Removal {
-        var removal = Removal()
-        for segment in segments {
-            removal.segments += 1
-            removal.bytes += segment.size
-            removal.records += segment.recordCount()
-            try segment.files.rename(addingSuffix: SegmentFiles.deletedSuffix)
-        }
-        try FileSystem.syncDirectory(directory)
-        let files = segments.map(\.files)
-        deleter.schedule(afterNanoseconds: timerNanoseconds(milliseconds: deleteDelayMs)) { [logger] in
-            for file in files {
-                do throws(ReservoirError) { try file.removeAll(suffix: SegmentFiles.deletedSuffix) } catch {
-                    logger.warning("removing a deleted segment failed", metadata: ["segment": "\(file.log)", "error": "\(error)"])
-                }
-            }
-        }
-        return removal
-    }
-
-    // MARK: Compaction support
-
-    /// The segments compaction may read and replace: every segment but the active one that is
-    /// wholly durable (below the recovery point), oldest first.
-    func segmentsForCleaning() -> (segments: [Segment], logStart: Int64) {
-        let recoveryPoint = self.recoveryPoint
-        return state.withLock { state in
-            // Compaction rewrites segments: never those of a damaged log, whose bytes an operator
-            // must see, nor while a failed swap waits for the next open to finish it.
-            guard damage.isEmpty, !swapUnfinished.load(ordering: .acquiring) else { return ([], state.logStartOffset) }
-            return (Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset)
-        }
-    }
-
-    /// Runs `body` with the log's maintenance lock held (no retention or record deletion meanwhile).
-    func withMaintenanceLock<R>(_ body: () throws(ReservoirError) -> R) throws(ReservoirError) -> R {
-        try maintenance.withLock { _ throws(ReservoirError) -> R in try body() }
-    }
-
-    /// Where a crash is simulated in ``replaceSegments(_:deleteDelayMs:)`` (tests only).
-    enum SwapStep: Int, Sendable {
-        case cleanedWritten = 1, someSwapped, allSwapped, oldDeleted, someInstalled
-    }
-    /// Stops the next swap at this step, leaving the files as a crash there would (tests only).
-    let swapFailpoint = Atomic<Int>(0)
-    /// A swap failed past its point of no return: no more compaction until the log is reopened.
-    private let swapUnfinished = Atomic<Bool>(false)
-
-    /// One group of segments and the `.cleaned` log file that replaces it, named for the
-    /// group's first base offset.
-    struct CleanedGroup {
-        var old: [Segment]
-        var base: Int64 { old[0].baseOffset }
-    }
-
-    /// Swaps cleaned segments in, crash-safely, in Kafka's order: every `.cleaned` file (written
-    /// and fsync'd) is renamed `.swap`, the directory fsync'd; the old segments are renamed
-    /// `.deleted`; the `.swap` files are renamed into place, the directory fsync'd. A crash at
-    /// any point leaves a state the next open finishes or undoes (``completeInterruptedSwap``).
-    /// Appends never wait on this; readers holding old segments keep reading them.
-    ///
-    /// Must be called with the maintenance lock held. Returns false when a test failpoint stopped it.
-    func replaceSegments(_ groups: [CleanedGroup], deleteDelayMs: Int64) throws(ReservoirError) -> Bool {
-        let stop = SwapStep(rawValue: swapFailpoint.exchange(0, ordering: .relaxed))
-        if stop == .cleanedWritten { return false }
-        let descending = groups.sorted { $0.base > $1.base }
-        // Before the point of no return (every `.swap` file durable), a failure is undone: the
-        // `.swap` files go back to `.cleaned`, which the cleaner then removes, so that the disk
-        // never holds some `.swap` files without a `.cleaned` one (recovery would install them:
-        // part of a clean). A crash during the undo leaves a `.cleaned` file: rolled back at open.
-        var renamed: [SegmentFiles] = []
-        do throws(ReservoirError) {
-            for (index, group) in descending.enumerated() {
-                let files = SegmentFiles(directory: directory, baseOffset: group.base)
-                try FileSystem.rename(files.log + SegmentFiles.cleanedSuffix, to: files.log + SegmentFiles.swapSuffix)
-                renamed.append(files)
-                if stop == .someSwapped && index == 0 { return false }
-            }
-            try FileSystem.syncDirectory(directory)
-        } catch {
-            for files in renamed.reversed() {
-                do throws(ReservoirError) { try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log + SegmentFiles.cleanedSuffix) } catch {
-                    logger.error("undoing a failed compaction swap failed; the next open finishes or undoes it",
-                                 metadata: ["file": "\(files.log)", "error": "\(error)"])
-                }
-            }
-            throw error
-        }
-        if stop == .allSwapped { return false }
-        // Past the point of no return: the next open installs the cleaned segments whatever
-        // happens now. A failure stops compaction of this log until then (its files are between
-        // the two states); reads and appends go on from the segments in memory.
-        do throws(ReservoirError) {
-            for group in groups {
-                for segment in group.old { try segment.files.rename(addingSuffix: SegmentFiles.deletedSuffix) }
-            }
-            if stop == .oldDeleted { return false }
-            for (index, group) in descending.enumerated() {
-                let files = SegmentFiles(directory: directory, baseOffset: group.base)
-                try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log)
-                if stop == .someInstalled && index == 0 { return false }
-            }
-            try FileSystem.syncDirectory(directory)
-        } catch {
-            swapUnfinished.store(true, ordering: .releasing)
-            logger.error("a compaction swap failed past its point of no return; the next open completes it", metadata: ["error": "\(error)"])
-            throw error
-        }
-
-        // Open the new segments and build their indexes before readers see them.
-        let config = self.config
-        let now = wallClockMilliseconds()
-        var replacements: [(old: [Segment], new: Segment)] = []
-        for group in groups {
-            let segment = try Segment(files: SegmentFiles(directory: directory, baseOffset: group.base), active: false,
-                                      capacity: config.segmentBytes, indexIntervalBytes: config.indexIntervalBytes,
-                                      maxIndexBytes: config.maxIndexBytes, now: now)
-            let result = try segment.recover(expectedFirstOffset: group.base)
-            if result.truncatedBytes > 0 {
-                logger.error("a cleaned segment did not scan whole", metadata: ["segment": "\(segment.files.log)", "reason": "\(result.reason ?? "")"])
-            }
-            try segment.finish()
-            try segment.syncAll()
-            segment.releaseDescriptors()
-            replacements.append((group.old, segment))
-        }
-        state.withLock { state in
-            for (old, new) in replacements {
-                guard let first = state.segments.firstIndex(where: { $0 === old[0] }) else { continue }
-                state.segments.replaceSubrange(first..<(first + old.count), with: [new])
-            }
-        }
-        let retired = groups.flatMap(\.old).map(\.files)
-        deleter.schedule(afterNanoseconds: timerNanoseconds(milliseconds: deleteDelayMs)) { [logger] in
-            for file in retired {
-                do throws(ReservoirError) { try file.removeAll(suffix: SegmentFiles.deletedSuffix) } catch {
-                    logger.warning("removing a cleaned-away segment failed", metadata: ["segment": "\(file.log)", "error": "\(error)"])
-                }
-            }
-        }
-        return true
-    }
-
-    // MARK: Waiting for appends
-
-    /// Signals `wakeup` after every append (or, with `durable`, whenever the durable end
-    /// offset may have moved) and when the log closes, until ``removeObserver(_:)``.
-    public func addObserver(_ wakeup: Wakeup, durable: Bool = false) {
-        let added = observers.withLock { $0.updateValue((wakeup, durable), forKey: ObjectIdentifier(wakeup)) == nil }
-        if added { observerCount.add(1, ordering: .relaxed) }
-    }
-
-    public func removeObserver(_ wakeup: Wakeup) {
-        let removed = observers.withLock { $0.removeValue(forKey: ObjectIdentifier(wakeup)) != nil }
-        if removed { observerCount.subtract(1, ordering: .relaxed) }
-    }
-
-    fileprivate func signalObservers(durable: Bool, all: Bool = false) {
-        let targets = observers.withLock { observers in
-            observers.values.filter { all || $0.durable == durable }.map(\.wakeup)
-        }
-        for wakeup in targets { wakeup.signal() }
-    }
-
-    /// Whether the log was closed (its store closed): readers end.
-    public var isClosed: Bool { state.withLock { $0.closed } }
 
     // MARK: Closing
 

@@ -126,7 +126,7 @@ final class LogCleaner {
             var written: [String] = []
             do throws(ReservoirError) {
                 for group in groups {
-                    let path = SegmentFiles(directory: log.directory, baseOffset: group[0].baseOffset).log + SegmentFiles.cleanedSuffix
+                    let path = SegmentSwap.cleanedFile(directory: log.directory, base: group[0].baseOffset)
                     written.append(path)
                     guard let size = try write(group, to: path, map: map, mapEnd: mapEnd, settings: settings, now: now,
                                                result: &result, isCancelled: isCancelled)
@@ -139,10 +139,11 @@ final class LogCleaner {
                     result.segmentsBefore += group.count
                 }
                 result.segmentsAfter = groups.count
-                let swapped = try log.replaceSegments(groups.map { PartitionLog.CleanedGroup(old: $0) }, deleteDelayMs: settings.deleteDelayMs)
-                return swapped ? result : nil
+                try log.replaceSegments(groups, deleteDelayMs: settings.deleteDelayMs)
+                return result
             } catch {
-                for path in written { try? FileSystem.remove(path) }
+                // A swap that left its files for the next open to resolve keeps them all.
+                if !log.hasUnfinishedSwap { for path in written { try? FileSystem.remove(path) } }
                 throw error
             }
         }

@@ -4,9 +4,10 @@ import Synchronization
 import Testing
 @testable import Reservoir
 
-/// A crash at each step of the compaction swap, made by stopping the swap there and reopening
-/// the log without closing it: the log must hold exactly the records before the clean or
-/// exactly those after it.
+/// A crash at each step of the compaction swap, made through the system-call seam: from the
+/// chosen rename on, every rename and removal in the log's directory fails (the process has
+/// "died": nothing more reaches the disk, undo included), and the log is reopened without being
+/// closed. It must hold exactly the records before the clean or exactly those after it.
 @Suite("Compaction: crash at every swap state")
 struct CompactionCrashTests {
     static let config = LogConfig(segmentBytes: 2048, indexIntervalBytes: 256)
@@ -56,34 +57,53 @@ struct CompactionCrashTests {
         let finished = root + "/finished"
         try Self.copy(original, to: finished)
         let after: [LogRecord]
+        let finishedResult: LogCleaner.PassResult
         do {
             let log = try Self.open(finished, thread: thread, clean: true)
             let result = try #require(try Self.clean(log))
             #expect(result.segmentsBefore > 2)
+            finishedResult = result
             after = try allRecords(log)
         }
         #expect(after.count < before.count)
         #expect(after.map(\.offset).last == before.map(\.offset).last)
 
-        let expectations: [(PartitionLog.SwapStep?, Bool)] = [
-            (.cleanedWritten, false), (.someSwapped, false), (.allSwapped, true), (.oldDeleted, true), (.someInstalled, true),
-            (nil, true),  // swapped completely, removal of the .deleted files still pending
+        // The swap renames each `.cleaned` file to `.swap` (one per group), then each old segment's
+        // files to `.deleted` (one rename per segment, its log file first), then each `.swap` into place.
+        let groups = finishedResult.segmentsAfter
+        let olds = finishedResult.segmentsBefore
+        #expect(groups >= 2)
+        // A crash stops removals too; a failure (the last case) does not: the cleaner then cleans
+        // up, and must keep the `.cleaned` files of a swap whose undo failed as well, or the next
+        // open would install the one `.swap` file left (part of a clean).
+        let expectations: [(step: String, renamesBefore: Int?, cleaned: Bool, crash: Bool)] = [
+            ("cleaned written", 0, false, true), ("some swapped", 1, false, true), ("all swapped", groups, true, true),
+            ("old deleted", groups + olds, true, true), ("some installed", groups + olds + 1, true, true),
+            ("removal of the .deleted files pending", nil, true, true),
+            ("rename failed after some swapped, and its undo", 1, false, false),
         ]
-        for (step, cleaned) in expectations {
-            let directory = root + "/crash-\(step.map { "\($0)" } ?? "pending-delete")"
+        for (step, renamesBefore, cleaned, crash) in expectations {
+            let directory = root + "/crash-\(step.replacingOccurrences(of: " ", with: "-"))"
             try Self.copy(original, to: directory)
             do {
                 let log = try Self.open(directory, thread: thread, clean: true)
-                log.swapFailpoint.store(step?.rawValue ?? 0, ordering: .relaxed)
-                let result = try Self.clean(log, deleteDelayMs: 3_600_000)
-                #expect((result != nil) == (step == nil))
+                if let renamesBefore {
+                    let dead = directory + "/"
+                    SystemCall.inject(.init(operation: "rename", pathContaining: dead, errno: EIO, count: .max, skip: renamesBefore))
+                    // The cleaner removes each `.cleaned` path once before writing it.
+                    if crash { SystemCall.inject(.init(operation: "remove", pathContaining: dead, errno: EIO, count: .max, skip: groups)) }
+                    defer { SystemCall.clearFaults(pathContaining: dead) }
+                    #expect(throws: ReservoirError.self, "step \(step)") { try Self.clean(log, deleteDelayMs: 3_600_000) }
+                } else {
+                    #expect(try Self.clean(log, deleteDelayMs: 3_600_000) != nil)
+                }
                 let leftovers = fileNames(directory).filter { $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted") }
-                #expect(!leftovers.isEmpty, "step \(String(describing: step)) left no intermediate files")
+                #expect(!leftovers.isEmpty, "step \(step) left no intermediate files")
                 // The process dies here: no close.
             }
             let reopened = try Self.open(directory, thread: thread)
             let records = try allRecords(reopened)
-            #expect(records == (cleaned ? after : before), "after a crash at \(String(describing: step))")
+            #expect(records == (cleaned ? after : before), "after a crash at \(step)")
             #expect(fileNames(directory).allSatisfy { !$0.hasSuffix(".cleaned") && !$0.hasSuffix(".swap") && !$0.hasSuffix(".deleted") })
             #expect(reopened.endOffset == 600)
             // The recovered log takes appends and another clean.
