@@ -38,21 +38,19 @@ extension Reservoir {
 
     /// Appends commits to the offsets topic, then makes them visible.
     ///
-    /// Straight to the log, not through the store's public append: members commit their
-    /// positions while the store closes, after it stopped taking appends and before its logs close.
+    /// Members commit their positions while the store closes too, after it stopped taking
+    /// appends and before its logs close.
     func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset], acks: Acks) throws(ReservoirError) {
-        let log = try offsetsLog()
-        let topic = try self.topic(OffsetStore.topic)
-        let encoder = try topic.borrowEncoder()
-        defer { topic.returnEncoder(encoder) }
-        try log.append(OffsetStore.records(group: group, commits: commits), encoder: encoder, acks: acks)
+        _ = try offsetsLog()
+        try appendRecords(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0,
+                          acks: acks, caller: .storeClosing)
         offsetStore.apply(group: group, commits: commits)
     }
 
     /// As the synchronous form, durable, suspending for the fsync.
     func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset]) async throws {
         _ = try offsetsLog()
-        try await appendRecords(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable)
+        try await appendRecords(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable, caller: .store)
         offsetStore.apply(group: group, commits: commits)
     }
 
@@ -128,7 +126,7 @@ extension Reservoir {
         }
         let tombstones = offsetStore.tombstones(group: group)
         guard !tombstones.isEmpty else { throw ReservoirError(.invalidArgument, "consumer group \(group) does not exist") }
-        try appendRecords(to: OffsetStore.topic, records: tombstones, partition: 0, acks: .durable)
+        try appendRecords(to: OffsetStore.topic, records: tombstones, partition: 0, acks: .durable, caller: .store)
         offsetStore.remove(group: group)
     }
 }

@@ -437,7 +437,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
             partitions[index].dirty = false
         }
         guard !records.isEmpty else { return }
-        try store.appendRecords(to: QueueStateStore.topic, records: records, partition: 0, acks: .buffered)
+        try store.appendRecords(to: QueueStateStore.topic, records: records, partition: 0, acks: .buffered, caller: .store)
         for (partition, snapshot) in snapshots { store.queueStates.remember(snapshot, group: group, partition: partition) }
     }
 

@@ -169,8 +169,8 @@ public final class RecordBatchBuilder {
         return taken
     }
 
-    /// The records so far, to complete in place.
-    private var records: TakenRecords {
+    /// The records so far, to complete in place (the builder keeps them until ``reset()``).
+    var records: TakenRecords {
         let state = progress
         return TakenRecords(encoder: encoder, recordsEnd: state.position, count: state.count, baseTimestamp: state.baseTimestamp,
                             maxTimestamp: state.maxTimestamp, maxTimestampDelta: state.maxTimestampDelta)

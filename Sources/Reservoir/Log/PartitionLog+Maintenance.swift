@@ -33,7 +33,7 @@ extension PartitionLog {
     /// Removed segments are renamed `.deleted` and their files removed `deleteDelayMs` later;
     /// readers holding their batches keep reading them (the mapping outlives the files).
     @discardableResult
-    public func deleteOldSegments(
+    func deleteOldSegments(
         retentionMs: Int64? = nil, retentionBytes: Int64? = nil, now: Int64? = nil, deleteDelayMs: Int64 = 60_000
     ) throws(ReservoirError) -> Removal {
         let now = now ?? wallClockMilliseconds()
@@ -79,7 +79,7 @@ extension PartitionLog {
     ///
     /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset beyond the log end.
     @discardableResult
-    public func deleteRecords(before offset: Int64, deleteDelayMs: Int64 = 60_000) throws(ReservoirError) -> Removal {
+    func deleteRecords(before offset: Int64, deleteDelayMs: Int64 = 60_000) throws(ReservoirError) -> Removal {
         let end = endOffset
         guard offset >= 0, offset <= end else {
             throw ReservoirError(.offsetOutOfRange, "cannot delete records before \(offset): the log end offset of \(directory) is \(end)")
@@ -104,7 +104,7 @@ extension PartitionLog {
     /// Rolls the active segment when its first batch is older than the segment-ms setting, so that
     /// retention and compaction reach a log nobody appends to. Returns whether it rolled.
     @discardableResult
-    public func rollIfDue(now: Int64? = nil) throws(ReservoirError) -> Bool {
+    func rollIfDue(now: Int64? = nil) throws(ReservoirError) -> Bool {
         let now = now ?? wallClockMilliseconds()
         return try state.withLock { (state) throws(ReservoirError) -> Bool in
             guard !state.closed, state.failure == nil, let active = state.segments.last, !active.isEmpty,

@@ -78,12 +78,12 @@ extension PartitionLog {
 
     /// Signals `wakeup` after every append (or, with `durable`, whenever the durable end
     /// offset may have moved) and when the log closes, until ``removeObserver(_:)``.
-    public func addObserver(_ wakeup: Wakeup, durable: Bool = false) {
+    func addObserver(_ wakeup: Wakeup, durable: Bool = false) {
         let added = observers.withLock { $0.updateValue((wakeup, durable), forKey: ObjectIdentifier(wakeup)) == nil }
         if added { observerCount.add(1, ordering: .relaxed) }
     }
 
-    public func removeObserver(_ wakeup: Wakeup) {
+    func removeObserver(_ wakeup: Wakeup) {
         let removed = observers.withLock { $0.removeValue(forKey: ObjectIdentifier(wakeup)) != nil }
         if removed { observerCount.subtract(1, ordering: .relaxed) }
     }

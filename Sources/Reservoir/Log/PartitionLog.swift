@@ -206,52 +206,29 @@ public final class PartitionLog: Sendable {
 
     // MARK: Appending
 
-    /// Appends the batch last encoded by `encoder`, assigning its offsets. Returns the first and
-    /// last offset. The batch's base offset is stamped in place (it lies outside the CRC).
-    public func append(_ encoder: RecordBatchEncoder, summary: RecordBatchEncoder.Summary, acks: Acks) throws(ReservoirError) -> ClosedRange<Int64> {
-        let range = try appendBuffered(encoder.output.base, summary: summary)
-        if needsFsync(acks) { try groupCommit.waitUntilDurable(range.upperBound + 1) }
-        return range
-    }
-
-    /// As ``append(_:summary:acks:)``, suspending (never blocking a cooperative thread) for the fsync.
-    public func append(_ encoder: RecordBatchEncoder, summary: RecordBatchEncoder.Summary, acks: Acks) async throws -> ClosedRange<Int64> {
-        let range = try appendBuffered(encoder.output.base, summary: summary)
-        if needsFsync(acks) { try await waitUntilDurable(range.upperBound + 1) }
-        return range
-    }
-
-    /// Encodes `records` with `encoder` and appends them.
-    @discardableResult
-    public func append(_ records: some Collection<Record>, encoder: RecordBatchEncoder, acks: Acks = .buffered) throws(ReservoirError) -> ClosedRange<Int64> {
-        let summary = try encoder.encode(records, defaultTimestamp: wallClockMilliseconds())
-        return try append(encoder, summary: summary, acks: acks)
-    }
-
-    /// Writes one encoded batch at `batch` (mutable: its base offset is stamped) into the page cache.
-    func appendBuffered(_ batch: UnsafeMutableRawPointer, summary: RecordBatchEncoder.Summary) throws(ReservoirError) -> ClosedRange<Int64> {
-        let count = Int64(summary.recordCount)
-        let bytes = UnsafeRawBufferPointer(start: batch, count: summary.byteCount)
+    /// Writes `batch` into the page cache, assigning its offsets (stamped into its base offset
+    /// field), and returns the first and last. Acknowledge it with ``acknowledge(_:acks:)``.
+    func append(_ batch: EncodedBatch) throws(ReservoirError) -> ClosedRange<Int64> {
+        let count = Int64(batch.offsetCount)
         let now = wallClockMilliseconds()
         let (range, flush) = try state.withLock { (state) throws(ReservoirError) -> (ClosedRange<Int64>, Bool) in
             if let failure = state.failure { throw failure }
             guard !state.closed else { throw ReservoirError(.closed, "log \(directory) is closed") }
             let config = state.config
-            guard summary.byteCount <= config.segmentBytes else {
-                throw ReservoirError(.recordTooLarge, "batch of \(summary.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
+            guard batch.byteCount <= config.segmentBytes else {
+                throw ReservoirError(.recordTooLarge, "batch of \(batch.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
             }
             var active = state.segments[state.segments.count - 1]
             let base = active.nextOffset
             let last = base + count - 1
-            BigEndian.store(base, batch, RecordBatchHeader.Field.baseOffset)
-            if !active.canAppend(bytes: summary.byteCount, lastOffset: last, segmentBytes: config.segmentBytes)
+            batch.stamp(baseOffset: base)
+            if !active.canAppend(bytes: batch.byteCount, lastOffset: last, segmentBytes: config.segmentBytes)
                 || (!active.isEmpty && now.clampedMinus(active.createdAt) >= config.segmentMs)
             {
                 active = try roll(&state, newBase: base, now: now)
             }
             do throws(ReservoirError) {
-                try active.append(bytes, lastOffset: last, maxTimestamp: summary.maxTimestamp,
-                                  offsetOfMaxTimestamp: last, now: now)
+                try active.append(batch, lastOffset: last, now: now)
             } catch {
                 // A failed write (disk full) may leave a partial batch: cut it off so the log stays valid.
                 try? active.truncateTail()
@@ -342,18 +319,34 @@ public final class PartitionLog: Sendable {
         acks == .durable || flushesEveryAppend.load(ordering: .relaxed)
     }
 
-    /// Suspends until offsets below `target` are durable, sharing the fsync with other appends.
-    func waitUntilDurable(_ target: Int64) async throws {
-        try await groupCommit.durable(target)
+    /// Returns once the appended `range` is acknowledged as `acks` asks: at once for `.buffered`,
+    /// after its fsync (shared with concurrent appends) for `.durable`.
+    func acknowledge(_ range: ClosedRange<Int64>, acks: Acks) throws(ReservoirError) {
+        if needsFsync(acks) { try groupCommit.waitUntilDurable(range.upperBound + 1) }
     }
 
-    /// Calls `done` once offsets below `target` are durable (or the flush failed).
-    func whenDurable(_ target: Int64, _ done: @escaping @Sendable (ReservoirError?) -> Void) {
-        groupCommit.whenDurable(target, done)
+    /// As ``acknowledge(_:acks:)``, suspending (never blocking a cooperative thread) for the fsync.
+    func acknowledge(_ range: ClosedRange<Int64>, acks: Acks) async throws {
+        if needsFsync(acks) { try await groupCommit.durable(range.upperBound + 1) }
+    }
+
+    /// Calls `done` once the appended `range` is acknowledged as `acks` asks (or its flush failed).
+    func whenAcknowledged(_ range: ClosedRange<Int64>, acks: Acks, _ done: @escaping @Sendable (ReservoirError?) -> Void) {
+        if needsFsync(acks) { groupCommit.whenDurable(range.upperBound + 1, done) } else { done(nil) }
+    }
+
+    /// Encodes `records` with `encoder`, appends and acknowledges them: the log-level shortcut of
+    /// the store's append pipeline, for the store's own topics and tests.
+    @discardableResult
+    func append(_ records: some Collection<Record>, encoder: RecordBatchEncoder, acks: Acks = .buffered) throws(ReservoirError) -> ClosedRange<Int64> {
+        let summary = try encoder.encode(records, defaultTimestamp: wallClockMilliseconds())
+        let range = try append(EncodedBatch(encoder, summary))
+        try acknowledge(range, acks: acks)
+        return range
     }
 
     /// Makes everything appended so far durable.
-    public func flush() throws(ReservoirError) {
+    func flush() throws(ReservoirError) {
         try groupCommit.waitUntilDurable(endOffset)
     }
 

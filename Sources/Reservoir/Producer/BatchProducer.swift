@@ -85,7 +85,8 @@ public final class BatchProducer: Sendable {
             if state.closed { throw ReservoirError(.closed, "the producer for topic \(topic) is closed") }
             if let stopped = state.stopped { throw stopped }
         }
-        let (topicHandle, log, target) = try store.check(batch, topic: topic, partition: partition)
+        let pipeline = try AppendPipeline(store, topic: topic)
+        let target = try pipeline.route(batch, partition: partition)
         let current = batch.encoder
         let replacement: RecordBatchEncoder
         if let spare = state.withLock({ $0.spare.popLast() })?.encoder,
@@ -97,21 +98,20 @@ public final class BatchProducer: Sendable {
         let taken = batch.take(leaving: replacement)
         let pending = PendingAppend(partition: target)
         outstanding.enter()
-        writer.submit { [self] in write(taken, topic: topicHandle, log: log, pending: pending) }
+        writer.submit { [self] in write(taken, through: pipeline, to: target, pending: pending) }
         return pending
     }
 
-    /// Runs on the writer thread, one batch at a time in the order sent.
-    private func write(_ taken: RecordBatchBuilder.TakenRecords, topic: Topic, log: PartitionLog, pending: PendingAppend) {
-        var outcome: Result<ClosedRange<Int64>, ReservoirError>
+    /// Runs on the writer thread, one batch at a time in the order sent: the append pipeline's
+    /// stages after routing.
+    private func write(_ taken: RecordBatchBuilder.TakenRecords, through pipeline: AppendPipeline, to partition: Int, pending: PendingAppend) {
+        var outcome: Result<(log: PartitionLog, offsets: ClosedRange<Int64>), ReservoirError>
         if let stopped = state.withLock({ $0.stopped }) {
             outcome = .failure(stopped)
         } else {
             // Compression, header and CRC here: the thread filling batches is the slower of the two.
-            let summary = taken.finish()
             do throws(ReservoirError) {
-                try topic.checkBatch(summary)
-                outcome = .success(try log.appendBuffered(taken.encoder.output.base, summary: summary))
+                outcome = .success(try pipeline.append(pipeline.seal(taken), to: partition))
             } catch {
                 // A batch over the batch limit or larger than a segment was refused before
                 // anything was written; any other failure may recur, so nothing after it is written.
@@ -121,8 +121,9 @@ public final class BatchProducer: Sendable {
         }
         let box = EncoderBox(taken.encoder)
         state.withLock { if $0.spare.count <= maxInFlight { $0.spare.append(box) } }
-        if case .success(let offsets) = outcome, log.needsFsync(acks) {
-            log.whenDurable(offsets.upperBound + 1) { [self] error in
+        switch outcome {
+        case .success(let (log, offsets)):
+            log.whenAcknowledged(offsets, acks: acks) { [self] error in
                 if let error {
                     state.withLock { $0.stopped = $0.stopped ?? error }
                     complete(pending, .failure(error))
@@ -130,8 +131,8 @@ public final class BatchProducer: Sendable {
                     complete(pending, .success(offsets))
                 }
             }
-        } else {
-            complete(pending, outcome)
+        case .failure(let error):
+            complete(pending, .failure(error))
         }
     }
 

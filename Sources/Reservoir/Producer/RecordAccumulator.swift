@@ -13,11 +13,11 @@ final class RecordAccumulator: Sendable {
     private struct Pending {
         var records: [Record] = []
         var completions: [(acks: Acks, done: Completion)] = []
-        var bytes = 0
         var writeScheduled = false
     }
 
     private let log: PartitionLog
+    private let limits: AppendPipeline.Limits
     private let ioThread: IOThread
     private let batchBytes: Int
     private let lingerNanoseconds: UInt64
@@ -26,9 +26,10 @@ final class RecordAccumulator: Sendable {
     // Touched only on the I/O thread, which runs jobs one at a time.
     private nonisolated(unsafe) var encoder: RecordBatchEncoder?
 
-    init(log: PartitionLog, ioThread: IOThread, batchBytes: Int, lingerMilliseconds: Int,
+    init(log: PartitionLog, limits: AppendPipeline.Limits, ioThread: IOThread, batchBytes: Int, lingerMilliseconds: Int,
          makeEncoder: @escaping @Sendable () throws(ReservoirError) -> RecordBatchEncoder) {
         self.log = log
+        self.limits = limits
         self.ioThread = ioThread
         self.batchBytes = batchBytes
         self.lingerNanoseconds = timerNanoseconds(milliseconds: lingerMilliseconds)
@@ -36,11 +37,10 @@ final class RecordAccumulator: Sendable {
     }
 
     /// Adds `record`; `done` gets its offset once the record is acknowledged as `acks` asks.
-    func add(_ record: Record, size: Int, acks: Acks, done: @escaping Completion) {
+    func add(_ record: Record, acks: Acks, done: @escaping Completion) {
         let schedule = pending.withLock { pending -> Bool in
             pending.records.append(record)
             pending.completions.append((acks, done))
-            pending.bytes += size
             if pending.writeScheduled { return false }
             pending.writeScheduled = true
             return true
@@ -59,27 +59,37 @@ final class RecordAccumulator: Sendable {
             let taken = (pending.records, pending.completions)
             pending.records = []
             pending.completions = []
-            pending.bytes = 0
             pending.writeScheduled = false
             return taken
         }
         guard !records.isEmpty else { return }
-        var start = 0
-        while start < records.count {
-            var end = start
-            var bytes = 0
-            while end < records.count {
-                let size = RecordWriter.encodedSize(of: records[end], timestampDelta: 0, offsetDelta: 0).total
-                if end > start && bytes + size > batchBytes { break }
-                bytes += size
-                end += 1
+        // Batches of at most `batchBytes` uncompressed. Each record's size is its exact size in
+        // its batch (the timestamps are the batch's: delta 0; the offset delta is its place), so
+        // a record over the limit fails alone and never takes its batch-mates with it.
+        var batch: [Record] = []
+        var waiting: [(acks: Acks, done: Completion)] = []
+        var bytes = RecordBatchHeader.size
+        for (record, completion) in zip(records, completions) {
+            var size = RecordWriter.encodedSize(of: record, timestampDelta: 0, offsetDelta: Int32(batch.count)).total
+            if !batch.isEmpty && bytes + size > batchBytes {
+                write(batch, waiting)
+                batch.removeAll(keepingCapacity: true)
+                waiting.removeAll(keepingCapacity: true)
+                bytes = RecordBatchHeader.size
+                size = RecordWriter.encodedSize(of: record, timestampDelta: 0, offsetDelta: 0).total
             }
-            write(records[start..<end], completions[start..<end])
-            start = end
+            do throws(ReservoirError) { try limits.checkRecord(bytes: size) } catch {
+                completion.done(.failure(error))
+                continue
+            }
+            batch.append(record)
+            waiting.append(completion)
+            bytes += size
         }
+        if !batch.isEmpty { write(batch, waiting) }
     }
 
-    private func write(_ records: ArraySlice<Record>, _ completions: ArraySlice<(acks: Acks, done: Completion)>) {
+    private func write(_ records: [Record], _ completions: [(acks: Acks, done: Completion)]) {
         do throws(ReservoirError) {
             let encoder: RecordBatchEncoder
             if let existing = self.encoder {
@@ -88,7 +98,7 @@ final class RecordAccumulator: Sendable {
                 encoder = try makeEncoder()
                 self.encoder = encoder
             }
-            let range = try log.append(records, encoder: encoder, acks: .buffered)
+            let range = try log.append(limits.encode(records, with: encoder))
             var durable: [(Int64, Completion)] = []
             for (index, completion) in zip(range, completions) {
                 if log.needsFsync(completion.acks) {
@@ -99,7 +109,7 @@ final class RecordAccumulator: Sendable {
             }
             guard !durable.isEmpty else { return }
             let waiting = durable
-            log.whenDurable(range.upperBound + 1) { error in
+            log.whenAcknowledged(range, acks: .durable) { error in
                 for (offset, done) in waiting {
                     if let error { done(.failure(error)) } else { done(.success(offset)) }
                 }

@@ -86,30 +86,26 @@ final class Segment: @unchecked Sendable {
     }
 
     /// Appends one encoded batch whose offsets are already stamped.
-    func append(
-        _ batch: UnsafeRawBufferPointer,
-        lastOffset: Int64,
-        maxTimestamp batchMaxTimestamp: Int64,
-        offsetOfMaxTimestamp batchOffsetOfMaxTimestamp: Int64,
-        now: Int64
-    ) throws(ReservoirError) {
+    func append(_ batch: EncodedBatch, lastOffset: Int64, now: Int64) throws(ReservoirError) {
         let position = size
-        if let preallocation, preallocation.willWrite(upTo: position + batch.count), let preallocator {
+        let count = batch.byteCount
+        if let preallocation, preallocation.willWrite(upTo: position + count), let preallocator {
             preallocator.submit { preallocation.fill() }
         }
-        try log.write(batch, at: position)
+        let log = try self.log
+        try batch.withBytes { (bytes) throws(ReservoirError) in try log.write(bytes, at: position) }
         if size == 0 { createdAt = now }
-        size += batch.count
+        size += count
         nextOffset = lastOffset + 1
-        if batchMaxTimestamp > maxTimestamp {
-            maxTimestamp = batchMaxTimestamp
-            offsetOfMaxTimestamp = batchOffsetOfMaxTimestamp
+        if batch.maxTimestamp > maxTimestamp {
+            maxTimestamp = batch.maxTimestamp
+            offsetOfMaxTimestamp = lastOffset
         }
         published.store(size)
         if bytesSinceLastIndexEntry > indexIntervalBytes {
             addIndexEntries(lastOffset: lastOffset, position: position)
         }
-        bytesSinceLastIndexEntry += batch.count
+        bytesSinceLastIndexEntry += count
     }
 
     /// Cuts the file back to the last whole batch after a failed write (a short write on a full

@@ -9,6 +9,8 @@ public final class Topic: Sendable {
     let directory: String
     let partitions: [PartitionLog]
     let accumulators: [RecordAccumulator]
+    /// The size rules of the append pipeline.
+    let limits: AppendPipeline.Limits
     /// Encoders are not thread-safe; appends borrow one each from this pool.
     private let encoders: Mutex<[EncoderBox]>
     private let nextPartition = Atomic<Int>(0)
@@ -21,8 +23,10 @@ public final class Topic: Sendable {
         encoders = Mutex([])
         let compression = config.compression
         let level = config.compressionLevel
+        let limits = AppendPipeline.Limits(topic: name, maxRecordBytes: config.maxRecordBytes, maxBatchBytes: config.maxBatchBytes)
+        self.limits = limits
         accumulators = partitions.map { log in
-            RecordAccumulator(log: log, ioThread: ioThread, batchBytes: min(config.maxBatchBytes, 1 << 20),
+            RecordAccumulator(log: log, limits: limits, ioThread: ioThread, batchBytes: min(config.maxBatchBytes, 1 << 20),
                               lingerMilliseconds: lingerMilliseconds) { () throws(ReservoirError) in
                 let encoder = try RecordBatchEncoder(compression: compression, compressionLevel: level)
                 encoder.maxRecordBytes = config.maxRecordBytes
@@ -36,13 +40,6 @@ public final class Topic: Sendable {
         let encoder = try RecordBatchEncoder(compression: config.compression, compressionLevel: config.compressionLevel)
         encoder.maxRecordBytes = config.maxRecordBytes
         return encoder
-    }
-
-    /// Refuses an encoded batch over the batch limit (before it is written).
-    func checkBatch(_ summary: RecordBatchEncoder.Summary) throws(ReservoirError) {
-        guard summary.byteCount <= config.maxBatchBytes else {
-            throw ReservoirError(.recordTooLarge, "batch of \(summary.byteCount) bytes exceeds the limit of \(config.maxBatchBytes) bytes of topic \(name); nothing was written: append fewer records at a time")
-        }
     }
 
     func returnEncoder(_ encoder: RecordBatchEncoder) {
@@ -74,22 +71,5 @@ public final class Topic: Sendable {
     func unkeyedRecordError(index: Int?) -> ReservoirError {
         let which = index.map { "record \($0) has no key" } ?? "a record has no key"
         return ReservoirError(.invalidArgument, "\(which), but topic \(name) is compacted by key (cleanup \(config.cleanup)): every record needs a key; nothing was written")
-    }
-
-    /// Checks every record against the size limits before anything is written.
-    func checkSizes(_ records: some Collection<Record>) throws(ReservoirError) -> Int {
-        var total = RecordBatchHeader.size
-        for record in records {
-            let size = RecordWriter.encodedSize(of: record, timestampDelta: 0, offsetDelta: 0).total
-            guard size <= config.maxRecordBytes else {
-                throw ReservoirError(.recordTooLarge, "record of \(size) bytes exceeds the limit of \(config.maxRecordBytes) bytes of topic \(name); nothing was written")
-            }
-            // Sized with zero deltas; the real timestamp and offset deltas take up to 14 bytes more.
-            total += size + 14
-        }
-        guard total <= config.maxBatchBytes else {
-            throw ReservoirError(.recordTooLarge, "batch of about \(total) bytes exceeds the limit of \(config.maxBatchBytes) bytes of topic \(name); nothing was written: append fewer records at a time")
-        }
-        return total
     }
 }

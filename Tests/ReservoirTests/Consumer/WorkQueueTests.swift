@@ -253,7 +253,7 @@ extension LifetimeTests {
             _ = try store.queue(group: "q", topic: "f")
             let record = Record(key: [], value: [0xc2])
             for topic in ["__consumer_offsets", "__queue_state"] {
-                try store.appendRecords(to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered)
+                try store.appendRecords(to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered, caller: .store)
             }
             // The internal topics flush on a timer: a pending timer must not keep their log alive.
             weakStateLog = try store.log(topic: "__queue_state", partition: 0)

@@ -50,8 +50,8 @@ struct ExtremeValueTests {
             let state = Record(key: QueueStateStore.encodeKey(group: "q", partition: partition), value: QueueStateStore.encode(
                 QueueStateStore.Snapshot(start: .max, runs: [.init(first: .min, last: .max, state: .available, deliveries: 3)],
                                          acknowledged: .max, archived: .max, deadLettered: .max)))
-            try store.appendRecords(to: OffsetStore.topic, records: commit, partition: 0, acks: .buffered)
-            try store.appendRecords(to: QueueStateStore.topic, records: [state], partition: 0, acks: .buffered)
+            try store.appendRecords(to: OffsetStore.topic, records: commit, partition: 0, acks: .buffered, caller: .store)
+            try store.appendRecords(to: QueueStateStore.topic, records: [state], partition: 0, acks: .buffered, caller: .store)
             try store.close()
         }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)

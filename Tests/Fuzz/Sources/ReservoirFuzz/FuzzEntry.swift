@@ -69,11 +69,20 @@ private func fuzzConsumerState(_ bytes: [UInt8]) {
         _ = try store.queue(group: "q", topic: "f")
         let split = bytes.count / 2
         let record = Record(key: Array(bytes[..<split]), value: Array(bytes[split...]))
-        for topic in ["__consumer_offsets", "__queue_state"] {
-            // Straight into the log: the store's own append refuses users' writes to internal topics.
-            try store.log(topic: topic, partition: 0).append([record, Record(key: Array(bytes), value: Array(bytes))], encoder: try RecordBatchEncoder())
-        }
+        let internalTopics = ["__consumer_offsets", "__queue_state"]
+        var ends: [String: Int64] = [:]
+        for topic in internalTopics { ends[topic] = try store.log(topic: topic, partition: 0).endOffset }
         try store.close()
+        // Straight into the segment file, as a crafted file would be: the store refuses users'
+        // writes to its internal topics.
+        for topic in internalTopics {
+            let batch = try RecordBatchEncoder().encodedBytes(
+                [record, Record(key: Array(bytes), value: Array(bytes))], baseOffset: ends[topic] ?? 0, defaultTimestamp: 0)
+            guard let file = FileHandle(forWritingAtPath: stateDirectory + "/topics/\(topic)/0/00000000000000000000.log") else { return }
+            file.seekToEndOfFile()
+            file.write(Data(batch))
+            file.closeFile()
+        }
     } catch {
         try? store.close()
         return

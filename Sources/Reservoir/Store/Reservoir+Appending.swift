@@ -1,0 +1,131 @@
+extension Reservoir {
+    /// Where an appended record went.
+    public struct AppendReceipt: Sendable, Hashable {
+        /// The partition the record went to.
+        public var partition: Int
+        /// The record's offset in that partition.
+        public var offset: Int64
+    }
+
+    /// The offsets one append wrote to one partition.
+    public struct AppendedRange: Sendable, Hashable {
+        /// The partition written.
+        public var partition: Int
+        /// The first and last offset the records got.
+        public var offsets: ClosedRange<Int64>
+    }
+
+    // MARK: Records
+
+    /// Appends `records` to `topic` and returns the offsets per partition.
+    ///
+    /// Keyed records go to their key's partition (as Kafka's default partitioner), unkeyed ones
+    /// together to one partition chosen round robin, unless `partition` is given. Every batch is
+    /// encoded and checked against the topic's limits before any is written.
+    @discardableResult
+    public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> [AppendedRange] {
+        try appendRecords(to: topic, records: records, partition: partition, acks: acks, caller: .user)
+    }
+
+    /// As ``append(to:records:partition:acks:)``, suspending instead of blocking for the fsync.
+    @discardableResult
+    public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) async throws -> [AppendedRange] {
+        try await appendRecords(to: topic, records: records, partition: partition, acks: acks, caller: .user)
+    }
+
+    /// The records append for any caller (the store's own topics included).
+    @discardableResult
+    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks, caller: AppendPipeline.Caller) throws(ReservoirError) -> [AppendedRange] {
+        let written = try writeRecords(to: topic, records: records, partition: partition, caller: caller)
+        for (log, range) in written { try log.acknowledge(range.offsets, acks: acks) }
+        return written.map(\.range)
+    }
+
+    /// As the synchronous form, suspending for the fsync.
+    @discardableResult
+    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks, caller: AppendPipeline.Caller) async throws -> [AppendedRange] {
+        let written = try writeRecords(to: topic, records: records, partition: partition, caller: caller)
+        for (log, range) in written { try await log.acknowledge(range.offsets, acks: acks) }
+        return written.map(\.range)
+    }
+
+    /// The pipeline's stages up to the write: check, route, encode every batch (each with an
+    /// encoder of its own) and check its limits, then append them all; a refused batch leaves
+    /// every partition untouched.
+    private func writeRecords(to name: String, records: [Record], partition: Int?, caller: AppendPipeline.Caller) throws(ReservoirError) -> [(log: PartitionLog, range: AppendedRange)] {
+        let pipeline = try AppendPipeline(self, topic: name, caller: caller)
+        let topic = pipeline.topic
+        let groups = try pipeline.route(records, partition: partition)
+        var encoders: [RecordBatchEncoder] = []
+        defer { for encoder in encoders { topic.returnEncoder(encoder) } }
+        var batches: [(Int, EncodedBatch)] = []
+        for (target, group) in groups {
+            let encoder = try topic.borrowEncoder()
+            encoders.append(encoder)
+            batches.append((target, try pipeline.encode(group, with: encoder)))
+        }
+        var written: [(log: PartitionLog, range: AppendedRange)] = []
+        for (target, batch) in batches {
+            let (log, offsets) = try pipeline.append(batch, to: target)
+            written.append((log, AppendedRange(partition: target, offsets: offsets)))
+        }
+        return written
+    }
+
+    // MARK: Builders
+
+    /// A builder with the topic's compression, for ``append(to:batch:partition:acks:)``.
+    public func makeBatchBuilder(for topic: String) throws(ReservoirError) -> RecordBatchBuilder {
+        let config = try self.topic(topic).config
+        return try RecordBatchBuilder(compression: config.compression, compressionLevel: config.compressionLevel)
+    }
+
+    /// Appends the records of `batch` to one partition (`partition`, or round robin when nil),
+    /// then empties the builder. The fastest way to append: see ``RecordBatchBuilder``.
+    ///
+    /// - Throws: ``ReservoirError/Code/recordTooLarge`` when a record or the batch exceeds the
+    ///   topic's limits (nothing is written, the builder keeps its records).
+    @discardableResult
+    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> AppendedRange {
+        let (log, range) = try write(batch, to: topic, partition: partition)
+        try log.acknowledge(range.offsets, acks: acks)
+        return range
+    }
+
+    /// As ``append(to:batch:partition:acks:)``, suspending instead of blocking for the fsync.
+    @discardableResult
+    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) async throws -> AppendedRange {
+        let (log, range) = try write(batch, to: topic, partition: partition)
+        try await log.acknowledge(range.offsets, acks: acks)
+        return range
+    }
+
+    private func write(_ batch: RecordBatchBuilder, to name: String, partition: Int?) throws(ReservoirError) -> (PartitionLog, AppendedRange) {
+        let pipeline = try AppendPipeline(self, topic: name)
+        let target = try pipeline.route(batch, partition: partition)
+        let (log, offsets) = try pipeline.append(pipeline.seal(batch.records), to: target)
+        batch.reset()
+        return (log, AppendedRange(partition: target, offsets: offsets))
+    }
+
+    // MARK: Single records
+
+    /// Appends one record through its partition's accumulator, which batches it with concurrent
+    /// appends; returns once it is acknowledged as `acks` asks.
+    public func append(to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+        let pipeline = try AppendPipeline(self, topic: topic)
+        let target = try pipeline.route(key: key, partition: partition)
+        let accumulator = pipeline.topic.accumulators[target]
+        let offset = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int64, any Error>) in
+            accumulator.add(Record(key: key, value: value, headers: headers), acks: acks) { continuation.resume(with: $0) }
+        }
+        return AppendReceipt(partition: target, offset: offset)
+    }
+
+    /// Appends one record with UTF-8 key and value; a nil value is a tombstone (on a compacted
+    /// topic, it deletes the key).
+    @discardableResult
+    public func append(to topic: String, key: String?, value: String?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+        try await append(to: topic, key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, partition: partition, acks: acks)
+    }
+}
