@@ -3,8 +3,8 @@
 public struct LogConfig: Sendable, Hashable {
     /// Roll to a new segment before one grows past this many bytes (Kafka's `segment.bytes`).
     public var segmentBytes: Int = 1 << 30
-    /// Roll the active segment once its first batch is this many ms old (Kafka's `segment.ms`).
-    public var segmentMs: Int64 = .max
+    /// Roll the active segment once its first batch is this many ms old (Kafka's `segment.ms`, 7 days).
+    public var segmentMs: Int64 = 604_800_000
     /// Add an offset-index entry after this many bytes of log (Kafka's `index.interval.bytes`).
     public var indexIntervalBytes: Int = 4096
     /// The preallocated size of each index file (Kafka's `segment.index.bytes`).
@@ -16,7 +16,7 @@ public struct LogConfig: Sendable, Hashable {
 
     public init(
         segmentBytes: Int = 1 << 30,
-        segmentMs: Int64 = .max,
+        segmentMs: Int64 = 604_800_000,
         indexIntervalBytes: Int = 4096,
         maxIndexBytes: Int = 10 * 1024 * 1024,
         flushPolicy: FlushPolicy = .onRollAndClose,

@@ -143,14 +143,7 @@ final class MaintenanceService: Sendable {
         let lagExceeded = survey.oldestDirtyTimestamp.map { config.maxCompactionLagMs < Int64.max && now.clampedMinus($0) > config.maxCompactionLagMs } ?? false
         guard ignoringDirtyRatio || lagExceeded || survey.dirtyRatio >= config.minCleanableDirtyRatio else { return }
 
-        var settings = LogCleaner.Settings()
-        settings.deleteRetentionMs = config.deleteRetentionMs
-        settings.minCompactionLagMs = config.minCompactionLagMs
-        settings.compression = config.compression
-        settings.compressionLevel = config.compressionLevel
-        settings.segmentBytes = config.segmentBytes
-        settings.maxIndexBytes = config.maxIndexBytes
-        settings.deleteDelayMs = config.fileDeleteDelayMs
+        let settings = config.cleanerSettings
         let started = monotonicNanoseconds()
         guard let result = try cleaner.cleaner.clean(log, firstDirty: checkpointed, settings: settings, now: now,
                                                        rewritingCleanSection: ignoringDirtyRatio, isCancelled: {

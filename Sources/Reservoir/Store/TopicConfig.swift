@@ -2,6 +2,7 @@
 ///
 /// Defaults follow Kafka's where Kafka has the setting. Every setting but the partition count's
 /// lower bound can be changed on an existing topic (``Reservoir/alterTopic(_:settings:)``).
+/// ``TopicSetting/all`` lists them with their names, rules and meaning.
 public struct TopicConfig: Sendable, Hashable, Codable {
     /// Number of partitions: can grow, never shrink.
     public var partitions: Int
@@ -85,9 +86,9 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         self.maxIndexBytes = maxIndexBytes
         self.flushPolicy = flushPolicy
         // Defaults: 16 MiB batches and 1 MiB records, never more than a segment holds.
-        let batch = maxBatchBytes ?? min(16 << 20, segmentBytes)
+        let batch = maxBatchBytes ?? Self.derivedMaxBatchBytes(segmentBytes: segmentBytes)
         self.maxBatchBytes = batch
-        self.maxRecordBytes = maxRecordBytes ?? min(1 << 20, batch)
+        self.maxRecordBytes = maxRecordBytes ?? Self.derivedMaxRecordBytes(maxBatchBytes: batch)
         self.preallocateBytes = preallocateBytes
         self.cleanup = cleanup
         self.retentionMs = retentionMs
@@ -99,56 +100,50 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         self.fileDeleteDelayMs = fileDeleteDelayMs
     }
 
+    /// Checks every setting against its rule in ``TopicSetting/all``, then the rules that tie
+    /// settings together.
+    func validate() throws(ReservoirError) {
+        for setting in TopicSetting.all {
+            var copy = self
+            guard setting.apply(setting.read(self), to: &copy) else {
+                throw ReservoirError(.invalidArgument, "setting \(setting.name)=\(setting.value(in: self)): expected \(setting.expected)")
+            }
+        }
+        guard maxBatchBytes >= maxRecordBytes else {
+            throw ReservoirError(.invalidArgument, "max record bytes \(maxRecordBytes) exceeds max batch bytes \(maxBatchBytes): a record must fit in a batch")
+        }
+        guard maxBatchBytes <= segmentBytes else {
+            throw ReservoirError(.invalidArgument, "max batch bytes \(maxBatchBytes) exceeds segment bytes \(segmentBytes): lower max batch bytes or raise segment bytes")
+        }
+        guard !cleanup.isEmpty else { throw ReservoirError(.invalidArgument, "cleanup must be delete, compact or compact,delete") }
+        try logConfig.validate()
+    }
+
+    /// The settings of the partition logs, derived from this configuration.
     var logConfig: LogConfig {
         LogConfig(segmentBytes: segmentBytes, segmentMs: segmentMs, indexIntervalBytes: indexIntervalBytes,
                   maxIndexBytes: maxIndexBytes, flushPolicy: flushPolicy, preallocateBytes: preallocateBytes)
     }
 
-    func validate() throws(ReservoirError) {
-        guard partitions >= 1, partitions <= 10_000 else {
-            throw ReservoirError(.invalidArgument, "partition count \(partitions) must be between 1 and 10000")
-        }
-        guard maxRecordBytes > 0, maxBatchBytes >= maxRecordBytes else {
-            throw ReservoirError(.invalidArgument, "record and batch size limits must be positive, batch ≥ record")
-        }
-        guard preallocateBytes >= 0 else { throw ReservoirError(.invalidArgument, "preallocate bytes must not be negative") }
-        try logConfig.validate()
-        guard maxBatchBytes <= segmentBytes else {
-            throw ReservoirError(.invalidArgument, "max batch bytes \(maxBatchBytes) exceeds segment bytes \(segmentBytes): lower max batch bytes or raise segment bytes")
-        }
-        guard !cleanup.isEmpty else { throw ReservoirError(.invalidArgument, "cleanup must be delete, compact or compact,delete") }
-        guard retentionMs >= -1, retentionBytes >= -1 else {
-            throw ReservoirError(.invalidArgument, "retention must be -1 (unlimited) or a non-negative limit")
-        }
-        guard deleteRetentionMs >= 0, minCompactionLagMs >= 0, maxCompactionLagMs >= 0, fileDeleteDelayMs >= 0 else {
-            throw ReservoirError(.invalidArgument, "time settings must not be negative")
-        }
-        guard minCleanableDirtyRatio >= 0, minCleanableDirtyRatio <= 1 else {
-            throw ReservoirError(.invalidArgument, "min cleanable dirty ratio \(minCleanableDirtyRatio) must be between 0 and 1")
-        }
+    /// The settings of a compaction pass, derived from this configuration.
+    var cleanerSettings: LogCleaner.Settings {
+        LogCleaner.Settings(deleteRetentionMs: deleteRetentionMs, minCompactionLagMs: minCompactionLagMs, compression: compression,
+                            compressionLevel: compressionLevel, segmentBytes: segmentBytes, maxIndexBytes: maxIndexBytes,
+                            deleteDelayMs: fileDeleteDelayMs)
     }
 
     // MARK: Settings by name
 
-    /// The names ``applying(_:)`` accepts, with Kafka's dotted names as aliases.
-    public static let settingNames: [String] = [
-        "partitions", "compression", "compressionLevel", "segmentBytes", "segmentMs", "indexIntervalBytes",
-        "maxIndexBytes", "flush", "maxRecordBytes", "maxBatchBytes", "preallocateBytes", "cleanup", "retentionMs",
-        "retentionBytes", "deleteRetentionMs", "minCleanableDirtyRatio", "minCompactionLagMs", "maxCompactionLagMs",
-        "fileDeleteDelayMs",
-    ]
-
-    private static let kafkaNames: [String: String] = [
-        "compression.type": "compression", "segment.bytes": "segmentBytes", "segment.ms": "segmentMs",
-        "index.interval.bytes": "indexIntervalBytes", "segment.index.bytes": "maxIndexBytes",
-        "max.message.bytes": "maxBatchBytes", "cleanup.policy": "cleanup", "retention.ms": "retentionMs",
-        "retention.bytes": "retentionBytes", "delete.retention.ms": "deleteRetentionMs",
-        "min.cleanable.dirty.ratio": "minCleanableDirtyRatio", "min.compaction.lag.ms": "minCompactionLagMs",
-        "max.compaction.lag.ms": "maxCompactionLagMs", "file.delete.delay.ms": "fileDeleteDelayMs",
-    ]
+    /// The names ``applying(_:)`` accepts (Kafka's dotted names work too; see ``TopicSetting/all``).
+    public static let settingNames: [String] = TopicSetting.all.map(\.name)
 
     /// The setting name `name` stands for (itself, or the name a Kafka alias maps to).
-    public static func settingName(for name: String) -> String { kafkaNames[name] ?? name }
+    public static func settingName(for name: String) -> String { TopicSetting.named(name)?.name ?? name }
+
+    /// The batch limit that follows the segment size unless set.
+    static func derivedMaxBatchBytes(segmentBytes: Int) -> Int { min(16 << 20, segmentBytes) }
+    /// The record limit that follows the batch limit unless set.
+    static func derivedMaxRecordBytes(maxBatchBytes: Int) -> Int { min(1 << 20, maxBatchBytes) }
 
     /// This configuration with `settings` (name → text value, as `topic alter --set` gives them)
     /// applied and validated.
@@ -160,87 +155,34 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         // Size limits still at the defaults derived from the segment size follow it when only the
         // segment size changes, as they do when a topic is created with that size: one setting,
         // one meaning, whether given by its flag or by `--set`.
-        let named = Set(settings.map { Self.kafkaNames[$0.name] ?? $0.name })
-        let derivedBatch = maxBatchBytes == min(16 << 20, segmentBytes) && !named.contains("maxBatchBytes")
-        let derivedRecord = maxRecordBytes == min(1 << 20, maxBatchBytes) && !named.contains("maxRecordBytes")
-        for (rawName, value) in settings {
-            let name = Self.kafkaNames[rawName] ?? rawName
-            func bad(_ expected: String) -> ReservoirError {
-                ReservoirError(.invalidArgument, "setting \(rawName)=\(value): expected \(expected)")
+        let named = Set(settings.map { Self.settingName(for: $0.name) })
+        let derivedBatch = maxBatchBytes == Self.derivedMaxBatchBytes(segmentBytes: segmentBytes) && !named.contains("maxBatchBytes")
+        let derivedRecord = maxRecordBytes == Self.derivedMaxRecordBytes(maxBatchBytes: maxBatchBytes) && !named.contains("maxRecordBytes")
+        for (name, value) in settings {
+            guard let setting = TopicSetting.named(name) else {
+                throw ReservoirError(.invalidArgument, "unknown setting \(name): known settings are \(Self.settingNames.joined(separator: ", "))")
             }
-            func int() throws(ReservoirError) -> Int {
-                guard let number = Int(value) else { throw bad("an integer") }
-                return number
-            }
-            func int64() throws(ReservoirError) -> Int64 {
-                guard let number = Int64(value) else { throw bad("an integer") }
-                return number
-            }
-            switch name {
-            case "partitions": config.partitions = try int()
-            case "compression":
-                guard let codec = CompressionCodec(name: value) else { throw bad("none, gzip, snappy, lz4 or zstd") }
-                config.compression = codec
-            case "compressionLevel": config.compressionLevel = try int()
-            case "segmentBytes": config.segmentBytes = try int()
-            case "segmentMs": config.segmentMs = try int64()
-            case "indexIntervalBytes": config.indexIntervalBytes = try int()
-            case "maxIndexBytes": config.maxIndexBytes = try int()
-            case "flush":
-                guard let policy = FlushPolicy(parsing: value) else { throw bad("durable, interval:N, interval:Tms or none") }
-                config.flushPolicy = policy
-            case "maxRecordBytes": config.maxRecordBytes = try int()
-            case "maxBatchBytes": config.maxBatchBytes = try int()
-            case "preallocateBytes": config.preallocateBytes = try int()
-            case "cleanup":
-                guard let policy = CleanupPolicy(parsing: value) else { throw bad("delete, compact or compact,delete") }
-                config.cleanup = policy
-            case "retentionMs": config.retentionMs = try int64()
-            case "retentionBytes": config.retentionBytes = try int64()
-            case "deleteRetentionMs": config.deleteRetentionMs = try int64()
-            case "minCleanableDirtyRatio":
-                guard let ratio = Double(value) else { throw bad("a number between 0 and 1") }
-                config.minCleanableDirtyRatio = ratio
-            case "minCompactionLagMs": config.minCompactionLagMs = try int64()
-            case "maxCompactionLagMs": config.maxCompactionLagMs = try int64()
-            case "fileDeleteDelayMs": config.fileDeleteDelayMs = try int64()
-            default:
-                throw ReservoirError(.invalidArgument, "unknown setting \(rawName): known settings are \(Self.settingNames.joined(separator: ", "))")
-            }
+            try setting.apply(value, to: &config, as: name)
         }
-        if derivedBatch { config.maxBatchBytes = min(16 << 20, config.segmentBytes) }
-        if derivedRecord { config.maxRecordBytes = min(1 << 20, config.maxBatchBytes) }
+        if derivedBatch { config.maxBatchBytes = Self.derivedMaxBatchBytes(segmentBytes: config.segmentBytes) }
+        if derivedRecord { config.maxRecordBytes = Self.derivedMaxRecordBytes(maxBatchBytes: config.maxBatchBytes) }
         try config.validate()
         return config
     }
 
     /// Every setting by name with its value as text, in ``settingNames`` order.
     public var settings: [(name: String, value: String)] {
-        [
-            ("partitions", "\(partitions)"), ("compression", compression.description),
-            ("compressionLevel", "\(compressionLevel)"), ("segmentBytes", "\(segmentBytes)"), ("segmentMs", "\(segmentMs)"),
-            ("indexIntervalBytes", "\(indexIntervalBytes)"), ("maxIndexBytes", "\(maxIndexBytes)"),
-            ("flush", flushPolicy.description), ("maxRecordBytes", "\(maxRecordBytes)"), ("maxBatchBytes", "\(maxBatchBytes)"),
-            ("preallocateBytes", "\(preallocateBytes)"), ("cleanup", cleanup.description), ("retentionMs", "\(retentionMs)"),
-            ("retentionBytes", "\(retentionBytes)"), ("deleteRetentionMs", "\(deleteRetentionMs)"),
-            ("minCleanableDirtyRatio", "\(minCleanableDirtyRatio)"), ("minCompactionLagMs", "\(minCompactionLagMs)"),
-            ("maxCompactionLagMs", "\(maxCompactionLagMs)"), ("fileDeleteDelayMs", "\(fileDeleteDelayMs)"),
-        ]
+        TopicSetting.all.map { ($0.name, $0.value(in: self)) }
     }
 
     // MARK: Codable
 
-    // Codable by hand, and strict: a stored configuration is read exactly or not at all. A key
-    // this version does not know, a value of the wrong type or one out of range is an error that
-    // names the key and the value (a misread `cleanup` would turn a compacted topic into one that
-    // retention deletes). A key missing from an older file takes its default.
-    private enum Key: String, CodingKey, CaseIterable {
-        case partitions, compression, compressionLevel, segmentBytes, segmentMs, indexIntervalBytes, maxIndexBytes, flush
-        case maxRecordBytes, maxBatchBytes, preallocateBytes, cleanup, retentionMs, retentionBytes, deleteRetentionMs
-        case minCleanableDirtyRatio, minCompactionLagMs, maxCompactionLagMs, fileDeleteDelayMs
-    }
-
-    private struct AnyKey: CodingKey {
+    // Strict, from the table: a stored configuration is read exactly or not at all. A key this
+    // version does not know, a value of the wrong type or one that breaks its setting's rule is an
+    // error naming the key and the value (a misread `cleanup` would turn a compacted topic into
+    // one that retention deletes). A key missing from an older file takes its default; the size
+    // limits' defaults follow the segment size, as when the topic was created.
+    private struct Key: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
@@ -248,68 +190,43 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        let names = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
-        if let unknown = names.first(where: { Key(rawValue: $0) == nil }) {
-            throw ReservoirError(.corruptData, "unknown setting \"\(unknown)\": known settings are \(Key.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         let container = try decoder.container(keyedBy: Key.self)
-        let defaults = TopicConfig()
-        func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
+        let names = Set(container.allKeys.map(\.stringValue))
+        if let unknown = names.sorted().first(where: { name in !TopicSetting.all.contains { $0.name == name } }) {
+            throw ReservoirError(.corruptData, "unknown setting \"\(unknown)\": known settings are \(Self.settingNames.joined(separator: ", "))")
+        }
+        guard names.contains("partitions") else { throw ReservoirError(.corruptData, "setting partitions is missing") }
+        var config = TopicConfig()
+        for setting in TopicSetting.all where names.contains(setting.name) {
+            let key = Key(stringValue: setting.name)
+            let value: TopicSetting.Value
             do {
-                return try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+                switch setting.kind {
+                case .integer: value = .integer(try container.decode(Int64.self, forKey: key))
+                case .number: value = .number(try container.decode(Double.self, forKey: key))
+                case .text: value = .text(try container.decode(String.self, forKey: key))
+                }
             } catch {
-                throw ReservoirError(.corruptData, "setting \(key.rawValue) is not \(T.self == String.self ? "a string" : T.self == Double.self ? "a number" : "an integer"): \(error)")
+                throw ReservoirError(.corruptData, "setting \(setting.name) is not \(setting.expected): \(error)")
+            }
+            guard setting.apply(value, to: &config) else {
+                throw ReservoirError(.corruptData, "setting \(setting.name) = \(value) is not valid: expected \(setting.expected)")
             }
         }
-        func parsed<T>(_ key: Key, _ fallback: String, _ expected: String, _ parse: (String) -> T?) throws -> T {
-            let text: String = try value(key, fallback)
-            guard let result = parse(text) else {
-                throw ReservoirError(.corruptData, "setting \(key.rawValue) = \"\(text)\" is not valid: expected \(expected)")
-            }
-            return result
-        }
-        guard container.contains(.partitions) else { throw ReservoirError(.corruptData, "setting partitions is missing") }
-        partitions = try value(.partitions, 0)
-        compression = try parsed(.compression, "none", "none, gzip, snappy, lz4 or zstd", CompressionCodec.init(name:))
-        compressionLevel = try value(.compressionLevel, defaults.compressionLevel)
-        segmentBytes = try value(.segmentBytes, defaults.segmentBytes)
-        segmentMs = try value(.segmentMs, defaults.segmentMs)
-        indexIntervalBytes = try value(.indexIntervalBytes, defaults.indexIntervalBytes)
-        maxIndexBytes = try value(.maxIndexBytes, defaults.maxIndexBytes)
-        flushPolicy = try parsed(.flush, "none", "durable, interval:N, interval:Tms or none", FlushPolicy.init(parsing:))
-        maxBatchBytes = try value(.maxBatchBytes, min(16 << 20, segmentBytes))
-        maxRecordBytes = try value(.maxRecordBytes, min(defaults.maxRecordBytes, maxBatchBytes))
-        preallocateBytes = try value(.preallocateBytes, 0)
-        cleanup = try parsed(.cleanup, "delete", "delete, compact or compact,delete", CleanupPolicy.init(parsing:))
-        retentionMs = try value(.retentionMs, defaults.retentionMs)
-        retentionBytes = try value(.retentionBytes, defaults.retentionBytes)
-        deleteRetentionMs = try value(.deleteRetentionMs, defaults.deleteRetentionMs)
-        minCleanableDirtyRatio = try value(.minCleanableDirtyRatio, defaults.minCleanableDirtyRatio)
-        minCompactionLagMs = try value(.minCompactionLagMs, defaults.minCompactionLagMs)
-        maxCompactionLagMs = try value(.maxCompactionLagMs, defaults.maxCompactionLagMs)
-        fileDeleteDelayMs = try value(.fileDeleteDelayMs, defaults.fileDeleteDelayMs)
+        if !names.contains("maxBatchBytes") { config.maxBatchBytes = Self.derivedMaxBatchBytes(segmentBytes: config.segmentBytes) }
+        if !names.contains("maxRecordBytes") { config.maxRecordBytes = Self.derivedMaxRecordBytes(maxBatchBytes: config.maxBatchBytes) }
+        self = config
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Key.self)
-        try container.encode(partitions, forKey: .partitions)
-        try container.encode(compression.description, forKey: .compression)
-        try container.encode(compressionLevel, forKey: .compressionLevel)
-        try container.encode(segmentBytes, forKey: .segmentBytes)
-        try container.encode(segmentMs, forKey: .segmentMs)
-        try container.encode(indexIntervalBytes, forKey: .indexIntervalBytes)
-        try container.encode(maxIndexBytes, forKey: .maxIndexBytes)
-        try container.encode(flushPolicy.description, forKey: .flush)
-        try container.encode(maxRecordBytes, forKey: .maxRecordBytes)
-        try container.encode(maxBatchBytes, forKey: .maxBatchBytes)
-        try container.encode(preallocateBytes, forKey: .preallocateBytes)
-        try container.encode(cleanup.description, forKey: .cleanup)
-        try container.encode(retentionMs, forKey: .retentionMs)
-        try container.encode(retentionBytes, forKey: .retentionBytes)
-        try container.encode(deleteRetentionMs, forKey: .deleteRetentionMs)
-        try container.encode(minCleanableDirtyRatio, forKey: .minCleanableDirtyRatio)
-        try container.encode(minCompactionLagMs, forKey: .minCompactionLagMs)
-        try container.encode(maxCompactionLagMs, forKey: .maxCompactionLagMs)
-        try container.encode(fileDeleteDelayMs, forKey: .fileDeleteDelayMs)
+        for setting in TopicSetting.all {
+            let key = Key(stringValue: setting.name)
+            switch setting.read(self) {
+            case .integer(let value): try container.encode(value, forKey: key)
+            case .number(let value): try container.encode(value, forKey: key)
+            case .text(let value): try container.encode(value, forKey: key)
+            }
+        }
     }
 }

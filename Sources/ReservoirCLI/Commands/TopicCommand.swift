@@ -74,10 +74,10 @@ struct TopicCommand: ParsableCommand {
     struct Alter: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change settings of a topic.",
-            discussion: """
-                Settings: \(TopicConfig.settingNames.joined(separator: ", ")). Kafka's names \
-                (retention.ms, cleanup.policy, ...) work too. Partitions can be added, never removed.
-                """)
+            discussion: "Settings (Kafka's name in parentheses works too); partitions can be added, never removed:\n"
+                + TopicSetting.all.map { setting in
+                    "  \(setting.name)\(setting.kafkaName.map { " (\($0))" } ?? ""): \(setting.expected); default \(setting.defaultValue). \(setting.summary)"
+                }.joined(separator: "\n"))
         @OptionGroup var store: StoreOptions
         @Argument var name: String
         @Option(name: .customLong("set"), help: "key=value; repeatable.") var settings: [String] = []

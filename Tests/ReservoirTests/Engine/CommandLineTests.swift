@@ -188,7 +188,7 @@ struct CommandLineTests {
 
         let bad = try run(["topic", "alter", "c", "--dir", dir, "--set", "retentionMs=soon"])
         #expect(bad.status == 1)
-        #expect(bad.stderr == "reservoir: setting retentionMs=soon: expected an integer\n")
+        #expect(bad.stderr == "reservoir: setting retentionMs=soon: expected an integer ≥ -1\n")
         #expect(try run(["topic", "alter", "c", "--dir", dir, "--set", "nonsense"]).status == 2)
         #expect(try run(["delete-records", "c", "--dir", dir, "--partition", "0", "--before", "601"]).status == 1)
     }
