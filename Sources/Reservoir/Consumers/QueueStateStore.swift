@@ -6,7 +6,6 @@ import Synchronization
 /// internal compacted topic `__queue_state` (the layout of Kafka's share-group `StateBatches`:
 /// runs of first offset, last offset, state, delivery count), written on every change.
 final class QueueStateStore: Sendable {
-    static let topic = "__queue_state"
 
     struct Key: Hashable, Sendable {
         var group: String
@@ -36,40 +35,41 @@ final class QueueStateStore: Sendable {
         var deadLettered: Int64 = 0
     }
 
-    private let snapshots = Mutex<[Key: Snapshot]>([:])
+    let table = CompactedTable<QueueStateStore>()
+
+    func load(from log: PartitionLog) throws(ReservoirError) { try table.load(from: log) }
+
+    func snapshot(group: String, partition: TopicPartition) -> Snapshot? {
+        table[Key(group: group, partition: partition)]
+    }
+
+    func remember(_ snapshot: Snapshot, group: String, partition: TopicPartition) {
+        table.apply([(Key(group: group, partition: partition), snapshot)])
+    }
+
+    var groups: Set<String> { table.keys(\.group) }
+
+    func snapshots(of group: String) -> [Snapshot] {
+        Array(table.entries { $0.group == group }.values)
+    }
+
+    static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
+        InternalTopicRecords.groupKey(version: 0, group: group, partition: partition)
+    }
+}
+
+extension QueueStateStore: CompactedTableCodec {
+    typealias Value = Snapshot
+
+    static let topic = "__queue_state"
 
     static var topicConfig: TopicConfig {
         TopicConfig(partitions: 1, segmentBytes: 1 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact)
     }
 
-    func load(from log: PartitionLog) throws(ReservoirError) {
-        var loaded: [Key: Snapshot] = [:]
-        try InternalTopicRecords.forEach(in: log, topic: Self.topic) { key, value in
-            guard let key = Self.decodeKey(key) else { return }
-            loaded[key] = value.flatMap(Self.decodeSnapshot)
-        }
-        snapshots.withLock { $0 = loaded }
-    }
+    static func encode(key: Key) -> [UInt8] { encodeKey(group: key.group, partition: key.partition) }
 
-    func snapshot(group: String, partition: TopicPartition) -> Snapshot? {
-        snapshots.withLock { $0[Key(group: group, partition: partition)] }
-    }
-
-    func remember(_ snapshot: Snapshot, group: String, partition: TopicPartition) {
-        snapshots.withLock { $0[Key(group: group, partition: partition)] = snapshot }
-    }
-
-    var groups: Set<String> { snapshots.withLock { Set($0.keys.map(\.group)) } }
-
-    func snapshots(of group: String) -> [Snapshot] {
-        snapshots.withLock { $0.filter { $0.key.group == group }.map(\.value) }
-    }
-
-    // MARK: Encoding
-
-    static func encodeKey(group: String, partition: TopicPartition) -> [UInt8] {
-        InternalTopicRecords.groupKey(version: 0, group: group, partition: partition)
-    }
+    static func encode(value snapshot: Snapshot) -> [UInt8] { encode(snapshot) }
 
     static func encode(_ snapshot: Snapshot) -> [UInt8] {
         var writer = BigEndianWriter()
@@ -92,11 +92,11 @@ final class QueueStateStore: Sendable {
     /// it is ignored (its group starts over) rather than trusted into arithmetic that overflows.
     private static func plausible(_ value: Int64) -> Bool { value >= 0 && value <= Int64.max / 4 }
 
-    static func decodeKey(_ bytes: [UInt8]) -> Key? {
+    static func decode(key bytes: [UInt8]) -> Key? {
         InternalTopicRecords.parseGroupKey(bytes, versions: 0...0).map { Key(group: $0.group, partition: $0.partition) }
     }
 
-    static func decodeSnapshot(_ bytes: [UInt8]) -> Snapshot? {
+    static func decode(value bytes: [UInt8]) -> Snapshot? {
         var reader = BigEndianReader(bytes)
         guard reader.int16() == 0, let start = reader.int64(), let acknowledged = reader.int64(), let archived = reader.int64(),
             let deadLettered = reader.int64(), let count = reader.int32(), count >= 0, Int(count) <= bytes.count / 19,
@@ -111,5 +111,4 @@ final class QueueStateStore: Sendable {
         }
         return Snapshot(start: start, runs: runs, acknowledged: acknowledged, archived: archived, deadLettered: deadLettered)
     }
-
 }

@@ -57,4 +57,12 @@ extension Reservoir {
             return try createTopicUnchecked(name, config: config).log(0)
         }
     }
+
+    /// Appends work-queue snapshots to `__queue_state`, then makes them the queue state in memory.
+    func writeQueueState(group: String, _ snapshots: [(TopicPartition, QueueStateStore.Snapshot)]) throws(ReservoirError) {
+        let changes = snapshots.map { (key: QueueStateStore.Key(group: group, partition: $0.0), value: Optional($0.1)) }
+        try appendRecords(to: QueueStateStore.topic, records: CompactedTable<QueueStateStore>.records(changes), partition: 0,
+                          acks: .buffered, caller: .store)
+        queueStates.table.apply(changes)
+    }
 }

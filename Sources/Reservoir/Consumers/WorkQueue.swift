@@ -26,55 +26,13 @@ public final class WorkQueue: AsyncSequence, Sendable {
     private let state: Mutex<State>
     private let logs: [PartitionLog]
 
-    enum Settlement { case ack, release, reject }
+    typealias Settlement = QueueWindow.Settlement
 
-    private enum EntryState { case available, acquired, acknowledged, archived }
-
-    private struct Entry {
-        var record: ConsumerRecord
-        var state: EntryState
-        var deliveries: Int
-        var token = 0
-        var expiry: UInt64 = 0
-        var isDone: Bool { state == .acknowledged || state == .archived }
-    }
-
+    /// One partition: where its records come from, and the window of those not yet done.
     private struct Partition {
-        let log: PartitionLog
         let partition: TopicPartition
         let fetcher: LogFetcher
-        /// The partition's key in `__queue_state`, encoded once.
-        let stateKey: [UInt8]
-        /// Offsets of the records in the window, ascending; `head` is the first not yet done.
-        /// Offsets of the records in the window, ascending, and their entries at the same
-        /// indexes; `head` is the first not yet done. Arrays, not dictionaries: a snapshot walks
-        /// the window on every change, and that walk must cost about a nanosecond an entry.
-        var order: [Int64] = []
-        var slots: [Entry] = []
-        var head = 0
-        /// Indexes past the last entry ever taken out of its first state: snapshot walks stop there.
-        var touchedEnd = 0
-        /// Available offsets, descending, so that the lowest is taken from the end.
-        var available: [Int64] = []
-
-        /// The index of `offset` in the window.
-        func index(of offset: Int64) -> Int? {
-            var low = head
-            var high = order.count
-            while low < high {
-                let middle = (low + high) / 2
-                if order[middle] < offset { low = middle + 1 } else { high = middle }
-            }
-            return low < order.count && order[low] == offset ? low : nil
-        }
-        var acquired = 0
-        /// No lock in this partition expires before this (monotonic ns).
-        var nextExpiry = UInt64.max
-        /// State recovered from the last snapshot, for records not fetched again yet.
-        var recovered: [QueueStateStore.Run] = []
-        var start: Int64
-        var totals: (acknowledged: Int64, archived: Int64, deadLettered: Int64) = (0, 0, 0)
-        var dirty = false
+        var window: QueueWindow
     }
 
     private struct State {
@@ -100,11 +58,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
             if let snapshot { start = snapshot.start } else { start = try LogFetcher.resolve(options.startAt, in: log, end: log.endOffset) }
             let fetcher = LogFetcher(log: log, start: .offset(start), isolation: options.isolation, outOfRange: .restartAtEarliest,
                                      maxBytes: 1 << 20)
-            var entry = Partition(log: log, partition: partition, fetcher: fetcher,
-                                  stateKey: QueueStateStore.encodeKey(group: group, partition: partition), start: start)
-            entry.recovered = snapshot?.runs ?? []
-            if let snapshot { entry.totals = (snapshot.acknowledged, snapshot.archived, snapshot.deadLettered) }
-            partitions.append(entry)
+            let window = QueueWindow(start: start, snapshot: snapshot, maxDeliveries: options.maxDeliveries,
+                                     maxInFlight: options.maxInFlightPerPartition)
+            partitions.append(Partition(partition: partition, fetcher: fetcher, window: window))
         }
         state = Mutex(State(partitions: partitions))
     }
@@ -168,16 +124,19 @@ public final class WorkQueue: AsyncSequence, Sendable {
         let lock = timerNanoseconds(milliseconds: Swift.max(1, options.lockMilliseconds))
         let (taken, expiry) = try state.withLock { (state) throws(ReservoirError) -> ([Delivery], UInt64?) in
             let now = monotonicNanoseconds()
-            var deadLetters: [(Entry, String)] = []
-            for index in state.partitions.indices { expire(&state.partitions[index], now: now, deadLetters: &deadLetters) }
+            var deadLetters: [QueueWindow.DeadLetter] = []
+            for index in state.partitions.indices {
+                state.partitions[index].window.expire(now: now, deadLetters: &deadLetters, fetcherPosition: state.partitions[index].fetcher.position)
+            }
             var taken: [Delivery] = []
             let count = state.partitions.count
             state.turn += 1
             for step in 0..<count where taken.count < max {
                 let index = (state.turn + step) % count
                 try fill(&state.partitions[index])
-                taken += take(from: &state.partitions[index], max: max - taken.count, now: now, lock: lock,
-                              nextToken: &state.nextToken, deadLetters: &deadLetters)
+                let entries = state.partitions[index].window.acquire(max: max - taken.count, now: now, lock: lock,
+                                                                     nextToken: &state.nextToken, deadLetters: &deadLetters)
+                taken += entries.map { Delivery(record: $0.record, deliveryCount: $0.deliveries, token: $0.token, queue: self) }
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
@@ -186,36 +145,6 @@ public final class WorkQueue: AsyncSequence, Sendable {
             return (taken, now + lock)
         }
         if let expiry { scheduleExpiry(at: expiry) }
-        return taken
-    }
-
-    /// Acquires up to `max` available records of one partition, lowest offsets first (in place:
-    /// the partition's arrays are never copied).
-    private func take(
-        from partition: inout Partition, max: Int, now: UInt64, lock: UInt64, nextToken: inout Int, deadLetters: inout [(Entry, String)]
-    ) -> [Delivery] {
-        var taken: [Delivery] = []
-        while taken.count < max, partition.acquired < options.maxInFlightPerPartition, let offset = partition.available.popLast() {
-            guard let slot = partition.index(of: offset) else { continue }
-            partition.touchedEnd = Swift.max(partition.touchedEnd, slot + 1)
-            partition.dirty = true
-            if partition.slots[slot].deliveries >= options.maxDeliveries {
-                // Delivered as often as allowed (its last delivery was cut short by a crash).
-                partition.slots[slot].state = .archived
-                deadLetters.append((partition.slots[slot], "max-deliveries"))
-                partition.totals.archived += 1
-                continue
-            }
-            partition.slots[slot].state = .acquired
-            partition.slots[slot].deliveries += 1
-            partition.slots[slot].token = nextToken
-            partition.slots[slot].expiry = now + lock
-            nextToken += 1
-            partition.acquired += 1
-            partition.nextExpiry = Swift.min(partition.nextExpiry, now + lock)
-            let entry = partition.slots[slot]
-            taken.append(Delivery(record: entry.record, deliveryCount: entry.deliveries, token: entry.token, queue: self))
-        }
         return taken
     }
 
@@ -228,59 +157,35 @@ public final class WorkQueue: AsyncSequence, Sendable {
     /// Makes expired locks available again (or archives at the limit) and wakes waiters.
     private func expireNow() {
         var next: UInt64?
-        let changed = (try? state.withLock { (state) throws(ReservoirError) -> Bool in
-            var deadLetters: [(Entry, String)] = []
-            let now = monotonicNanoseconds()
-            var changed = false
-            for index in state.partitions.indices {
-                changed = expire(&state.partitions[index], now: now, deadLetters: &deadLetters) || changed
+        let changed: Bool
+        do throws(ReservoirError) {
+            changed = try state.withLock { (state) throws(ReservoirError) -> Bool in
+                var deadLetters: [QueueWindow.DeadLetter] = []
+                let now = monotonicNanoseconds()
+                var changed = false
+                for index in state.partitions.indices {
+                    changed = state.partitions[index].window.expire(
+                        now: now, deadLetters: &deadLetters, fetcherPosition: state.partitions[index].fetcher.position) || changed
+                }
+                try deadLetter(deadLetters, partitions: &state.partitions)
+                try persist(&state.partitions)
+                let earliest = state.partitions.filter { $0.window.acquired > 0 }.map(\.window.nextExpiry).min()
+                state.timerPending = earliest != nil
+                next = earliest
+                return changed
             }
-            try deadLetter(deadLetters, partitions: &state.partitions)
-            try persist(&state.partitions)
-            let earliest = state.partitions.filter { $0.acquired > 0 }.map(\.nextExpiry).min()
-            state.timerPending = earliest != nil
-            next = earliest
-            return changed
-        }) ?? true
+        } catch {
+            // The state could not be written (the store is closing, a full disk): waiters retry
+            // and meet the error themselves.
+            changed = true
+        }
         if let next { scheduleExpiry(at: next) }
         if changed { signalWaiters() }
     }
 
-    @discardableResult
-    private func expire(_ partition: inout Partition, now: UInt64, deadLetters: inout [(Entry, String)]) -> Bool {
-        guard partition.acquired > 0, partition.nextExpiry <= now else { return false }
-        var changed = false
-        var nextExpiry = UInt64.max
-        for slot in partition.head..<partition.touchedEnd {
-            var entry = partition.slots[slot]
-            guard entry.state == .acquired else { continue }
-            let offset = partition.order[slot]
-            guard entry.expiry <= now else {
-                nextExpiry = Swift.min(nextExpiry, entry.expiry)
-                continue
-            }
-            partition.acquired -= 1
-            changed = true
-            partition.dirty = true
-            if entry.deliveries >= options.maxDeliveries {
-                entry.state = .archived
-                deadLetters.append((entry, "max-deliveries"))
-                partition.totals.archived += 1
-            } else {
-                entry.state = .available
-                insertAvailable(offset, into: &partition)
-            }
-            partition.slots[slot] = entry
-        }
-        partition.nextExpiry = nextExpiry
-        if changed { advance(&partition) }
-        return changed
-    }
-
     /// Reads more records into the window when nothing is available and there is room.
     private func fill(_ partition: inout Partition) throws(ReservoirError) {
-        guard partition.available.isEmpty, partition.order.count - partition.head < options.maxInFlightPerPartition else { return }
-        guard let result = try partition.fetcher.poll() else { return }
+        guard partition.window.wantsRecords, let result = try partition.fetcher.poll() else { return }
         var records: [ConsumerRecord] = []
         do throws(ReservoirError) {
             try partition.fetcher.decode(result, topic: partition.partition.topic, partition: partition.partition.partition, into: &records)
@@ -288,64 +193,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
             // Hand out what came before the damage; the next fill fails on it again.
             if records.isEmpty { throw error }
         }
-        let room = options.maxInFlightPerPartition - (partition.order.count - partition.head)
-        var added = 0
-        var fresh: [Int64] = []
-        for record in records where record.offset >= partition.start && record.offset > (partition.order.last ?? Int64.min) {
-            if added == room {
-                // The window is full: read the rest again later.
-                partition.fetcher.seek(to: record.offset)
-                break
-            }
-            added += 1
-            var entry = Entry(record: record, state: .available, deliveries: 0)
-            while let run = partition.recovered.first, run.last < record.offset { partition.recovered.removeFirst() }
-            if let run = partition.recovered.first, run.first <= record.offset {
-                entry.deliveries = run.deliveries
-                switch run.state {
-                case .acknowledged: entry.state = .acknowledged
-                case .archived: entry.state = .archived
-                case .available: entry.state = .available
-                }
-            }
-            partition.order.append(record.offset)
-            partition.slots.append(entry)
-            if entry.state != .available || entry.deliveries > 0 { partition.touchedEnd = partition.order.count }
-            if entry.state == .available { fresh.append(record.offset) }
-        }
-        // Fresh offsets are higher than any available one: they go in front (the array is descending).
-        partition.available.insert(contentsOf: fresh.reversed(), at: 0)
-        advance(&partition)
-    }
-
-    private func insertAvailable(_ offset: Int64, into partition: inout Partition) {
-        // Descending order: find the first element smaller than `offset`.
-        var low = 0
-        var high = partition.available.count
-        while low < high {
-            let middle = (low + high) / 2
-            if partition.available[middle] > offset { low = middle + 1 } else { high = middle }
-        }
-        partition.available.insert(offset, at: low)
-    }
-
-    /// Moves the start past the records at the front of the window that are done.
-    private func advance(_ partition: inout Partition) {
-        while partition.head < partition.order.count, partition.slots[partition.head].isDone {
-            partition.head += 1
-        }
-        partition.touchedEnd = Swift.max(partition.touchedEnd, partition.head)
-        let newStart = partition.head < partition.order.count ? partition.order[partition.head] : (partition.fetcher.position ?? partition.start)
-        if newStart != partition.start {
-            partition.start = newStart
-            partition.dirty = true
-        }
-        if partition.head > 4096 && partition.head * 2 > partition.order.count {
-            partition.order.removeFirst(partition.head)
-            partition.slots.removeFirst(partition.head)
-            partition.touchedEnd -= partition.head
-            partition.head = 0
-        }
+        // The window is full: the rest is read again later.
+        if let leftOut = partition.window.add(records) { partition.fetcher.seek(to: leftOut) }
+        partition.window.advance(fetcherPosition: partition.fetcher.position)
     }
 
     // MARK: Settling
@@ -354,51 +204,26 @@ public final class WorkQueue: AsyncSequence, Sendable {
         guard !deliveries.isEmpty else { return }
         try store.checkOpen()
         try state.withLock { (state) throws(ReservoirError) in
-            var deadLetters: [(Entry, String)] = []
+            var deadLetters: [QueueWindow.DeadLetter] = []
             // Check every delivery first: a stale one changes nothing.
             for delivery in deliveries {
                 let index = delivery.record.partition
                 guard delivery.queue === self, index >= 0, index < state.partitions.count,
-                    let slot = state.partitions[index].index(of: delivery.record.offset),
-                    state.partitions[index].slots[slot].state == .acquired, state.partitions[index].slots[slot].token == delivery.token
+                    state.partitions[index].window.holds(delivery.record.offset, token: delivery.token)
                 else {
                     throw ReservoirError(.invalidArgument, "the lock on \(delivery.record.topic)-\(delivery.record.partition) offset \(delivery.record.offset) expired or was already settled; it may have been delivered again")
                 }
             }
             for delivery in deliveries {
                 let index = delivery.record.partition
-                settle(delivery, in: &state.partitions[index], as: settlement, deadLetters: &deadLetters)
+                state.partitions[index].window.settle(delivery.record.offset, as: settlement, deadLetters: &deadLetters,
+                                                      fetcherPosition: state.partitions[index].fetcher.position)
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
         }
         // Released records are available again; acknowledged ones make room in the window.
         signalWaiters()
-    }
-
-    private func settle(_ delivery: Delivery, in partition: inout Partition, as settlement: Settlement, deadLetters: inout [(Entry, String)]) {
-        guard let slot = partition.index(of: delivery.record.offset) else { return }
-        partition.acquired -= 1
-        switch settlement {
-        case .ack:
-            partition.slots[slot].state = .acknowledged
-            partition.totals.acknowledged += 1
-        case .reject:
-            partition.slots[slot].state = .archived
-            partition.totals.archived += 1
-            deadLetters.append((partition.slots[slot], "rejected"))
-        case .release:
-            if partition.slots[slot].deliveries >= options.maxDeliveries {
-                partition.slots[slot].state = .archived
-                partition.totals.archived += 1
-                deadLetters.append((partition.slots[slot], "max-deliveries"))
-            } else {
-                partition.slots[slot].state = .available
-                insertAvailable(delivery.record.offset, into: &partition)
-            }
-        }
-        partition.dirty = true
-        advance(&partition)
     }
 
     /// Acknowledges many deliveries with one state write per partition.
@@ -409,7 +234,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
     public func reject(_ deliveries: [Delivery]) throws(ReservoirError) { try settle(deliveries, as: .reject) }
 
     /// Copies archived records to the dead-letter topic with delivery metadata headers.
-    private func deadLetter(_ entries: [(Entry, String)], partitions: inout [Partition]) throws(ReservoirError) {
+    private func deadLetter(_ entries: [QueueWindow.DeadLetter], partitions: inout [Partition]) throws(ReservoirError) {
         guard !entries.isEmpty, let target = options.deadLetterTopic else { return }
         let records = entries.map { entry, reason in
             Record(key: entry.record.key, value: entry.record.value, headers: entry.record.headers + [
@@ -422,50 +247,15 @@ public final class WorkQueue: AsyncSequence, Sendable {
             ], timestamp: entry.record.timestamp)
         }
         try store.append(to: target, records: records, acks: .buffered)
-        for (entry, _) in entries { partitions[entry.record.partition].totals.deadLettered += 1 }
+        for (entry, _) in entries { partitions[entry.record.partition].window.countDeadLettered(1) }
     }
 
-    /// Writes a snapshot of every changed partition to `__queue_state`.
+    /// Writes the snapshot of every changed partition to `__queue_state`.
     private func persist(_ partitions: inout [Partition]) throws(ReservoirError) {
-        var records: [Record] = []
-        var snapshots: [(TopicPartition, QueueStateStore.Snapshot)] = []
-        for index in partitions.indices where partitions[index].dirty {
-            let snapshot = Self.snapshot(of: partitions[index])
-            snapshots.append((partitions[index].partition, snapshot))
-            records.append(Record(key: partitions[index].stateKey,
-                                  value: QueueStateStore.encode(snapshot)))
-            partitions[index].dirty = false
-        }
-        guard !records.isEmpty else { return }
-        try store.appendRecords(to: QueueStateStore.topic, records: records, partition: 0, acks: .buffered, caller: .store)
-        for (partition, snapshot) in snapshots { store.queueStates.remember(snapshot, group: group, partition: partition) }
-    }
-
-    private static func snapshot(of partition: Partition) -> QueueStateStore.Snapshot {
-        var runs: [QueueStateStore.Run] = []
-        for slot in partition.head..<partition.touchedEnd {
-            // Fields read in place: copying an entry (a record with its references) costs more
-            // than the rest of the walk.
-            let entryState = partition.slots[slot].state
-            let deliveries = partition.slots[slot].deliveries
-            let offset = partition.order[slot]
-            let state: QueueStateStore.RecordState
-            switch entryState {
-            case .acknowledged: state = .acknowledged
-            case .archived: state = .archived
-            case .available, .acquired: state = .available
-            }
-            guard state != .available || deliveries > 0 else { continue }
-            if let last = runs.last, last.state == state, last.deliveries == deliveries {
-                runs[runs.count - 1].last = offset
-            } else {
-                runs.append(QueueStateStore.Run(first: offset, last: offset, state: state, deliveries: deliveries))
-            }
-        }
-        // Records recovered but not fetched again keep their state.
-        runs += partition.recovered.filter { run in run.first > (partition.order.last ?? Int64.min) }
-        return QueueStateStore.Snapshot(start: partition.start, runs: runs, acknowledged: partition.totals.acknowledged,
-                                        archived: partition.totals.archived, deadLettered: partition.totals.deadLettered)
+        let changed = partitions.indices.filter { partitions[$0].window.dirty }
+        guard !changed.isEmpty else { return }
+        try store.writeQueueState(group: group, changed.map { (partitions[$0].partition, partitions[$0].window.snapshot()) })
+        for index in changed { partitions[index].window.markPersisted() }
     }
 
     // MARK: Status
@@ -484,14 +274,12 @@ public final class WorkQueue: AsyncSequence, Sendable {
     public var status: Status {
         state.withLock { state in
             var status = Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)
-            for partition in state.partitions {
-                status.inFlight += partition.acquired
-                status.awaitingRedelivery += partition.available.filter { offset in
-                    partition.index(of: offset).map { partition.slots[$0].deliveries > 0 } ?? false
-                }.count
-                status.acknowledged = status.acknowledged.clampedPlus(partition.totals.acknowledged)
-                status.archived = status.archived.clampedPlus(partition.totals.archived)
-                status.deadLettered = status.deadLettered.clampedPlus(partition.totals.deadLettered)
+            for window in state.partitions.map(\.window) {
+                status.inFlight += window.acquired
+                status.awaitingRedelivery += window.awaitingRedelivery
+                status.acknowledged = status.acknowledged.clampedPlus(window.totals.acknowledged)
+                status.archived = status.archived.clampedPlus(window.totals.archived)
+                status.deadLettered = status.deadLettered.clampedPlus(window.totals.deadLettered)
             }
             return status
         }

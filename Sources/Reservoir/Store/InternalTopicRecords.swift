@@ -1,30 +1,6 @@
-/// Reading and writing the records of the store's internal topics (`__consumer_offsets`,
-/// `__queue_state`): big-endian fields in Kafka's style, read back in offset order at open.
+/// The key layout of the store's internal topics (`__consumer_offsets`, `__queue_state`):
+/// big-endian fields in Kafka's style.
 enum InternalTopicRecords {
-    /// Calls `body` with the key and value (nil for a tombstone) of every keyed record of `log`,
-    /// in offset order.
-    static func forEach(in log: PartitionLog, topic: String, _ body: ([UInt8], [UInt8]?) -> Void) throws(ReservoirError) {
-        var offset = log.startOffset
-        let decoder = RecordDecoder()
-        while offset < log.endOffset {
-            let result = try log.read(from: offset, maxBytes: 4 << 20)
-            if result.isEmpty { break }
-            for batch in result.batches {
-                do {
-                    try decoder.forEachRecord(in: batch) { record in
-                        guard record.offset >= offset, let key = record.key else { return }
-                        body(key, record.value)
-                    }
-                } catch {
-                    throw ReservoirError(.corruptData, "\(topic) at offset \(batch.baseOffset): \(error)")
-                }
-            }
-            offset = result.nextOffset
-        }
-    }
-}
-
-extension InternalTopicRecords {
     /// The key of both internal topics: int16 version, group, topic, int32 partition (Kafka's
     /// `OffsetCommitKey` layout).
     static func groupKey(version: Int16, group: String, partition: TopicPartition) -> [UInt8] {

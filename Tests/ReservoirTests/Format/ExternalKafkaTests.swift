@@ -89,7 +89,10 @@ struct ForeignCodecTests {
         let expected = try Oracle.records(try Oracle.run("librdkafka_batches.py", [codec.description, path]))
         #expect(expected.count == 250)
         let batches = try SegmentFileInspector.batches(inLogFile: path)
-        #expect(batches.count > 1 && batches.allSatisfy { $0.header?.compression == codec && $0.crcValid })
+        // librdkafka sends a batch uncompressed when compressing does not make it smaller (a small
+        // batch, as a loaded machine's timing can make): most are in the codec, none in another.
+        #expect(batches.count > 1 && batches.allSatisfy { ($0.header?.compression == codec || $0.header?.compression == CompressionCodec.none) && $0.crcValid })
+        #expect(batches.contains { $0.header?.compression == codec })
         #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
     }
 

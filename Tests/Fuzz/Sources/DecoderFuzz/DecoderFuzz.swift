@@ -55,12 +55,12 @@ public func fuzzDecoders(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let config = try? JSONDecoder().decode(TopicConfig.self, from: Data(bytes)) { _ = try? config.validate() }
     case .committedOffset:
         let split = bytes.isEmpty ? 0 : Int(bytes[0]) % bytes.count
-        _ = OffsetStore.decodeKey(Array(bytes[..<split]))
-        _ = OffsetStore.decodeValue(Array(bytes[split...]))
+        _ = OffsetStore.decode(key: Array(bytes[..<split]))
+        _ = OffsetStore.decode(value: Array(bytes[split...]))
     case .queueState:
         let split = bytes.isEmpty ? 0 : Int(bytes[0]) % bytes.count
-        _ = QueueStateStore.decodeKey(Array(bytes[..<split]))
-        _ = QueueStateStore.decodeSnapshot(Array(bytes[split...]))
+        _ = QueueStateStore.decode(key: Array(bytes[..<split]))
+        _ = QueueStateStore.decode(value: Array(bytes[split...]))
     }
     return 0
 }
