@@ -59,10 +59,10 @@ public final class Reservoir: Sendable {
     public let directory: String
     let options: Options
     private let lock: StoreLock
-    private let ioThread: IOThread
+    let ioThread: IOThread
     /// Zero-fills space ahead of active segments' writers.
-    private let preallocator: IOThread
-    private let maintenance: MaintenanceService
+    let preallocator: IOThread
+    let maintenance: MaintenanceService
     private let checkpointWriter = Mutex<Void>(())
     /// Serialises the creation of internal topics.
     let internalTopicLock = Mutex<Void>(())
@@ -73,11 +73,11 @@ public final class Reservoir: Sendable {
     /// Work-queue state (loaded from `__queue_state` at open) and the live queues.
     let queueStates = QueueStateStore()
     let queues = Mutex<[String: WorkQueue]>([:])
-    private let topics: Mutex<[String: Topic]>
+    let topics: Mutex<[String: Topic]>
     /// Topics left closed at open because their stored settings cannot be read exactly, with why.
     /// Their files are untouched; fix the named setting in their `topic.json` and reopen.
     public var unreadableTopics: [String: ReservoirError] { unreadable.withLock { $0 } }
-    private let unreadable = Mutex<[String: ReservoirError]>([:])
+    let unreadable = Mutex<[String: ReservoirError]>([:])
     private let closed = Atomic<Bool>(false)
     /// Whether the previous session closed the store cleanly.
     public let openedAfterCleanShutdown: Bool
@@ -86,7 +86,7 @@ public final class Reservoir: Sendable {
 
     /// The names of the store's files and folders.
     var layout: StoreLayout { StoreLayout(directory) }
-    private var topicsDirectory: String { layout.topicsDirectory }
+    var topicsDirectory: String { layout.topicsDirectory }
 
     /// Opens (creating when missing) the store at `path`, locks it and recovers it.
     ///
@@ -211,7 +211,7 @@ public final class Reservoir: Sendable {
         return offsets
     }
 
-    private func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64?, recoveryPoint: Int64?, clean: Bool) throws(ReservoirError) -> PartitionLog {
+    func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64?, recoveryPoint: Int64?, clean: Bool) throws(ReservoirError) -> PartitionLog {
         var logger = options.logger
         logger[metadataKey: "partition"] = "\(topic)-\(partition)"
         return try PartitionLog(
@@ -227,264 +227,6 @@ public final class Reservoir: Sendable {
             },
             onLogStart: { [weak self] () throws(ReservoirError) in try self?.writeCheckpoints() })
     }
-
-    /// A topic's settings, read strictly (see ``TopicConfig``'s decoding).
-    static func readConfig(_ path: String) throws(ReservoirError) -> TopicConfig {
-        let bytes = try FileHandle.open(path, writable: false).readAll()
-        do {
-            let config = try JSONDecoder().decode(TopicConfig.self, from: Data(bytes))
-            try config.validate()
-            return config
-        } catch let error as ReservoirError {
-            throw ReservoirError(.corruptData, "\(path): \(error.message)")
-        } catch {
-            throw ReservoirError(.corruptData, "\(path) is not a valid topic configuration: \(error)")
-        }
-    }
-
-    /// Creates a topic.
-    ///
-    /// - Throws: ``ReservoirError/Code/invalidTopicName``, ``ReservoirError/Code/topicAlreadyExists``,
-    ///   or ``ReservoirError/Code/invalidArgument`` for a configuration out of range.
-    @discardableResult
-    public func createTopic(_ name: String, config: TopicConfig = TopicConfig()) throws(ReservoirError) -> Topic {
-        try checkWritable(name)
-        return try createTopicUnchecked(name, config: config)
-    }
-
-    /// Creates a topic, the store's own included.
-    func createTopicUnchecked(_ name: String, config: TopicConfig) throws(ReservoirError) -> Topic {
-        try checkOpen()
-        if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
-        try TopicName.validate(name)
-        try config.validate()
-        let created = try topics.withLock { (topics) throws(ReservoirError) -> Topic in
-            if topics[name] != nil { throw ReservoirError(.topicAlreadyExists, "topic \(name) already exists") }
-            try Self.checkDescriptors(adding: config.partitions, to: topics)
-            let topicDirectory = layout.topicDirectory(name)
-            try FileSystem.createDirectoryDurably(topicDirectory)
-            var logs: [PartitionLog] = []
-            for partition in 0..<config.partitions {
-                logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
-            }
-            // The configuration is written last: a topic directory without it is ignored at open.
-            try writeConfig(config, topic: name)
-            try FileSystem.syncDirectory(topicsDirectory)
-            let topic = Topic(name: name, config: config, directory: topicDirectory, partitions: logs,
-                              ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
-            topics[name] = topic
-            return topic
-        }
-        // Checkpointed from the start, so that recovery knows the new partitions' recovery points
-        // (unknown ones make it keep, not cut, what it cannot place).
-        try writeCheckpoints()
-        return created
-    }
-
-    /// Changes settings of an existing topic by name (as `reservoir topic alter --set` does);
-    /// see ``TopicConfig/applying(_:)`` for the names. Returns the new configuration.
-    @discardableResult
-    public func alterTopic(_ name: String, settings: [(name: String, value: String)]) throws(ReservoirError) -> TopicConfig {
-        try checkWritable(name)
-        return try alterTopicSettings(name, settings: settings)
-    }
-
-    /// The settings change, for the store's own topics too.
-    @discardableResult
-    func alterTopicSettings(_ name: String, settings: [(name: String, value: String)]) throws(ReservoirError) -> TopicConfig {
-        let config = try topic(name).config.applying(settings)
-        try alterTopicConfig(name, config: config)
-        return config
-    }
-
-    /// Replaces a topic's configuration, persisted at once. Partitions can be added, never
-    /// removed; layout and flush settings apply to the partitions from their next append or
-    /// roll, retention and compaction settings from the next maintenance pass.
-    ///
-    /// - Throws: ``ReservoirError/Code/invalidArgument`` for fewer partitions or a setting out of range.
-    public func alterTopic(_ name: String, config: TopicConfig) throws(ReservoirError) {
-        try checkWritable(name)
-        try alterTopicConfig(name, config: config)
-    }
-
-    private func alterTopicConfig(_ name: String, config: TopicConfig) throws(ReservoirError) {
-        try checkOpen()
-        try config.validate()
-        try topics.withLock { (topics) throws(ReservoirError) in
-            guard let old = topics[name] else { throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first") }
-            guard config.partitions >= old.partitions.count else {
-                throw ReservoirError(.invalidArgument, "topic \(name) has \(old.partitions.count) partitions: partitions can be added, never removed")
-            }
-            try Self.checkDescriptors(adding: config.partitions - old.partitions.count, to: topics)
-            // New partitions are created and made durable before the settings that name them: a
-            // failure leaves the store as it was (their directories removed again).
-            var added: [PartitionLog] = []
-            do throws(ReservoirError) {
-                for partition in old.partitions.count..<config.partitions {
-                    added.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
-                }
-                try writeConfig(config, topic: name)
-            } catch {
-                for log in added {
-                    try? log.close()
-                    try? FileSystem.removeTree(log.directory)
-                }
-                if !added.isEmpty { try? FileSystem.syncDirectory(old.directory) }
-                throw error
-            }
-            var logs = old.partitions
-            for log in logs { try log.update(config: config.logConfig) }
-            logs += added
-            topics[name] = Topic(name: name, config: config, directory: old.directory, partitions: logs,
-                                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
-        }
-        try writeCheckpoints()
-    }
-
-    /// Refuses partitions the process could not keep open: every partition holds at least three
-    /// descriptors (the active segment's log and two indexes), and a store that cannot open its
-    /// partitions cannot be opened at all.
-    private static func checkDescriptors(adding partitions: Int, to topics: [String: Topic]) throws(ReservoirError) {
-        guard partitions > 0 else { return }
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return }
-        let open = topics.values.reduce(0) { $0 + $1.partitions.count }
-        let needed = (open + partitions) * 3 + 64
-        guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
-            throw ReservoirError(.invalidArgument, "\(open + partitions) partitions need at least \(needed) open files, and this process may open \(limit.rlim_cur) (ulimit -n): raise the limit or use fewer partitions")
-        }
-    }
-
-    private func writeConfig(_ config: TopicConfig, topic name: String) throws(ReservoirError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let json = try? encoder.encode(config) else {
-            throw ReservoirError(.invalidArgument, "topic configuration cannot be encoded")
-        }
-        try FileSystem.writeAtomically(Array(json), to: layout.topicSettings(name))
-    }
-
-    /// The store's own topics (committed offsets, work-queue state): readable by anyone, written
-    /// and altered only by the store, since a crafted record there would move a group or a queue.
-    public static let internalTopics: Set<String> = [OffsetStore.topic, QueueStateStore.topic]
-
-    /// Refuses user writes and settings changes to an internal topic.
-    func checkWritable(_ topic: String) throws(ReservoirError) {
-        if Self.internalTopics.contains(topic) {
-            throw ReservoirError(.invalidArgument, "topic \(topic) is internal to the store: it can be read, not written or altered")
-        }
-    }
-
-    /// The names of all topics, sorted.
-    public var topicNames: [String] { topics.withLock { $0.keys.sorted() } }
-
-    /// The topic called `name`.
-    public func topic(_ name: String) throws(ReservoirError) -> Topic {
-        guard let topic = topics.withLock({ $0[name] }) else {
-            if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
-            throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first")
-        }
-        return topic
-    }
-
-    /// The log of one partition, for direct reads and appends.
-    public func log(topic name: String, partition: Int) throws(ReservoirError) -> PartitionLog {
-        try topic(name).log(partition)
-    }
-
-    // MARK: Reading
-
-    /// Reads whole batches of one partition from `offset`; see ``PartitionLog/read(from:maxBytes:isolation:)``.
-    public func read(topic: String, partition: Int, from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError) -> LogReadResult {
-        try checkOpen()
-        return try log(topic: topic, partition: partition).read(from: offset, maxBytes: maxBytes, isolation: isolation)
-    }
-
-    /// A reader that replays one partition from `start` and then waits for new records.
-    ///
-    /// - Parameters:
-    ///   - isolation: `.durable` hands out only records already fsync'd.
-    ///   - outOfRange: what to do when the position is no longer in the partition.
-    ///   - maxBytes: how much one internal fetch reads.
-    public func reader(
-        topic: String, partition: Int, from start: StartPosition = .earliest, isolation: ReadIsolation = .written,
-        outOfRange: OutOfRangeBehavior = .fail, maxBytes: Int = 1 << 20
-    ) throws(ReservoirError) -> PartitionReader {
-        try checkOpen()
-        let log = try self.log(topic: topic, partition: partition)
-        return PartitionReader(topic: topic, partition: partition, log: log, start: start, isolation: isolation,
-                               outOfRange: outOfRange, maxBytes: maxBytes)
-    }
-
-    /// The offset of the first record of the partition whose timestamp is ≥ `timestamp`, or nil.
-    public func offset(topic: String, partition: Int, forTimestamp timestamp: Int64) throws(ReservoirError) -> Int64? {
-        try log(topic: topic, partition: partition).offset(forTimestamp: timestamp)?.offset
-    }
-
-    // MARK: Maintenance
-
-    /// Runs a maintenance pass now, on the maintenance thread, and waits for it: time-based
-    /// rolls, then retention (with `retention`), then compaction of compacted topics whose dirty
-    /// ratio or compaction lag calls for it (with `compaction`; `ignoringDirtyRatio` cleans any
-    /// dirty section).
-    ///
-    /// - Parameters:
-    ///   - topic: one topic, or every topic when nil.
-    ///   - now: the time the pass takes as now, in ms since the epoch (the wall clock when nil);
-    ///     a later time shows what the pass will do then (tests and operators).
-    /// - Returns: what the pass removed, partition by partition.
-    @discardableResult
-    public func maintain(
-        topic: String? = nil, retention: Bool = true, compaction: Bool = true, ignoringDirtyRatio: Bool = false, now: Int64? = nil
-    ) throws(ReservoirError) -> MaintenanceReport {
-        try checkOpen()
-        if let topic { _ = try self.topic(topic) }
-        return try maintenance.runNow(topic: topic, retention: retention, compaction: compaction,
-                                      ignoringDirtyRatio: ignoringDirtyRatio, now: now)
-    }
-
-    /// Makes the records of a partition below `offset` unreadable and deletes the segments
-    /// wholly below it (Kafka's DeleteRecords). The new log start offset is checkpointed.
-    ///
-    /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset beyond the log end.
-    @discardableResult
-    public func deleteRecords(topic: String, partition: Int, before offset: Int64) throws(ReservoirError) -> PartitionLog.Removal {
-        try checkOpen()
-        try checkWritable(topic)
-        let topicHandle = try self.topic(topic)
-        return try topicHandle.log(partition).deleteRecords(before: offset, deleteDelayMs: topicHandle.config.fileDeleteDelayMs)
-    }
-
-    /// A partition's offsets, size and compaction state, for `describe`.
-    public struct PartitionStatus: Sendable, Hashable {
-        public var partition: Int
-        public var startOffset: Int64
-        public var endOffset: Int64
-        public var segments: Int
-        public var bytes: Int
-        /// Share of the cleanable bytes not yet compacted (0 for topics that are not compacted).
-        public var dirtyRatio: Double
-        /// The first offset not yet compacted.
-        public var firstDirtyOffset: Int64
-    }
-
-    /// The status of every partition of `topic`.
-    public func status(of topic: String) throws(ReservoirError) -> [PartitionStatus] {
-        let handle = try self.topic(topic)
-        let now = wallClockMilliseconds()
-        return handle.partitions.enumerated().map { partition, log in
-            let segments = log.segments
-            let firstDirty = maintenance.firstDirtyOffset(topic: topic, partition: partition)
-            let survey = LogCleaner.survey(log, firstDirty: firstDirty, now: now, minCompactionLagMs: handle.config.minCompactionLagMs)
-            return PartitionStatus(
-                partition: partition, startOffset: log.startOffset, endOffset: log.endOffset, segments: segments.count,
-                bytes: segments.reduce(0) { $0 + $1.bytes },
-                dirtyRatio: handle.config.cleanup.contains(.compact) ? survey.dirtyRatio : 0, firstDirtyOffset: survey.firstDirty)
-        }
-    }
-
-    /// What maintenance removed since the store was opened, by partition.
-    public var maintenanceTotals: [TopicPartition: MaintenanceTotals] { maintenance.allTotals }
 
     // MARK: Closing
 
