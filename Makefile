@@ -7,7 +7,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ORACLE_VENV := .build/oracle-venv
 
-.PHONY: deps test tsan demo bench fuzz oracle clean
+.PHONY: deps test lint format tsan demo bench fuzz oracle clean
 
 # The suites whose code runs on several threads at once, for the thread-sanitizer run.
 TSAN_SUITES := BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
@@ -27,13 +27,24 @@ deps:
 oracle:
 	@Tests/Oracle/ensure-venv.sh $(ORACLE_VENV)
 
-# The tests, the documentation's Swift examples type-checked against the library
+# Every Swift file of the repository, for the formatter (configuration in .swift-format).
+FORMATTED := Sources Tests/ReservoirTests Tests/DocExamples Tests/Fuzz/Sources Tests/Fuzz/Package.swift \
+	Benchmarks/Sources Benchmarks/Package.swift Package.swift
+
+# The format check, the tests, the documentation's Swift examples type-checked against the library
 # (Tests/DocExamples/check.sh), then a short fixed fuzz run of every decoder and of recovery.
-test: deps oracle
+test: deps oracle lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
 	Tests/DocExamples/check.sh
 	Tests/Fuzz/run.sh --smoke
+
+# Fails on any file swift-format would change; `make format` changes them.
+lint:
+	$(SWIFT) format lint --strict --recursive $(FORMATTED)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(FORMATTED)
 
 # The concurrent suites under ThreadSanitizer (see Docs/OPERATIONS.md); any report fails the run.
 tsan: deps oracle

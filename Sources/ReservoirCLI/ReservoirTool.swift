@@ -8,9 +8,11 @@ struct ReservoirTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reservoir",
         abstract: "An embeddable commit log in Kafka's on-disk format.",
-        subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
-                      VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, GroupsCommand.self,
-                      QueueCommand.self, BenchCommand.self]
+        subcommands: [
+            TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
+            VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, GroupsCommand.self,
+            QueueCommand.self, BenchCommand.self,
+        ]
     )
 
     /// One line on stderr and exit 2 for usage errors, 1 for failures; never a trap or a trace.

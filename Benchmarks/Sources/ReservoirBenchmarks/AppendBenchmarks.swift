@@ -7,23 +7,32 @@ import Reservoir
 enum AppendBenchmarks {
     static func run() throws {
         print("## Append, buffered (public API `append(to:records:)`, one partition)\n")
-        print("| value | batch | codec | API | records | Reservoir records/s | MB/s | raw write() records/s | ratio | liblz4 alone records/s | ratio |")
+        print(
+            "| value | batch | codec | API | records | Reservoir records/s | MB/s | raw write() records/s | ratio | liblz4 alone records/s | ratio |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         // BENCH_QUICK=1: only the rows the bars name (100-byte values, 1000-record batches).
         let quick = ProcessInfo.processInfo.environment["BENCH_QUICK"] == "1"
         // BENCH_API=records|builder|producer and BENCH_CODEC=none|lz4 narrow the rows further (for profiling).
         let api = ProcessInfo.processInfo.environment["BENCH_API"] ?? "both"
-        let codecs: [CompressionCodec] = switch ProcessInfo.processInfo.environment["BENCH_CODEC"] {
-        case "none": [.none]
-        case "lz4": [.lz4]
-        default: [.none, .lz4]
-        }
+        let codecs: [CompressionCodec] =
+            switch ProcessInfo.processInfo.environment["BENCH_CODEC"] {
+            case "none": [.none]
+            case "lz4": [.lz4]
+            default: [.none, .lz4]
+            }
         for valueSize in quick ? [100] : [100, 1024] {
             for batchSize in quick ? [1000] : [1, 100, 1000] {
                 for codec in codecs {
-                    if api == "both" || api == "records" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .records) }
-                    if batchSize > 1, api == "both" || api == "builder" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .builder) }
-                    if batchSize > 1, api == "both" || api == "producer" { try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .producer) }
+                    if api == "both" || api == "records" {
+                        try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .records)
+                    }
+                    if batchSize > 1, api == "both" || api == "builder" {
+                        try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .builder)
+                    }
+                    if batchSize > 1, api == "both" || api == "producer" {
+                        try scenario(valueSize: valueSize, batchSize: batchSize, codec: codec, api: .producer)
+                    }
                 }
             }
         }
@@ -85,7 +94,8 @@ enum AppendBenchmarks {
         let rate = Harness.median(ours)
         let megabytes = rate * Double(logBytes.count) / Double(count) / 1e6
         let rawRate = Harness.median(raw)
-        var row = "| \(valueSize) B | \(batchSize) | \(codec) | \(api.rawValue) | \(count) | \(Harness.format(rate)) | \(String(format: "%.0f", megabytes)) | \(Harness.format(rawRate)) | \(String(format: "%.0f%%", 100 * rate / rawRate))"
+        var row =
+            "| \(valueSize) B | \(batchSize) | \(codec) | \(api.rawValue) | \(count) | \(Harness.format(rate)) | \(String(format: "%.0f", megabytes)) | \(Harness.format(rawRate)) | \(String(format: "%.0f%%", 100 * rate / rawRate))"
         if codec == .lz4 {
             let alone = Harness.median(lz4)
             row += " | \(Harness.format(alone)) | \(String(format: "%.0f%%", 100 * rate / alone)) |"

@@ -54,7 +54,9 @@ enum CompactionBenchmarks {
         let cleanRate = Harness.median(cleanRates)
         print("| what | figure |")
         print("|---|---|")
-        print("| dirty log cleaned, cleaner alone | \(String(format: "%.0f MB/s", cleanRate / 1e6)) (\(cleanedBytes >> 20) MiB, \(removed) records removed) |")
+        print(
+            "| dirty log cleaned, cleaner alone | \(String(format: "%.0f MB/s", cleanRate / 1e6)) (\(cleanedBytes >> 20) MiB, \(removed) records removed) |"
+        )
         let aloneRate = Harness.median(alone)
         let duringRate = Harness.median(during)
         print("| appends alone, 1000-record batches, buffered | \(Harness.format(aloneRate)) records/s |")

@@ -34,7 +34,9 @@ enum ConsumerBenchmarks {
         }
         print("| what | records/s |")
         print("|---|---|")
-        print("| consumer group, 1 member iterating `records` (4 partitions, \(groupRecords / 1_000_000) M records) | \(Harness.format(Harness.median(one))) |")
+        print(
+            "| consumer group, 1 member iterating `records` (4 partitions, \(groupRecords / 1_000_000) M records) | \(Harness.format(Harness.median(one))) |"
+        )
         print("| consumer group, 4 members in 4 tasks | \(Harness.format(Harness.median(four))) |")
         print("| work queue, one consumer, `delivery.ack()` per record | \(Harness.format(Harness.median(perRecord))) |")
         print("| work queue, `poll(max: 500)` + `ack(batch)` | \(Harness.format(Harness.median(batched))) |")
@@ -147,7 +149,9 @@ enum ConsumerBenchmarks {
         print("## Wake-up latency of a waiting reader (append → delivery, \(samples) single buffered appends, 100 µs apart)\n")
         print("| p50 | p90 | p99 | p99.9 | max |")
         print("|---|---|---|---|---|")
-        print("| \(micro(histogram.valueAtPercentile(50))) | \(micro(histogram.valueAtPercentile(90))) | \(micro(histogram.valueAtPercentile(99))) | \(micro(histogram.valueAtPercentile(99.9))) | \(micro(histogram.max)) |")
+        print(
+            "| \(micro(histogram.valueAtPercentile(50))) | \(micro(histogram.valueAtPercentile(90))) | \(micro(histogram.valueAtPercentile(99))) | \(micro(histogram.valueAtPercentile(99.9))) | \(micro(histogram.max)) |"
+        )
         print("")
     }
 

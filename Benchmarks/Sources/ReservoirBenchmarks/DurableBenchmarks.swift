@@ -20,7 +20,8 @@ enum DurableBenchmarks {
             for _ in 0..<batches { try store.append(to: "t", records: records, partition: 0, acks: .durable) }
             ours.append(Double(batches * 100) / (Harness.now() - start))
             if batchBytes.isEmpty {
-                batchBytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/topics/t/0/00000000000000000000.log")).prefix(while: { _ in true }))
+                batchBytes = Array(
+                    try Data(contentsOf: URL(fileURLWithPath: dir + "/topics/t/0/00000000000000000000.log")).prefix(while: { _ in true }))
                 let first = try SegmentFileInspector.batches(inLogFile: dir + "/topics/t/0/00000000000000000000.log")[0]
                 batchBytes = Array(batchBytes.prefix(first.header!.totalSize))
             }
@@ -33,12 +34,15 @@ enum DurableBenchmarks {
         print("| what | records/s | batches/s |")
         print("|---|---|---|")
         print("| Reservoir, one producer, `acks: .durable` | \(Harness.format(rate)) | \(Harness.format(rate / 100)) |")
-        print("| raw `write` + `fdatasync` loop, same bytes, growing file | \(Harness.format(rawRate)) | \(Harness.format(rawRate / 100)) |")
+        print(
+            "| raw `write` + `fdatasync` loop, same bytes, growing file | \(Harness.format(rawRate)) | \(Harness.format(rawRate / 100)) |")
         print("| ratio | \(String(format: "%.0f%%", 100 * rate / rawRate)) | |")
         for producers in [1, 4, 16] {
             var rates: [Double] = []
             for _ in 0..<3 { rates.append(try groupCommit(producers: producers, records: records)) }
-            print("| group commit, \(producers) concurrent producer\(producers == 1 ? "" : "s") | \(Harness.format(Harness.median(rates))) | \(Harness.format(Harness.median(rates) / 100)) |")
+            print(
+                "| group commit, \(producers) concurrent producer\(producers == 1 ? "" : "s") | \(Harness.format(Harness.median(rates))) | \(Harness.format(Harness.median(rates) / 100)) |"
+            )
         }
         print("")
     }

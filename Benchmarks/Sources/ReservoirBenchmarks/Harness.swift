@@ -54,14 +54,17 @@ enum Harness {
     /// JSON-like values of `size` bytes, keyed by user, as an order service would write.
     static func records(count: Int, valueSize: Int) -> [Record] {
         (0..<count).map { i in
-            var value = Array("{\"order_id\":\(i),\"user\":\"u\(i % 9973)\",\"sku\":\"SKU-\(i % 7919)\",\"qty\":\(i % 5 + 1),\"status\":\"created\",\"pad\":\"".utf8)
+            var value = Array(
+                "{\"order_id\":\(i),\"user\":\"u\(i % 9973)\",\"sku\":\"SKU-\(i % 7919)\",\"qty\":\(i % 5 + 1),\"status\":\"created\",\"pad\":\""
+                    .utf8)
             var filler = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
             while value.count < valueSize - 2 {
                 filler = filler &* 6364136223846793005 &+ 1442695040888963407
                 value.append(UInt8(ascii: "a") + UInt8(truncatingIfNeeded: filler >> 59) % 26)
             }
             value += Array("\"}".utf8)
-            return Record(key: Array("user-\(i % 9973)".utf8), value: Array(value.prefix(valueSize)), timestamp: 1_764_000_000_000 + Int64(i))
+            return Record(
+                key: Array("user-\(i % 9973)".utf8), value: Array(value.prefix(valueSize)), timestamp: 1_764_000_000_000 + Int64(i))
         }
     }
 

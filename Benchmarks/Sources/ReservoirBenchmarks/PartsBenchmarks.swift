@@ -37,7 +37,9 @@ enum PartsBenchmarks {
         }
         print("| part | records/s | ns/record |")
         print("|---|---|---|")
-        for (name, rate) in [("encode (sizes, varints, copies, CRC)", Harness.median(encodeRates)), ("CRC32C alone", Harness.median(crcRates))] {
+        for (name, rate) in [
+            ("encode (sizes, varints, copies, CRC)", Harness.median(encodeRates)), ("CRC32C alone", Harness.median(crcRates)),
+        ] {
             print("| \(name) | \(Harness.format(rate)) | \(String(format: "%.1f", 1e9 / rate)) |")
         }
         // The same encoding over 100 000 distinct records (as the append benchmark uses), whose
@@ -69,8 +71,12 @@ enum PartsBenchmarks {
         }
         let built = try builderRate(copyingOut: true)
         let appendsAlone = try builderRate(copyingOut: false)
-        print("| RecordBatchBuilder appends alone (no header, CRC or copy) | \(Harness.format(appendsAlone)) | \(String(format: "%.1f", 1e9 / appendsAlone)) |")
-        print("| RecordBatchBuilder from one contiguous buffer (includes a copy of each batch out) | \(Harness.format(built)) | \(String(format: "%.1f", 1e9 / built)) |")
+        print(
+            "| RecordBatchBuilder appends alone (no header, CRC or copy) | \(Harness.format(appendsAlone)) | \(String(format: "%.1f", 1e9 / appendsAlone)) |"
+        )
+        print(
+            "| RecordBatchBuilder from one contiguous buffer (includes a copy of each batch out) | \(Harness.format(built)) | \(String(format: "%.1f", 1e9 / built)) |"
+        )
         let cold = Harness.median(coldRates)
         print("| encode, 100 000 distinct records | \(Harness.format(cold)) | \(String(format: "%.1f", 1e9 / cold)) |")
         print("| batch size | \(bytes) bytes | |\n")

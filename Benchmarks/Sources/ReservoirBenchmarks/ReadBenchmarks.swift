@@ -52,7 +52,9 @@ enum ReadBenchmarks {
                 precondition(found)
             }
             let rate = Harness.median(rates)
-            print("| \(codec) | \(Harness.format(rate)) | \(String(format: "%.2f", rate * bytes / Double(count) / 1e9)) | \(String(format: "%.1f µs", Harness.percentile(latencies, 0.5) * 1e6)) | \(String(format: "%.1f µs", Harness.percentile(latencies, 0.99) * 1e6)) |")
+            print(
+                "| \(codec) | \(Harness.format(rate)) | \(String(format: "%.2f", rate * bytes / Double(count) / 1e9)) | \(String(format: "%.1f µs", Harness.percentile(latencies, 0.5) * 1e6)) | \(String(format: "%.1f µs", Harness.percentile(latencies, 0.99) * 1e6)) |"
+            )
             try store.close()
         }
         try? FileManager.default.removeItem(atPath: dir)
@@ -92,7 +94,9 @@ enum RecoveryBenchmarks {
         }
         print("| log | scan MB/s (median) |")
         print("|---|---|")
-        print("| \(size >> 20) MiB, one segment, CRC of every batch, indexes rebuilt | \(String(format: "%.0f", Harness.median(rates) / 1e6)) |\n")
+        print(
+            "| \(size >> 20) MiB, one segment, CRC of every batch, indexes rebuilt | \(String(format: "%.0f", Harness.median(rates) / 1e6)) |\n"
+        )
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

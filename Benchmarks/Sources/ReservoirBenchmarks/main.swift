@@ -10,7 +10,9 @@ func wants(_ name: String) -> Bool { selected.isEmpty || selected.contains(name)
 try? FileManager.default.createDirectory(atPath: Harness.scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: Harness.scratch) }
 
-print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; rounds per figure: \(Harness.rounds) (median)")
+print(
+    "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; rounds per figure: \(Harness.rounds) (median)"
+)
 print("CRC32C hardware path: \(CRC32C.isHardwareAccelerated)\n")
 if ProcessInfo.processInfo.environment["BENCH_WARM"] != "0" { Harness.warmUp() }
 

@@ -56,10 +56,12 @@ public final class GroupConsumer: Sendable {
         var cursors: [TopicPartition: LogFetcher] = [:]
         for partition in partitions {
             let log = try store.log(topic: partition.topic, partition: partition.partition)
-            let start = store.offsetStore.committed(group: group, partition: partition).map { StartPosition.offset($0.offset) }
+            let start =
+                store.offsetStore.committed(group: group, partition: partition).map { StartPosition.offset($0.offset) }
                 ?? options.resetTo
-            cursors[partition] = LogFetcher(log: log, start: start, isolation: options.isolation, outOfRange: .restartAtEarliest,
-                                            maxBytes: options.maxBytes, wakeup: wakeup)
+            cursors[partition] = LogFetcher(
+                log: log, start: start, isolation: options.isolation, outOfRange: .restartAtEarliest,
+                maxBytes: options.maxBytes, wakeup: wakeup)
         }
         state.withLock { state in
             for (partition, cursor) in cursors { state.cursors[partition] = cursor }
@@ -270,10 +272,12 @@ public final class GroupConsumer: Sendable {
             throw ReservoirError(.invalidArgument, "\(stranger) is not assigned to member \(memberID) of group \(group)")
         }
         guard metadata.utf8.count <= OffsetStore.maxMetadataBytes else {
-            throw ReservoirError(.invalidArgument, "commit metadata is \(metadata.utf8.count) bytes, over the limit of \(OffsetStore.maxMetadataBytes)")
+            throw ReservoirError(
+                .invalidArgument, "commit metadata is \(metadata.utf8.count) bytes, over the limit of \(OffsetStore.maxMetadataBytes)")
         }
         let now = wallClockMilliseconds()
-        try await store.commitOffsets(group: group, offsets.mapValues { CommittedOffset(offset: $0, metadata: metadata, commitTimestamp: now) })
+        try await store.commitOffsets(
+            group: group, offsets.mapValues { CommittedOffset(offset: $0, metadata: metadata, commitTimestamp: now) })
     }
 
     // MARK: Positions

@@ -36,14 +36,16 @@ final class GroupCoordinator: Sendable {
         }
     }
 
-    private func rebalance(_ group: String, partitionCounts: [String: Int], change: (inout [GroupConsumer]) -> Void) throws(ReservoirError) {
+    private func rebalance(_ group: String, partitionCounts: [String: Int], change: (inout [GroupConsumer]) -> Void) throws(ReservoirError)
+    {
         var notifications: [(GroupConsumer, RebalanceEvent)] = []
         try members.withLock { (all) throws(ReservoirError) in
             var list = all[group] ?? []
             change(&list)
             all[group] = list.isEmpty ? nil : list
             let strategy = list.first?.options.assignment ?? .range
-            let plan = Self.assign(members: list.map { ($0.memberID, Set($0.topics)) }, partitionCounts: partitionCounts, strategy: strategy)
+            let plan = Self.assign(
+                members: list.map { ($0.memberID, Set($0.topics)) }, partitionCounts: partitionCounts, strategy: strategy)
             // Revocations first (they commit), then assignments (they read the commits).
             for member in list {
                 let revoked = member.currentAssignment.subtracting(plan[member.memberID] ?? [])

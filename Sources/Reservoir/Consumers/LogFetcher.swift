@@ -14,8 +14,10 @@ final class LogFetcher: @unchecked Sendable {
 
     /// - Parameter wakeup: the signal to wait on; several fetchers (a group member's partitions)
     ///   may share one.
-    init(log: PartitionLog, start: StartPosition, isolation: ReadIsolation, outOfRange: OutOfRangeBehavior, maxBytes: Int,
-         wakeup: Wakeup = Wakeup()) {
+    init(
+        log: PartitionLog, start: StartPosition, isolation: ReadIsolation, outOfRange: OutOfRangeBehavior, maxBytes: Int,
+        wakeup: Wakeup = Wakeup()
+    ) {
         self.log = log
         self.start = start
         self.isolation = isolation
@@ -92,7 +94,10 @@ final class LogFetcher: @unchecked Sendable {
                 // passing it by.
                 buffer.removeAll { $0.offset >= batch.baseOffset }
                 position = max(batch.baseOffset, result.requestedOffset)
-                throw ReservoirError(.corruptData, "topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset) in \(log.segmentFile(containing: batch.baseOffset)) is damaged: \(error)")
+                throw ReservoirError(
+                    .corruptData,
+                    "topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset) in \(log.segmentFile(containing: batch.baseOffset)) is damaged: \(error)"
+                )
             }
         }
     }

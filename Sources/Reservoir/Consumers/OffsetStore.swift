@@ -67,8 +67,9 @@ extension OffsetStore: CompactedTableCodec {
     /// The internal topic's configuration: compacted, small segments so that compaction and
     /// loading stay quick, flushed every second (explicit commits are fsync'd at once).
     static var topicConfig: TopicConfig {
-        TopicConfig(partitions: 1, segmentBytes: 1 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact,
-                    minCleanableDirtyRatio: 0.5)
+        TopicConfig(
+            partitions: 1, segmentBytes: 1 << 20, flushPolicy: .everyMilliseconds(1000), cleanup: .compact,
+            minCleanableDirtyRatio: 0.5)
     }
 
     static func encode(key: Key) -> [UInt8] { encodeKey(group: key.group, partition: key.partition) }

@@ -1,4 +1,3 @@
-
 /// Replays one partition from a start position, then waits for new records: an `AsyncSequence`
 /// that ends only when its task is cancelled or the store closes.
 ///
@@ -24,8 +23,10 @@ public struct PartitionReader: AsyncSequence, Sendable {
     let outOfRange: OutOfRangeBehavior
     let maxBytes: Int
 
-    init(topic: String, partition: Int, log: PartitionLog, start: StartPosition, isolation: ReadIsolation,
-         outOfRange: OutOfRangeBehavior, maxBytes: Int) {
+    init(
+        topic: String, partition: Int, log: PartitionLog, start: StartPosition, isolation: ReadIsolation,
+        outOfRange: OutOfRangeBehavior, maxBytes: Int
+    ) {
         self.topic = topic
         self.partition = partition
         self.log = log
@@ -36,8 +37,9 @@ public struct PartitionReader: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(fetcher: LogFetcher(log: log, start: start, isolation: isolation, outOfRange: outOfRange, maxBytes: maxBytes),
-                 topic: topic, partition: partition)
+        Iterator(
+            fetcher: LogFetcher(log: log, start: start, isolation: isolation, outOfRange: outOfRange, maxBytes: maxBytes),
+            topic: topic, partition: partition)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -82,8 +84,10 @@ public struct PartitionReader: AsyncSequence, Sendable {
         let reader: PartitionReader
 
         public func makeAsyncIterator() -> Iterator {
-            Iterator(fetcher: LogFetcher(log: reader.log, start: reader.start, isolation: reader.isolation,
-                                         outOfRange: reader.outOfRange, maxBytes: reader.maxBytes))
+            Iterator(
+                fetcher: LogFetcher(
+                    log: reader.log, start: reader.start, isolation: reader.isolation,
+                    outOfRange: reader.outOfRange, maxBytes: reader.maxBytes))
         }
 
         public struct Iterator: AsyncIteratorProtocol {

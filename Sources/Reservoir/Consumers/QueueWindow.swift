@@ -265,8 +265,9 @@ struct QueueWindow {
         }
         // Records recovered but not read again keep their state.
         runs += recovered.filter { run in run.first > (order.last ?? Int64.min) }
-        return QueueStateStore.Snapshot(start: start, runs: runs, acknowledged: totals.acknowledged,
-                                        archived: totals.archived, deadLettered: totals.deadLettered)
+        return QueueStateStore.Snapshot(
+            start: start, runs: runs, acknowledged: totals.acknowledged,
+            archived: totals.archived, deadLettered: totals.deadLettered)
     }
 
     mutating func markPersisted() { dirty = false }

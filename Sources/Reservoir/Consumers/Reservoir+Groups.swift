@@ -4,7 +4,9 @@ extension Reservoir {
     ///
     /// - Throws: ``ReservoirError/Code/topicNotFound`` for a missing topic,
     ///   ``ReservoirError/Code/invalidArgument`` for an empty group name or topic list.
-    public func consumer(group: String, topics: [String], options: ConsumerOptions = ConsumerOptions()) throws(ReservoirError) -> GroupConsumer {
+    public func consumer(group: String, topics: [String], options: ConsumerOptions = ConsumerOptions()) throws(ReservoirError)
+        -> GroupConsumer
+    {
         try checkOpen()
         guard !group.isEmpty, group.utf8.count <= 255 else {
             throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
@@ -12,8 +14,9 @@ extension Reservoir {
         guard !topics.isEmpty else { throw ReservoirError(.invalidArgument, "a consumer needs at least one topic") }
         for topic in topics { _ = try self.topic(topic) }
         _ = try offsetsLog()
-        let member = GroupConsumer(store: self, group: group, memberID: coordinator.nextMemberID(group: group),
-                                   topics: Array(Set(topics)).sorted(), options: options)
+        let member = GroupConsumer(
+            store: self, group: group, memberID: coordinator.nextMemberID(group: group),
+            topics: Array(Set(topics)).sorted(), options: options)
         try coordinator.join(member, partitionCounts: partitionCounts(of: group, adding: member.topics))
         return member
     }
@@ -42,15 +45,18 @@ extension Reservoir {
     /// appends and before its logs close.
     func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset], acks: Acks) throws(ReservoirError) {
         _ = try offsetsLog()
-        try appendRecords(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0,
-                          acks: acks, caller: .storeClosing)
+        try appendRecords(
+            to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0,
+            acks: acks, caller: .storeClosing)
         offsetStore.apply(group: group, commits: commits)
     }
 
     /// As the synchronous form, durable, suspending for the fsync.
     func commitOffsets(group: String, _ commits: [TopicPartition: CommittedOffset]) async throws {
         _ = try offsetsLog()
-        try await appendRecords(to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable, caller: .store)
+        try await appendRecords(
+            to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable,
+            caller: .store)
         offsetStore.apply(group: group, commits: commits)
     }
 
@@ -87,9 +93,10 @@ extension Reservoir {
             for (index, log) in topic.partitions.enumerated() {
                 let partition = TopicPartition(topicName, index)
                 let offset = committed[partition]?.offset
-                result.append(GroupPartitionStatus(
-                    partition: partition, committed: offset, endOffset: log.endOffset,
-                    lag: max(0, log.endOffset.clampedMinus(offset ?? log.startOffset)), member: owners[partition]))
+                result.append(
+                    GroupPartitionStatus(
+                        partition: partition, committed: offset, endOffset: log.endOffset,
+                        lag: max(0, log.endOffset.clampedMinus(offset ?? log.startOffset)), member: owners[partition]))
             }
         }
         return result
@@ -110,7 +117,10 @@ extension Reservoir {
             // A position outside the log would read as lag 0 and restart the group from the reset
             // position: refused, as Kafka's tools refuse it.
             guard offset >= log.startOffset, offset <= log.endOffset else {
-                throw ReservoirError(.offsetOutOfRange, "offset \(offset) is outside partition \(index) of \(topic) (\(log.startOffset)...\(log.endOffset)): choose an offset in the log")
+                throw ReservoirError(
+                    .offsetOutOfRange,
+                    "offset \(offset) is outside partition \(index) of \(topic) (\(log.startOffset)...\(log.endOffset)): choose an offset in the log"
+                )
             }
             commits[TopicPartition(topic, index)] = CommittedOffset(offset: offset, metadata: "", commitTimestamp: now)
         }

@@ -33,10 +33,13 @@ extension Reservoir {
     public func queueStatus(group: String) throws(ReservoirError) -> WorkQueue.Status {
         let live = queues.withLock { $0.values.filter { $0.group == group } }
         if !live.isEmpty {
-            return live.map(\.status).reduce(WorkQueue.Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)) {
-                WorkQueue.Status(inFlight: $0.inFlight + $1.inFlight, awaitingRedelivery: $0.awaitingRedelivery + $1.awaitingRedelivery,
-                                 acknowledged: $0.acknowledged.clampedPlus($1.acknowledged), archived: $0.archived.clampedPlus($1.archived),
-                                 deadLettered: $0.deadLettered.clampedPlus($1.deadLettered))
+            return live.map(\.status).reduce(
+                WorkQueue.Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)
+            ) {
+                WorkQueue.Status(
+                    inFlight: $0.inFlight + $1.inFlight, awaitingRedelivery: $0.awaitingRedelivery + $1.awaitingRedelivery,
+                    acknowledged: $0.acknowledged.clampedPlus($1.acknowledged), archived: $0.archived.clampedPlus($1.archived),
+                    deadLettered: $0.deadLettered.clampedPlus($1.deadLettered))
             }
         }
         guard queueStates.groups.contains(group) else { throw ReservoirError(.invalidArgument, "queue group \(group) does not exist") }
@@ -45,7 +48,9 @@ extension Reservoir {
             status.acknowledged = status.acknowledged.clampedPlus(snapshot.acknowledged)
             status.archived = status.archived.clampedPlus(snapshot.archived)
             status.deadLettered = status.deadLettered.clampedPlus(snapshot.deadLettered)
-            status.awaitingRedelivery += snapshot.runs.filter { $0.state == .available }.reduce(0) { $0.clampedPlus(Int($1.last - $1.first + 1)) }
+            status.awaitingRedelivery += snapshot.runs.filter { $0.state == .available }.reduce(0) {
+                $0.clampedPlus(Int($1.last - $1.first + 1))
+            }
         }
         return status
     }
@@ -61,8 +66,9 @@ extension Reservoir {
     /// Appends work-queue snapshots to `__queue_state`, then makes them the queue state in memory.
     func writeQueueState(group: String, _ snapshots: [(TopicPartition, QueueStateStore.Snapshot)]) throws(ReservoirError) {
         let changes = snapshots.map { (key: QueueStateStore.Key(group: group, partition: $0.0), value: Optional($0.1)) }
-        try appendRecords(to: QueueStateStore.topic, records: CompactedTable<QueueStateStore>.records(changes), partition: 0,
-                          acks: .buffered, caller: .store)
+        try appendRecords(
+            to: QueueStateStore.topic, records: CompactedTable<QueueStateStore>.records(changes), partition: 0,
+            acks: .buffered, caller: .store)
         queueStates.table.apply(changes)
     }
 }

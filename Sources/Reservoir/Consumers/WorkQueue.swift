@@ -56,10 +56,12 @@ public final class WorkQueue: AsyncSequence, Sendable {
             let snapshot = states.snapshot(group: group, partition: partition)
             let start: Int64
             if let snapshot { start = snapshot.start } else { start = try LogFetcher.resolve(options.startAt, in: log, end: log.endOffset) }
-            let fetcher = LogFetcher(log: log, start: .offset(start), isolation: options.isolation, outOfRange: .restartAtEarliest,
-                                     maxBytes: 1 << 20)
-            let window = QueueWindow(start: start, snapshot: snapshot, maxDeliveries: options.maxDeliveries,
-                                     maxInFlight: options.maxInFlightPerPartition)
+            let fetcher = LogFetcher(
+                log: log, start: .offset(start), isolation: options.isolation, outOfRange: .restartAtEarliest,
+                maxBytes: 1 << 20)
+            let window = QueueWindow(
+                start: start, snapshot: snapshot, maxDeliveries: options.maxDeliveries,
+                maxInFlight: options.maxInFlightPerPartition)
             partitions.append(Partition(partition: partition, fetcher: fetcher, window: window))
         }
         state = Mutex(State(partitions: partitions))
@@ -126,7 +128,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
             let now = monotonicNanoseconds()
             var deadLetters: [QueueWindow.DeadLetter] = []
             for index in state.partitions.indices {
-                state.partitions[index].window.expire(now: now, deadLetters: &deadLetters, fetcherPosition: state.partitions[index].fetcher.position)
+                state.partitions[index].window.expire(
+                    now: now, deadLetters: &deadLetters, fetcherPosition: state.partitions[index].fetcher.position)
             }
             var taken: [Delivery] = []
             let count = state.partitions.count
@@ -134,8 +137,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
             for step in 0..<count where taken.count < max {
                 let index = (state.turn + step) % count
                 try fill(&state.partitions[index])
-                let entries = state.partitions[index].window.acquire(max: max - taken.count, now: now, lock: lock,
-                                                                     nextToken: &state.nextToken, deadLetters: &deadLetters)
+                let entries = state.partitions[index].window.acquire(
+                    max: max - taken.count, now: now, lock: lock,
+                    nextToken: &state.nextToken, deadLetters: &deadLetters)
                 taken += entries.map { Delivery(record: $0.record, deliveryCount: $0.deliveries, token: $0.token, queue: self) }
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
@@ -164,8 +168,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
                 let now = monotonicNanoseconds()
                 var changed = false
                 for index in state.partitions.indices {
-                    changed = state.partitions[index].window.expire(
-                        now: now, deadLetters: &deadLetters, fetcherPosition: state.partitions[index].fetcher.position) || changed
+                    changed =
+                        state.partitions[index].window.expire(
+                            now: now, deadLetters: &deadLetters, fetcherPosition: state.partitions[index].fetcher.position) || changed
                 }
                 try deadLetter(deadLetters, partitions: &state.partitions)
                 try persist(&state.partitions)
@@ -211,13 +216,17 @@ public final class WorkQueue: AsyncSequence, Sendable {
                 guard delivery.queue === self, index >= 0, index < state.partitions.count,
                     state.partitions[index].window.holds(delivery.record.offset, token: delivery.token)
                 else {
-                    throw ReservoirError(.invalidArgument, "the lock on \(delivery.record.topic)-\(delivery.record.partition) offset \(delivery.record.offset) expired or was already settled; it may have been delivered again")
+                    throw ReservoirError(
+                        .invalidArgument,
+                        "the lock on \(delivery.record.topic)-\(delivery.record.partition) offset \(delivery.record.offset) expired or was already settled; it may have been delivered again"
+                    )
                 }
             }
             for delivery in deliveries {
                 let index = delivery.record.partition
-                state.partitions[index].window.settle(delivery.record.offset, as: settlement, deadLetters: &deadLetters,
-                                                      fetcherPosition: state.partitions[index].fetcher.position)
+                state.partitions[index].window.settle(
+                    delivery.record.offset, as: settlement, deadLetters: &deadLetters,
+                    fetcherPosition: state.partitions[index].fetcher.position)
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
@@ -237,14 +246,16 @@ public final class WorkQueue: AsyncSequence, Sendable {
     private func deadLetter(_ entries: [QueueWindow.DeadLetter], partitions: inout [Partition]) throws(ReservoirError) {
         guard !entries.isEmpty, let target = options.deadLetterTopic else { return }
         let records = entries.map { entry, reason in
-            Record(key: entry.record.key, value: entry.record.value, headers: entry.record.headers + [
-                RecordHeader("reservoir.dlq.topic", entry.record.topic),
-                RecordHeader("reservoir.dlq.partition", "\(entry.record.partition)"),
-                RecordHeader("reservoir.dlq.offset", "\(entry.record.offset)"),
-                RecordHeader("reservoir.dlq.group", group),
-                RecordHeader("reservoir.dlq.deliveries", "\(entry.deliveries)"),
-                RecordHeader("reservoir.dlq.reason", reason),
-            ], timestamp: entry.record.timestamp)
+            Record(
+                key: entry.record.key, value: entry.record.value,
+                headers: entry.record.headers + [
+                    RecordHeader("reservoir.dlq.topic", entry.record.topic),
+                    RecordHeader("reservoir.dlq.partition", "\(entry.record.partition)"),
+                    RecordHeader("reservoir.dlq.offset", "\(entry.record.offset)"),
+                    RecordHeader("reservoir.dlq.group", group),
+                    RecordHeader("reservoir.dlq.deliveries", "\(entry.deliveries)"),
+                    RecordHeader("reservoir.dlq.reason", reason),
+                ], timestamp: entry.record.timestamp)
         }
         try store.append(to: target, records: records, acks: .buffered)
         for (entry, _) in entries { partitions[entry.record.partition].window.countDeadLettered(1) }

@@ -63,8 +63,9 @@ final class BatchCompressor {
     private func gzip(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer, capacity: Int) -> Int {
         var stream = z_stream()
         // 15 + 16: the largest window with a gzip header, as Java's GZIPOutputStream writes.
-        let started = deflateInit2_(&stream, level == 0 ? Z_DEFAULT_COMPRESSION : level, Z_DEFLATED, 15 + 16, 8,
-                                    Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let started = deflateInit2_(
+            &stream, level == 0 ? Z_DEFAULT_COMPRESSION : level, Z_DEFLATED, 15 + 16, 8,
+            Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(started == Z_OK, "zlib deflateInit2 failed: \(started)")
         defer { deflateEnd(&stream) }
         // Safe: zlib reads `avail_in` bytes from `next_in` and never writes through it.

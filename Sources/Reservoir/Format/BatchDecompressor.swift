@@ -103,7 +103,8 @@ final class BatchDecompressor {
                 guard length <= source.count - position else {
                     throw .lengthOutOfBounds(field: "snappy block", length: length, available: source.count - position)
                 }
-                produced += try unsnappyBlock(UnsafeRawBufferPointer(rebasing: source[position..<(position + length)]), at: produced, limit: limit)
+                produced += try unsnappyBlock(
+                    UnsafeRawBufferPointer(rebasing: source[position..<(position + length)]), at: produced, limit: limit)
                 position += length
             }
             return produced

@@ -98,8 +98,9 @@ final class BatchRewriter {
             BigEndian.store(source.producerEpoch, base, RecordBatchHeader.Field.producerEpoch)
             BigEndian.store(source.baseSequence, base, RecordBatchHeader.Field.baseSequence)
             BigEndian.store(Int32(0), base, RecordBatchHeader.Field.recordCount)
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(
-                start: base + RecordBatchHeader.Field.attributes, count: RecordBatchHeader.size - RecordBatchHeader.Field.attributes))
+            let crc = CRC32C.checksum(
+                UnsafeRawBufferPointer(
+                    start: base + RecordBatchHeader.Field.attributes, count: RecordBatchHeader.size - RecordBatchHeader.Field.attributes))
             BigEndian.store(crc, base, RecordBatchHeader.Field.crc)
         }
         return bytes

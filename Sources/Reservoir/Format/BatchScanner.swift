@@ -47,7 +47,10 @@ struct BatchScanner {
     ///   - position: where the first batch starts (an index entry's position, say).
     ///   - verifyCRC: check each batch's CRC32C as well as its framing (recovery, the verifier).
     ///   - segmentBase: check that offsets continue from `firstOffset` and fit the segment.
-    init(_ bytes: UnsafeRawBufferPointer, from position: Int = 0, verifyCRC: Bool = false, segmentBase: Int64? = nil, firstOffset: Int64? = nil) {
+    init(
+        _ bytes: UnsafeRawBufferPointer, from position: Int = 0, verifyCRC: Bool = false, segmentBase: Int64? = nil,
+        firstOffset: Int64? = nil
+    ) {
         self.bytes = bytes
         self.position = position
         self.verifyCRC = verifyCRC

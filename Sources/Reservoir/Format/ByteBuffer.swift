@@ -9,11 +9,9 @@ import Darwin
 /// Encoders and decoders keep one each and reuse it for every batch, so the hot paths allocate
 /// only when a batch is larger than any before. The memory is freed in `deinit`; views into it
 /// are valid until the next `reserve` that grows it or until the buffer is released.
-
 final class ByteBuffer {
     private(set) var base: UnsafeMutableRawPointer
     private(set) var capacity: Int
-
 
     init(capacity: Int = 64 * 1024) {
         let size = max(capacity, 64)
@@ -26,12 +24,10 @@ final class ByteBuffer {
     deinit { free(base) }
 
     /// Makes room for `count` bytes, keeping the first `preserving` bytes.
-    
     func reserve(_ count: Int, preserving: Int = 0) {
         if count <= capacity { return }
         grow(to: count, preserving: preserving)
     }
-
 
     func grow(to count: Int, preserving: Int) {
         var size = capacity
@@ -43,7 +39,6 @@ final class ByteBuffer {
         capacity = size
     }
 
-    
     func bytes(count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base, count: count)
     }

@@ -3,7 +3,6 @@
 /// Every read checks the remaining length first and throws ``FormatError`` instead of reading
 /// past the end, which is what makes the decoders total on arbitrary input. The cursor holds a
 /// raw pointer: it is valid only while the bytes' owner is, which every caller scopes.
-
 struct ByteCursor {
     let base: UnsafeRawPointer?
     let count: Int
@@ -28,7 +27,6 @@ struct ByteCursor {
     }
 
     /// The next `length` bytes as a buffer into the same memory, advancing past them.
-    
     mutating func readBytes(_ length: Int) throws(FormatError) -> UnsafeRawBufferPointer {
         guard length >= 0, length <= remaining else {
             throw .truncated(position: position, needed: length, available: remaining)
@@ -41,7 +39,6 @@ struct ByteCursor {
 
     /// A zig-zag varint of at most 5 bytes, as Kafka's `ByteUtils.readVarint` (excess high bits of
     /// the fifth byte are dropped, as Kafka drops them).
-    
     mutating func readVarint() throws(FormatError) -> Int32 {
         let start = position
         var raw: UInt32 = 0
@@ -57,7 +54,6 @@ struct ByteCursor {
     }
 
     /// A zig-zag varlong of at most 10 bytes, as Kafka's `ByteUtils.readVarlong`.
-    
     mutating func readVarlong() throws(FormatError) -> Int64 {
         let start = position
         var raw: UInt64 = 0

@@ -6,7 +6,6 @@ public enum CRC32C {
     public static var isHardwareAccelerated: Bool { reservoir_crc32c_hardware_available() != 0 }
 
     /// The checksum of `bytes`, continuing from `crc` (start from 0).
-    
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
         return reservoir_crc32c(crc, base, bytes.count)

@@ -1,4 +1,3 @@
-
 /// A record to append: key, value, headers and an optional timestamp.
 ///
 /// A `nil` key is allowed (the record is spread across partitions); a `nil` value is a tombstone.

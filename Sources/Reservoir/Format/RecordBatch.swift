@@ -11,7 +11,6 @@ public struct RecordBatch: @unchecked Sendable {
     /// The batch's header, already validated when the batch came from a log read.
     public let header: RecordBatchHeader
 
-    
     init(owner: AnyObject?, bytes: UnsafeRawBufferPointer, header: RecordBatchHeader) {
         self.owner = owner
         self.bytes = bytes

@@ -98,8 +98,9 @@ public final class RecordBatchBuilder {
             state.capacity = target.capacity
         }
         // Safe: the buffer holds at least `end` bytes, and `total` is the exact size of what is written.
-        _ = RecordWriter.writeRecord(key: key, value: value, headers: headers, timestampDelta: timestampDelta,
-                                     offsetDelta: delta, body: body, to: state.base + state.position)
+        _ = RecordWriter.writeRecord(
+            key: key, value: value, headers: headers, timestampDelta: timestampDelta,
+            offsetDelta: delta, body: body, to: state.base + state.position)
         state.position = end
         state.largestRecordBytes = max(state.largestRecordBytes, total)
         if key == nil { state.unkeyedCount &+= 1 }
@@ -155,8 +156,9 @@ public final class RecordBatchBuilder {
 
         /// Completes the batch in the encoder's buffer (compression, header, CRC).
         func finish(baseOffset: Int64 = 0) -> RecordBatchEncoder.Summary {
-            encoder.finish(recordsEnd: recordsEnd, count: count, baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
-                           maxTimestampDelta: maxTimestampDelta, baseOffset: baseOffset, partitionLeaderEpoch: 0, producer: .init())
+            encoder.finish(
+                recordsEnd: recordsEnd, count: count, baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
+                maxTimestampDelta: maxTimestampDelta, baseOffset: baseOffset, partitionLeaderEpoch: 0, producer: .init())
         }
     }
 
@@ -172,8 +174,9 @@ public final class RecordBatchBuilder {
     /// The records so far, to complete in place (the builder keeps them until ``reset()``).
     var records: TakenRecords {
         let state = progress
-        return TakenRecords(encoder: encoder, recordsEnd: state.position, count: state.count, baseTimestamp: state.baseTimestamp,
-                            maxTimestamp: state.maxTimestamp, maxTimestampDelta: state.maxTimestampDelta)
+        return TakenRecords(
+            encoder: encoder, recordsEnd: state.position, count: state.count, baseTimestamp: state.baseTimestamp,
+            maxTimestamp: state.maxTimestamp, maxTimestampDelta: state.maxTimestampDelta)
     }
 
     /// Completes the batch in the encoder's buffer (compression, header, CRC).

@@ -62,7 +62,6 @@ public struct RecordBatchHeader: Sendable, Hashable {
     /// Reads the fields at `position` without validating them.
     ///
     /// - Throws: ``FormatError/truncated(position:needed:available:)`` when fewer than 61 bytes remain.
-    
     public static func read(from bytes: UnsafeRawBufferPointer, at position: Int = 0) throws(FormatError) -> Self {
         guard position >= 0, bytes.count - position >= size, let base = bytes.baseAddress else {
             throw .truncated(position: position, needed: size, available: max(0, bytes.count - position))
@@ -71,7 +70,6 @@ public struct RecordBatchHeader: Sendable, Hashable {
     }
 
     /// Safe only when 61 bytes are readable at `pointer`; callers check the length first.
-    
     static func read(unchecked pointer: UnsafeRawPointer) -> Self {
         Self(
             baseOffset: BigEndian.load(pointer, Field.baseOffset, as: Int64.self),
@@ -92,7 +90,6 @@ public struct RecordBatchHeader: Sendable, Hashable {
 
     /// Checks the batch that starts at `position`: its length lies inside `bytes`, its magic is 2 and
     /// its CRC32C matches. Returns the header.
-    
     public static func validate(
         _ bytes: UnsafeRawBufferPointer,
         at position: Int = 0,

@@ -65,7 +65,9 @@ public final class RecordDecoder {
     /// Calls `body` with each record at or after `offset` and the object that keeps the record's
     /// bytes alive: the batch's owner (its mapping) for uncompressed batches, a private copy of
     /// the decompressed records for compressed ones. Views stay valid while that object lives.
-    func iterateRetained(_ batch: RecordBatch, from offset: Int64, verifyCRC: Bool, _ body: (RecordView, AnyObject?) -> Void) throws(FormatError) {
+    func iterateRetained(_ batch: RecordBatch, from offset: Int64, verifyCRC: Bool, _ body: (RecordView, AnyObject?) -> Void)
+        throws(FormatError)
+    {
         let header = batch.header
         if verifyCRC { _ = try RecordBatchHeader.validate(batch.bytes) }
         if header.isControl || header.lastOffset < offset { return }
@@ -102,7 +104,6 @@ public final class RecordDecoder {
     }
 
     /// Iterates the records; `body` returns false to stop early.
-
     func iterate(
         _ batch: RecordBatch,
         verifyCRC: Bool,
@@ -129,7 +130,6 @@ public final class RecordDecoder {
     }
 
     /// Walks an uncompressed records section, checking every field as Kafka's `DefaultRecord.readFrom` does.
-
     static func iterateRecords(
         _ section: UnsafeRawBufferPointer,
         header: RecordBatchHeader,
@@ -153,7 +153,8 @@ public final class RecordDecoder {
             // Offsets rise within a batch (compaction leaves gaps, never disorder) and stay inside
             // its range: a record elsewhere would be read at another batch's offset.
             guard offsetDelta > previousOffsetDelta, offsetDelta <= header.lastOffsetDelta else {
-                throw .invalidRecord("offset delta \(offsetDelta) is not after \(previousOffsetDelta) and at most \(header.lastOffsetDelta)")
+                throw .invalidRecord(
+                    "offset delta \(offsetDelta) is not after \(previousOffsetDelta) and at most \(header.lastOffsetDelta)")
             }
             previousOffsetDelta = offsetDelta
             let tailStart = cursor.position

@@ -28,13 +28,11 @@ public struct RecordView {
     public var value: [UInt8]? { valueBytes.map { Array($0) } }
 
     /// Calls `body` with the key's bytes in place (`nil` for a null key).
-    
     public func withKey<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
         try body(keyBytes)
     }
 
     /// Calls `body` with the value's bytes in place (`nil` for a tombstone).
-    
     public func withValue<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
         try body(valueBytes)
     }

@@ -16,16 +16,18 @@ enum RecordWriter {
     /// into a local) costs a retain and a release per field per record.
     @inline(__always)
     static func encodedSize(of record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
-        size(keyCount: record.key?.count, valueCount: record.value?.count,
-             headersBytes: record.headers.isEmpty ? 1 : headersSize(record.headers),
-             timestampDelta: timestampDelta, offsetDelta: offsetDelta)
+        size(
+            keyCount: record.key?.count, valueCount: record.value?.count,
+            headersBytes: record.headers.isEmpty ? 1 : headersSize(record.headers),
+            timestampDelta: timestampDelta, offsetDelta: offsetDelta)
     }
 
     /// Writes one record whose size ``encodedSize(of:timestampDelta:offsetDelta:)`` gave, at
     /// `position` of `buffer`, growing it as needed; returns the new end.
     @inline(__always)
     static func write(
-        _ record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32, total: Int, body: Int, into buffer: ByteBuffer, at position: Int
+        _ record: borrowing Record, timestampDelta: Int64, offsetDelta: Int32, total: Int, body: Int, into buffer: ByteBuffer,
+        at position: Int
     ) -> Int {
         buffer.reserve(position + total, preserving: position)
         // Safe: `reserve` guarantees `total` writable bytes from `position`, and `total` is the exact
@@ -47,7 +49,8 @@ enum RecordWriter {
     static func size(
         keyCount: Int?, valueCount: Int?, headersBytes: Int, timestampDelta: Int64, offsetDelta: Int32
     ) -> (total: Int, body: Int) {
-        let body = 1 &+ Varint.size(timestampDelta) &+ Varint.size(offsetDelta) &+ fieldSize(keyCount)
+        let body =
+            1 &+ Varint.size(timestampDelta) &+ Varint.size(offsetDelta) &+ fieldSize(keyCount)
             &+ fieldSize(valueCount) &+ headersBytes
         return (Varint.sizeOfUnsigned(UInt64(body) &<< 1) &+ body, body)
     }
@@ -70,7 +73,9 @@ enum RecordWriter {
 
     /// Writes a record's length, attributes and deltas; returns where its key goes.
     @inline(__always)
-    private static func writePrefix(body: Int, timestampDelta: Int64, offsetDelta: Int32, to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+    private static func writePrefix(body: Int, timestampDelta: Int64, offsetDelta: Int32, to start: UnsafeMutableRawPointer)
+        -> UnsafeMutableRawPointer
+    {
         var p = start + Varint.write(Int32(truncatingIfNeeded: body), to: start)
         p.storeBytes(of: 0, as: UInt8.self)
         p += 1

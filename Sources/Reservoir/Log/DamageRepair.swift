@@ -27,7 +27,9 @@ enum DamageRepair {
             } else if let end = range.endOffset {
                 // Offsets no file holds: mark them in the segment before them (or the segment itself
                 // for a missing end of log); a missing start moves the log start instead (by the caller).
-                let holder = range.firstOffset == segments[index].nextOffset ? segments[index]
+                let holder =
+                    range.firstOffset == segments[index].nextOffset
+                    ? segments[index]
                     : index > 0 ? segments[index - 1] : nil
                 guard let holder, holder.nextOffset == range.firstOffset else { continue }
                 try appendPlaceholders(to: holder.files.log, base: holder.baseOffset, from: range.firstOffset, to: end)
@@ -113,7 +115,9 @@ enum DamageRepair {
     static func placeholders(from: Int64, to: Int64, segmentBase: Int64, into output: inout [UInt8]) throws(ReservoirError) {
         guard to > from else { return }
         guard to - 1 - segmentBase <= Int64(Int32.max) else {
-            throw ReservoirError(.corruptData, "offsets \(from)..<\(to) are too far from segment \(segmentBase) to be marked in it; move the damaged files aside by hand")
+            throw ReservoirError(
+                .corruptData,
+                "offsets \(from)..<\(to) are too far from segment \(segmentBase) to be marked in it; move the damaged files aside by hand")
         }
         var start = from
         while start < to {

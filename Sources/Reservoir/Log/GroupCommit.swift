@@ -29,8 +29,10 @@ final class GroupCommit: Sendable {
     /// Told (outside the lock) when the durable offset may have moved.
     private let onAdvance: @Sendable () -> Void
 
-    init(flushed: Int64, ioThread: IOThread, onAdvance: @escaping @Sendable () -> Void = {},
-         flush: @escaping @Sendable () throws(ReservoirError) -> Int64) {
+    init(
+        flushed: Int64, ioThread: IOThread, onAdvance: @escaping @Sendable () -> Void = {},
+        flush: @escaping @Sendable () throws(ReservoirError) -> Int64
+    ) {
         state = Mutex(State(flushed: flushed))
         self.ioThread = ioThread
         self.onAdvance = onAdvance
@@ -42,7 +44,11 @@ final class GroupCommit: Sendable {
 
     /// Blocks the calling thread until offsets below `target` are durable.
     func waitUntilDurable(_ target: Int64) throws(ReservoirError) {
-        enum Step { case done, lead, wait(DispatchSemaphore), fail(ReservoirError) }
+        enum Step {
+            case done, lead
+            case wait(DispatchSemaphore)
+            case fail(ReservoirError)
+        }
         while true {
             let step = state.withLock { state -> Step in
                 if let failure = state.failure { return .fail(failure) }
@@ -75,7 +81,10 @@ final class GroupCommit: Sendable {
 
     /// Calls `done` (on the I/O thread, or at once) when offsets below `target` are durable.
     func whenDurable(_ target: Int64, _ done: @escaping @Sendable (ReservoirError?) -> Void) {
-        enum Step { case now(ReservoirError?), startRound, wait }
+        enum Step {
+            case now(ReservoirError?)
+            case startRound, wait
+        }
         let step = state.withLock { state -> Step in
             if let failure = state.failure { return .now(failure) }
             if state.flushed >= target { return .now(nil) }
@@ -126,9 +135,13 @@ final class GroupCommit: Sendable {
                 switch waiter {
                 case .thread(let semaphore): threads.append(semaphore)
                 case .callback(let done, let target):
-                    if let failure = state.failure { callbacks.append((done, failure)) }
-                    else if state.flushed >= target { callbacks.append((done, nil)) }
-                    else { remaining.append(waiter) }
+                    if let failure = state.failure {
+                        callbacks.append((done, failure))
+                    } else if state.flushed >= target {
+                        callbacks.append((done, nil))
+                    } else {
+                        remaining.append(waiter)
+                    }
                 }
             }
             state.waiters = remaining

@@ -1,4 +1,3 @@
-
 /// How one partition log lays out and flushes its segments.
 public struct LogConfig: Sendable, Hashable {
     /// Roll to a new segment before one grows past this many bytes (Kafka's `segment.bytes`).
@@ -35,7 +34,8 @@ public struct LogConfig: Sendable, Hashable {
 
     func validate() throws(ReservoirError) {
         guard segmentBytes >= Self.minimumSegmentBytes, segmentBytes <= Int(Int32.max) else {
-            throw ReservoirError(.invalidArgument, "segment bytes \(segmentBytes) must be between \(Self.minimumSegmentBytes) and \(Int32.max)")
+            throw ReservoirError(
+                .invalidArgument, "segment bytes \(segmentBytes) must be between \(Self.minimumSegmentBytes) and \(Int32.max)")
         }
         guard segmentMs > 0 else { throw ReservoirError(.invalidArgument, "segment ms must be positive") }
         guard indexIntervalBytes >= 0 else {
@@ -55,7 +55,8 @@ public struct LogConfig: Sendable, Hashable {
 extension LogConfig {
     /// Opens (or creates) the segment at `files` with this configuration's sizes.
     func openSegment(_ files: SegmentFiles, active: Bool, now: Int64) throws(ReservoirError) -> Segment {
-        try Segment(files: files, active: active, capacity: segmentBytes, indexIntervalBytes: indexIntervalBytes,
-                    maxIndexBytes: maxIndexBytes, now: now)
+        try Segment(
+            files: files, active: active, capacity: segmentBytes, indexIntervalBytes: indexIntervalBytes,
+            maxIndexBytes: maxIndexBytes, now: now)
     }
 }

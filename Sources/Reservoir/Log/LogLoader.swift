@@ -103,9 +103,11 @@ enum LogLoader {
                     if isUnsyncedTail(at: damagedFrom, cleanShutdown: cleanShutdown, recoveryPoint: recoveryPoint, inLastSegment: isLast) {
                         try segment.truncateDamage()
                         report.truncatedBytes += result.truncatedBytes
-                        logger.warning("cut the unsynced tail", metadata: [
-                            "segment": "\(files.log)", "bytes": "\(result.truncatedBytes)", "reason": "\(result.reason ?? "")",
-                        ])
+                        logger.warning(
+                            "cut the unsynced tail",
+                            metadata: [
+                                "segment": "\(files.log)", "bytes": "\(result.truncatedBytes)", "reason": "\(result.reason ?? "")",
+                            ])
                         // Every later segment lies past the recovery point too: never durable.
                         for later in logs[(index + 1)...] {
                             try SegmentFiles(directory: directory, baseOffset: later).removeAll()
@@ -117,15 +119,19 @@ enum LogLoader {
                         damagedAt[base] = (result.validBytes, result.reason ?? "invalid bytes")
                         if !marked.contains(base) {
                             do throws(ReservoirError) {
-                                try FileSystem.writeAtomically(Array("byte \(result.validBytes): \(result.reason ?? "")\n".utf8), to: files.damagedMarker)
+                                try FileSystem.writeAtomically(
+                                    Array("byte \(result.validBytes): \(result.reason ?? "")\n".utf8), to: files.damagedMarker)
                             } catch {
-                                logger.error("could not mark the damaged segment; a clean open may not see the damage again",
-                                             metadata: ["segment": "\(files.log)", "error": "\(error)"])
+                                logger.error(
+                                    "could not mark the damaged segment; a clean open may not see the damage again",
+                                    metadata: ["segment": "\(files.log)", "error": "\(error)"])
                             }
                         }
-                        logger.error("damaged segment kept as it is", metadata: [
-                            "segment": "\(files.log)", "byte": "\(result.validBytes)", "reason": "\(result.reason ?? "")",
-                        ])
+                        logger.error(
+                            "damaged segment kept as it is",
+                            metadata: [
+                                "segment": "\(files.log)", "byte": "\(result.validBytes)", "reason": "\(result.reason ?? "")",
+                            ])
                     }
                 }
             }
@@ -147,11 +153,12 @@ enum LogLoader {
         if let gap = segments.indices.dropLast().first(where: { index in
             !segments[index].isDamaged && segments[index].nextOffset < segments[index + 1].baseOffset
                 && isUnsyncedGap(at: segments[index].nextOffset, cleanShutdown: cleanShutdown, recoveryPoint: recoveryPoint)
-        })
-        {
-            logger.warning("cut the unsynced tail after a gap", metadata: [
-                "offsets": "\(segments[gap].nextOffset)..<\(segments[gap + 1].baseOffset)", "segments": "\(segments.count - gap - 1)",
-            ])
+        }) {
+            logger.warning(
+                "cut the unsynced tail after a gap",
+                metadata: [
+                    "offsets": "\(segments[gap].nextOffset)..<\(segments[gap + 1].baseOffset)", "segments": "\(segments.count - gap - 1)",
+                ])
             for later in segments[(gap + 1)...] {
                 try later.files.removeAll()
                 report.removedSegments += 1
@@ -179,9 +186,11 @@ enum LogLoader {
         // is damaged. Kafka deletes the rest; a damaged checkpoint must not cost data, so the
         // segments are kept and the log start falls back to them.
         if let last = segments.last, let logStartOffset, last.nextOffset < logStartOffset {
-            logger.warning("log start offset beyond the log end; keeping the segments", metadata: [
-                "logStartOffset": "\(logStartOffset)", "logEndOffset": "\(last.nextOffset)",
-            ])
+            logger.warning(
+                "log start offset beyond the log end; keeping the segments",
+                metadata: [
+                    "logStartOffset": "\(logStartOffset)", "logEndOffset": "\(last.nextOffset)",
+                ])
         }
         if segments.isEmpty {
             segments = [try open(logStartOffset ?? 0, active: true)]
@@ -199,8 +208,9 @@ enum LogLoader {
         var start = logStartOffset
         if let missing = damage.first(where: { $0.kind == .missingStart }) { start = missing.endOffset }
         logger.warning("repaired damage", metadata: ["ranges": "\(damage.map(\.description))"])
-        return try load(directory: directory, config: config, logStartOffset: start, recoveryPoint: recoveryPoint,
-                        cleanShutdown: cleanShutdown, repair: false, report: &report, logger: logger)
+        return try load(
+            directory: directory, config: config, logStartOffset: start, recoveryPoint: recoveryPoint,
+            cleanShutdown: cleanShutdown, repair: false, report: &report, logger: logger)
     }
 
     /// The damaged offset ranges of a loaded log: damage inside segments, and offsets no segment
@@ -213,30 +223,41 @@ enum LogLoader {
     ) -> [DamagedRange] {
         var damage: [DamagedRange] = []
         if let logStartOffset, let first = segments.first, first.baseOffset > logStartOffset {
-            damage.append(DamagedRange(
-                kind: .missingStart, firstOffset: logStartOffset, endOffset: first.baseOffset, file: first.files.log, bytePosition: nil,
-                reason: "the log starts at \(logStartOffset) but its first segment at \(first.baseOffset): segments are missing"))
+            damage.append(
+                DamagedRange(
+                    kind: .missingStart, firstOffset: logStartOffset, endOffset: first.baseOffset, file: first.files.log, bytePosition: nil,
+                    reason: "the log starts at \(logStartOffset) but its first segment at \(first.baseOffset): segments are missing"))
         }
         for (index, segment) in segments.enumerated() {
             let nextBase = index + 1 < segments.count ? segments[index + 1].baseOffset : nil
             if let (position, reason) = damagedAt[segment.baseOffset] {
                 var end = nextBase
                 if end == nil, let recoveryPoint, recoveryPoint > segment.nextOffset { end = recoveryPoint }
-                damage.append(DamagedRange(
-                    kind: .invalidBytes, firstOffset: segment.nextOffset, endOffset: end.map { max($0, segment.nextOffset + 1) }, file: segment.files.log,
-                    bytePosition: position, reason: reason))
+                damage.append(
+                    DamagedRange(
+                        kind: .invalidBytes, firstOffset: segment.nextOffset, endOffset: end.map { max($0, segment.nextOffset + 1) },
+                        file: segment.files.log,
+                        bytePosition: position, reason: reason))
             } else if let nextBase, segment.nextOffset < nextBase {
-                damage.append(DamagedRange(
-                    kind: .missingOffsets, firstOffset: segment.nextOffset, endOffset: nextBase, file: segments[index + 1].files.log, bytePosition: nil,
-                    reason: "no segment holds offsets \(segment.nextOffset)..<\(nextBase): a segment is missing or was cut short"))
+                damage.append(
+                    DamagedRange(
+                        kind: .missingOffsets, firstOffset: segment.nextOffset, endOffset: nextBase, file: segments[index + 1].files.log,
+                        bytePosition: nil,
+                        reason: "no segment holds offsets \(segment.nextOffset)..<\(nextBase): a segment is missing or was cut short"))
             } else if let nextBase, segment.nextOffset > nextBase {
-                damage.append(DamagedRange(
-                    kind: .overlap, firstOffset: nextBase, endOffset: segment.nextOffset, file: segments[index + 1].files.log, bytePosition: nil,
-                    reason: "segments overlap: \(segment.files.log) ends at \(segment.nextOffset)"))
+                damage.append(
+                    DamagedRange(
+                        kind: .overlap, firstOffset: nextBase, endOffset: segment.nextOffset, file: segments[index + 1].files.log,
+                        bytePosition: nil,
+                        reason: "segments overlap: \(segment.files.log) ends at \(segment.nextOffset)"))
             } else if nextBase == nil, let recoveryPoint, recoveryPoint > segment.nextOffset {
-                damage.append(DamagedRange(
-                    kind: .missingEnd, firstOffset: segment.nextOffset, endOffset: recoveryPoint, file: segment.files.log, bytePosition: nil,
-                    reason: "offsets up to \(recoveryPoint) were durable but the log ends at \(segment.nextOffset): the end of the log is missing"))
+                damage.append(
+                    DamagedRange(
+                        kind: .missingEnd, firstOffset: segment.nextOffset, endOffset: recoveryPoint, file: segment.files.log,
+                        bytePosition: nil,
+                        reason:
+                            "offsets up to \(recoveryPoint) were durable but the log ends at \(segment.nextOffset): the end of the log is missing"
+                    ))
             }
         }
         return damage

@@ -177,7 +177,9 @@ extension PartitionLog {
             let segment = try config.openSegment(SegmentFiles(directory: directory, baseOffset: base), active: false, now: now)
             let result = try segment.recover(expectedFirstOffset: base)
             if result.truncatedBytes > 0 {
-                logger.error("a cleaned segment did not scan whole", metadata: ["segment": "\(segment.files.log)", "reason": "\(result.reason ?? "")"])
+                logger.error(
+                    "a cleaned segment did not scan whole",
+                    metadata: ["segment": "\(segment.files.log)", "reason": "\(result.reason ?? "")"])
             }
             try segment.finish()
             try segment.syncAll()

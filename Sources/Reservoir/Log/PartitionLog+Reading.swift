@@ -8,7 +8,9 @@ extension PartitionLog {
     ///
     /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset below the log start or above the end.
     /// - Returns: an empty result at the end of the log.
-    public func read(from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError) -> LogReadResult {
+    public func read(from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError)
+        -> LogReadResult
+    {
         let limit = isolation == .durable ? durableEndOffset : endOffset
         let (first, start) = state.withLock { state -> (Segment, Int64) in
             (state.segments[Self.segmentIndex(state.segments, containing: offset)], state.logStartOffset)
@@ -17,7 +19,10 @@ extension PartitionLog {
             throw ReservoirError(.offsetOutOfRange, "offset \(offset) is below the log start offset \(start) of \(directory)")
         }
         if let damaged = damage.first(where: { $0.contains(offset) }) {
-            throw ReservoirError(.corruptData, "\(LogLoader.label(directory)): offset \(offset) cannot be read: damaged \(damaged); run `reservoir verify --repair` to keep what is intact")
+            throw ReservoirError(
+                .corruptData,
+                "\(LogLoader.label(directory)): offset \(offset) cannot be read: damaged \(damaged); run `reservoir verify --repair` to keep what is intact"
+            )
         }
         guard offset <= limit else {
             throw ReservoirError(.offsetOutOfRange, "offset \(offset) is beyond the log end offset \(limit) of \(directory)")

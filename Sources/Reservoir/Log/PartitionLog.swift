@@ -117,7 +117,9 @@ public final class PartitionLog: Sendable {
         let firstBase = segments.first?.baseOffset ?? logStartOffset
         // A checkpointed start below the first segment is damage (segments missing): it stays, so
         // that reads of the missing offsets fail and the next open finds the damage again.
-        let start = logStartOffset > nextOffset ? firstBase
+        let start =
+            logStartOffset > nextOffset
+            ? firstBase
             : loadedStart == nil ? max(logStartOffset, firstBase) : logStartOffset
         // What recovery scanned may have been in the page cache only (the crash may have come
         // before a rolled segment's fsync): make it durable, indexes too, before anyone reads it
@@ -135,10 +137,13 @@ public final class PartitionLog: Sendable {
         var initial = State(config: config, segments: segments, logStartOffset: start)
         // Appending after damage at the end of the log would give new records offsets that lost
         // ones had (or write after bytes an operator must see): refused until repaired.
-        if let last = damage.last, last.endOffset == nil || segments.last?.isDamaged == true
-            || (last.endOffset ?? 0) > (segments.last?.nextOffset ?? 0)
+        if let last = damage.last,
+            last.endOffset == nil || segments.last?.isDamaged == true
+                || (last.endOffset ?? 0) > (segments.last?.nextOffset ?? 0)
         {
-            initial.failure = ReservoirError(.corruptData, "\(LogLoader.label(directory)) is damaged at its end (\(last)); appends are refused until `reservoir verify --repair`")
+            initial.failure = ReservoirError(
+                .corruptData,
+                "\(LogLoader.label(directory)) is damaged at its end (\(last)); appends are refused until `reservoir verify --repair`")
         }
         state = Mutex(initial)
         end = AtomicInt(Int(nextOffset))
@@ -194,9 +199,10 @@ public final class PartitionLog: Sendable {
     public var segments: [SegmentInfo] {
         state.withLock { state in
             state.segments.map {
-                SegmentInfo(baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, bytes: $0.size,
-                            indexEntries: $0.offsetIndex.entryCount, timeIndexEntries: $0.timeIndex.entryCount,
-                            maxTimestamp: $0.maxTimestamp)
+                SegmentInfo(
+                    baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, bytes: $0.size,
+                    indexEntries: $0.offsetIndex.entryCount, timeIndexEntries: $0.timeIndex.entryCount,
+                    maxTimestamp: $0.maxTimestamp)
             }
         }
     }
@@ -216,7 +222,8 @@ public final class PartitionLog: Sendable {
             guard !state.closed else { throw ReservoirError(.closed, "log \(directory) is closed") }
             let config = state.config
             guard batch.byteCount <= config.segmentBytes else {
-                throw ReservoirError(.recordTooLarge, "batch of \(batch.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
+                throw ReservoirError(
+                    .recordTooLarge, "batch of \(batch.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
             }
             var active = state.segments[state.segments.count - 1]
             let base = active.nextOffset
@@ -283,8 +290,9 @@ public final class PartitionLog: Sendable {
                 // After a failed fsync the page cache may have dropped the data it could not write
                 // (Linux clears the error once reported): no later append can be promised durable,
                 // so the log refuses them until it is reopened and recovered.
-                logger.error("flush of rolled segment failed; the log refuses appends until reopened",
-                             metadata: ["segment": "\(old.files.log)", "error": "\(error)"])
+                logger.error(
+                    "flush of rolled segment failed; the log refuses appends until reopened",
+                    metadata: ["segment": "\(old.files.log)", "error": "\(error)"])
                 self.state.withLock { $0.failure = error }
             }
         }
@@ -338,7 +346,9 @@ public final class PartitionLog: Sendable {
     /// Encodes `records` with `encoder`, appends and acknowledges them: the log-level shortcut of
     /// the store's append pipeline, for the store's own topics and tests.
     @discardableResult
-    func append(_ records: some Collection<Record>, encoder: RecordBatchEncoder, acks: Acks = .buffered) throws(ReservoirError) -> ClosedRange<Int64> {
+    func append(_ records: some Collection<Record>, encoder: RecordBatchEncoder, acks: Acks = .buffered) throws(ReservoirError)
+        -> ClosedRange<Int64>
+    {
         let summary = try encoder.encode(records, defaultTimestamp: wallClockMilliseconds())
         let range = try append(EncodedBatch(encoder, summary))
         try acknowledge(range, acks: acks)

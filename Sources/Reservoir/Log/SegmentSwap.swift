@@ -45,9 +45,12 @@ struct SegmentSwap {
         } catch {
             var undone = true
             for files in renamed.reversed() {
-                do throws(ReservoirError) { try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log + SegmentFiles.cleanedSuffix) } catch {
-                    logger.error("undoing a failed compaction swap failed; the next open undoes it",
-                                 metadata: ["file": "\(files.log)", "error": "\(error)"])
+                do throws(ReservoirError) {
+                    try FileSystem.rename(files.log + SegmentFiles.swapSuffix, to: files.log + SegmentFiles.cleanedSuffix)
+                } catch {
+                    logger.error(
+                        "undoing a failed compaction swap failed; the next open undoes it",
+                        metadata: ["file": "\(files.log)", "error": "\(error)"])
                     undone = false
                 }
             }
@@ -68,7 +71,8 @@ struct SegmentSwap {
             }
             try FileSystem.syncDirectory(directory)
         } catch {
-            logger.error("a compaction swap failed past its point of no return; the next open completes it", metadata: ["error": "\(error)"])
+            logger.error(
+                "a compaction swap failed past its point of no return; the next open completes it", metadata: ["error": "\(error)"])
             throw Failure(error: error, leftForRecovery: true)
         }
     }

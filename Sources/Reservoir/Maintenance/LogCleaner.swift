@@ -128,8 +128,10 @@ final class LogCleaner {
                 for group in groups {
                     let path = SegmentSwap.cleanedFile(directory: log.directory, base: group[0].baseOffset)
                     written.append(path)
-                    guard let size = try write(group, to: path, map: map, mapEnd: mapEnd, settings: settings, now: now,
-                                               result: &result, isCancelled: isCancelled)
+                    guard
+                        let size = try write(
+                            group, to: path, map: map, mapEnd: mapEnd, settings: settings, now: now,
+                            result: &result, isCancelled: isCancelled)
                     else {
                         for path in written { try? FileSystem.remove(path) }
                         return nil
@@ -151,7 +153,9 @@ final class LogCleaner {
 
     /// Puts every keyed record from `firstDirty` on into `map`; returns the offset where indexing
     /// stopped (everything below it is in the map).
-    private func buildMap(_ map: OffsetMap, over segments: [Segment], from firstDirty: Int64, result: inout PassResult) throws(ReservoirError) -> Int64 {
+    private func buildMap(_ map: OffsetMap, over segments: [Segment], from firstDirty: Int64, result: inout PassResult)
+        throws(ReservoirError) -> Int64
+    {
         var mapEnd = firstDirty
         var full = false
         for segment in segments {
@@ -286,7 +290,8 @@ final class LogCleaner {
                     try batch.withUnsafeBytes { (bytes) throws(ReservoirError) in try emit(bytes) }
                     return true
                 }
-                let horizon: Int64? = header.hasDeleteHorizon ? header.baseTimestamp : (needsHorizon ? now.clampedPlus(settings.deleteRetentionMs) : nil)
+                let horizon: Int64? =
+                    header.hasDeleteHorizon ? header.baseTimestamp : (needsHorizon ? now.clampedPlus(settings.deleteRetentionMs) : nil)
                 rewriter.begin(header, deleteHorizon: horizon)
                 for record in kept { rewriter.keep(record) }
                 try emit(rewriter.finish())

@@ -1,4 +1,3 @@
-
 /// What a maintenance pass did, partition by partition (only partitions it changed).
 public struct MaintenanceReport: Sendable, Hashable {
     public var partitions: [PartitionMaintenance] = []

@@ -45,7 +45,6 @@ final class MaintenanceService: Sendable {
         firstDirty = Mutex(checkpoint.readOffsets() ?? [:])
     }
 
-
     /// Sets where passes find the partitions to look after.
     func attach(_ targets: @escaping @Sendable () -> [Target]) {
         targetSource.withLock { $0 = targets }
@@ -70,7 +69,9 @@ final class MaintenanceService: Sendable {
     }
 
     /// Runs a pass on the maintenance thread and waits for it.
-    func runNow(topic: String?, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now: Int64?) throws(ReservoirError) -> MaintenanceReport {
+    func runNow(topic: String?, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now: Int64?) throws(ReservoirError)
+        -> MaintenanceReport
+    {
         let outcome = Mutex<Result<MaintenanceReport, ReservoirError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         thread.submit { [self] in
@@ -99,7 +100,9 @@ final class MaintenanceService: Sendable {
 
     // MARK: A pass
 
-    private func pass(topic: String?, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now fixedNow: Int64?) -> Result<MaintenanceReport, ReservoirError> {
+    private func pass(topic: String?, retention: Bool, compaction: Bool, ignoringDirtyRatio: Bool, now fixedNow: Int64?) -> Result<
+        MaintenanceReport, ReservoirError
+    > {
         var report = MaintenanceReport()
         var firstError: ReservoirError?
         for target in targets() where topic == nil || target.topic == topic {
@@ -107,8 +110,9 @@ final class MaintenanceService: Sendable {
             let now = fixedNow ?? wallClockMilliseconds()
             var entry = PartitionMaintenance(topic: target.topic, partition: target.partition)
             do throws(ReservoirError) {
-                try run(target, retention: retention, compaction: compaction, ignoringDirtyRatio: ignoringDirtyRatio,
-                        now: now, into: &entry)
+                try run(
+                    target, retention: retention, compaction: compaction, ignoringDirtyRatio: ignoringDirtyRatio,
+                    now: now, into: &entry)
             } catch {
                 // One damaged partition must not stop the others (Kafka marks it uncleanable).
                 logger.error("maintenance failed", metadata: ["partition": "\(target.topic)-\(target.partition)", "error": "\(error)"])
@@ -140,15 +144,21 @@ final class MaintenanceService: Sendable {
         let survey = LogCleaner.survey(log, firstDirty: checkpointed, now: now, minCompactionLagMs: config.minCompactionLagMs)
         entry.dirtyRatio = survey.dirtyRatio
         guard survey.dirtyBytes > 0 || ignoringDirtyRatio else { return }
-        let lagExceeded = survey.oldestDirtyTimestamp.map { config.maxCompactionLagMs < Int64.max && now.clampedMinus($0) > config.maxCompactionLagMs } ?? false
+        let lagExceeded =
+            survey.oldestDirtyTimestamp.map { config.maxCompactionLagMs < Int64.max && now.clampedMinus($0) > config.maxCompactionLagMs }
+            ?? false
         guard ignoringDirtyRatio || lagExceeded || survey.dirtyRatio >= config.minCleanableDirtyRatio else { return }
 
         let settings = config.cleanerSettings
         let started = monotonicNanoseconds()
-        guard let result = try cleaner.cleaner.clean(log, firstDirty: checkpointed, settings: settings, now: now,
-                                                       rewritingCleanSection: ignoringDirtyRatio, isCancelled: {
-            cancelled.load(ordering: .relaxed)
-        }) else { return }
+        guard
+            let result = try cleaner.cleaner.clean(
+                log, firstDirty: checkpointed, settings: settings, now: now,
+                rewritingCleanSection: ignoringDirtyRatio,
+                isCancelled: {
+                    cancelled.load(ordering: .relaxed)
+                })
+        else { return }
         entry.compacted = true
         entry.cleanerSeconds = Double(monotonicNanoseconds() - started) / 1e9
         entry.recordsCompacted = result.recordsRemoved
@@ -156,12 +166,14 @@ final class MaintenanceService: Sendable {
         entry.dirtyBytesCleaned = result.dirtyBytesRead
         firstDirty.withLock { $0[key] = result.nextDirty }
         writeCheckpoint()
-        logger.info("compacted", metadata: [
-            "partition": "\(target.topic)-\(target.partition)", "dirtyRatio": "\(survey.dirtyRatio)",
-            "recordsRemoved": "\(result.recordsRemoved)", "bytesBefore": "\(result.bytesBefore)", "bytesAfter": "\(result.bytesAfter)",
-            "segments": "\(result.segmentsBefore)→\(result.segmentsAfter)", "seconds": "\(entry.cleanerSeconds)",
-            "tombstonesRemoved": "\(result.tombstonesRemoved)", "unkeyedRemoved": "\(result.unkeyedRecordsRemoved)",
-        ])
+        logger.info(
+            "compacted",
+            metadata: [
+                "partition": "\(target.topic)-\(target.partition)", "dirtyRatio": "\(survey.dirtyRatio)",
+                "recordsRemoved": "\(result.recordsRemoved)", "bytesBefore": "\(result.bytesBefore)", "bytesAfter": "\(result.bytesAfter)",
+                "segments": "\(result.segmentsBefore)→\(result.segmentsAfter)", "seconds": "\(entry.cleanerSeconds)",
+                "tombstonesRemoved": "\(result.tombstonesRemoved)", "unkeyedRemoved": "\(result.unkeyedRecordsRemoved)",
+            ])
     }
 
     /// Reports a pass's work to swift-metrics (whatever backend the application bootstrapped):
@@ -185,10 +197,12 @@ final class MaintenanceService: Sendable {
     private func record(_ entry: PartitionMaintenance) {
         report(entry)
         if entry.retention.segments > 0 {
-            logger.info("retention", metadata: [
-                "partition": "\(entry.topic)-\(entry.partition)", "segments": "\(entry.retention.segments)",
-                "records": "\(entry.retention.records)", "bytes": "\(entry.retention.bytes)",
-            ])
+            logger.info(
+                "retention",
+                metadata: [
+                    "partition": "\(entry.topic)-\(entry.partition)", "segments": "\(entry.retention.segments)",
+                    "records": "\(entry.retention.records)", "bytes": "\(entry.retention.bytes)",
+                ])
         }
         totals.withLock { totals in
             let key = TopicPartition(entry.topic, entry.partition)

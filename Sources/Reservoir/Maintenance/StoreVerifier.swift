@@ -56,8 +56,9 @@ public enum StoreVerifier {
             for partition in try FileSystem.list(topicDirectory) where FileSystem.isDirectory(topicDirectory + "/" + partition) {
                 guard let number = StoreLayout.partitionNumber(partition) else { continue }
                 let key = TopicPartition(name, number)
-                try verifyPartition(topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],
-                                    logStart: logStarts?[key], clean: clean, into: &report)
+                try verifyPartition(
+                    topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],
+                    logStart: logStarts?[key], clean: clean, into: &report)
             }
         }
         return report
@@ -82,30 +83,49 @@ public enum StoreVerifier {
                 // Past the recovery point of a store that did not close cleanly, a gap is a roll
                 // that reached the disk before the previous segment's last batches did.
                 let unsynced = LogLoader.isUnsyncedGap(at: previousNext, cleanShutdown: clean, recoveryPoint: recoveryPoint)
-                let note = unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts the log there)" : ""
-                report.problems.append(Problem(path: files.log, message: "offsets \(previousNext)..<\(base) are missing: no segment holds them\(note)", isDamage: !unsynced))
+                let note =
+                    unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts the log there)" : ""
+                report.problems.append(
+                    Problem(
+                        path: files.log, message: "offsets \(previousNext)..<\(base) are missing: no segment holds them\(note)",
+                        isDamage: !unsynced))
             } else if previousNext == nil, let logStart, base > logStart {
-                report.problems.append(Problem(path: files.log, message: "offsets \(logStart)..<\(base) are missing: the log starts at \(logStart) but its first segment at \(base)"))
+                report.problems.append(
+                    Problem(
+                        path: files.log,
+                        message: "offsets \(logStart)..<\(base) are missing: the log starts at \(logStart) but its first segment at \(base)"
+                    ))
             }
             var starts: [Int: Int64] = [:]
             var next = max(base, previousNext ?? base)
             previousDamaged = false
             for entry in try SegmentFileInspector.batches(inLogFile: files.log) {
                 if let legacy = entry.legacy {
-                    report.problems.append(Problem(path: files.log, message: "byte \(entry.position): a legacy message (magic \(legacy.magic)); a store holds record batches (magic 2) only"))
+                    report.problems.append(
+                        Problem(
+                            path: files.log,
+                            message:
+                                "byte \(entry.position): a legacy message (magic \(legacy.magic)); a store holds record batches (magic 2) only"
+                        ))
                     continue
                 }
                 guard let batch = entry.batch, let header = entry.header, entry.error == nil else {
                     // The recovery policy's line: past the recovery point of a store that did not
                     // close cleanly, invalid bytes are a tail that never became durable.
-                    let unsynced = LogLoader.isUnsyncedTail(at: next, cleanShutdown: clean, recoveryPoint: recoveryPoint, inLastSegment: isLast)
+                    let unsynced = LogLoader.isUnsyncedTail(
+                        at: next, cleanShutdown: clean, recoveryPoint: recoveryPoint, inLastSegment: isLast)
                     let note = unsynced ? " (written after the last fsync, never acknowledged as durable: the next open cuts it)" : ""
-                    report.problems.append(Problem(path: files.log, message: "byte \(entry.position), offset \(next): \(entry.error ?? "invalid batch")\(note)", isDamage: !unsynced))
+                    report.problems.append(
+                        Problem(
+                            path: files.log, message: "byte \(entry.position), offset \(next): \(entry.error ?? "invalid batch")\(note)",
+                            isDamage: !unsynced))
                     previousDamaged = true
                     break
                 }
                 if header.baseOffset < next {
-                    report.problems.append(Problem(path: files.log, message: "byte \(entry.position): offset \(header.baseOffset) goes back (expected ≥ \(next))"))
+                    report.problems.append(
+                        Problem(
+                            path: files.log, message: "byte \(entry.position): offset \(header.baseOffset) goes back (expected ≥ \(next))"))
                 }
                 do {
                     report.records += try decoder.validate(batch)
@@ -118,7 +138,12 @@ public enum StoreVerifier {
             }
             previousNext = next
             if isLast, let recoveryPoint, recoveryPoint > next {
-                report.problems.append(Problem(path: files.log, message: "offsets \(next)..<\(recoveryPoint) are missing: they were durable (the recovery point is \(recoveryPoint)) but the log ends at \(next)"))
+                report.problems.append(
+                    Problem(
+                        path: files.log,
+                        message:
+                            "offsets \(next)..<\(recoveryPoint) are missing: they were durable (the recovery point is \(recoveryPoint)) but the log ends at \(next)"
+                    ))
             }
             try verifyIndexes(files, base: base, starts: starts, next: next, into: &report)
         }
@@ -136,7 +161,10 @@ public enum StoreVerifier {
             var last: Int64 = -1
             for (index, entry) in used.enumerated() {
                 if starts[entry.position] != entry.offset || entry.offset <= last {
-                    report.problems.append(Problem(path: files.index, message: "entry \(index) (offset \(entry.offset), position \(entry.position)) does not match a batch"))
+                    report.problems.append(
+                        Problem(
+                            path: files.index,
+                            message: "entry \(index) (offset \(entry.offset), position \(entry.position)) does not match a batch"))
                     break
                 }
                 last = entry.offset
@@ -146,12 +174,18 @@ public enum StoreVerifier {
         }
         if FileSystem.exists(files.timeIndex) {
             let (all, partial) = try SegmentFileInspector.timeIndexEntries(path: files.timeIndex)
-            if partial != 0 { report.problems.append(Problem(path: files.timeIndex, message: "\(partial) stray bytes after the last entry")) }
+            if partial != 0 {
+                report.problems.append(Problem(path: files.timeIndex, message: "\(partial) stray bytes after the last entry"))
+            }
             let used = all.lastIndex { !($0.timestamp == 0 && $0.offset == base) }.map { all[...$0] } ?? []
             var last: (Int64, Int64) = (Int64.min, -1)
             for (index, entry) in used.enumerated() {
                 if entry.timestamp <= last.0 || entry.offset < last.1 || entry.offset >= next {
-                    report.problems.append(Problem(path: files.timeIndex, message: "entry \(index) (timestamp \(entry.timestamp), offset \(entry.offset)) is out of order or past the log"))
+                    report.problems.append(
+                        Problem(
+                            path: files.timeIndex,
+                            message: "entry \(index) (timestamp \(entry.timestamp), offset \(entry.offset)) is out of order or past the log"
+                        ))
                     break
                 }
                 last = (entry.timestamp, entry.offset)

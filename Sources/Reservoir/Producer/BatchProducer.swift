@@ -90,7 +90,8 @@ public final class BatchProducer: Sendable {
         let current = batch.encoder
         let replacement: RecordBatchEncoder
         if let spare = state.withLock({ $0.spare.popLast() })?.encoder,
-           spare.compression == current.compression, spare.compressionLevel == current.compressionLevel {
+            spare.compression == current.compression, spare.compressionLevel == current.compressionLevel
+        {
             replacement = spare
         } else {
             replacement = try RecordBatchEncoder(compression: current.compression, compressionLevel: current.compressionLevel)
@@ -104,7 +105,9 @@ public final class BatchProducer: Sendable {
 
     /// Runs on the writer thread, one batch at a time in the order sent: the append pipeline's
     /// stages after routing.
-    private func write(_ taken: RecordBatchBuilder.TakenRecords, through pipeline: AppendPipeline, to partition: Int, pending: PendingAppend) {
+    private func write(
+        _ taken: RecordBatchBuilder.TakenRecords, through pipeline: AppendPipeline, to partition: Int, pending: PendingAppend
+    ) {
         var outcome: Result<(log: PartitionLog, offsets: ClosedRange<Int64>), ReservoirError>
         if let stopped = state.withLock({ $0.stopped }) {
             outcome = .failure(stopped)

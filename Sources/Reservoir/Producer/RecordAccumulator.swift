@@ -26,8 +26,10 @@ final class RecordAccumulator: Sendable {
     // Touched only on the I/O thread, which runs jobs one at a time.
     private nonisolated(unsafe) var encoder: RecordBatchEncoder?
 
-    init(log: PartitionLog, limits: AppendPipeline.Limits, ioThread: IOThread, batchBytes: Int, lingerMilliseconds: Int,
-         makeEncoder: @escaping @Sendable () throws(ReservoirError) -> RecordBatchEncoder) {
+    init(
+        log: PartitionLog, limits: AppendPipeline.Limits, ioThread: IOThread, batchBytes: Int, lingerMilliseconds: Int,
+        makeEncoder: @escaping @Sendable () throws(ReservoirError) -> RecordBatchEncoder
+    ) {
         self.log = log
         self.limits = limits
         self.ioThread = ioThread

@@ -22,7 +22,9 @@ final class FileHandle: Sendable {
     deinit { close(descriptor) }
 
     /// Opens `path`; `create` makes it when missing.
-    static func open(_ path: String, writable: Bool = true, create: Bool = false, exclusive: Bool = false) throws(ReservoirError) -> FileHandle {
+    static func open(_ path: String, writable: Bool = true, create: Bool = false, exclusive: Bool = false) throws(ReservoirError)
+        -> FileHandle
+    {
         var flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC
         if create { flags |= O_CREAT }
         if exclusive { flags |= O_EXCL }

@@ -104,8 +104,7 @@ final class IndexFile: @unchecked Sendable {
         var low = 0
         var high = entries - 1
         let firstWarm = max(0, entries - warm)
-        if firstWarm > 0 && key(entry(firstWarm)) <= target { low = firstWarm }
-        else if firstWarm > 0 { high = firstWarm }
+        if firstWarm > 0 && key(entry(firstWarm)) <= target { low = firstWarm } else if firstWarm > 0 { high = firstWarm }
         while low < high {
             let middle = (low + high + 1) / 2
             if key(entry(middle)) <= target { low = middle } else { high = middle - 1 }

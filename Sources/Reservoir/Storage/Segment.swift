@@ -182,10 +182,13 @@ final class Segment: @unchecked Sendable {
 
     /// The first record with timestamp ≥ `timestamp` and offset ≥ `startingOffset`, as
     /// `(offset, timestamp)`; nil when this segment has none.
-    func findOffset(byTimestamp timestamp: Int64, startingOffset: Int64, decoder: RecordDecoder) throws(ReservoirError) -> (offset: Int64, timestamp: Int64)? {
+    func findOffset(byTimestamp timestamp: Int64, startingOffset: Int64, decoder: RecordDecoder) throws(ReservoirError) -> (
+        offset: Int64, timestamp: Int64
+    )? {
         guard let region else { return nil }
         let entry = timeIndex.lookup(timestamp)
-        var scanner = BatchScanner(region.bytes(from: 0, count: publishedSize), from: offsetIndex.lookup(max(entry.offset, startingOffset)).position)
+        var scanner = BatchScanner(
+            region.bytes(from: 0, count: publishedSize), from: offsetIndex.lookup(max(entry.offset, startingOffset)).position)
         while let scanned = scanner.next() {
             let (position, header) = (scanned.position, scanned.header)
             if header.maxTimestamp >= timestamp && header.lastOffset >= startingOffset {
@@ -213,10 +216,12 @@ final class Segment: @unchecked Sendable {
     /// it returns false. Batches are checked for bounds and magic (not CRC) on the way.
     func forEachBatch(from offset: Int64, _ body: (RecordBatch) throws(ReservoirError) -> Bool) throws(ReservoirError) {
         guard let region else { return }
-        var scanner = BatchScanner(region.bytes(from: 0, count: publishedSize), from: offset > baseOffset ? offsetIndex.lookup(offset).position : 0)
+        var scanner = BatchScanner(
+            region.bytes(from: 0, count: publishedSize), from: offset > baseOffset ? offsetIndex.lookup(offset).position : 0)
         while let entry = scanner.next() {
             guard entry.header.lastOffset >= offset else { continue }
-            let batch = RecordBatch(owner: region, bytes: region.bytes(from: entry.position, count: entry.header.totalSize), header: entry.header)
+            let batch = RecordBatch(
+                owner: region, bytes: region.bytes(from: entry.position, count: entry.header.totalSize), header: entry.header)
             if try !body(batch) { return }
         }
         if let failure = scanner.failure { throw failure.reservoirError(context: "\(files.log) at byte \(scanner.position)") }
@@ -322,7 +327,8 @@ final class Segment: @unchecked Sendable {
             while let entry = scanner.next() {
                 let header = entry.header
                 // Taken into the segment's largest timestamp only once the batch is kept.
-                let (largest, offsetOfLargest) = header.maxTimestamp > maxTs ? (header.maxTimestamp, header.lastOffset) : (maxTs, offsetOfMaxTs)
+                let (largest, offsetOfLargest) =
+                    header.maxTimestamp > maxTs ? (header.maxTimestamp, header.lastOffset) : (maxTs, offsetOfMaxTs)
                 if bytesSinceLastIndexEntry > indexIntervalBytes {
                     if offsetIndex.isFull || timeIndex.isFull {
                         reason = "index full at byte \(position)"

@@ -38,11 +38,13 @@ public enum SegmentFileInspector {
     /// - Throws: ``FormatError`` when the wrapper's value does not decompress or its messages do
     ///   not parse (the LZ4 framing of magic 0, whose header checksum Kafka computed wrongly, is
     ///   among them).
-    public static func innerMessages(of wrapper: LegacyMessage, maxDecompressedBytes: Int = 64 << 20) throws(FormatError) -> [LegacyMessage] {
+    public static func innerMessages(of wrapper: LegacyMessage, maxDecompressedBytes: Int = 64 << 20) throws(FormatError) -> [LegacyMessage]
+    {
         guard let codec = CompressionCodec(rawValue: wrapper.codec), codec != .none, let value = wrapper.value else { return [] }
         let decompressor = BatchDecompressor()
         let inner = try value.withUnsafeBytes { raw in
-            Result { () throws(FormatError) -> [UInt8] in Array(try decompressor.decompress(raw, codec: codec, limit: maxDecompressedBytes)) }
+            Result { () throws(FormatError) -> [UInt8] in Array(try decompressor.decompress(raw, codec: codec, limit: maxDecompressedBytes))
+            }
         }.get()
         var messages = try inner.withUnsafeBytes { bytes in
             Result { () throws(FormatError) -> [LegacyMessage] in
@@ -116,8 +118,10 @@ public enum SegmentFileInspector {
             if size - position >= 17, bytes[position + 16] <= 1 {
                 let total = 12 + Int(BigEndian.load(region.base + position, 8, as: Int32.self))
                 if total > 12, let message = legacyMessage(bytes, at: position, total: total) {
-                    entries.append(BatchEntry(position: position, batch: nil, header: nil, crcValid: message.crcValid,
-                                              error: message.crcValid ? nil : "CRC mismatch", legacy: message))
+                    entries.append(
+                        BatchEntry(
+                            position: position, batch: nil, header: nil, crcValid: message.crcValid,
+                            error: message.crcValid ? nil : "CRC mismatch", legacy: message))
                     scanner.skip(bytes: total)
                     continue
                 }
@@ -131,21 +135,27 @@ public enum SegmentFileInspector {
             }
             let slice = region.bytes(from: position, count: entry.header.totalSize)
             let crcValid = (try? RecordBatchHeader.validate(slice)) != nil
-            entries.append(BatchEntry(position: position, batch: RecordBatch(owner: region, bytes: slice, header: entry.header),
-                                      header: entry.header, crcValid: crcValid, error: crcValid ? nil : "CRC mismatch"))
+            entries.append(
+                BatchEntry(
+                    position: position, batch: RecordBatch(owner: region, bytes: slice, header: entry.header),
+                    header: entry.header, crcValid: crcValid, error: crcValid ? nil : "CRC mismatch"))
         }
         return entries
     }
 
     /// The entries of a `.index` file as `(offset, position)`; the base offset comes from the name.
-    public static func offsetIndexEntries(path: String) throws(ReservoirError) -> (entries: [(offset: Int64, position: Int)], partialBytes: Int) {
+    public static func offsetIndexEntries(path: String) throws(ReservoirError) -> (
+        entries: [(offset: Int64, position: Int)], partialBytes: Int
+    ) {
         try entries(path: path, size: OffsetIndex.entrySize) { entry, base in
             (base + Int64(BigEndian.load(entry, 0, as: UInt32.self)), Int(BigEndian.load(entry, 4, as: UInt32.self)))
         }
     }
 
     /// The entries of a `.timeindex` file as `(timestamp, offset)`.
-    public static func timeIndexEntries(path: String) throws(ReservoirError) -> (entries: [(timestamp: Int64, offset: Int64)], partialBytes: Int) {
+    public static func timeIndexEntries(path: String) throws(ReservoirError) -> (
+        entries: [(timestamp: Int64, offset: Int64)], partialBytes: Int
+    ) {
         try entries(path: path, size: TimeIndex.entrySize) { entry, base in
             (BigEndian.load(entry, 0, as: Int64.self), base + Int64(BigEndian.load(entry, 8, as: UInt32.self)))
         }

@@ -45,7 +45,9 @@ enum SystemCall {
     static func fault(_ operation: String, _ path: String) -> Fault? {
         guard armed.load(ordering: .acquiring) else { return nil }
         return faults.withLock { faults -> Fault? in
-            guard let index = faults.firstIndex(where: { $0.operation == operation && path.contains($0.pathContaining) }) else { return nil }
+            guard let index = faults.firstIndex(where: { $0.operation == operation && path.contains($0.pathContaining) }) else {
+                return nil
+            }
             if faults[index].skip > 0 {
                 faults[index].skip -= 1
                 return nil

@@ -128,14 +128,19 @@ struct AppendPipeline {
         /// A record of `bytes` encoded bytes against the record limit.
         func checkRecord(bytes: Int) throws(ReservoirError) {
             guard bytes <= maxRecordBytes else {
-                throw ReservoirError(.recordTooLarge, "a record of \(bytes) bytes exceeds the limit of \(maxRecordBytes) bytes of topic \(topic); nothing was written")
+                throw ReservoirError(
+                    .recordTooLarge,
+                    "a record of \(bytes) bytes exceeds the limit of \(maxRecordBytes) bytes of topic \(topic); nothing was written")
             }
         }
 
         /// The encoded batch against the batch limit.
         func check(_ batch: EncodedBatch) throws(ReservoirError) -> EncodedBatch {
             guard batch.byteCount <= maxBatchBytes else {
-                throw ReservoirError(.recordTooLarge, "batch of \(batch.byteCount) bytes exceeds the limit of \(maxBatchBytes) bytes of topic \(topic); nothing was written: append fewer records at a time")
+                throw ReservoirError(
+                    .recordTooLarge,
+                    "batch of \(batch.byteCount) bytes exceeds the limit of \(maxBatchBytes) bytes of topic \(topic); nothing was written: append fewer records at a time"
+                )
             }
             return batch
         }

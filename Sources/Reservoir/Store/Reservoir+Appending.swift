@@ -23,7 +23,9 @@ extension Reservoir {
     /// together to one partition chosen round robin, unless `partition` is given. Every batch is
     /// encoded and checked against the topic's limits before any is written.
     @discardableResult
-    public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> [AppendedRange] {
+    public func append(to topic: String, records: [Record], partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError)
+        -> [AppendedRange]
+    {
         try appendRecords(to: topic, records: records, partition: partition, acks: acks, caller: .user)
     }
 
@@ -35,7 +37,9 @@ extension Reservoir {
 
     /// The records append for any caller (the store's own topics included).
     @discardableResult
-    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks, caller: AppendPipeline.Caller) throws(ReservoirError) -> [AppendedRange] {
+    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks, caller: AppendPipeline.Caller)
+        throws(ReservoirError) -> [AppendedRange]
+    {
         let written = try writeRecords(to: topic, records: records, partition: partition, caller: caller)
         for (log, range) in written { try log.acknowledge(range.offsets, acks: acks) }
         return written.map(\.range)
@@ -43,7 +47,9 @@ extension Reservoir {
 
     /// As the synchronous form, suspending for the fsync.
     @discardableResult
-    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks, caller: AppendPipeline.Caller) async throws -> [AppendedRange] {
+    func appendRecords(to topic: String, records: [Record], partition: Int?, acks: Acks, caller: AppendPipeline.Caller) async throws
+        -> [AppendedRange]
+    {
         let written = try writeRecords(to: topic, records: records, partition: partition, caller: caller)
         for (log, range) in written { try await log.acknowledge(range.offsets, acks: acks) }
         return written.map(\.range)
@@ -52,7 +58,9 @@ extension Reservoir {
     /// The pipeline's stages up to the write: check, route, encode every batch (each with an
     /// encoder of its own) and check its limits, then append them all; a refused batch leaves
     /// every partition untouched.
-    private func writeRecords(to name: String, records: [Record], partition: Int?, caller: AppendPipeline.Caller) throws(ReservoirError) -> [(log: PartitionLog, range: AppendedRange)] {
+    private func writeRecords(to name: String, records: [Record], partition: Int?, caller: AppendPipeline.Caller) throws(ReservoirError)
+        -> [(log: PartitionLog, range: AppendedRange)]
+    {
         let pipeline = try AppendPipeline(self, topic: name, caller: caller)
         let topic = pipeline.topic
         let groups = try pipeline.route(records, partition: partition)
@@ -86,7 +94,9 @@ extension Reservoir {
     /// - Throws: ``ReservoirError/Code/recordTooLarge`` when a record or the batch exceeds the
     ///   topic's limits (nothing is written, the builder keeps its records).
     @discardableResult
-    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError) -> AppendedRange {
+    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) throws(ReservoirError)
+        -> AppendedRange
+    {
         let (log, range) = try write(batch, to: topic, partition: partition)
         try log.acknowledge(range.offsets, acks: acks)
         return range
@@ -94,13 +104,17 @@ extension Reservoir {
 
     /// As ``append(to:batch:partition:acks:)``, suspending instead of blocking for the fsync.
     @discardableResult
-    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) async throws -> AppendedRange {
+    public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) async throws
+        -> AppendedRange
+    {
         let (log, range) = try write(batch, to: topic, partition: partition)
         try await log.acknowledge(range.offsets, acks: acks)
         return range
     }
 
-    private func write(_ batch: RecordBatchBuilder, to name: String, partition: Int?) throws(ReservoirError) -> (PartitionLog, AppendedRange) {
+    private func write(_ batch: RecordBatchBuilder, to name: String, partition: Int?) throws(ReservoirError) -> (
+        PartitionLog, AppendedRange
+    ) {
         let pipeline = try AppendPipeline(self, topic: name)
         let target = try pipeline.route(batch, partition: partition)
         let (log, offsets) = try pipeline.append(pipeline.seal(batch.records), to: target)
@@ -112,7 +126,9 @@ extension Reservoir {
 
     /// Appends one record through its partition's accumulator, which batches it with concurrent
     /// appends; returns once it is acknowledged as `acks` asks.
-    public func append(to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
+    public func append(
+        to topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable
+    ) async throws -> AppendReceipt {
         let pipeline = try AppendPipeline(self, topic: topic)
         let target = try pipeline.route(key: key, partition: partition)
         let accumulator = pipeline.topic.accumulators[target]
@@ -125,7 +141,11 @@ extension Reservoir {
     /// Appends one record with UTF-8 key and value; a nil value is a tombstone (on a compacted
     /// topic, it deletes the key).
     @discardableResult
-    public func append(to topic: String, key: String?, value: String?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable) async throws -> AppendReceipt {
-        try await append(to: topic, key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, partition: partition, acks: acks)
+    public func append(
+        to topic: String, key: String?, value: String?, headers: [RecordHeader] = [], partition: Int? = nil, acks: Acks = .durable
+    ) async throws -> AppendReceipt {
+        try await append(
+            to: topic, key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, partition: partition,
+            acks: acks)
     }
 }

@@ -17,8 +17,9 @@ extension Reservoir {
     ) throws(ReservoirError) -> MaintenanceReport {
         try checkOpen()
         if let topic { _ = try self.topic(topic) }
-        return try maintenance.runNow(topic: topic, retention: retention, compaction: compaction,
-                                      ignoringDirtyRatio: ignoringDirtyRatio, now: now)
+        return try maintenance.runNow(
+            topic: topic, retention: retention, compaction: compaction,
+            ignoringDirtyRatio: ignoringDirtyRatio, now: now)
     }
 
     /// Makes the records of a partition below `offset` unreadable and deletes the segments

@@ -2,7 +2,9 @@ extension Reservoir {
     // MARK: Reading
 
     /// Reads whole batches of one partition from `offset`; see ``PartitionLog/read(from:maxBytes:isolation:)``.
-    public func read(topic: String, partition: Int, from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError) -> LogReadResult {
+    public func read(topic: String, partition: Int, from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written)
+        throws(ReservoirError) -> LogReadResult
+    {
         try checkOpen()
         return try log(topic: topic, partition: partition).read(from: offset, maxBytes: maxBytes, isolation: isolation)
     }
@@ -19,8 +21,9 @@ extension Reservoir {
     ) throws(ReservoirError) -> PartitionReader {
         try checkOpen()
         let log = try self.log(topic: topic, partition: partition)
-        return PartitionReader(topic: topic, partition: partition, log: log, start: start, isolation: isolation,
-                               outOfRange: outOfRange, maxBytes: maxBytes)
+        return PartitionReader(
+            topic: topic, partition: partition, log: log, start: start, isolation: isolation,
+            outOfRange: outOfRange, maxBytes: maxBytes)
     }
 
     /// The offset of the first record of the partition whose timestamp is ≥ `timestamp`, or nil.

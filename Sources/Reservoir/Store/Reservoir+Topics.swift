@@ -44,13 +44,15 @@ extension Reservoir {
             try FileSystem.createDirectoryDurably(topicDirectory)
             var logs: [PartitionLog] = []
             for partition in 0..<config.partitions {
-                logs.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
+                logs.append(
+                    try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
             }
             // The configuration is written last: a topic directory without it is ignored at open.
             try writeConfig(config, topic: name)
             try FileSystem.syncDirectory(topicsDirectory)
-            let topic = Topic(name: name, config: config, directory: topicDirectory, partitions: logs,
-                              ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+            let topic = Topic(
+                name: name, config: config, directory: topicDirectory, partitions: logs,
+                ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
             topics[name] = topic
             return topic
         }
@@ -92,7 +94,8 @@ extension Reservoir {
         try topics.withLock { (topics) throws(ReservoirError) in
             guard let old = topics[name] else { throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first") }
             guard config.partitions >= old.partitions.count else {
-                throw ReservoirError(.invalidArgument, "topic \(name) has \(old.partitions.count) partitions: partitions can be added, never removed")
+                throw ReservoirError(
+                    .invalidArgument, "topic \(name) has \(old.partitions.count) partitions: partitions can be added, never removed")
             }
             try Self.checkDescriptors(adding: config.partitions - old.partitions.count, to: topics)
             // New partitions are created and made durable before the settings that name them: a
@@ -100,7 +103,8 @@ extension Reservoir {
             var added: [PartitionLog] = []
             do throws(ReservoirError) {
                 for partition in old.partitions.count..<config.partitions {
-                    added.append(try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
+                    added.append(
+                        try openPartition(topic: name, config: config, partition: partition, logStart: 0, recoveryPoint: 0, clean: true))
                 }
                 try writeConfig(config, topic: name)
             } catch {
@@ -114,8 +118,9 @@ extension Reservoir {
             var logs = old.partitions
             for log in logs { try log.update(config: config.logConfig) }
             logs += added
-            topics[name] = Topic(name: name, config: config, directory: old.directory, partitions: logs,
-                                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+            topics[name] = Topic(
+                name: name, config: config, directory: old.directory, partitions: logs,
+                ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
         }
         try writeCheckpoints()
     }
@@ -130,7 +135,10 @@ extension Reservoir {
         let open = topics.values.reduce(0) { $0 + $1.partitions.count }
         let needed = (open + partitions) * 3 + 64
         guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
-            throw ReservoirError(.invalidArgument, "\(open + partitions) partitions need at least \(needed) open files, and this process may open \(limit.rlim_cur) (ulimit -n): raise the limit or use fewer partitions")
+            throw ReservoirError(
+                .invalidArgument,
+                "\(open + partitions) partitions need at least \(needed) open files, and this process may open \(limit.rlim_cur) (ulimit -n): raise the limit or use fewer partitions"
+            )
         }
     }
 

@@ -141,7 +141,8 @@ public final class Reservoir: Sendable {
         } else {
             let entries = try FileSystem.list(directory).filter { $0 != StoreLayout.lockFileName }
             guard entries.isEmpty else {
-                throw ReservoirError(.unsupportedFormat, "\(directory) is not empty and is not a Reservoir store (no \(FileSystem.fileName(of: path)))")
+                throw ReservoirError(
+                    .unsupportedFormat, "\(directory) is not empty and is not a Reservoir store (no \(FileSystem.fileName(of: path)))")
             }
             try FileSystem.writeAtomically(Array((formatLine + "\n").utf8), to: path)
         }
@@ -162,7 +163,8 @@ public final class Reservoir: Sendable {
             do throws(ReservoirError) {
                 loaded.append((name, try Self.readConfig(configPath)))
             } catch {
-                options.logger.error("topic not opened: its settings cannot be read", metadata: ["topic": "\(name)", "error": "\(error.message)"])
+                options.logger.error(
+                    "topic not opened: its settings cannot be read", metadata: ["topic": "\(name)", "error": "\(error.message)"])
                 unreadable[name] = error
             }
         }
@@ -180,8 +182,9 @@ public final class Reservoir: Sendable {
                 let (name, config, partition) = jobs[index]
                 let key = TopicPartition(name, partition)
                 let result = Result { () throws(ReservoirError) -> PartitionLog in
-                    try openPartition(topic: name, config: config, partition: partition,
-                                      logStart: logStarts?[key], recoveryPoint: recoveryPoints?[key], clean: clean)
+                    try openPartition(
+                        topic: name, config: config, partition: partition,
+                        logStart: logStarts?[key], recoveryPoint: recoveryPoints?[key], clean: clean)
                 }
                 results.withLock { $0[key] = result }
             }
@@ -194,8 +197,9 @@ public final class Reservoir: Sendable {
                 guard let result = opened[TopicPartition(name, partition)] else { continue }
                 logs.append(try result.get())
             }
-            topics[name] = Topic(name: name, config: config, directory: layout.topicDirectory(name), partitions: logs,
-                                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+            topics[name] = Topic(
+                name: name, config: config, directory: layout.topicDirectory(name), partitions: logs,
+                ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
         }
         self.topics.withLock { $0 = topics }
     }
@@ -211,7 +215,9 @@ public final class Reservoir: Sendable {
         return offsets
     }
 
-    func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64?, recoveryPoint: Int64?, clean: Bool) throws(ReservoirError) -> PartitionLog {
+    func openPartition(topic: String, config: TopicConfig, partition: Int, logStart: Int64?, recoveryPoint: Int64?, clean: Bool)
+        throws(ReservoirError) -> PartitionLog
+    {
         var logger = options.logger
         logger[metadataKey: "partition"] = "\(topic)-\(partition)"
         return try PartitionLog(

@@ -17,7 +17,8 @@ final class StoreLock: Sendable {
         guard try file.tryLockExclusive() else {
             let holder = (try? file.readAll()).map { String(decoding: $0, as: UTF8.self) } ?? ""
             let pid = holder.split(separator: "\n").first.map(String.init) ?? "another process"
-            throw ReservoirError(.storeLocked, "store \(directory) is in use by process \(pid): close it there first (only one process may open a store)")
+            throw ReservoirError(
+                .storeLocked, "store \(directory) is in use by process \(pid): close it there first (only one process may open a store)")
         }
         try file.truncate(to: 0)
         try file.write(Array("\(getpid())\n".utf8), at: 0)

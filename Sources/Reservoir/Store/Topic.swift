@@ -26,8 +26,10 @@ public final class Topic: Sendable {
         let limits = AppendPipeline.Limits(topic: name, maxRecordBytes: config.maxRecordBytes, maxBatchBytes: config.maxBatchBytes)
         self.limits = limits
         accumulators = partitions.map { log in
-            RecordAccumulator(log: log, limits: limits, ioThread: ioThread, batchBytes: min(config.maxBatchBytes, 1 << 20),
-                              lingerMilliseconds: lingerMilliseconds) { () throws(ReservoirError) in
+            RecordAccumulator(
+                log: log, limits: limits, ioThread: ioThread, batchBytes: min(config.maxBatchBytes, 1 << 20),
+                lingerMilliseconds: lingerMilliseconds
+            ) { () throws(ReservoirError) in
                 let encoder = try RecordBatchEncoder(compression: compression, compressionLevel: level)
                 encoder.maxRecordBytes = config.maxRecordBytes
                 return encoder
@@ -70,6 +72,8 @@ public final class Topic: Sendable {
 
     func unkeyedRecordError(index: Int?) -> ReservoirError {
         let which = index.map { "record \($0) has no key" } ?? "a record has no key"
-        return ReservoirError(.invalidArgument, "\(which), but topic \(name) is compacted by key (cleanup \(config.cleanup)): every record needs a key; nothing was written")
+        return ReservoirError(
+            .invalidArgument,
+            "\(which), but topic \(name) is compacted by key (cleanup \(config.cleanup)): every record needs a key; nothing was written")
     }
 }

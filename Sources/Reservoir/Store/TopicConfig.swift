@@ -110,10 +110,14 @@ public struct TopicConfig: Sendable, Hashable, Codable {
             }
         }
         guard maxBatchBytes >= maxRecordBytes else {
-            throw ReservoirError(.invalidArgument, "max record bytes \(maxRecordBytes) exceeds max batch bytes \(maxBatchBytes): a record must fit in a batch")
+            throw ReservoirError(
+                .invalidArgument,
+                "max record bytes \(maxRecordBytes) exceeds max batch bytes \(maxBatchBytes): a record must fit in a batch")
         }
         guard maxBatchBytes <= segmentBytes else {
-            throw ReservoirError(.invalidArgument, "max batch bytes \(maxBatchBytes) exceeds segment bytes \(segmentBytes): lower max batch bytes or raise segment bytes")
+            throw ReservoirError(
+                .invalidArgument,
+                "max batch bytes \(maxBatchBytes) exceeds segment bytes \(segmentBytes): lower max batch bytes or raise segment bytes")
         }
         guard !cleanup.isEmpty else { throw ReservoirError(.invalidArgument, "cleanup must be delete, compact or compact,delete") }
         try logConfig.validate()
@@ -121,15 +125,17 @@ public struct TopicConfig: Sendable, Hashable, Codable {
 
     /// The settings of the partition logs, derived from this configuration.
     var logConfig: LogConfig {
-        LogConfig(segmentBytes: segmentBytes, segmentMs: segmentMs, indexIntervalBytes: indexIntervalBytes,
-                  maxIndexBytes: maxIndexBytes, flushPolicy: flushPolicy, preallocateBytes: preallocateBytes)
+        LogConfig(
+            segmentBytes: segmentBytes, segmentMs: segmentMs, indexIntervalBytes: indexIntervalBytes,
+            maxIndexBytes: maxIndexBytes, flushPolicy: flushPolicy, preallocateBytes: preallocateBytes)
     }
 
     /// The settings of a compaction pass, derived from this configuration.
     var cleanerSettings: LogCleaner.Settings {
-        LogCleaner.Settings(deleteRetentionMs: deleteRetentionMs, minCompactionLagMs: minCompactionLagMs, compression: compression,
-                            compressionLevel: compressionLevel, segmentBytes: segmentBytes, maxIndexBytes: maxIndexBytes,
-                            deleteDelayMs: fileDeleteDelayMs)
+        LogCleaner.Settings(
+            deleteRetentionMs: deleteRetentionMs, minCompactionLagMs: minCompactionLagMs, compression: compression,
+            compressionLevel: compressionLevel, segmentBytes: segmentBytes, maxIndexBytes: maxIndexBytes,
+            deleteDelayMs: fileDeleteDelayMs)
     }
 
     // MARK: Settings by name
@@ -160,7 +166,8 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         let derivedRecord = maxRecordBytes == Self.derivedMaxRecordBytes(maxBatchBytes: maxBatchBytes) && !named.contains("maxRecordBytes")
         for (name, value) in settings {
             guard let setting = TopicSetting.named(name) else {
-                throw ReservoirError(.invalidArgument, "unknown setting \(name): known settings are \(Self.settingNames.joined(separator: ", "))")
+                throw ReservoirError(
+                    .invalidArgument, "unknown setting \(name): known settings are \(Self.settingNames.joined(separator: ", "))")
             }
             try setting.apply(value, to: &config, as: name)
         }
@@ -193,7 +200,8 @@ public struct TopicConfig: Sendable, Hashable, Codable {
         let container = try decoder.container(keyedBy: Key.self)
         let names = Set(container.allKeys.map(\.stringValue))
         if let unknown = names.sorted().first(where: { name in !TopicSetting.all.contains { $0.name == name } }) {
-            throw ReservoirError(.corruptData, "unknown setting \"\(unknown)\": known settings are \(Self.settingNames.joined(separator: ", "))")
+            throw ReservoirError(
+                .corruptData, "unknown setting \"\(unknown)\": known settings are \(Self.settingNames.joined(separator: ", "))")
         }
         guard names.contains("partitions") else { throw ReservoirError(.corruptData, "setting partitions is missing") }
         var config = TopicConfig()

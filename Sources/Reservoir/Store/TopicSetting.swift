@@ -47,11 +47,12 @@ public struct TopicSetting: Sendable {
     ///
     /// - Throws: ``ReservoirError/Code/invalidArgument`` naming the setting, the value and what is expected.
     func apply(_ text: String, to config: inout TopicConfig, as given: String) throws(ReservoirError) {
-        let value: Value? = switch kind {
-        case .integer: Int64(text).map(Value.integer)
-        case .number: Double(text).map(Value.number)
-        case .text: .text(text)
-        }
+        let value: Value? =
+            switch kind {
+            case .integer: Int64(text).map(Value.integer)
+            case .number: Double(text).map(Value.number)
+            case .text: .text(text)
+            }
         guard let value, write(&config, value) else {
             throw ReservoirError(.invalidArgument, "setting \(given)=\(text): expected \(expected)")
         }
@@ -65,37 +66,52 @@ public struct TopicSetting: Sendable {
     /// Every topic setting, in the order `topic describe` shows them.
     public static let all: [TopicSetting] = [
         integer("partitions", nil, \.partitions, 1...10_000, "Number of partitions: can grow, never shrink."),
-        text("compression", "compression.type", "none, gzip, snappy, lz4 or zstd",
-             "Codec of the batches Reservoir writes (existing batches keep theirs).",
-             get: { $0.compression.description }, set: { config, text in CompressionCodec(name: text).map { config.compression = $0 } != nil }),
-        integer("compressionLevel", nil, \.compressionLevel, Int64(Int32.min)...Int64(Int32.max),
-                "The codec's level; 0 takes the codec's default (LZ4's fast mode, gzip 6, zstd 3); 3 to 12 select LZ4-HC."),
-        integer("segmentBytes", "segment.bytes", \.segmentBytes, Int64(LogConfig.minimumSegmentBytes)...Int64(Int32.max),
-                "Roll to a new segment before one grows past this many bytes."),
-        integer64("segmentMs", "segment.ms", \.segmentMs, 1...Int64.max,
-                  "Roll the active segment once its first record is this old, in ms, so that retention and compaction reach its records."),
-        integer("indexIntervalBytes", "index.interval.bytes", \.indexIntervalBytes, 0...Int64(Int32.max),
-                "An offset-index entry every this many bytes of log."),
-        integer("maxIndexBytes", "segment.index.bytes", \.maxIndexBytes, Int64(4 * TimeIndex.entrySize)...Int64(Int32.max),
-                "The preallocated size of each index file."),
-        text("flush", nil, "durable, interval:N, interval:Tms or none",
-             "When the partitions fsync on their own: every append (durable), every N records or T ms, or on roll and close (none).",
-             get: { $0.flushPolicy.description }, set: { config, text in FlushPolicy(parsing: text).map { config.flushPolicy = $0 } != nil }),
-        integer("maxRecordBytes", nil, \.maxRecordBytes, 1...Int64(Int32.max),
-                "The largest encoded record accepted (1 MiB, at most the batch limit)."),
-        integer("maxBatchBytes", "max.message.bytes", \.maxBatchBytes, 1...Int64(Int32.max),
-                "The largest encoded batch accepted (16 MiB, at most the segment size)."),
-        integer("preallocateBytes", nil, \.preallocateBytes, 0...Int64(Int32.max),
-                "Bytes of file space prepared ahead of the active segment's writer (0 turns it off)."),
-        text("cleanup", "cleanup.policy", "delete, compact or compact,delete",
-             "Delete old segments, compact by key, or both.",
-             get: { $0.cleanup.description }, set: { config, text in CleanupPolicy(parsing: text).map { config.cleanup = $0 } != nil }),
-        integer64("retentionMs", "retention.ms", \.retentionMs, -1...Int64.max,
-                  "With delete: segments whose newest record is older than this are deleted, in ms (-1 keeps them)."),
-        integer64("retentionBytes", "retention.bytes", \.retentionBytes, -1...Int64.max,
-                  "With delete: the oldest segments go while a partition holds more than this (-1: no limit)."),
-        integer64("deleteRetentionMs", "delete.retention.ms", \.deleteRetentionMs, 0...Int64.max,
-                  "With compact: how long a tombstone stays readable after the cleaner first sees it, in ms."),
+        text(
+            "compression", "compression.type", "none, gzip, snappy, lz4 or zstd",
+            "Codec of the batches Reservoir writes (existing batches keep theirs).",
+            get: { $0.compression.description },
+            set: { config, text in CompressionCodec(name: text).map { config.compression = $0 } != nil }),
+        integer(
+            "compressionLevel", nil, \.compressionLevel, Int64(Int32.min)...Int64(Int32.max),
+            "The codec's level; 0 takes the codec's default (LZ4's fast mode, gzip 6, zstd 3); 3 to 12 select LZ4-HC."),
+        integer(
+            "segmentBytes", "segment.bytes", \.segmentBytes, Int64(LogConfig.minimumSegmentBytes)...Int64(Int32.max),
+            "Roll to a new segment before one grows past this many bytes."),
+        integer64(
+            "segmentMs", "segment.ms", \.segmentMs, 1...Int64.max,
+            "Roll the active segment once its first record is this old, in ms, so that retention and compaction reach its records."),
+        integer(
+            "indexIntervalBytes", "index.interval.bytes", \.indexIntervalBytes, 0...Int64(Int32.max),
+            "An offset-index entry every this many bytes of log."),
+        integer(
+            "maxIndexBytes", "segment.index.bytes", \.maxIndexBytes, Int64(4 * TimeIndex.entrySize)...Int64(Int32.max),
+            "The preallocated size of each index file."),
+        text(
+            "flush", nil, "durable, interval:N, interval:Tms or none",
+            "When the partitions fsync on their own: every append (durable), every N records or T ms, or on roll and close (none).",
+            get: { $0.flushPolicy.description }, set: { config, text in FlushPolicy(parsing: text).map { config.flushPolicy = $0 } != nil }),
+        integer(
+            "maxRecordBytes", nil, \.maxRecordBytes, 1...Int64(Int32.max),
+            "The largest encoded record accepted (1 MiB, at most the batch limit)."),
+        integer(
+            "maxBatchBytes", "max.message.bytes", \.maxBatchBytes, 1...Int64(Int32.max),
+            "The largest encoded batch accepted (16 MiB, at most the segment size)."),
+        integer(
+            "preallocateBytes", nil, \.preallocateBytes, 0...Int64(Int32.max),
+            "Bytes of file space prepared ahead of the active segment's writer (0 turns it off)."),
+        text(
+            "cleanup", "cleanup.policy", "delete, compact or compact,delete",
+            "Delete old segments, compact by key, or both.",
+            get: { $0.cleanup.description }, set: { config, text in CleanupPolicy(parsing: text).map { config.cleanup = $0 } != nil }),
+        integer64(
+            "retentionMs", "retention.ms", \.retentionMs, -1...Int64.max,
+            "With delete: segments whose newest record is older than this are deleted, in ms (-1 keeps them)."),
+        integer64(
+            "retentionBytes", "retention.bytes", \.retentionBytes, -1...Int64.max,
+            "With delete: the oldest segments go while a partition holds more than this (-1: no limit)."),
+        integer64(
+            "deleteRetentionMs", "delete.retention.ms", \.deleteRetentionMs, 0...Int64.max,
+            "With compact: how long a tombstone stays readable after the cleaner first sees it, in ms."),
         TopicSetting(
             name: "minCleanableDirtyRatio", kafkaName: "min.cleanable.dirty.ratio", kind: .number,
             summary: "With compact: a partition is cleaned once this share of its cleanable bytes is dirty.",
@@ -105,12 +121,15 @@ public struct TopicSetting: Sendable {
                 config.minCleanableDirtyRatio = ratio
                 return true
             }),
-        integer64("minCompactionLagMs", "min.compaction.lag.ms", \.minCompactionLagMs, 0...Int64.max,
-                  "With compact: records younger than this (by timestamp, in ms) are never compacted."),
-        integer64("maxCompactionLagMs", "max.compaction.lag.ms", \.maxCompactionLagMs, 0...Int64.max,
-                  "With compact: a partition whose oldest dirty record is older than this is cleaned whatever its dirty ratio, in ms."),
-        integer64("fileDeleteDelayMs", "file.delete.delay.ms", \.fileDeleteDelayMs, 0...Int64.max,
-                  "Removed segments are renamed .deleted and their files removed this much later, in ms."),
+        integer64(
+            "minCompactionLagMs", "min.compaction.lag.ms", \.minCompactionLagMs, 0...Int64.max,
+            "With compact: records younger than this (by timestamp, in ms) are never compacted."),
+        integer64(
+            "maxCompactionLagMs", "max.compaction.lag.ms", \.maxCompactionLagMs, 0...Int64.max,
+            "With compact: a partition whose oldest dirty record is older than this is cleaned whatever its dirty ratio, in ms."),
+        integer64(
+            "fileDeleteDelayMs", "file.delete.delay.ms", \.fileDeleteDelayMs, 0...Int64.max,
+            "Removed segments are renamed .deleted and their files removed this much later, in ms."),
     ]
 
     /// The setting called `name` (Reservoir's or Kafka's name), or nil.
@@ -119,7 +138,8 @@ public struct TopicSetting: Sendable {
     }
 
     private static func integer(
-        _ name: String, _ kafkaName: String?, _ path: WritableKeyPath<TopicConfig, Int> & Sendable, _ range: ClosedRange<Int64>, _ summary: String
+        _ name: String, _ kafkaName: String?, _ path: any WritableKeyPath<TopicConfig, Int> & Sendable, _ range: ClosedRange<Int64>,
+        _ summary: String
     ) -> TopicSetting {
         TopicSetting(
             name: name, kafkaName: kafkaName, kind: .integer, summary: summary, expected: Self.describe(range),
@@ -132,7 +152,8 @@ public struct TopicSetting: Sendable {
     }
 
     private static func integer64(
-        _ name: String, _ kafkaName: String?, _ path: WritableKeyPath<TopicConfig, Int64> & Sendable, _ range: ClosedRange<Int64>, _ summary: String
+        _ name: String, _ kafkaName: String?, _ path: any WritableKeyPath<TopicConfig, Int64> & Sendable, _ range: ClosedRange<Int64>,
+        _ summary: String
     ) -> TopicSetting {
         TopicSetting(
             name: name, kafkaName: kafkaName, kind: .integer, summary: summary, expected: Self.describe(range),

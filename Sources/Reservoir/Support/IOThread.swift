@@ -114,11 +114,13 @@ func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
     }
     let box = Unmanaged.passRetained(Body(body))
     var thread = pthread_t()
-    let result = pthread_create(&thread, nil, { context in
-        // Safe: `context` is the retained `Body` passed below, taken back exactly once here.
-        Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
-        return nil
-    }, box.toOpaque())
+    let result = pthread_create(
+        &thread, nil,
+        { context in
+            // Safe: `context` is the retained `Body` passed below, taken back exactly once here.
+            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, box.toOpaque())
     precondition(result == 0, "pthread_create failed: \(result)")
     pthread_detach(thread)
 }

@@ -11,7 +11,8 @@ struct BenchCommand: ParsableCommand {
     /// The store a benchmark runs on: `--dir`, or a temporary one removed afterwards unless kept.
     struct StoreChoice: ParsableArguments {
         @Option(help: "Store directory (default: a new temporary one).") var dir: String?
-        @Flag(name: .customLong("keep-store"), help: "Keep the store afterwards (to count its records independently).") var keepStore = false
+        @Flag(name: .customLong("keep-store"), help: "Keep the store afterwards (to count its records independently).") var keepStore =
+            false
 
         func directory(_ label: String) -> String {
             dir ?? NSTemporaryDirectory() + "reservoir-bench-\(label)-\(getpid())"
@@ -56,12 +57,15 @@ struct BenchCommand: ParsableCommand {
             guard PeakScenario.Shape(rawValue: shape) != nil else { throw ValidationError("--shape must be step, spike or sine") }
             guard PeakScenario.Model(rawValue: model) != nil else { throw ValidationError("--model must be group or queue") }
             guard acks == "buffered" || acks == "durable" else { throw ValidationError("--acks must be buffered or durable") }
-            guard CompressionCodec(name: compression) != nil else { throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd") }
+            guard CompressionCodec(name: compression) != nil else {
+                throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd")
+            }
             guard baseRate > 0, burstMultiple >= 1, burst > 0, warmup >= 0, cooldown >= 0, costMicroseconds > 0 else {
                 throw ValidationError("rates, durations and cost must be positive")
             }
             guard baseRate * burstMultiple <= 100_000_000, warmup + burst + cooldown <= 3600, costMicroseconds <= 1_000_000 else {
-                throw ValidationError("the burst rate may be at most 100 M records/s, the schedule at most an hour, the cost at most 1 s per record")
+                throw ValidationError(
+                    "the burst rate may be at most 100 M records/s, the schedule at most an hour, the cost at most 1 s per record")
             }
             guard recordBytes >= 16, keys > 0, partitions > 0, consumers > 0, groups > 0 else {
                 throw ValidationError("--record-bytes must be at least 16; counts must be positive")
@@ -118,14 +122,23 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "none, gzip, snappy, lz4 or zstd.") var compression = "none"
         @Option(help: "Partitions.") var partitions = 1
         @Option(help: "Producer threads (each appends to its own partitions, round robin).") var producers = 1
-        @Flag(help: "Send batches through a BatchProducer (its thread writes while the next batch fills); latency is then the time send() blocked.") var pipelined = false
+        @Flag(
+            help:
+                "Send batches through a BatchProducer (its thread writes while the next batch fills); latency is then the time send() blocked."
+        ) var pipelined = false
         @Flag(help: "Print the figures as JSON.") var json = false
 
         func validate() throws {
-            guard records > 0, recordBytes > 0, batch > 0, partitions > 0, producers > 0 else { throw ValidationError("counts must be positive") }
-            if let duration { guard duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be between 0 and 86400 seconds") } }
+            guard records > 0, recordBytes > 0, batch > 0, partitions > 0, producers > 0 else {
+                throw ValidationError("counts must be positive")
+            }
+            if let duration {
+                guard duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be between 0 and 86400 seconds") }
+            }
             guard acks == "buffered" || acks == "durable" else { throw ValidationError("--acks must be buffered or durable") }
-            guard CompressionCodec(name: compression) != nil else { throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd") }
+            guard CompressionCodec(name: compression) != nil else {
+                throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd")
+            }
         }
 
         func run() throws {
@@ -187,10 +200,15 @@ struct BenchCommand: ParsableCommand {
             let rate = Double(total) / seconds
             let p = latency.percentiles
             if json {
-                print("{\"records\":\(total),\"seconds\":\(seconds),\"recordsPerSecond\":\(rate),\"megabytesPerSecond\":\(rate * Double(recordBytes) / 1e6),\"pipelined\":\(pipelined),\"batchLatencyMs\":{\"p50\":\(p.p50),\"p99\":\(p.p99),\"p999\":\(p.p999),\"max\":\(p.max)}}")
+                print(
+                    "{\"records\":\(total),\"seconds\":\(seconds),\"recordsPerSecond\":\(rate),\"megabytesPerSecond\":\(rate * Double(recordBytes) / 1e6),\"pipelined\":\(pipelined),\"batchLatencyMs\":{\"p50\":\(p.p50),\"p99\":\(p.p99),\"p999\":\(p.p999),\"max\":\(p.max)}}"
+                )
             } else {
-                print(String(format: "%d records in %.2f s: %@ records/s, %.1f MB/s; batch \(pipelined ? "send" : "append") latency p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.2f ms",
-                             total, seconds, format(rate), rate * Double(recordBytes) / 1e6, p.p50, p.p99, p.p999, p.max))
+                print(
+                    String(
+                        format:
+                            "%d records in %.2f s: %@ records/s, %.1f MB/s; batch \(pipelined ? "send" : "append") latency p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.2f ms",
+                        total, seconds, format(rate), rate * Double(recordBytes) / 1e6, p.p50, p.p99, p.p999, p.max))
             }
         }
     }
@@ -207,7 +225,9 @@ struct BenchCommand: ParsableCommand {
 
         func validate() throws {
             guard records > 0, recordBytes > 0, partitions > 0, members > 0 else { throw ValidationError("counts must be positive") }
-            guard CompressionCodec(name: compression) != nil else { throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd") }
+            guard CompressionCodec(name: compression) != nil else {
+                throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd")
+            }
         }
 
         func run() throws {
@@ -215,7 +235,8 @@ struct BenchCommand: ParsableCommand {
             defer { store.finish(path) }
             let reservoir = try Reservoir.open(at: path, options: Reservoir.Options(logger: quietLogger()))
             defer { reservoir.closeOrExit() }
-            try reservoir.createTopic("bench", config: TopicConfig(partitions: partitions, compression: CompressionCodec(name: compression) ?? .none))
+            try reservoir.createTopic(
+                "bench", config: TopicConfig(partitions: partitions, compression: CompressionCodec(name: compression) ?? .none))
             let builder = try reservoir.makeBatchBuilder(for: "bench")
             let value = [UInt8](repeating: UInt8(ascii: "v"), count: recordBytes)
             var written = 0
@@ -267,10 +288,16 @@ struct BenchCommand: ParsableCommand {
             let rate = Double(total) / seconds
             let p = perThousand.percentiles
             if json {
-                print("{\"records\":\(total),\"seconds\":\(seconds),\"recordsPerSecond\":\(rate),\"megabytesPerSecond\":\(rate * Double(recordBytes) / 1e6),\"perThousandRecordsMs\":{\"p50\":\(p.p50),\"p99\":\(p.p99),\"p999\":\(p.p999),\"max\":\(p.max)}}")
+                print(
+                    "{\"records\":\(total),\"seconds\":\(seconds),\"recordsPerSecond\":\(rate),\"megabytesPerSecond\":\(rate * Double(recordBytes) / 1e6),\"perThousandRecordsMs\":{\"p50\":\(p.p50),\"p99\":\(p.p99),\"p999\":\(p.p999),\"max\":\(p.max)}}"
+                )
             } else {
-                print(String(format: "%d records in %.2f s by %d member%@: %@ records/s, %.1f MB/s; per 1000 records p50 %.3f ms, p99 %.3f ms, max %.2f ms",
-                             total, seconds, members, members == 1 ? "" : "s", format(rate), rate * Double(recordBytes) / 1e6, p.p50, p.p99, p.max))
+                print(
+                    String(
+                        format:
+                            "%d records in %.2f s by %d member%@: %@ records/s, %.1f MB/s; per 1000 records p50 %.3f ms, p99 %.3f ms, max %.2f ms",
+                        total, seconds, members, members == 1 ? "" : "s", format(rate), rate * Double(recordBytes) / 1e6, p.p50, p.p99,
+                        p.max))
             }
         }
     }

@@ -14,9 +14,10 @@ final class LatencyRecorder: Sendable {
         histogram.withLock { histogram in
             guard histogram.totalCount > 0 else { return Percentiles() }
             func ms(_ value: UInt64) -> Double { Double(value) / 1e6 }
-            return Percentiles(p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
-                               p99: ms(histogram.valueAtPercentile(99)), p999: ms(histogram.valueAtPercentile(99.9)),
-                               max: ms(histogram.max), count: Int(histogram.totalCount))
+            return Percentiles(
+                p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
+                p99: ms(histogram.valueAtPercentile(99)), p999: ms(histogram.valueAtPercentile(99.9)),
+                max: ms(histogram.max), count: Int(histogram.totalCount))
         }
     }
 }

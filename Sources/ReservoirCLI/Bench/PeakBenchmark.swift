@@ -16,8 +16,11 @@ struct PeakBenchmark {
         let store = try Reservoir.open(at: directory, options: Reservoir.Options(logger: quietLogger()))
         defer { store.closeOrExit() }
         let codec = CompressionCodec.allCases.first { $0.description == scenario.compression } ?? .none
-        try store.createTopic(Self.topic, config: TopicConfig(partitions: scenario.partitions, compression: codec,
-                                                              segmentBytes: 64 << 20, flushPolicy: .everyMilliseconds(100)))
+        try store.createTopic(
+            Self.topic,
+            config: TopicConfig(
+                partitions: scenario.partitions, compression: codec,
+                segmentBytes: 64 << 20, flushPolicy: .everyMilliseconds(100)))
         let run = PeakRun(kind: .buffered, scenario: scenario)
         let consumers = try startConsumers(store, run: run)
 
@@ -44,7 +47,9 @@ struct PeakBenchmark {
                     }
                     var firstOffsets = [Int64](repeating: 0, count: scenario.partitions)
                     for partition in 0..<scenario.partitions where !builders[partition].isEmpty {
-                        firstOffsets[partition] = try store.append(to: Self.topic, batch: builders[partition], partition: partition, acks: acks).offsets.lowerBound
+                        firstOffsets[partition] = try store.append(
+                            to: Self.topic, batch: builders[partition], partition: partition, acks: acks
+                        ).offsets.lowerBound
                     }
                     // Positions: partition and offset folded into one number.
                     return order.map { Int64($0.partition) << 48 | (firstOffsets[$0.partition] + Int64($0.index)) }
@@ -78,8 +83,9 @@ struct PeakBenchmark {
         if let failure = producerFailure.withLock({ $0 }) { throw failure }
         for consumer in consumers { consumer.cancel() }
         if progress { FileHandle.standardError.write(Data("\n".utf8)) }
-        return run.result(samples: samples, productionEnded: endOfProduction.withLock { $0 },
-                          partitionEnds: logs.map { $0.endOffset })
+        return run.result(
+            samples: samples, productionEnded: endOfProduction.withLock { $0 },
+            partitionEnds: logs.map { $0.endOffset })
     }
 
     /// Consumers: a group's members iterating records, or work-queue consumers acking batches.
@@ -91,44 +97,55 @@ struct PeakBenchmark {
                 switch scenario.model {
                 case .group:
                     let member = try store.consumer(group: name, topics: [Self.topic])
-                    tasks.append(Task {
-                        var done = 0
-                        do {
-                            for try await record in member.records {
-                                let (time, key) = record.withValue { bytes -> (UInt64, Int) in
-                                    guard let bytes, bytes.count >= 16 else { return (0, 0) }
-                                    return (bytes.loadUnaligned(as: UInt64.self), Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-                                }
-                                run.consumed(group: group, key: key, position: Int64(record.partition) << 48 | record.offset, appendedAt: time)
-                                done += 1
-                                if done == scenario.consumerBatch {
-                                    try await Task.sleep(nanoseconds: run.work(records: done))
-                                    done = 0
-                                }
-                            }
-                        } catch {}
-                        try? member.close()
-                    })
-                case .queue:
-                    let queue = try store.queue(group: name, topic: Self.topic, options: QueueOptions(prefetch: scenario.consumerBatch))
-                    tasks.append(Task {
-                        do {
-                            while !Task.isCancelled {
-                                let deliveries = try await queue.take(max: scenario.consumerBatch)
-                                if deliveries.isEmpty { break }
-                                for delivery in deliveries {
-                                    let record = delivery.record
+                    tasks.append(
+                        Task {
+                            var done = 0
+                            do {
+                                for try await record in member.records {
                                     let (time, key) = record.withValue { bytes -> (UInt64, Int) in
                                         guard let bytes, bytes.count >= 16 else { return (0, 0) }
-                                        return (bytes.loadUnaligned(as: UInt64.self), Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                                        return (
+                                            bytes.loadUnaligned(as: UInt64.self),
+                                            Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                                        )
                                     }
-                                    run.consumed(group: group, key: key, position: Int64(record.partition) << 48 | record.offset, appendedAt: time)
+                                    run.consumed(
+                                        group: group, key: key, position: Int64(record.partition) << 48 | record.offset, appendedAt: time)
+                                    done += 1
+                                    if done == scenario.consumerBatch {
+                                        try await Task.sleep(nanoseconds: run.work(records: done))
+                                        done = 0
+                                    }
                                 }
-                                try await Task.sleep(nanoseconds: run.work(records: deliveries.count))
-                                try queue.ack(deliveries)
-                            }
-                        } catch {}
-                    })
+                            } catch {}
+                            try? member.close()
+                        })
+                case .queue:
+                    let queue = try store.queue(group: name, topic: Self.topic, options: QueueOptions(prefetch: scenario.consumerBatch))
+                    tasks.append(
+                        Task {
+                            do {
+                                while !Task.isCancelled {
+                                    let deliveries = try await queue.take(max: scenario.consumerBatch)
+                                    if deliveries.isEmpty { break }
+                                    for delivery in deliveries {
+                                        let record = delivery.record
+                                        let (time, key) = record.withValue { bytes -> (UInt64, Int) in
+                                            guard let bytes, bytes.count >= 16 else { return (0, 0) }
+                                            return (
+                                                bytes.loadUnaligned(as: UInt64.self),
+                                                Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                                            )
+                                        }
+                                        run.consumed(
+                                            group: group, key: key, position: Int64(record.partition) << 48 | record.offset,
+                                            appendedAt: time)
+                                    }
+                                    try await Task.sleep(nanoseconds: run.work(records: deliveries.count))
+                                    try queue.ack(deliveries)
+                                }
+                            } catch {}
+                        })
                 }
             }
         }
@@ -187,8 +204,9 @@ struct PeakBenchmark {
     private func showProgress(_ name: String, _ sample: PeakRun.Sample) {
         guard progress else { return }
         let egress = sample.egress.map { format($0) }.joined(separator: "/")
-        let line = String(format: "\r%@ %5.1f s  target %@/s  in %@/s  out %@/s  backlog %@   ", name, sample.t,
-                          format(sample.target), format(sample.ingress), egress, format(Double(sample.backlog)))
+        let line = String(
+            format: "\r%@ %5.1f s  target %@/s  in %@/s  out %@/s  backlog %@   ", name, sample.t,
+            format(sample.target), format(sample.ingress), egress, format(Double(sample.backlog)))
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

@@ -24,7 +24,9 @@ struct PeakReport: Codable {
 
     var table: String {
         var lines = ["| | " + runs.map(title).joined(separator: " | ") + " |", "|---|" + runs.map { _ in "---|" }.joined()]
-        func row(_ name: String, _ value: (PeakRun.Result) -> String) { lines.append("| \(name) | " + runs.map(value).joined(separator: " | ") + " |") }
+        func row(_ name: String, _ value: (PeakRun.Result) -> String) {
+            lines.append("| \(name) | " + runs.map(value).joined(separator: " | ") + " |")
+        }
         row("records produced") { "\($0.produced)" }
         row("records consumed (per group)") { $0.consumed.map(String.init).joined(separator: ", ") }
         row("every record exactly once") { $0.checksumsMatch ? "yes" : "NO" }
@@ -32,11 +34,15 @@ struct PeakReport: Codable {
         row("peak egress") { format($0.samples.compactMap { $0.egress.max() }.max() ?? 0) + "/s" }
         row("max backlog") { format(Double($0.maxBacklog)) + " records" }
         row("producer behind schedule, at most") { format(Double($0.maxBehind)) + " records" }
-        row("producer append latency p50 / p99 / max") { String(format: "%.2f / %.2f / %.1f ms", $0.append.p50, $0.append.p99, $0.append.max) }
+        row("producer append latency p50 / p99 / max") {
+            String(format: "%.2f / %.2f / %.1f ms", $0.append.p50, $0.append.p99, $0.append.max)
+        }
         row("end-to-end latency p50") { String(format: "%.1f ms", $0.endToEnd.p50) }
         row("p90 / p99 / p99.9") { String(format: "%.0f / %.0f / %.0f ms", $0.endToEnd.p90, $0.endToEnd.p99, $0.endToEnd.p999) }
         row("max") { String(format: "%.0f ms", $0.endToEnd.max) }
-        row("producer done (schedule: \(String(format: "%.0f", scenario.productionSeconds)) s)") { String(format: "at %.1f s", $0.productionEndedAt) }
+        row("producer done (schedule: \(String(format: "%.0f", scenario.productionSeconds)) s)") {
+            String(format: "at %.1f s", $0.productionEndedAt)
+        }
         row("backlog cleared") { String(format: "at %.1f s", $0.backlogClearedAt) }
         row("run time") { String(format: "%.1f s", $0.seconds) }
         return lines.joined(separator: "\n")
@@ -60,7 +66,8 @@ struct PeakReport: Codable {
         let top = 84.0
         let height = top + Double(runs.count) * (panelHeight + 48) + 10
         let maxT = Swift.max(1, runs.flatMap(\.samples).map(\.t).max() ?? 1)
-        let maxRate = niceCeiling(Swift.max(scenario.burstRate, runs.flatMap(\.samples).map { Swift.max($0.ingress, $0.egress.max() ?? 0) }.max() ?? 1) * 1.05)
+        let maxRate = niceCeiling(
+            Swift.max(scenario.burstRate, runs.flatMap(\.samples).map { Swift.max($0.ingress, $0.egress.max() ?? 0) }.max() ?? 1) * 1.05)
         let maxBacklog = niceCeiling(Double(Swift.max(1, runs.map(\.maxBacklog).max() ?? 1)) * 1.05)
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
@@ -72,12 +79,15 @@ struct PeakReport: Codable {
             """
         for (index, run) in runs.enumerated() {
             let y0 = top + Double(index) * (panelHeight + 48)
-            svg += panel(run, x0: 80, y0: y0, width: width - 170, height: panelHeight - 40, maxT: maxT, maxRate: maxRate, maxBacklog: maxBacklog)
+            svg += panel(
+                run, x0: 80, y0: y0, width: width - 170, height: panelHeight - 40, maxT: maxT, maxRate: maxRate, maxBacklog: maxBacklog)
         }
         return svg + "</svg>\n"
     }
 
-    private func panel(_ run: PeakRun.Result, x0: Double, y0: Double, width: Double, height: Double, maxT: Double, maxRate: Double, maxBacklog: Double) -> String {
+    private func panel(
+        _ run: PeakRun.Result, x0: Double, y0: Double, width: Double, height: Double, maxT: Double, maxRate: Double, maxBacklog: Double
+    ) -> String {
         let plotTop = y0 + 42
         func x(_ t: Double) -> Double { x0 + t / maxT * width }
         func yRate(_ r: Double) -> Double { plotTop + height - Swift.min(r, maxRate) / maxRate * height }
@@ -92,7 +102,8 @@ struct PeakReport: Codable {
         ]
         var lx = x0 + 40
         for (color, dash, label) in legend {
-            out += "<line x1=\"\(lx)\" y1=\"\(y0 + 26)\" x2=\"\(lx + 22)\" y2=\"\(y0 + 26)\" stroke=\"\(color)\" stroke-width=\"3\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>"
+            out +=
+                "<line x1=\"\(lx)\" y1=\"\(y0 + 26)\" x2=\"\(lx + 22)\" y2=\"\(y0 + 26)\" stroke=\"\(color)\" stroke-width=\"3\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>"
             out += "<text x=\"\(lx + 27)\" y=\"\(y0 + 30)\" font-size=\"12\">\(label)</text>\n"
             lx += 36 + Double(label.count) * 6.3
         }
@@ -110,8 +121,10 @@ struct PeakReport: Codable {
         }
         out += "<rect x=\"\(x0)\" y=\"\(plotTop)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"black\"/>\n"
         out += "<text x=\"\(x0 + width / 2)\" y=\"\(plotTop + height + 34)\" font-size=\"12\" text-anchor=\"middle\">time (s)</text>\n"
-        out += "<text transform=\"translate(\(x0 - 58),\(plotTop + height / 2)) rotate(-90)\" font-size=\"12\" text-anchor=\"middle\">records/s</text>\n"
-        out += "<text transform=\"translate(\(x0 + width + 62),\(plotTop + height / 2)) rotate(90)\" font-size=\"12\" text-anchor=\"middle\" fill=\"#c85a00\">backlog (records)</text>\n"
+        out +=
+            "<text transform=\"translate(\(x0 - 58),\(plotTop + height / 2)) rotate(-90)\" font-size=\"12\" text-anchor=\"middle\">records/s</text>\n"
+        out +=
+            "<text transform=\"translate(\(x0 + width + 62),\(plotTop + height / 2)) rotate(90)\" font-size=\"12\" text-anchor=\"middle\" fill=\"#c85a00\">backlog (records)</text>\n"
         // Series.
         let samples = run.samples
         if let last = samples.last {
@@ -123,7 +136,8 @@ struct PeakReport: Codable {
         func line(_ values: [(Double, Double)], _ color: String, dash: String = "", width: Double = 2) -> String {
             guard !values.isEmpty else { return "" }
             let points = values.map { "\(String(format: "%.1f", x($0.0))),\(String(format: "%.1f", yRate($0.1)))" }.joined(separator: " ")
-            return "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>\n"
+            return
+                "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>\n"
         }
         let target = stride(from: 0.0, through: scenario.productionSeconds + 0.01, by: 0.05).map { ($0, scenario.rate(at: $0)) }
         out += line(target, "#bbbbbb", dash: "6,4")
@@ -161,7 +175,8 @@ struct PeakReport: Codable {
     }
 
     private func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 
     // MARK: HTML
@@ -169,7 +184,9 @@ struct PeakReport: Codable {
     func html(svg: String) -> String {
         var rows = ""
         for line in table.split(separator: "\n").enumerated() where line.offset != 1 {
-            let cells = line.element.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = line.element.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             let tag = line.offset == 0 ? "th" : "td"
             rows += "<tr>" + cells.map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
         }

@@ -136,8 +136,10 @@ final class PeakRun: Sendable {
     // MARK: Sampling
 
     /// Samples every 100 ms until `done` says stop, reporting progress through `progress`.
-    func sample(diskBytes: @escaping () -> Int, inQueue: @escaping () -> Int, bytesPerRecord: @escaping () -> Double,
-                until done: @escaping () -> Bool, progress: (Sample) -> Void) -> [Sample] {
+    func sample(
+        diskBytes: @escaping () -> Int, inQueue: @escaping () -> Int, bytesPerRecord: @escaping () -> Double,
+        until done: @escaping () -> Bool, progress: (Sample) -> Void
+    ) -> [Sample] {
         var samples: [Sample] = []
         var lastProduced = 0
         var lastConsumed = [Int](repeating: 0, count: scenario.groups)
@@ -169,9 +171,11 @@ final class PeakRun: Sendable {
         let drainedAt = samples.first { $0.t >= productionEnded && $0.backlog == 0 }?.t ?? elapsed
         return Result(
             kind: kind, samples: samples, produced: producedTotal, consumed: consumedTotals,
-            checksumsMatch: consumedChecksum.allSatisfy { $0.value.load(ordering: .relaxed) == expected } && consumedTotals.allSatisfy { $0 == producedTotal },
+            checksumsMatch: consumedChecksum.allSatisfy { $0.value.load(ordering: .relaxed) == expected }
+                && consumedTotals.allSatisfy { $0 == producedTotal },
             endToEnd: endToEnd.percentiles, append: appendLatency.percentiles, maxBacklog: samples.map(\.backlog).max() ?? 0,
-            maxBehind: maxBehindSeen.load(ordering: .relaxed), productionEndedAt: productionEnded, backlogClearedAt: drainedAt, seconds: elapsed,
+            maxBehind: maxBehindSeen.load(ordering: .relaxed), productionEndedAt: productionEnded, backlogClearedAt: drainedAt,
+            seconds: elapsed,
             partitionEnds: partitionEnds)
     }
 

@@ -12,9 +12,13 @@ struct ConsumeCommand: ParsableCommand {
     @Option(help: "Only this partition (default: all, one after another).") var partition: Int?
     @Option(help: "earliest, latest, an OFFSET, or @EPOCH_MS.") var from = "earliest"
     @Option(help: "Stop after this many records.") var max: Int?
-    @Flag(help: "JSON lines with topic, partition, offset, timestamp, key, value, headers (the shape `produce --input json` reads).") var json = false
+    @Flag(help: "JSON lines with topic, partition, offset, timestamp, key, value, headers (the shape `produce --input json` reads).")
+    var json = false
     @Option(help: "With --json: how bytes that are not UTF-8 are written, base64 or hex.") var binary: BinaryEncoding = .base64
-    @Option(help: "Plain output as a format string (as kcat's -f): %v value, %k key, %t topic, %p partition, %o offset, %T timestamp, %h headers, %S value size, %K key size; default \"%v\\n\".")
+    @Option(
+        help:
+            "Plain output as a format string (as kcat's -f): %v value, %k key, %t topic, %p partition, %o offset, %T timestamp, %h headers, %S value size, %K key size; default \"%v\\n\"."
+    )
     var format = "%v\\n"
     @Option(help: "Read as a member of this consumer group: from its committed offsets, committing as it goes.") var group: String?
     @Option(help: "With --group: auto (commit what was printed) or none.") var commit = "auto"
@@ -29,7 +33,6 @@ struct ConsumeCommand: ParsableCommand {
         if group != nil && partition != nil { throw ValidationError("--partition cannot be combined with --group") }
         _ = try RecordFormat(format)
     }
-
 
     func run() throws {
         let plain = try RecordFormat(format)
@@ -63,13 +66,18 @@ struct ConsumeCommand: ParsableCommand {
                         try decoder.forEachRecord(in: batch) { record in
                             guard record.offset >= offset, remaining > 0 else { return }
                             remaining -= 1
-                            if json { Output.write(jsonLine(record, partition: partition)) } else {
-                                plain.write(topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp,
-                                                   key: record.key, value: record.value, headers: record.headers)
+                            if json {
+                                Output.write(jsonLine(record, partition: partition))
+                            } else {
+                                plain.write(
+                                    topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp,
+                                    key: record.key, value: record.value, headers: record.headers)
                             }
                         }
                     } catch {
-                        throw CLIFailure("topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset) in \(log.segmentFile(containing: batch.baseOffset)) is damaged: \(error)")
+                        throw CLIFailure(
+                            "topic \(topic) partition \(partition): the batch at offset \(batch.baseOffset) in \(log.segmentFile(containing: batch.baseOffset)) is damaged: \(error)"
+                        )
                     }
                 }
                 offset = result.nextOffset
@@ -82,8 +90,9 @@ struct ConsumeCommand: ParsableCommand {
     private func runGroup(_ group: String, _ plain: RecordFormat) throws {
         let reservoir = try store.open()
         defer { reservoir.closeOrExit() }
-        let options = ConsumerOptions(commit: commit == "auto" ? .auto(intervalMilliseconds: 0) : .manual,
-                                      resetTo: try parseStartPosition(from, option: "--from"))
+        let options = ConsumerOptions(
+            commit: commit == "auto" ? .auto(intervalMilliseconds: 0) : .manual,
+            resetTo: try parseStartPosition(from, option: "--from"))
         let member = try reservoir.consumer(group: group, topics: [topic], options: options)
         var remaining = max ?? Int.max
         if follow {
@@ -139,24 +148,31 @@ struct ConsumeCommand: ParsableCommand {
         if json {
             Output.write(jsonLine(record))
         } else {
-            plain.write(topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp,
-                               key: record.key, value: record.value, headers: record.headers)
+            plain.write(
+                topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp,
+                key: record.key, value: record.value, headers: record.headers)
         }
         Output.flush()
     }
 
     private func jsonLine(_ record: ConsumerRecord) -> String {
-        jsonLine(partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
-                 value: record.value, headers: record.headers)
+        jsonLine(
+            partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
+            value: record.value, headers: record.headers)
     }
 
     private func jsonLine(_ record: RecordView, partition: Int) -> String {
-        jsonLine(partition: partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
-                 value: record.value, headers: record.headers)
+        jsonLine(
+            partition: partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
+            value: record.value, headers: record.headers)
     }
 
-    private func jsonLine(partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> String {
-        RecordJSON.line(.init(topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value,
-                              headers: headers), binary: binary)
+    private func jsonLine(partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader])
+        -> String
+    {
+        RecordJSON.line(
+            .init(
+                topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value,
+                headers: headers), binary: binary)
     }
 }

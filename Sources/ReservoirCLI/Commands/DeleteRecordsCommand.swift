@@ -16,6 +16,8 @@ struct DeleteRecordsCommand: ParsableCommand {
         defer { reservoir.closeOrExit() }
         let removal = try reservoir.deleteRecords(topic: topic, partition: partition, before: before)
         let log = try reservoir.log(topic: topic, partition: partition)
-        print("\(topic)-\(partition): log start offset \(log.startOffset); removed \(removal.segments) segments (\(removal.records) records, \(removal.bytes) bytes)")
+        print(
+            "\(topic)-\(partition): log start offset \(log.startOffset); removed \(removal.segments) segments (\(removal.records) records, \(removal.bytes) bytes)"
+        )
     }
 }

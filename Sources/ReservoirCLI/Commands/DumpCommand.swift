@@ -17,7 +17,8 @@ struct DumpCommand: ParsableCommand {
                 damaged = try dumpLog(path) || damaged
             } else if path.hasSuffix(".index") {
                 let (entries, partial) = try SegmentFileInspector.offsetIndexEntries(path: path)
-                damaged = dumpEntries(path, entries.map { ("offset", $0.offset, "position", Int64($0.position)) }, partial: partial) || damaged
+                damaged =
+                    dumpEntries(path, entries.map { ("offset", $0.offset, "position", Int64($0.position)) }, partial: partial) || damaged
             } else if path.hasSuffix(".timeindex") {
                 let (entries, partial) = try SegmentFileInspector.timeIndexEntries(path: path)
                 damaged = dumpEntries(path, entries.map { ("timestamp", $0.timestamp, "offset", $0.offset) }, partial: partial) || damaged
@@ -33,12 +34,16 @@ struct DumpCommand: ParsableCommand {
     private func dumpEntries(_ path: String, _ entries: [(String, Int64, String, Int64)], partial: Int) -> Bool {
         if !json { Output.write("Dumping \(path)\n") }
         for (firstName, first, secondName, second) in entries {
-            Output.write(json ? "{\"file\":\(JSONText.string(path)),\"\(firstName)\":\(first),\"\(secondName)\":\(second)}\n"
-                              : "\(firstName): \(first) \(secondName): \(second)\n")
+            Output.write(
+                json
+                    ? "{\"file\":\(JSONText.string(path)),\"\(firstName)\":\(first),\"\(secondName)\":\(second)}\n"
+                    : "\(firstName): \(first) \(secondName): \(second)\n")
         }
         guard partial > 0 else { return false }
-        Output.write(json ? "{\"file\":\(JSONText.string(path)),\"error\":\"\(partial) stray bytes\"}\n"
-                          : "error: \(partial) stray bytes after the last entry\n")
+        Output.write(
+            json
+                ? "{\"file\":\(JSONText.string(path)),\"error\":\"\(partial) stray bytes\"}\n"
+                : "error: \(partial) stray bytes after the last entry\n")
         return true
     }
 
@@ -54,16 +59,22 @@ struct DumpCommand: ParsableCommand {
             }
             guard let header = entry.header, let batch = entry.batch else {
                 damaged = true
-                Output.write(json ? "{\"file\":\(JSONText.string(path)),\"position\":\(entry.position),\"error\":\(JSONText.string(entry.error ?? ""))}\n"
-                                  : "position: \(entry.position) error: \(entry.error ?? "invalid batch")\n")
+                Output.write(
+                    json
+                        ? "{\"file\":\(JSONText.string(path)),\"position\":\(entry.position),\"error\":\(JSONText.string(entry.error ?? ""))}\n"
+                        : "position: \(entry.position) error: \(entry.error ?? "invalid batch")\n")
                 break
             }
             if !entry.crcValid { damaged = true }
             let codec = header.compression?.description ?? "unknown(\(header.compressionCodecValue))"
             if json {
-                Output.write("{\"file\":\(JSONText.string(path)),\"baseOffset\":\(header.baseOffset),\"lastOffset\":\(header.lastOffset),\"position\":\(entry.position),\"size\":\(header.totalSize),\"codec\":\"\(codec)\",\"count\":\(header.recordCount),\"maxTimestamp\":\(header.maxTimestamp),\"crcValid\":\(entry.crcValid)}\n")
+                Output.write(
+                    "{\"file\":\(JSONText.string(path)),\"baseOffset\":\(header.baseOffset),\"lastOffset\":\(header.lastOffset),\"position\":\(entry.position),\"size\":\(header.totalSize),\"codec\":\"\(codec)\",\"count\":\(header.recordCount),\"maxTimestamp\":\(header.maxTimestamp),\"crcValid\":\(entry.crcValid)}\n"
+                )
             } else {
-                Output.write("baseOffset: \(header.baseOffset) lastOffset: \(header.lastOffset) position: \(entry.position) size: \(header.totalSize) codec: \(codec) count: \(header.recordCount) maxTimestamp: \(header.maxTimestamp) crcValid: \(entry.crcValid)\n")
+                Output.write(
+                    "baseOffset: \(header.baseOffset) lastOffset: \(header.lastOffset) position: \(entry.position) size: \(header.totalSize) codec: \(codec) count: \(header.recordCount) maxTimestamp: \(header.maxTimestamp) crcValid: \(entry.crcValid)\n"
+                )
             }
             guard records, entry.crcValid else { continue }
             let timestampType = header.isLogAppendTime ? "LogAppendTime" : "CreateTime"
@@ -72,19 +83,26 @@ struct DumpCommand: ParsableCommand {
                     let key = record.key
                     let control = header.isControl ? ControlRecord(key: key) ?? .unknown(-1) : nil
                     if json {
-                        Output.write(RecordJSON.line(.init(file: path, offset: record.offset, timestamp: record.timestamp,
-                                                           timestampType: timestampType, key: key, value: record.value,
-                                                           headers: record.headers, control: control), binary: binary))
+                        Output.write(
+                            RecordJSON.line(
+                                .init(
+                                    file: path, offset: record.offset, timestamp: record.timestamp,
+                                    timestampType: timestampType, key: key, value: record.value,
+                                    headers: record.headers, control: control), binary: binary))
                     } else {
                         let headers = record.headers.map { "\($0.key)=\(JSONText.bytes($0.value).value)" }.joined(separator: ",")
-                        Output.write("| offset: \(record.offset) \(timestampType): \(record.timestamp)"
-                                     + (control.map { " control: \($0)" } ?? "")
-                                     + " key: \(JSONText.bytes(key).value) value: \(JSONText.bytes(record.value).value) headers: [\(headers)]\n")
+                        Output.write(
+                            "| offset: \(record.offset) \(timestampType): \(record.timestamp)"
+                                + (control.map { " control: \($0)" } ?? "")
+                                + " key: \(JSONText.bytes(key).value) value: \(JSONText.bytes(record.value).value) headers: [\(headers)]\n")
                     }
                 }
             } catch {
                 damaged = true
-                Output.write(json ? "{\"file\":\(JSONText.string(path)),\"position\":\(entry.position),\"error\":\(JSONText.string("\(error)"))}\n" : "| error: \(error)\n")
+                Output.write(
+                    json
+                        ? "{\"file\":\(JSONText.string(path)),\"position\":\(entry.position),\"error\":\(JSONText.string("\(error)"))}\n"
+                        : "| error: \(error)\n")
             }
         }
         return damaged
@@ -100,8 +118,10 @@ struct DumpCommand: ParsableCommand {
                 dumpLegacyLine(inner, path: path, position: position)
             }
         } catch {
-            Output.write(json ? "{\"file\":\(JSONText.string(path)),\"position\":\(position),\"note\":\(JSONText.string("the compressed legacy message set does not decode: \(error)"))}\n"
-                              : "| the compressed legacy message set does not decode: \(error)\n")
+            Output.write(
+                json
+                    ? "{\"file\":\(JSONText.string(path)),\"position\":\(position),\"note\":\(JSONText.string("the compressed legacy message set does not decode: \(error)"))}\n"
+                    : "| the compressed legacy message set does not decode: \(error)\n")
         }
     }
 
@@ -109,13 +129,16 @@ struct DumpCommand: ParsableCommand {
         let codec = CompressionCodec(rawValue: message.codec)?.description ?? "unknown(\(message.codec))"
         let type = message.isLogAppendTime ? "LogAppendTime" : "CreateTime"
         if json {
-            var line = "{\"file\":\(JSONText.string(path)),\"position\":\(position),\"legacyMagic\":\(message.magic),\"offset\":\(message.offset)"
+            var line =
+                "{\"file\":\(JSONText.string(path)),\"position\":\(position),\"legacyMagic\":\(message.magic),\"offset\":\(message.offset)"
             if let timestamp = message.timestamp { line += ",\"timestamp\":\(timestamp),\"timestampType\":\"\(type)\"" }
             line += ",\"codec\":\"\(codec)\",\"crcValid\":\(message.crcValid)"
             if message.codec != 0 {
                 line += ",\"note\":\"a compressed legacy message set\"}\n"
             } else {
-                line += "," + RecordJSON.bytesField("key", message.key, binary: binary) + "," + RecordJSON.bytesField("value", message.value, binary: binary) + "}\n"
+                line +=
+                    "," + RecordJSON.bytesField("key", message.key, binary: binary) + ","
+                    + RecordJSON.bytesField("value", message.value, binary: binary) + "}\n"
             }
             Output.write(line)
         } else {

@@ -29,7 +29,9 @@ struct GroupsCommand: ParsableCommand {
             print("topic  partition  committed  end-offset  lag  member")
             for status in try reservoir.describeGroup(group) {
                 let committed = status.committed.map(String.init) ?? "-"
-                print("\(status.partition.topic)  \(status.partition.partition)  \(committed)  \(status.endOffset)  \(status.lag)  \(status.member ?? "-")")
+                print(
+                    "\(status.partition.topic)  \(status.partition.partition)  \(committed)  \(status.endOffset)  \(status.lag)  \(status.member ?? "-")"
+                )
             }
         }
     }

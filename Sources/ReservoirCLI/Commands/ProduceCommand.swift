@@ -98,12 +98,15 @@ struct ProduceCommand: ParsableCommand {
                 }
                 reported += 1
                 let previous = ranges[range.partition]
-                ranges[range.partition] = (min(previous?.first ?? .max, range.offsets.lowerBound),
-                                           max(previous?.last ?? .min, range.offsets.upperBound),
-                                           (previous?.count ?? 0) + range.offsets.count)
+                ranges[range.partition] = (
+                    min(previous?.first ?? .max, range.offsets.lowerBound),
+                    max(previous?.last ?? .min, range.offsets.upperBound),
+                    (previous?.count ?? 0) + range.offsets.count
+                )
                 total += range.offsets.count
                 if json {
-                    Output.write("{\"partition\":\(range.partition),\"first\":\(range.offsets.lowerBound),\"last\":\(range.offsets.upperBound)}\n")
+                    Output.write(
+                        "{\"partition\":\(range.partition),\"first\":\(range.offsets.lowerBound),\"last\":\(range.offsets.upperBound)}\n")
                     Output.flush()
                 }
             }
@@ -137,7 +140,8 @@ struct ProduceCommand: ParsableCommand {
         /// Adds one record to its partition's batch, sent once it holds `--batch-records`.
         func add(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition chosen: Int?, timestamp: Int64?) throws {
             let slot = partition ?? chosen ?? key.map { Partitioner.partition(forKey: $0, partitions: config.partitions) } ?? -1
-            let size = (key?.count ?? 0) + (value?.count ?? 0) + 30 + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 10 }
+            let size =
+                (key?.count ?? 0) + (value?.count ?? 0) + 30 + headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 10 }
             let batch = try builder(for: slot, adding: size)
             try batch.append(key: key, value: value, headers: headers, timestamp: timestamp)
             if batch.count >= batchRecords { try send(slot) }
@@ -148,8 +152,9 @@ struct ProduceCommand: ParsableCommand {
             if input == .json {
                 guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == 9 }) else { return }
                 let record = try JSONRecordInput.parse(line, line: lineNumber)
-                try add(key: record.key, value: record.value, headers: recordHeaders + record.headers,
-                        partition: record.partition, timestamp: record.timestamp)
+                try add(
+                    key: record.key, value: record.value, headers: recordHeaders + record.headers,
+                    partition: record.partition, timestamp: record.timestamp)
                 return
             }
             var keyText: ArraySlice<UInt8>?
@@ -163,7 +168,9 @@ struct ProduceCommand: ParsableCommand {
                     switch encoding {
                     case .utf8: return Array(text)
                     case .base64:
-                        guard let bytes = BinaryText.base64(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not base64") }
+                        guard let bytes = BinaryText.base64(text) else {
+                            throw CLIFailure("record \(lineNumber): the \(what) is not base64")
+                        }
                         return bytes
                     case .hex:
                         guard let bytes = BinaryText.hex(text) else { throw CLIFailure("record \(lineNumber): the \(what) is not hex") }
@@ -236,7 +243,10 @@ struct ProduceCommand: ParsableCommand {
         }
         Output.flush()
         let summary = ranges.keys.sorted().map { "partition \($0): offsets \(ranges[$0]!.first)-\(ranges[$0]!.last)" }
-        FileHandle.standardError.write(Data("produced \(total) record\(total == 1 ? "" : "s") to \(topic)\(summary.isEmpty ? "" : ": " + summary.joined(separator: ", "))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "produced \(total) record\(total == 1 ? "" : "s") to \(topic)\(summary.isEmpty ? "" : ": " + summary.joined(separator: ", "))\n"
+                    .utf8))
     }
 
     private func firstRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {

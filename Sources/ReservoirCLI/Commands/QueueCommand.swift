@@ -38,16 +38,19 @@ struct QueueCommand: ParsableCommand {
         func run() throws {
             let reservoir = try store.open()
             defer { reservoir.closeOrExit() }
-            let queue = try reservoir.queue(group: group, topic: topic,
-                                            options: QueueOptions(maxDeliveries: maxDeliveries, deadLetterTopic: deadLetterTopic))
+            let queue = try reservoir.queue(
+                group: group, topic: topic,
+                options: QueueOptions(maxDeliveries: maxDeliveries, deadLetterTopic: deadLetterTopic))
             let deliveries = try queue.poll(max: max)
             for delivery in deliveries {
                 let record = delivery.record
                 if json {
                     // The record's line as `consume --json` prints it, with the delivery count first.
-                    let line = RecordJSON.line(.init(topic: record.topic, partition: record.partition, offset: record.offset,
-                                                     timestamp: record.timestamp, key: record.key, value: record.value,
-                                                     headers: record.headers), binary: .base64)
+                    let line = RecordJSON.line(
+                        .init(
+                            topic: record.topic, partition: record.partition, offset: record.offset,
+                            timestamp: record.timestamp, key: record.key, value: record.value,
+                            headers: record.headers), binary: .base64)
                     Output.write("{\"deliveryCount\":\(delivery.deliveryCount)," + line.dropFirst())
                 } else {
                     Output.write(bytes: record.value ?? [])
@@ -73,7 +76,9 @@ struct QueueCommand: ParsableCommand {
             let reservoir = try store.open()
             defer { reservoir.closeOrExit() }
             let status = try reservoir.queueStatus(group: group)
-            print("group \(group): in-flight \(status.inFlight), awaiting redelivery \(status.awaitingRedelivery), acknowledged \(status.acknowledged), archived \(status.archived), dead-lettered \(status.deadLettered)")
+            print(
+                "group \(group): in-flight \(status.inFlight), awaiting redelivery \(status.awaitingRedelivery), acknowledged \(status.acknowledged), archived \(status.archived), dead-lettered \(status.deadLettered)"
+            )
         }
     }
 }

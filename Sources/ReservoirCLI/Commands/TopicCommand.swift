@@ -65,7 +65,9 @@ struct TopicCommand: ParsableCommand {
             print("partition  start-offset  end-offset  segments  bytes         dirty-ratio")
             for status in try reservoir.status(of: name) {
                 let ratio = config.cleanup.contains(.compact) ? String(format: "%.3f", status.dirtyRatio) : "-"
-                print("\(pad(status.partition, 9))  \(pad(status.startOffset, 12))  \(pad(status.endOffset, 10))  \(pad(status.segments, 8))  \(pad(status.bytes, 12))  \(ratio)")
+                print(
+                    "\(pad(status.partition, 9))  \(pad(status.startOffset, 12))  \(pad(status.endOffset, 10))  \(pad(status.segments, 8))  \(pad(status.bytes, 12))  \(ratio)"
+                )
             }
         }
 
@@ -89,7 +91,8 @@ struct TopicCommand: ParsableCommand {
             defer { reservoir.closeOrExit() }
             let config = try reservoir.alterTopic(name, settings: parsed)
             let changed = Set(parsed.map(\.name))
-            for (key, value) in config.settings where changed.contains(key) || changed.contains(where: { TopicConfig.settingName(for: $0) == key }) {
+            for (key, value) in config.settings
+            where changed.contains(key) || changed.contains(where: { TopicConfig.settingName(for: $0) == key }) {
                 print("\(name): \(key)=\(value)")
             }
         }

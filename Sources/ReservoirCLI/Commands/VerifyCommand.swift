@@ -26,7 +26,9 @@ struct VerifyCommand: ParsableCommand {
         }
         let damaged = report.problems.filter(\.isDamage).count
         guard repair else {
-            throw CLIFailure("\(damaged) problem\(damaged == 1 ? "" : "s") found; `reservoir verify --repair` keeps what is intact and quarantines the rest")
+            throw CLIFailure(
+                "\(damaged) problem\(damaged == 1 ? "" : "s") found; `reservoir verify --repair` keeps what is intact and quarantines the rest"
+            )
         }
         var options = Reservoir.Options(logger: quietLogger())
         options.repairDamage = true

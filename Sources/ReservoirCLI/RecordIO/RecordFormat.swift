@@ -24,7 +24,9 @@ struct RecordFormat {
             guard let token = bytes.next() else { throw CLIFailure("--format ends with a lone %") }
             let part: Part
             switch token {
-            case UInt8(ascii: "%"): text.append(token); continue
+            case UInt8(ascii: "%"):
+                text.append(token)
+                continue
             case UInt8(ascii: "v"): part = .value
             case UInt8(ascii: "k"): part = .key
             case UInt8(ascii: "t"): part = .topic

@@ -7,8 +7,14 @@ import Reservoir
 enum Output {
     nonisolated(unsafe) static var buffer: [UInt8] = []
 
-    static func write(_ text: String) { buffer.append(contentsOf: text.utf8) ; if buffer.count > 1 << 16 { flush() } }
-    static func write(bytes: [UInt8]) { buffer.append(contentsOf: bytes) ; if buffer.count > 1 << 16 { flush() } }
+    static func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count > 1 << 16 { flush() }
+    }
+    static func write(bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count > 1 << 16 { flush() }
+    }
 
     /// Writes the buffer with `write(2)`. A reader that went away (EPIPE: `| head`) ends the
     /// command quietly, its stores closed cleanly; another failure ends it with one line.

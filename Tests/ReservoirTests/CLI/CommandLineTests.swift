@@ -34,8 +34,9 @@ struct CommandLineTests {
         process.waitUntilExit()
         try errors.close()
         let err = (try? Data(contentsOf: URL(fileURLWithPath: errorPath))) ?? Data()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                       stderr: String(decoding: err, as: UTF8.self))
+        return Outcome(
+            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
     }
 
     @Test("produce acknowledges each line as it arrives when input pauses")
@@ -78,8 +79,9 @@ struct CommandLineTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         #expect(try run(["topic", "create", "orders", "--dir", dir, "--partitions", "2", "--compression", "lz4"]).status == 0)
-        let produced = try run(["produce", "orders", "--dir", dir, "--key-separator", ":", "--header", "source=test", "--json"],
-                               input: "user-1:{\"n\":1}\nuser-2:{\"n\":2}\nuser-1:{\"n\":3}\nno-separator-line\n")
+        let produced = try run(
+            ["produce", "orders", "--dir", dir, "--key-separator", ":", "--header", "source=test", "--json"],
+            input: "user-1:{\"n\":1}\nuser-2:{\"n\":2}\nuser-1:{\"n\":3}\nno-separator-line\n")
         #expect(produced.status == 0)
         #expect(produced.stderr.hasPrefix("produced 4 records to orders"))
         let acknowledged = produced.stdout.split(separator: "\n")
@@ -100,8 +102,10 @@ struct CommandLineTests {
         #expect((objects.first { $0["value"] as? String == "no-separator-line" })?["key"] is NSNull)
         #expect((objects[0]["headers"] as? [[String: Any]])?.first?["value"] as? String == "test")
 
-        let values = try run(["consume", "orders", "--dir", dir, "--partition", String(expectedPartition),
-                              "--from", String(offsets.last ?? 0), "--max", "1"])
+        let values = try run([
+            "consume", "orders", "--dir", dir, "--partition", String(expectedPartition),
+            "--from", String(offsets.last ?? 0), "--max", "1",
+        ])
         #expect(values.stdout == "{\"n\":3}\n")
 
         let describe = try run(["topic", "describe", "orders", "--dir", dir])
@@ -203,7 +207,9 @@ struct CommandLineTests {
         #expect(try run(["consume", "o", "--dir", dir, "--group", "g", "--max", "2"]).stdout == "v4\nv5\n")
         #expect(try run(["consume", "o", "--dir", dir, "--group", "peek", "--commit", "none", "--max", "1"]).stdout == "v0\n")
         #expect(try run(["groups", "list", "--dir", dir]).stdout == "g\n")
-        #expect(try run(["groups", "describe", "g", "--dir", dir]).stdout == "topic  partition  committed  end-offset  lag  member\no  0  6  10  4  -\n")
+        #expect(
+            try run(["groups", "describe", "g", "--dir", dir]).stdout
+                == "topic  partition  committed  end-offset  lag  member\no  0  6  10  4  -\n")
         #expect(try run(["groups", "reset", "g", "--topic", "o", "--to", "8", "--dir", dir]).stdout == "o-0: committed 8\n")
         #expect(try run(["consume", "o", "--dir", dir, "--group", "g"]).stdout == "v8\nv9\n")
         #expect(try run(["groups", "delete", "g", "--dir", dir]).status == 0)
@@ -213,8 +219,9 @@ struct CommandLineTests {
         #expect(try run(["queue", "o", "--group", "w", "--max", "3", "--ack", "--dir", dir]).stdout == "v0\nv1\nv2\n")
         #expect(try run(["queue", "o", "--group", "w", "--max", "1", "--reject", "--dir", dir]).stdout == "v3\n")
         #expect(try run(["queue", "o", "--group", "w", "--max", "1", "--dir", dir]).stdout == "v4\n")
-        #expect(try run(["queue", "describe", "w", "--dir", dir]).stdout
-            == "group w: in-flight 0, awaiting redelivery 1, acknowledged 3, archived 1, dead-lettered 0\n")
+        #expect(
+            try run(["queue", "describe", "w", "--dir", dir]).stdout
+                == "group w: in-flight 0, awaiting redelivery 1, acknowledged 3, archived 1, dead-lettered 0\n")
         #expect(try run(["queue", "o", "--group", "w", "--ack", "--reject", "--dir", dir]).status == 2)
     }
 
@@ -226,9 +233,11 @@ struct CommandLineTests {
             removeDirectory(dir)
             removeDirectory(reportDir)
         }
-        let outcome = try run(["bench", "peak", "--dir", dir, "--keep-store", "--report", reportDir, "--json", "--base-rate", "2000",
-                               "--burst-multiple", "5", "--warmup", "0.3", "--burst", "0.5", "--cooldown", "0.3", "--cost-us", "50",
-                               "--partitions", "2", "--record-bytes", "64"])
+        let outcome = try run([
+            "bench", "peak", "--dir", dir, "--keep-store", "--report", reportDir, "--json", "--base-rate", "2000",
+            "--burst-multiple", "5", "--warmup", "0.3", "--burst", "0.5", "--cooldown", "0.3", "--cost-us", "50",
+            "--partitions", "2", "--record-bytes", "64",
+        ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
         let runs = try #require(report["runs"] as? [[String: Any]])

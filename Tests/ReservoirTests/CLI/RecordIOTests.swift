@@ -10,7 +10,9 @@ extension CommandLineTests {
         return try allRecords(store.log(topic: topic, partition: 0))
     }
 
-    @Test("anything consume --json prints, produce --input json writes again: binary, newlines, nulls, headers, timestamps", arguments: BinaryEncodingCase.allCases)
+    @Test(
+        "anything consume --json prints, produce --input json writes again: binary, newlines, nulls, headers, timestamps",
+        arguments: BinaryEncodingCase.allCases)
     func jsonRoundTrip(binary: BinaryEncodingCase) throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -20,7 +22,8 @@ extension CommandLineTests {
             return Record(
                 key: n % 6 == 0 ? nil : n % 6 == 1 ? [0, 0xff, 0xfe] : Array("k\n\(n)\t\"é\"".utf8),
                 value: n % 5 == 0 ? nil : n % 5 == 1 ? binaryValue : Array("line one\nline two \(n) \\ \u{0}".utf8),
-                headers: n % 3 == 0 ? [RecordHeader("h", [0x80, UInt8(n % 256)]), RecordHeader("none", nil), RecordHeader("t", "x\ny")] : [],
+                headers: n % 3 == 0
+                    ? [RecordHeader("h", [0x80, UInt8(n % 256)]), RecordHeader("none", nil), RecordHeader("t", "x\ny")] : [],
                 timestamp: 1_700_000_000_000 + Int64(n))
         }
         do {
@@ -50,11 +53,18 @@ extension CommandLineTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
-        #expect(try run(["produce", "t", "--dir", dir, "--delimiter", "\\0", "--partition", "0"], input: "one\ntwo\u{0}three\u{0}").status == 0)
-        #expect(try run(["produce", "t", "--dir", dir, "--encoding", "base64", "--key-separator", ":", "--partition", "0"],
-                        input: "AAE=:/w==\n").status == 0)
-        #expect(try run(["produce", "t", "--dir", dir, "--encoding", "hex", "--key-separator", ":", "--partition", "0", "--empty-is-null"],
-                        input: "6b31:\n6b32:00ff\n").status == 0)
+        #expect(
+            try run(["produce", "t", "--dir", dir, "--delimiter", "\\0", "--partition", "0"], input: "one\ntwo\u{0}three\u{0}").status == 0)
+        #expect(
+            try run(
+                ["produce", "t", "--dir", dir, "--encoding", "base64", "--key-separator", ":", "--partition", "0"],
+                input: "AAE=:/w==\n"
+            ).status == 0)
+        #expect(
+            try run(
+                ["produce", "t", "--dir", dir, "--encoding", "hex", "--key-separator", ":", "--partition", "0", "--empty-is-null"],
+                input: "6b31:\n6b32:00ff\n"
+            ).status == 0)
         let bad = try run(["produce", "t", "--dir", dir, "--encoding", "hex"], input: "zz\n")
         #expect(bad.status == 1 && bad.stderr.contains("not hex"))
         let records = try storedRecords(dir, "t")
@@ -74,7 +84,9 @@ extension CommandLineTests {
         #expect(try run(["--dir", dir + "-elsewhere", "consume", "t", "--dir", dir]).stdout == "a\n")
     }
 
-    @Test("dump --records shows headers, keys and values with their encoding, timestamp types and control records, with the file on every JSON line")
+    @Test(
+        "dump --records shows headers, keys and values with their encoding, timestamp types and control records, with the file on every JSON line"
+    )
     func dumpShowsEverything() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -95,7 +107,8 @@ extension CommandLineTests {
         // The broker segments' control batches show as what they are.
         if let metadata = ExternalSegments.all.first(where: { $0.contains("__cluster_metadata") }) {
             let kraft = try run(["dump", metadata, "--records", "--json"])
-            #expect(kraft.stdout.contains("\"control\":\"LEADER_CHANGE\"") || kraft.stdout.contains("\"control\":\"SNAPSHOT_HEADER\"")
+            #expect(
+                kraft.stdout.contains("\"control\":\"LEADER_CHANGE\"") || kraft.stdout.contains("\"control\":\"SNAPSHOT_HEADER\"")
                     || kraft.stdout.contains("\"control\":\"KRAFT_VERSION\""), "no control record shown")
         }
         if let appendTime = ExternalSegments.all.first(where: { $0.contains("monitoring-message-rekey") }) {
@@ -116,12 +129,18 @@ extension CommandLineTests {
         #expect(expected.count == 12)
         let dump = try run(["dump", path, "--records", "--json", "--binary", "hex"])
         #expect(dump.status == 0, "\(dump.stderr)")
-        let lines = dump.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let lines = dump.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         let plain = lines.filter { $0["legacyMagic"] != nil && $0["note"] == nil }
         #expect(plain.map { ($0["offset"] as? NSNumber)?.int64Value } == expected.map { ($0["offset"] as? NSNumber)?.int64Value })
         #expect(plain.map { $0["legacyMagic"] as? Int } == expected.map { $0["magic"] as? Int })
-        #expect(plain.map { $0["value"] as? String } == expected.map { Fixtures.hexBytes($0["value"] as? String ?? "") }.map { String(decoding: $0, as: UTF8.self) })
-        #expect(plain.map { $0["key"] as? String } == expected.map { ($0["key"] as? String).map { String(decoding: Fixtures.hexBytes($0), as: UTF8.self) } })
+        #expect(
+            plain.map { $0["value"] as? String }
+                == expected.map { Fixtures.hexBytes($0["value"] as? String ?? "") }.map { String(decoding: $0, as: UTF8.self) })
+        #expect(
+            plain.map { $0["key"] as? String }
+                == expected.map { ($0["key"] as? String).map { String(decoding: Fixtures.hexBytes($0), as: UTF8.self) } })
         #expect(lines.allSatisfy { ($0["crcValid"] as? Bool) != false })
         // The record batch after them.
         #expect(lines.contains { $0["offset"] as? Int == 12 && $0["value"] as? String == "after the legacy messages" })
@@ -136,10 +155,14 @@ extension CommandLineTests {
         do {
             let store = try Reservoir.open(at: dir)
             try store.createTopic("t")
-            try store.append(to: "t", records: [
-                Record(key: Array("k1".utf8), value: Array("v1".utf8), headers: [RecordHeader("a", "1"), RecordHeader("b", "2")], timestamp: 1000),
-                Record(key: nil, value: nil, timestamp: 2000),
-            ])
+            try store.append(
+                to: "t",
+                records: [
+                    Record(
+                        key: Array("k1".utf8), value: Array("v1".utf8), headers: [RecordHeader("a", "1"), RecordHeader("b", "2")],
+                        timestamp: 1000),
+                    Record(key: nil, value: nil, timestamp: 2000),
+                ])
             try store.close()
         }
         let formatted = try run(["consume", "t", "--dir", dir, "--format", "%t/%p@%o %T [%k=%v] {%h} %K %S 100%%\\n"])

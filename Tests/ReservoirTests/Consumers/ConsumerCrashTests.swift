@@ -41,9 +41,11 @@ struct ConsumerCrashTests {
                 let text = String(pending[..<newline])
                 pending = String(pending[pending.index(after: newline)...])
                 guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
-                lines.append(Line(partition: object["partition"] as? Int ?? -1, offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
-                                  deliveryCount: object["deliveryCount"] as? Int ?? 0, key: object["key"] as? String,
-                                  value: object["value"] as? String))
+                lines.append(
+                    Line(
+                        partition: object["partition"] as? Int ?? -1, offset: (object["offset"] as? NSNumber)?.int64Value ?? -1,
+                        deliveryCount: object["deliveryCount"] as? Int ?? 0, key: object["key"] as? String,
+                        value: object["value"] as? String))
             }
         }
         return (process, lines)
@@ -71,7 +73,9 @@ struct ConsumerCrashTests {
             let store = try Reservoir.open(at: dir)
             for partition in 0..<2 {
                 for record in try allRecords(store.log(topic: "orders", partition: partition)) {
-                    stored[partition, default: [:]][record.offset] = (String(decoding: record.key!, as: UTF8.self), String(decoding: record.value!, as: UTF8.self))
+                    stored[partition, default: [:]][record.offset] = (
+                        String(decoding: record.key!, as: UTF8.self), String(decoding: record.value!, as: UTF8.self)
+                    )
                 }
             }
             try store.close()
@@ -79,10 +83,13 @@ struct ConsumerCrashTests {
         func expectStored(_ lines: [Line]) {
             for line in lines {
                 let want = stored[line.partition]?[line.offset]
-                #expect(line.key == want?.0 && line.value == want?.1, "partition \(line.partition) offset \(line.offset): \(String(describing: line.value))")
+                #expect(
+                    line.key == want?.0 && line.value == want?.1,
+                    "partition \(line.partition) offset \(line.offset): \(String(describing: line.value))")
             }
         }
-        let (_, first) = try startChild(["consume", "orders", "--dir", dir, "--group", "g", "--follow", "--json"], until: 700, thenKill: true)
+        let (_, first) = try startChild(
+            ["consume", "orders", "--dir", dir, "--group", "g", "--follow", "--json"], until: 700, thenKill: true)
         #expect(first.count >= 700)
         expectStored(first)
 
@@ -108,7 +115,10 @@ struct ConsumerCrashTests {
             #expect(rest.filter { $0.partition == partition }.map(\.offset) == Array(start..<end))
             // ...and everything below the committed offset was handed to the first one.
             let firstOffsets = Set(first.filter { $0.partition == partition }.map(\.offset))
-            #expect((0..<start).allSatisfy { firstOffsets.contains($0) }, "partition \(partition): committed \(start), first run read \(firstOffsets.count), max \(firstOffsets.max() ?? -1), missing \((0..<start).filter { !firstOffsets.contains($0) }.prefix(5))")
+            #expect(
+                (0..<start).allSatisfy { firstOffsets.contains($0) },
+                "partition \(partition): committed \(start), first run read \(firstOffsets.count), max \(firstOffsets.max() ?? -1), missing \((0..<start).filter { !firstOffsets.contains($0) }.prefix(5))"
+            )
         }
     }
 
@@ -123,13 +133,15 @@ struct ConsumerCrashTests {
             try store.append(to: "jobs", records: (0..<20).map { Record(key: nil, value: Array("job-\($0)".utf8)) })
             try store.close()
         }
-        let (acker, acked) = try startChild(["queue", "jobs", "--dir", dir, "--group", "w", "--max", "5", "--ack", "--json"], until: Int.max)
+        let (acker, acked) = try startChild(
+            ["queue", "jobs", "--dir", dir, "--group", "w", "--max", "5", "--ack", "--json"], until: Int.max)
         acker.waitUntilExit()
         #expect(acked.map(\.offset) == Array(0..<5))
         let (holder, held) = try startChild(["queue", "jobs", "--dir", dir, "--group", "w", "--max", "5", "--hold", "--json"], until: 5)
         #expect(held.map(\.offset) == Array(5..<10))
         kill(holder)
-        let (last, rest) = try startChild(["queue", "jobs", "--dir", dir, "--group", "w", "--max", "100", "--ack", "--json"], until: Int.max)
+        let (last, rest) = try startChild(
+            ["queue", "jobs", "--dir", dir, "--group", "w", "--max", "100", "--ack", "--json"], until: Int.max)
         last.waitUntilExit()
         #expect(rest.map(\.offset) == Array(5..<20))
         #expect(rest.map(\.value) == (5..<20).map { "job-\($0)" })

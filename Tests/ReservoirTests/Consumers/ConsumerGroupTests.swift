@@ -15,8 +15,9 @@ struct ConsumerGroupTests {
 
     /// 600 keyed records spread over the partitions.
     private func produce(_ store: Reservoir, _ range: Range<Int> = 0..<600) throws {
-        try store.append(to: "orders", records: range.map { Record(key: Array("user-\($0)".utf8), value: Array("order-\($0)".utf8)) },
-                         acks: .buffered)
+        try store.append(
+            to: "orders", records: range.map { Record(key: Array("user-\($0)".utf8), value: Array("order-\($0)".utf8)) },
+            acks: .buffered)
     }
 
     /// Takes records from `member` until `count` were taken.
@@ -88,8 +89,9 @@ struct ConsumerGroupTests {
         defer { try? store.close() }
         try produce(store, 0..<400)
         let events = Mutex<[RebalanceEvent]>([])
-        let first = try store.consumer(group: "g", topics: ["orders"],
-                                       options: ConsumerOptions(commit: .manual, onRebalance: { event in events.withLock { $0.append(event) } }))
+        let first = try store.consumer(
+            group: "g", topics: ["orders"],
+            options: ConsumerOptions(commit: .manual, onRebalance: { event in events.withLock { $0.append(event) } }))
         #expect(first.assignment.count == 4)
         let second = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .manual))
         #expect(first.assignment.count == 2 && second.assignment.count == 2)
@@ -100,7 +102,9 @@ struct ConsumerGroupTests {
         let committed = Dictionary(grouping: read, by: { TopicPartition($0.topic, $0.partition) }).mapValues { $0.map(\.offset).max()! + 1 }
         try second.close()
         #expect(first.assignment.count == 4)
-        #expect(events.withLock { $0.last } == .assigned(committed.keys.sorted().isEmpty ? [] : [TopicPartition("orders", 2), TopicPartition("orders", 3)]))
+        #expect(
+            events.withLock { $0.last }
+                == .assigned(committed.keys.sorted().isEmpty ? [] : [TopicPartition("orders", 2), TopicPartition("orders", 3)]))
         // The first now reads those partitions from where the second committed: nothing it read comes back.
         let rest = try await withDeadline { try await self.take(first, 350) }
         let readKeys = Set(read.map { "\($0.partition)-\($0.offset)" })
@@ -196,7 +200,8 @@ extension ConsumerGroupTests {
             let store = try store(dir, partitions: 1)
             try produce(store, 0..<50)
             // A long interval: nothing is committed while reading.
-            let member = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .auto(intervalMilliseconds: 3_600_000)))
+            let member = try store.consumer(
+                group: "g", topics: ["orders"], options: ConsumerOptions(commit: .auto(intervalMilliseconds: 3_600_000)))
             _ = try await withDeadline { try await self.take(member, 20) }
             try store.close()
         }

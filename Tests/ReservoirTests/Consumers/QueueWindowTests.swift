@@ -7,8 +7,9 @@ struct QueueWindowTests {
     /// Records at offsets `offsets` (values "v<offset>"), as a fetch hands them over.
     static func records(_ offsets: ClosedRange<Int64>) throws -> [ConsumerRecord] {
         let encoder = try RecordBatchEncoder()
-        let bytes = try encoder.encodedBytes(offsets.map { Record(key: nil, value: Array("v\($0)".utf8)) },
-                                             baseOffset: offsets.lowerBound, defaultTimestamp: 1_000)
+        let bytes = try encoder.encodedBytes(
+            offsets.map { Record(key: nil, value: Array("v\($0)".utf8)) },
+            baseOffset: offsets.lowerBound, defaultTimestamp: 1_000)
         let batch = try RecordBatch(copying: bytes)
         var records: [ConsumerRecord] = []
         try RecordDecoder().iterateRetained(batch, from: 0, verifyCRC: true) { view, storage in
@@ -68,12 +69,13 @@ struct QueueWindowTests {
         #expect(dead.map(\.reason) == ["rejected"])
         let snapshot = window.snapshot()
         #expect(snapshot.start == 0)
-        #expect(snapshot.runs == [
-            .init(first: 0, last: 0, state: .available, deliveries: 1),
-            .init(first: 1, last: 1, state: .acknowledged, deliveries: 1),
-            .init(first: 2, last: 2, state: .archived, deliveries: 1),
-            .init(first: 3, last: 3, state: .available, deliveries: 1),
-        ])
+        #expect(
+            snapshot.runs == [
+                .init(first: 0, last: 0, state: .available, deliveries: 1),
+                .init(first: 1, last: 1, state: .acknowledged, deliveries: 1),
+                .init(first: 2, last: 2, state: .archived, deliveries: 1),
+                .init(first: 3, last: 3, state: .available, deliveries: 1),
+            ])
         #expect(QueueStateStore.decode(value: QueueStateStore.encode(value: snapshot)) == snapshot)
 
         // After a restart: 0 and 3 come back with their counts, 1 and 2 never again.

@@ -24,8 +24,9 @@ func withDeadline<T: Sendable>(_ seconds: Double = 20, _ body: @escaping @Sendab
 struct ReaderTests {
     private func store(_ dir: String, segmentBytes: Int = 4096, extra: (inout TopicConfig) -> Void = { _ in }) throws -> Reservoir {
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
-        var config = TopicConfig(segmentBytes: segmentBytes, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: segmentBytes,
-                                 fileDeleteDelayMs: 0)
+        var config = TopicConfig(
+            segmentBytes: segmentBytes, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: segmentBytes,
+            fileDeleteDelayMs: 0)
         extra(&config)
         try store.createTopic("t", config: config)
         return store
@@ -58,7 +59,9 @@ struct ReaderTests {
         let middle = try await withDeadline { try await self.take(try store.reader(topic: "t", partition: 0, from: .offset(123)), 5) }
         #expect(middle.map(\.offset) == Array(123..<128))
         // The first record at or after the time; between two records, the later one.
-        let byTime = try await withDeadline { try await self.take(try store.reader(topic: "t", partition: 0, from: .timestamp(base + 1505)), 1) }
+        let byTime = try await withDeadline {
+            try await self.take(try store.reader(topic: "t", partition: 0, from: .timestamp(base + 1505)), 1)
+        }
         #expect(byTime.first?.offset == 151)
         // .latest and a time after everything: nothing until the next append.
         let latest = try store.reader(topic: "t", partition: 0, from: .latest)
@@ -130,7 +133,10 @@ struct ReaderTests {
     func gapsAndRetention() async throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
-        let store = try store(dir) { $0.cleanup = [.compact, .delete]; $0.retentionMs = -1 }
+        let store = try store(dir) {
+            $0.cleanup = [.compact, .delete]
+            $0.retentionMs = -1
+        }
         defer { try? store.close() }
         for start in stride(from: 0, to: 600, by: 10) {
             let batch = (start..<start + 10).map { Record(key: Array("k\($0 % 15)".utf8), value: Array("v\($0)".utf8)) }
@@ -161,7 +167,9 @@ struct ReaderTests {
         defer { removeDirectory(dir) }
         let store = try store(dir) { $0.compression = .lz4 }
         defer { try? store.close() }
-        for start in stride(from: 0, to: 100, by: 10) { try await store.append(to: "t", records: records(start..<start + 10), acks: .buffered) }
+        for start in stride(from: 0, to: 100, by: 10) {
+            try await store.append(to: "t", records: records(start..<start + 10), acks: .buffered)
+        }
         let batches = try await withDeadline {
             var taken: [RecordBatch] = []
             for try await batch in try store.reader(topic: "t", partition: 0).batches {

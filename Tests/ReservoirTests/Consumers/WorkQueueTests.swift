@@ -15,9 +15,11 @@ struct WorkQueueTests {
     }
 
     private func produce(_ store: Reservoir, _ range: Range<Int>) throws {
-        try store.append(to: "jobs", records: range.map {
-            Record(key: Array("job-\($0)".utf8), value: Array("payload-\($0)".utf8), headers: [RecordHeader("origin", "test")])
-        }, acks: .buffered)
+        try store.append(
+            to: "jobs",
+            records: range.map {
+                Record(key: Array("job-\($0)".utf8), value: Array("payload-\($0)".utf8), headers: [RecordHeader("origin", "test")])
+            }, acks: .buffered)
     }
 
     @Test("concurrent consumers never hold the same record at once; each record is acknowledged exactly once")
@@ -107,7 +109,8 @@ struct WorkQueueTests {
         #expect(status.acknowledged == 1 && status.archived == 2 && status.deadLettered == 2 && status.inFlight == 0)
         let dead = try allRecords(store.log(topic: "dead", partition: 0))
         #expect(dead.map(\.value) == [Array("payload-0".utf8), Array("payload-1".utf8)])
-        let headers = Dictionary(dead[0].headers.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { a, _ in a })
+        let headers = Dictionary(
+            dead[0].headers.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { a, _ in a })
         #expect(headers["origin"] == "test")
         #expect(headers["reservoir.dlq.topic"] == "jobs" && headers["reservoir.dlq.offset"] == "0")
         #expect(headers["reservoir.dlq.deliveries"] == "2" && headers["reservoir.dlq.reason"] == "max-deliveries")
@@ -162,7 +165,8 @@ struct WorkQueueTests {
         let member = try store.consumer(group: "c", topics: ["jobs"], options: ConsumerOptions(commit: .manual))
         // Small segments, so that a short run fills several.
         for name in [QueueStateStore.topic, OffsetStore.topic] {
-            try store.alterTopicSettings(name, settings: [("segmentBytes", "65536"), ("maxBatchBytes", "65536"), ("maxRecordBytes", "4096")])
+            try store.alterTopicSettings(
+                name, settings: [("segmentBytes", "65536"), ("maxBatchBytes", "65536"), ("maxRecordBytes", "4096")])
         }
         for _ in 0..<1000 { try queue.ack(try queue.poll(max: 6)) }
         var count = 0
@@ -253,7 +257,8 @@ extension LifetimeTests {
             _ = try store.queue(group: "q", topic: "f")
             let record = Record(key: [], value: [0xc2])
             for topic in ["__consumer_offsets", "__queue_state"] {
-                try store.appendRecords(to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered, caller: .store)
+                try store.appendRecords(
+                    to: topic, records: [record, Record(key: [0xc2], value: [0xc2])], partition: 0, acks: .buffered, caller: .store)
             }
             // The internal topics flush on a timer: a pending timer must not keep their log alive.
             weakStateLog = try store.log(topic: "__queue_state", partition: 0)

@@ -11,7 +11,8 @@ struct BatchScannerTests {
         var ends: [Int] = []
         var offset: Int64 = 10
         for count in [2, 3, 1] {
-            bytes += try encoder.encodedBytes((0..<count).map { Record(key: nil, value: [UInt8($0)]) }, baseOffset: offset, defaultTimestamp: 5)
+            bytes += try encoder.encodedBytes(
+                (0..<count).map { Record(key: nil, value: [UInt8($0)]) }, baseOffset: offset, defaultTimestamp: 5)
             ends.append(bytes.count)
             offset += Int64(count)
         }

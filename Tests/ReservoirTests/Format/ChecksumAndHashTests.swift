@@ -35,7 +35,9 @@ struct ChecksumAndHashTests {
         let data = (0..<120_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
         data.withUnsafeBytes { raw in
             for offset in 0..<9 {
-                for length in [0, 1, 3, 7, 8, 9, 15, 31, 32, 33, 63, 64, 65, 100, 767, 768, 769, 1000, 4000, 24_575, 24_576, 24_577, 50_000, 119_000] where offset + length <= raw.count {
+                for length in [
+                    0, 1, 3, 7, 8, 9, 15, 31, 32, 33, 63, 64, 65, 100, 767, 768, 769, 1000, 4000, 24_575, 24_576, 24_577, 50_000, 119_000,
+                ] where offset + length <= raw.count {
                     let pointer = raw.baseAddress! + offset
                     let portable = reservoir_crc32c_portable(0, pointer, length)
                     #expect(reservoir_crc32c_hardware(0, pointer, length) == portable)

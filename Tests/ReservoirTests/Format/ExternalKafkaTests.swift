@@ -14,8 +14,9 @@ enum ExternalSegments {
     }()
 }
 
-@Suite("Segments written by Kafka brokers read as kafka-python reads them", .serialized,
-       .enabled(if: !ExternalSegments.all.isEmpty, "the reference segments (../shared/external-kafka) are not beside this repository"))
+@Suite(
+    "Segments written by Kafka brokers read as kafka-python reads them", .serialized,
+    .enabled(if: !ExternalSegments.all.isEmpty, "the reference segments (../shared/external-kafka) are not beside this repository"))
 struct ExternalKafkaTests {
 
     /// Reservoir's reading of a segment file: every record of every batch (control batches hold
@@ -91,16 +92,23 @@ struct ForeignCodecTests {
         let batches = try SegmentFileInspector.batches(inLogFile: path)
         // librdkafka sends a batch uncompressed when compressing does not make it smaller (a small
         // batch, as a loaded machine's timing can make): most are in the codec, none in another.
-        #expect(batches.count > 1 && batches.allSatisfy { ($0.header?.compression == codec || $0.header?.compression == CompressionCodec.none) && $0.crcValid })
+        #expect(
+            batches.count > 1
+                && batches.allSatisfy {
+                    ($0.header?.compression == codec || $0.header?.compression == CompressionCodec.none) && $0.crcValid
+                })
         #expect(batches.contains { $0.header?.compression == codec })
         #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
     }
 
-    @Test("a batch Reservoir writes in each codec reads back exactly; corrupt compressed bytes are a typed error", arguments: CompressionCodec.allCases)
+    @Test(
+        "a batch Reservoir writes in each codec reads back exactly; corrupt compressed bytes are a typed error",
+        arguments: CompressionCodec.allCases)
     func roundTrip(codec: CompressionCodec) throws {
         let records = (0..<500).map { n in
-            Record(key: n % 5 == 0 ? nil : Array("key-\(n)".utf8), value: n % 11 == 0 ? nil : Array(repeating: UInt8(n % 7), count: n % 900),
-                   headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
+            Record(
+                key: n % 5 == 0 ? nil : Array("key-\(n)".utf8), value: n % 11 == 0 ? nil : Array(repeating: UInt8(n % 7), count: n % 900),
+                headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
         }
         let encoder = try RecordBatchEncoder(compression: codec)
         let bytes = try encoder.encodedBytes(records, baseOffset: 100, defaultTimestamp: 0)
@@ -114,7 +122,9 @@ struct ForeignCodecTests {
         for cut in [RecordBatchHeader.size + 1, bytes.count / 2, bytes.count - 1] {
             var damaged = Array(bytes.prefix(cut))
             BigEndian.store(Int32(damaged.count - RecordBatchHeader.logOverhead), &damaged, RecordBatchHeader.Field.batchLength)
-            let crc = damaged.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchHeader.Field.attributes...])) }
+            let crc = damaged.withUnsafeBytes {
+                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchHeader.Field.attributes...]))
+            }
             BigEndian.store(crc, &damaged, RecordBatchHeader.Field.crc)
             #expect(throws: FormatError.self, "\(codec) cut at \(cut)") { try RecordDecoder().records(in: RecordBatch(copying: damaged)) }
         }
@@ -126,7 +136,9 @@ struct ForeignCodecTests {
 }
 
 extension ForeignCodecTests {
-    @Test("librdkafka decodes Reservoir's batches in each codec (produced as they are to its mock cluster, consumed back)", arguments: CompressionCodec.allCases)
+    @Test(
+        "librdkafka decodes Reservoir's batches in each codec (produced as they are to its mock cluster, consumed back)",
+        arguments: CompressionCodec.allCases)
     func librdkafkaDecodesOurBatches(codec: CompressionCodec) throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -135,21 +147,28 @@ extension ForeignCodecTests {
             let store = try Reservoir.open(at: dir)
             try store.createTopic("t", config: TopicConfig(compression: codec))
             for round in 0..<3 {
-                try store.append(to: "t", records: (0..<80).map { i in
-                    let n = round * 80 + i
-                    return Record(key: n % 9 == 0 ? nil : Array("key-\(n)".utf8), value: n % 10 == 0 ? nil : Array(repeating: UInt8(n % 251), count: n % 300),
-                                  headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
-                })
+                try store.append(
+                    to: "t",
+                    records: (0..<80).map { i in
+                        let n = round * 80 + i
+                        return Record(
+                            key: n % 9 == 0 ? nil : Array("key-\(n)".utf8),
+                            value: n % 10 == 0 ? nil : Array(repeating: UInt8(n % 251), count: n % 300),
+                            headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
+                    })
             }
             written = try allRecords(store.log(topic: "t", partition: 0))
             try store.close()
         }
         // The mock cluster holds a first record of its own: offsets come one later.
-        let decoded = try Oracle.records(try Oracle.run("librdkafka_decode.py", [dir + "/topics/t/0/00000000000000000000.log"]), offsetShift: -1)
+        let decoded = try Oracle.records(
+            try Oracle.run("librdkafka_decode.py", [dir + "/topics/t/0/00000000000000000000.log"]), offsetShift: -1)
         // librdkafka hands out an empty key as null: compare keys with that in mind.
         #expect(decoded.count == written.count)
         for (theirs, ours) in zip(decoded, written) {
-            #expect(theirs.offset == ours.offset && theirs.timestamp == ours.timestamp && theirs.value == ours.value && theirs.headers == ours.headers)
+            #expect(
+                theirs.offset == ours.offset && theirs.timestamp == ours.timestamp && theirs.value == ours.value
+                    && theirs.headers == ours.headers)
             #expect(theirs.key == ours.key || (theirs.key == nil && ours.key == []))
         }
     }

@@ -6,10 +6,11 @@ import Testing
 struct GoldenVectorTests {
     @Test("every vector is in the manifest")
     func manifestLoaded() {
-        #expect(Fixtures.vectors.map(\.name) == [
-            "large-lz4", "many-lz4", "many-none", "mixed-lz4", "mixed-none", "producer-none", "segment-mixed",
-            "single-none",
-        ])
+        #expect(
+            Fixtures.vectors.map(\.name) == [
+                "large-lz4", "many-lz4", "many-none", "mixed-lz4", "mixed-none", "producer-none", "segment-mixed",
+                "single-none",
+            ])
     }
 
     @Test("decodes to exactly the manifest's records", arguments: Fixtures.vectors.map(\.name))
@@ -47,8 +48,9 @@ struct GoldenVectorTests {
             baseOffset: header.baseOffset,
             defaultTimestamp: 0,
             partitionLeaderEpoch: header.partitionLeaderEpoch,
-            producer: .init(producerId: header.producerId, producerEpoch: header.producerEpoch,
-                            baseSequence: header.baseSequence))
+            producer: .init(
+                producerId: header.producerId, producerEpoch: header.producerEpoch,
+                baseSequence: header.baseSequence))
         #expect(bytes == original)
     }
 

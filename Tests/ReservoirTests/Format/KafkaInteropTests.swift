@@ -27,7 +27,9 @@ struct KafkaInteropTests {
     static func decodeWithKafkaPython(_ paths: [String]) throws -> (records: [LogRecord], codecs: [Int]) {
         let text = try Oracle.run("decode_log.py", paths)
         let codecs = try text.split(separator: "\n").compactMap { line -> Int? in
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else { return nil }
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["offset"] != nil else {
+                return nil
+            }
             return object["codec"] as? Int ?? -1
         }
         return (try Oracle.records(text), codecs)
@@ -38,8 +40,11 @@ struct KafkaInteropTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
-        try store.createTopic("t", config: TopicConfig(compression: codec, segmentBytes: 4096, maxRecordBytes: 1024,
-                                                       maxBatchBytes: 4096, cleanup: .compact))
+        try store.createTopic(
+            "t",
+            config: TopicConfig(
+                compression: codec, segmentBytes: 4096, maxRecordBytes: 1024,
+                maxBatchBytes: 4096, cleanup: .compact))
         for start in stride(from: 0, to: 800, by: 10) {
             let batch = (start..<start + 10).map { (n: Int) -> Record in
                 let value: [UInt8]? = n % 13 == 0 ? nil : Array("value-\(n)".utf8)
@@ -63,7 +68,8 @@ struct KafkaInteropTests {
     @Test("the compaction key digest is MurmurHash3 x64 128 as the reference implementation computes it")
     func keyDigestMatchesReference() throws {
         let keys = (0..<40).map { length in (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ length) } }
-        let script = "import mmh3,sys\nfor h in sys.argv[1:]:\n v = mmh3.hash128(bytes.fromhex(h), 0, True) % 2**128\n print(v & (2**64-1), v >> 64)"
+        let script =
+            "import mmh3,sys\nfor h in sys.argv[1:]:\n v = mmh3.hash128(bytes.fromhex(h), 0, True) % 2**128\n print(v & (2**64-1), v >> 64)"
         let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try Self.oraclePython())
         process.arguments = ["-c", script] + keys.map { $0.map { String(format: "%02x", $0) }.joined() }

@@ -13,8 +13,10 @@ struct MalformedInputTests {
         guard bytes.count >= 21 else { return bytes }
         var bytes = bytes
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[21...])) }
-        bytes[17] = UInt8(crc >> 24); bytes[18] = UInt8((crc >> 16) & 0xFF)
-        bytes[19] = UInt8((crc >> 8) & 0xFF); bytes[20] = UInt8(crc & 0xFF)
+        bytes[17] = UInt8(crc >> 24)
+        bytes[18] = UInt8((crc >> 16) & 0xFF)
+        bytes[19] = UInt8((crc >> 8) & 0xFF)
+        bytes[20] = UInt8(crc & 0xFF)
         return bytes
     }
 
@@ -37,7 +39,9 @@ struct MalformedInputTests {
                     default: (0..<Int.random(in: 1...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
                     }
                 }
-                let headers = (0..<Int.random(in: 0...3, using: &generator)).map { h in RecordHeader(["", "ключ", "k\(h)", "主题"][h % 4], bytes()) }
+                let headers = (0..<Int.random(in: 0...3, using: &generator)).map { h in
+                    RecordHeader(["", "ключ", "k\(h)", "主题"][h % 4], bytes())
+                }
                 return Record(key: bytes(), value: bytes(), headers: headers, timestamp: Int64(round) * 1000 + Int64(i) - 50)
             }
             let bytes = try encoder.encodedBytes(input, baseOffset: Int64(round) * 1000, defaultTimestamp: 0)
@@ -72,13 +76,17 @@ struct MalformedInputTests {
         // A base offset whose last offset would wrap past Int64.max (the base is outside the CRC).
         var wrapping = bytes
         for i in 0..<8 { wrapping[i] = i == 0 ? 0x7F : 0xFF }
-        #expect { try decode(wrapping) } throws: { ($0 as? FormatError).map { if case .lengthOutOfBounds = $0 { true } else { false } } ?? false }
+        #expect { try decode(wrapping) } throws: {
+            ($0 as? FormatError).map { if case .lengthOutOfBounds = $0 { true } else { false } } ?? false
+        }
         var negative = bytes
         negative[0] = 0x80
         #expect(throws: FormatError.self) { try decode(negative) }
         var length = bytes
         length[8] = 0x7F
-        #expect { try decode(length) } throws: { ($0 as? FormatError).map { if case .lengthOutOfBounds = $0 { true } else { false } } ?? false }
+        #expect { try decode(length) } throws: {
+            ($0 as? FormatError).map { if case .lengthOutOfBounds = $0 { true } else { false } } ?? false
+        }
     }
 
     @Test("record count that disagrees with the records")
@@ -89,7 +97,9 @@ struct MalformedInputTests {
         #expect(throws: FormatError.recordCountMismatch(declared: 21, actual: 20)) { try decode(resealed(more)) }
         var fewer = bytes
         fewer[60] = 19
-        #expect { try decode(resealed(fewer)) } throws: { ($0 as? FormatError).map { if case .trailingBytes = $0 { true } else { false } } ?? false }
+        #expect { try decode(resealed(fewer)) } throws: {
+            ($0 as? FormatError).map { if case .trailingBytes = $0 { true } else { false } } ?? false
+        }
         var negative = bytes
         negative[57] = 0xFF
         #expect(throws: FormatError.self) { try decode(resealed(negative)) }
@@ -100,7 +110,9 @@ struct MalformedInputTests {
         var bytes = try validBatch(count: 1)
         // The first record's length varint, made to run on past five bytes.
         for i in 61..<min(bytes.count, 67) { bytes[i] = 0xFF }
-        #expect { try decode(resealed(bytes)) } throws: { ($0 as? FormatError).map { if case .varintOverflow = $0 { true } else { false } } ?? false }
+        #expect { try decode(resealed(bytes)) } throws: {
+            ($0 as? FormatError).map { if case .varintOverflow = $0 { true } else { false } } ?? false
+        }
     }
 
     @Test("corrupt LZ4 frames and oversized output")

@@ -14,8 +14,9 @@ struct CompactionCrashTests {
     static let logger = Logger(label: "compaction-crash-tests")
 
     private static func open(_ directory: String, thread: IOThread, clean: Bool = false) throws -> PartitionLog {
-        try PartitionLog(directory: directory, config: config, logStartOffset: 0, recoveryPoint: 0, cleanShutdown: clean,
-                         ioThread: thread, logger: logger)
+        try PartitionLog(
+            directory: directory, config: config, logStartOffset: 0, recoveryPoint: 0, cleanShutdown: clean,
+            ioThread: thread, logger: logger)
     }
 
     private static func clean(_ log: PartitionLog, deleteDelayMs: Int64 = 0) throws -> LogCleaner.PassResult? {
@@ -97,7 +98,9 @@ struct CompactionCrashTests {
                 } else {
                     #expect(try Self.clean(log, deleteDelayMs: 3_600_000) != nil)
                 }
-                let leftovers = fileNames(directory).filter { $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted") }
+                let leftovers = fileNames(directory).filter {
+                    $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted")
+                }
                 #expect(!leftovers.isEmpty, "step \(step) left no intermediate files")
                 // The process dies here: no close.
             }
@@ -159,9 +162,11 @@ struct CompactionKillTests {
             let store = try Reservoir.open(at: original, options: onDemandMaintenance)
             try store.createTopic("t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 256, cleanup: .compact))
             for start in stride(from: 0, to: 600, by: 10) {
-                try store.append(to: "t", records: (start..<start + 10).map {
-                    Record(key: Array("k-\($0 % 20)".utf8), value: Array("v-\($0)".utf8), headers: [RecordHeader("n", "\($0)")])
-                }, acks: .buffered)
+                try store.append(
+                    to: "t",
+                    records: (start..<start + 10).map {
+                        Record(key: Array("k-\($0 % 20)".utf8), value: Array("v-\($0)".utf8), headers: [RecordHeader("n", "\($0)")])
+                    }, acks: .buffered)
             }
             let log = try store.log(topic: "t", partition: 0)
             before = try allRecords(log)
@@ -209,7 +214,9 @@ struct CompactionKillTests {
                 }
                 let store = try Reservoir.open(at: directory, options: onDemandMaintenance)
                 let records = try allRecords(store.log(topic: "t", partition: 0))
-                #expect(records == before || records == after, "\(name), attempt \(attempt): neither the records before the clean nor the model's after it (\(records.count) records)")
+                #expect(
+                    records == before || records == after,
+                    "\(name), attempt \(attempt): neither the records before the clean nor the model's after it (\(records.count) records)")
                 #expect(fileNames(directory + "/topics/t/0").allSatisfy { !$0.hasSuffix(".cleaned") && !$0.hasSuffix(".swap") })
                 // The recovered store compacts again to exactly the model.
                 try store.maintain(topic: "t", retention: false, ignoringDirtyRatio: true)

@@ -24,7 +24,11 @@ struct CrashRecoveryTests {
         defer { removeDirectory(dir) }
         do {
             let store = try Reservoir.open(at: dir)
-            try store.createTopic("t", config: TopicConfig(segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024, preallocateBytes: 32 * 1024))
+            try store.createTopic(
+                "t",
+                config: TopicConfig(
+                    segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024,
+                    preallocateBytes: 32 * 1024))
             try store.close()
         }
         var sent: [String] = []  // every line ever sent, in order; offsets are positions in it
@@ -33,10 +37,14 @@ struct CrashRecoveryTests {
             let start = sent.count
             let process = ChildProcess()
             process.executableURL = reservoirExecutable()
-            process.arguments = ["produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50", "--key-separator", "\t",
-                                 "--header", "round=\(round)", "--header", "writer=kill-loop"]
+            process.arguments = [
+                "produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50", "--key-separator", "\t",
+                "--header", "round=\(round)", "--header", "writer=kill-loop",
+            ]
             // Keyed records; every fifth has an empty key, to cover that edge too.
-            let lines = (0..<60_000).map { "\($0 % 5 == 0 ? "" : "key-\(round)-\($0)")\tround-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97) }
+            let lines = (0..<60_000).map {
+                "\($0 % 5 == 0 ? "" : "key-\(round)-\($0)")\tround-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97)
+            }
             let output = Pipe()
             let input = Pipe()
             process.standardInput = input
@@ -51,7 +59,8 @@ struct CrashRecoveryTests {
                 var next = 0
                 while feeding.load(ordering: .relaxed) && next < lines.count {
                     let chunk = lines[next..<min(next + 50, lines.count)].joined(separator: "\n") + "\n"
-                    let written = chunk.utf8.withContiguousStorageIfAvailable { Glibc.write(inputDescriptor, $0.baseAddress, $0.count) } ?? -1
+                    let written =
+                        chunk.utf8.withContiguousStorageIfAvailable { Glibc.write(inputDescriptor, $0.baseAddress, $0.count) } ?? -1
                     if written < 0 { return }
                     next += 50
                     usleep(1000)
@@ -103,7 +112,9 @@ struct CrashRecoveryTests {
                     #expect(record.key == Array(expected[..<tab].utf8), "offset \(record.offset)")
                     #expect(record.value == Array(expected[expected.index(after: tab)...].utf8), "offset \(record.offset)")
                     let writtenIn = record.offset < Int64(start) ? sentRounds[Int(record.offset)] : round
-                    #expect(record.headers == [RecordHeader("round", "\(writtenIn)"), RecordHeader("writer", "kill-loop")], "offset \(record.offset)")
+                    #expect(
+                        record.headers == [RecordHeader("round", "\(writtenIn)"), RecordHeader("writer", "kill-loop")],
+                        "offset \(record.offset)")
                     index += 1
                 }
                 offset = result.nextOffset
@@ -132,7 +143,9 @@ struct CrashRecoveryTests {
     /// had been fsync'd: a recovery point of 0) and reads partition 0 from offset 0.
     func reopenAndRead(_ dir: String, clean: Bool = false, neverSynced: Bool = true) throws -> [LogRecord] {
         if !clean { try? FileManager.default.removeItem(atPath: dir + "/.clean-shutdown") }
-        if neverSynced { try CheckpointFile(path: dir + "/recovery-point-offset-checkpoint").write([.init(topic: "t", partition: 0, offset: 0)]) }
+        if neverSynced {
+            try CheckpointFile(path: dir + "/recovery-point-offset-checkpoint").write([.init(topic: "t", partition: 0, offset: 0)])
+        }
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }
         let log = try store.log(topic: "t", partition: 0)
@@ -156,10 +169,13 @@ struct CrashRecoveryTests {
             #expect(error.code == .corruptData)
             #expect(error.message.contains("topic t partition 0: offset \(offset)") && error.message.contains(path), "\(error.message)")
         }
-        #expect(throws: ReservoirError.self, "\(note): appending after damage at the end") { try store.append(to: "t", records: records(0..<1)) }
+        #expect(throws: ReservoirError.self, "\(note): appending after damage at the end") {
+            try store.append(to: "t", records: records(0..<1))
+        }
         let after = try Data(contentsOf: URL(fileURLWithPath: path))
         // Only zeros (which hold no record: a batch starts with its offset's high zero bytes) may go.
-        let onlyZerosCut = after.count < bytes.count && bytes.prefix(after.count) == after && bytes.dropFirst(after.count).allSatisfy { $0 == 0 }
+        let onlyZerosCut =
+            after.count < bytes.count && bytes.prefix(after.count) == after && bytes.dropFirst(after.count).allSatisfy { $0 == 0 }
         #expect(after == bytes || onlyZerosCut, "\(note): the damaged file was changed from \(bytes.count) to \(after.count) bytes")
     }
 
@@ -203,7 +219,8 @@ struct CrashRecoveryTests {
         // Random bytes from the middle of a random batch to the end.
         for _ in 0..<10 {
             let batch = Int.random(in: 0..<3, using: &random)
-            let start = (batch == 0 ? 0 : ends[batch - 1]) + Int.random(in: 1..<(ends[batch] - (batch == 0 ? 0 : ends[batch - 1])), using: &random)
+            let start =
+                (batch == 0 ? 0 : ends[batch - 1]) + Int.random(in: 1..<(ends[batch] - (batch == 0 ? 0 : ends[batch - 1])), using: &random)
             var damaged = original.prefix(start)
             damaged.append(contentsOf: (0..<(original.count - start)).map { _ in UInt8.random(in: 0...255, using: &random) })
             try original.write(to: URL(fileURLWithPath: log))
@@ -232,8 +249,11 @@ struct CrashRecoveryTests {
         defer { removeDirectory(dir) }
         do {
             let store = try Reservoir.open(at: dir)
-            try store.createTopic("t", config: TopicConfig(segmentBytes: 4096, indexIntervalBytes: 200, maxRecordBytes: 1024, maxBatchBytes: 4096))
-            for i in 0..<60 { try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, timestamp: { 10_000 + Int64($0) }), acks: .buffered) }
+            try store.createTopic(
+                "t", config: TopicConfig(segmentBytes: 4096, indexIntervalBytes: 200, maxRecordBytes: 1024, maxBatchBytes: 4096))
+            for i in 0..<60 {
+                try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, timestamp: { 10_000 + Int64($0) }), acks: .buffered)
+            }
             try store.close()
         }
         let seed = UInt64.random(in: 0...UInt64.max)
@@ -247,7 +267,9 @@ struct CrashRecoveryTests {
                 try handle.truncate(atOffset: 5)
                 try handle.close()
             },
-            { path, random in try Data((0..<100).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: path)) },
+            { path, random in
+                try Data((0..<100).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: path))
+            },
             { path, _ in try Data("  ".utf8).write(to: URL(fileURLWithPath: path)) },
         ]
         for (round, hurt) in damage.enumerated() {

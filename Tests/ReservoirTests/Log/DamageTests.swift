@@ -19,7 +19,9 @@ struct DamageTests {
         let all = try allRecords(store.log(topic: "t", partition: 0))
         try store.close()
         let partition = dir + "/topics/t/0"
-        let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted().map { partition + "/" + $0 }
+        let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted().map {
+            partition + "/" + $0
+        }
         return (all, logs)
     }
 
@@ -48,13 +50,15 @@ struct DamageTests {
         return (all, nil)
     }
 
-    @Test("a middle segment cut short, on a cleanly closed store: nothing is deleted, reads stop at the damage, later segments stay readable")
+    @Test(
+        "a middle segment cut short, on a cleanly closed store: nothing is deleted, reads stop at the damage, later segments stay readable")
     func truncatedMiddleSegment() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let (all, logs) = try store(dir)
         let damaged = logs[5]
-        let damagedBase = base(of: damaged), nextBase = base(of: logs[6])
+        let damagedBase = base(of: damaged)
+        let nextBase = base(of: logs[6])
         let handle = try Foundation.FileHandle(forWritingTo: URL(fileURLWithPath: damaged))
         try handle.truncate(atOffset: 5000)
         try handle.close()
@@ -144,18 +148,24 @@ struct DamageTests {
     @Test("gaps between segments are damage: a segment deleted, only its .log deleted, or one cut at a batch boundary")
     func gaps() throws {
         let cases: [(String, (String, [String]) throws -> Void)] = [
-            ("all files of a middle segment deleted", { _, logs in
-                for suffix in [".log", ".index", ".timeindex"] {
-                    try FileManager.default.removeItem(atPath: logs[3].replacingOccurrences(of: ".log", with: suffix))
+            (
+                "all files of a middle segment deleted",
+                { _, logs in
+                    for suffix in [".log", ".index", ".timeindex"] {
+                        try FileManager.default.removeItem(atPath: logs[3].replacingOccurrences(of: ".log", with: suffix))
+                    }
                 }
-            }),
+            ),
             ("only the .log of a middle segment deleted", { _, logs in try FileManager.default.removeItem(atPath: logs[3]) }),
-            ("a middle segment cut at a batch boundary", { _, logs in
-                let batches = try SegmentFileInspector.batches(inLogFile: logs[3])
-                let handle = try Foundation.FileHandle(forWritingTo: URL(fileURLWithPath: logs[3]))
-                try handle.truncate(atOffset: UInt64(batches[batches.count / 2].position))
-                try handle.close()
-            }),
+            (
+                "a middle segment cut at a batch boundary",
+                { _, logs in
+                    let batches = try SegmentFileInspector.batches(inLogFile: logs[3])
+                    let handle = try Foundation.FileHandle(forWritingTo: URL(fileURLWithPath: logs[3]))
+                    try handle.truncate(atOffset: UInt64(batches[batches.count / 2].position))
+                    try handle.close()
+                }
+            ),
         ]
         for (name, hurt) in cases {
             let dir = temporaryDirectory(name)
@@ -181,7 +191,9 @@ struct DamageTests {
         }
     }
 
-    @Test("a gap past the recovery point after an unclean stop is the unsynced tail (a roll before the previous segment reached the disk): cut there")
+    @Test(
+        "a gap past the recovery point after an unclean stop is the unsynced tail (a roll before the previous segment reached the disk): cut there"
+    )
     func unsyncedGapIsCut() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -194,7 +206,9 @@ struct DamageTests {
         try handle.close()
         try FileManager.default.removeItem(atPath: dir + "/.clean-shutdown")
         // Durable only up to segment 3: the gap lies past the recovery point.
-        try CheckpointFile(path: dir + "/recovery-point-offset-checkpoint").write([.init(topic: "t", partition: 0, offset: base(of: logs[3]))])
+        try CheckpointFile(path: dir + "/recovery-point-offset-checkpoint").write([
+            .init(topic: "t", partition: 0, offset: base(of: logs[3]))
+        ])
         let store = try Reservoir.open(at: dir, options: .init(maintenanceIntervalMilliseconds: 0))
         let log = try store.log(topic: "t", partition: 0)
         #expect(log.damage.isEmpty)
@@ -281,16 +295,21 @@ struct DamageTests {
         try store.close()
         #expect(try StoreVerifier.verify(directory: dir).isSound)
         let reopened = try Reservoir.open(at: copy)
-        #expect(reopened.topicNames.allSatisfy { name in
-            (0..<((try? reopened.topic(name).config.partitions) ?? 0)).allSatisfy { (try? reopened.log(topic: name, partition: $0).damage.isEmpty) == true }
-        })
+        #expect(
+            reopened.topicNames.allSatisfy { name in
+                (0..<((try? reopened.topic(name).config.partitions) ?? 0)).allSatisfy {
+                    (try? reopened.log(topic: name, partition: $0).damage.isEmpty) == true
+                }
+            })
         try reopened.close()
         #expect(try StoreVerifier.verify(directory: copy).isSound)
     }
 }
 
 extension DamageTests {
-    @Test("a flipped bit in the last segment of a cleanly closed store: reads stop at it, verify reports it, repair salvages the batches after it")
+    @Test(
+        "a flipped bit in the last segment of a cleanly closed store: reads stop at it, verify reports it, repair salvages the batches after it"
+    )
     func damagedLastSegment() async throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -349,7 +368,11 @@ extension CommandLineTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         #expect(try run(["topic", "create", "t", "--dir", dir, "--segment-bytes", "4096"]).status == 0)
-        #expect(try run(["produce", "t", "--dir", dir, "--batch-records", "10"], input: (0..<400).map { "line-\($0)" }.joined(separator: "\n") + "\n").status == 0)
+        #expect(
+            try run(
+                ["produce", "t", "--dir", dir, "--batch-records", "10"],
+                input: (0..<400).map { "line-\($0)" }.joined(separator: "\n") + "\n"
+            ).status == 0)
         let partition = dir + "/topics/t/0"
         let logs = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()
         let damaged = partition + "/" + logs[1]

@@ -39,8 +39,9 @@ enum SmallFileSystem {
 
 @Suite("A full disk", .serialized)
 struct DiskFullTests {
-    @Test("appends fail with a clear error, nothing acknowledged is lost, the store recovers",
-          .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
+    @Test(
+        "appends fail with a clear error, nothing acknowledged is lost, the store recovers",
+        .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
     func fullDisk() throws {
         try SmallFileSystem.mounted { mountPoint in try fullDisk(mountPoint) }
     }
@@ -56,7 +57,9 @@ struct DiskFullTests {
                 let batch = records(round * 10..<(round + 1) * 10, size: 500)
                 do throws(ReservoirError) {
                     let range = try store.append(to: "t", records: batch, acks: .durable)[0].offsets
-                    acknowledged += zip(range, batch).map { LogRecord(offset: $0, timestamp: 0, key: $1.key, value: $1.value, headers: $1.headers) }
+                    acknowledged += zip(range, batch).map {
+                        LogRecord(offset: $0, timestamp: 0, key: $1.key, value: $1.value, headers: $1.headers)
+                    }
                 } catch {
                     failure = error
                     break
@@ -83,8 +86,9 @@ struct DiskFullTests {
         #expect(log.endOffset == Int64(acknowledged.count + 10))
     }
 
-    @Test("a producer stops at the first failed write: later batches fail, nothing after it is written",
-          .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
+    @Test(
+        "a producer stops at the first failed write: later batches fail, nothing after it is written",
+        .enabled(if: SmallFileSystem.available, "needs root and permission to mount a tmpfs"))
     func producerOnFullDisk() throws {
         try SmallFileSystem.mounted { mountPoint in try producerOnFullDisk(mountPoint) }
     }

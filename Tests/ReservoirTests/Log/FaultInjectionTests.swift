@@ -14,7 +14,10 @@ struct FaultInjectionTests {
     @Test("a write cut short by a full disk: the append fails, the partial batch is cut off, the next append and a reopen read exactly")
     func shortWrite() throws {
         let dir = temporaryDirectory()
-        defer { SystemCall.clearFaults(pathContaining: dir); removeDirectory(dir) }
+        defer {
+            SystemCall.clearFaults(pathContaining: dir)
+            removeDirectory(dir)
+        }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         try store.createTopic("t")
         try store.append(to: "t", records: records(0..<10))
@@ -36,7 +39,10 @@ struct FaultInjectionTests {
     @Test("a failing fdatasync: the durable append fails, later ones are refused until reopen, every acknowledged record survives")
     func failingFsync() throws {
         let dir = temporaryDirectory()
-        defer { SystemCall.clearFaults(pathContaining: dir); removeDirectory(dir) }
+        defer {
+            SystemCall.clearFaults(pathContaining: dir)
+            removeDirectory(dir)
+        }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         try store.createTopic("t")
         try store.append(to: "t", records: records(0..<10), acks: .durable)
@@ -57,7 +63,10 @@ struct FaultInjectionTests {
     @Test("a checkpoint that cannot be made durable (EIO on its fsync): delete-records fails and deletes nothing")
     func failingCheckpointFsync() throws {
         let dir = temporaryDirectory()
-        defer { SystemCall.clearFaults(pathContaining: dir); removeDirectory(dir) }
+        defer {
+            SystemCall.clearFaults(pathContaining: dir)
+            removeDirectory(dir)
+        }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         try store.createTopic("t", config: TopicConfig(segmentBytes: 4096))
         for i in 0..<20 { try store.append(to: "t", records: records(i * 10..<(i + 1) * 10, size: 100), acks: .buffered) }
@@ -75,15 +84,21 @@ struct FaultInjectionTests {
         try reopened.close()
     }
 
-    @Test("a rename failing at each step of the compaction swap: maintain fails, and the store holds the records before or after the clean", arguments: [0, 1, 5, 9, 12, 20, 30])
+    @Test(
+        "a rename failing at each step of the compaction swap: maintain fails, and the store holds the records before or after the clean",
+        arguments: [0, 1, 5, 9, 12, 20, 30])
     func failingSwapRename(skip: Int) throws {
         let dir = temporaryDirectory()
-        defer { SystemCall.clearFaults(pathContaining: dir); removeDirectory(dir) }
+        defer {
+            SystemCall.clearFaults(pathContaining: dir)
+            removeDirectory(dir)
+        }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         try store.createTopic("t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 256, cleanup: .compact))
         for start in stride(from: 0, to: 600, by: 10) {
-            try store.append(to: "t", records: (start..<start + 10).map { Record(key: Array("k-\($0 % 20)".utf8), value: Array("v-\($0)".utf8)) },
-                             acks: .buffered)
+            try store.append(
+                to: "t", records: (start..<start + 10).map { Record(key: Array("k-\($0 % 20)".utf8), value: Array("v-\($0)".utf8)) },
+                acks: .buffered)
         }
         let log = try store.log(topic: "t", partition: 0)
         try waitForRolledSegmentsDurable(log)
@@ -99,7 +114,10 @@ struct FaultInjectionTests {
         let reopened = try Reservoir.open(at: dir, options: onDemandMaintenance)
         let records = try allRecords(reopened.log(topic: "t", partition: 0))
         let damage = try reopened.log(topic: "t", partition: 0).damage
-        #expect(records == before || records == after, "rename \(skip + 1) failed: \(failed), fault left unused: \(stillArmed); \(records.count) records (before \(before.count), after \(after.count)), offsets \(records.first?.offset ?? -1)...\(records.last?.offset ?? -1), damage \(damage)")
+        #expect(
+            records == before || records == after,
+            "rename \(skip + 1) failed: \(failed), fault left unused: \(stillArmed); \(records.count) records (before \(before.count), after \(after.count)), offsets \(records.first?.offset ?? -1)...\(records.last?.offset ?? -1), damage \(damage)"
+        )
         #expect(failed || stillArmed, "the maintenance succeeded although a rename failed")
         try reopened.close()
     }

@@ -64,8 +64,9 @@ struct FlushPolicyTests {
     func offsetOverflow() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
-        let segment = try Segment(files: SegmentFiles(directory: dir, baseOffset: 1000), active: true, capacity: 1 << 20,
-                                  indexIntervalBytes: 4096, maxIndexBytes: 1024, now: 0)
+        let segment = try Segment(
+            files: SegmentFiles(directory: dir, baseOffset: 1000), active: true, capacity: 1 << 20,
+            indexIntervalBytes: 4096, maxIndexBytes: 1024, now: 0)
         #expect(segment.canAppend(bytes: 100, lastOffset: 1000 + Int64(Int32.max), segmentBytes: 1 << 20))
         #expect(!segment.canAppend(bytes: 100, lastOffset: 1001 + Int64(Int32.max), segmentBytes: 1 << 20))
         #expect(!segment.canAppend(bytes: 2 << 20, lastOffset: 1000, segmentBytes: 4 << 20))

@@ -36,7 +36,8 @@ struct PartitionLogTests {
         defer { removeDirectory(dir) }
         do {
             let store = try Reservoir.open(at: dir)
-            try store.createTopic("t", config: TopicConfig(segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096))
+            try store.createTopic(
+                "t", config: TopicConfig(segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096))
             for i in 0..<40 { try store.append(to: "t", records: records(i * 10..<(i + 1) * 10), acks: .buffered) }
             let log = try store.log(topic: "t", partition: 0)
             #expect(log.segments.count > 3)
@@ -66,7 +67,8 @@ struct PartitionLogTests {
         defer { removeDirectory(dir) }
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }
-        try store.createTopic("t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 128, maxRecordBytes: 1024, maxBatchBytes: 2048))
+        try store.createTopic(
+            "t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 128, maxRecordBytes: 1024, maxBatchBytes: 2048))
         for i in 0..<50 {
             try store.append(to: "t", records: records(i * 5..<(i + 1) * 5, timestamp: { 1_000 + Int64($0) * 10 }), acks: .buffered)
         }
@@ -112,7 +114,9 @@ struct PartitionLogTests {
             }
         }
         var used = Set<Int>()
-        for _ in 0..<10 { used.formUnion(try store.append(to: "t", records: records(0..<3, keyed: false), acks: .buffered).map(\.partition)) }
+        for _ in 0..<10 {
+            used.formUnion(try store.append(to: "t", records: records(0..<3, keyed: false), acks: .buffered).map(\.partition))
+        }
         #expect(used.count == 5)
     }
 
@@ -167,7 +171,10 @@ struct PreallocationTests {
     func preallocatedTail() throws {
         let dir = temporaryDirectory()
         let copy = dir + "-crash"
-        defer { removeDirectory(dir); removeDirectory(copy) }
+        defer {
+            removeDirectory(dir)
+            removeDirectory(copy)
+        }
         let store = try Reservoir.open(at: dir)
         try store.createTopic("t", config: TopicConfig(segmentBytes: 64 << 20, preallocateBytes: 8 << 20))
         for i in 0..<20 { try store.append(to: "t", records: records(i * 100..<(i + 1) * 100, size: 200), acks: .buffered) }

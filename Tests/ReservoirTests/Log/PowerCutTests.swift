@@ -11,7 +11,9 @@ enum LoopFileSystem {
         let probe = temporaryDirectory("loop-probe")
         defer { removeDirectory(probe) }
         let image = probe + "/image"
-        guard runCommand("/usr/bin/truncate", ["-s", "32M", image]), runCommand("/sbin/mkfs.ext4", ["-q", "-F", image]) else { return false }
+        guard runCommand("/usr/bin/truncate", ["-s", "32M", image]), runCommand("/sbin/mkfs.ext4", ["-q", "-F", image]) else {
+            return false
+        }
         let mountPoint = probe + "/mnt"
         try? FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         guard runCommand("/bin/mount", ["-o", "loop", image, mountPoint]) else { return false }
@@ -31,8 +33,9 @@ enum LoopFileSystem {
     }
 }
 
-@Suite("Power cut: a frozen writer's device copied, every durable acknowledgement checked", .serialized,
-       .enabled(if: LoopFileSystem.available, "needs root and loop devices (losetup, mkfs.ext4, mount)"))
+@Suite(
+    "Power cut: a frozen writer's device copied, every durable acknowledgement checked", .serialized,
+    .enabled(if: LoopFileSystem.available, "needs root and loop devices (losetup, mkfs.ext4, mount)"))
 struct PowerCutTests {
     struct Outcome {
         /// Rounds in which every acknowledged record was found, by content, in the copy.
@@ -50,7 +53,10 @@ struct PowerCutTests {
         var random = SeededGenerator(seed: seed)
         let dir = temporaryDirectory("powercut-\(acks)")
         defer { removeDirectory(dir) }
-        let image = dir + "/device", live = dir + "/live", copy = dir + "/copy", snapshot = dir + "/snapshot"
+        let image = dir + "/device"
+        let live = dir + "/live"
+        let copy = dir + "/copy"
+        let snapshot = dir + "/snapshot"
         #expect(runCommand("/usr/bin/truncate", ["-s", "256M", image]))
         #expect(runCommand("/sbin/mkfs.ext4", ["-q", "-F", image]))
         try LoopFileSystem.mount(image, at: live)
@@ -152,7 +158,9 @@ struct PowerCutTests {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("power cut seed \(seed)")
         let outcome = try run(acks: "durable", rounds: 5, seed: seed)
-        print("power cut, durable: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 5 rounds intact")
+        print(
+            "power cut, durable: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 5 rounds intact"
+        )
         #expect(outcome.missing == 0, "seed \(seed): \(outcome.missing) acknowledged records missing after a power cut")
         #expect(outcome.acknowledged > 1000, "seed \(seed): too few acknowledgements to prove anything")
     }
@@ -164,7 +172,9 @@ struct PowerCutTests {
         // `--acks buffered` is a durable append with its fsync removed: the same writer, the same
         // acknowledgements, nothing forced to the device.
         let outcome = try run(acks: "buffered", rounds: 3, seed: seed)
-        print("power cut, buffered: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 3 rounds intact")
+        print(
+            "power cut, buffered: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 3 rounds intact"
+        )
         #expect(outcome.missing > 0, "seed \(seed): a power cut kept every unsynced record; the harness would not catch a missing fsync")
     }
 }

@@ -6,8 +6,9 @@ import Testing
 @Suite("Compaction: latest value per key, tombstones, lags, codecs")
 struct CompactionTests {
     private func compacted(_ extra: (inout TopicConfig) -> Void = { _ in }) -> TopicConfig {
-        var config = TopicConfig(segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096,
-                                 cleanup: .compact, fileDeleteDelayMs: 0)
+        var config = TopicConfig(
+            segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096,
+            cleanup: .compact, fileDeleteDelayMs: 0)
         extra(&config)
         return config
     }
@@ -121,7 +122,12 @@ struct CompactionTests {
         options.cleanerMapBytes = 1 << 16  // about 2,000 keys
         let store = try Reservoir.open(at: dir, options: options)
         defer { try? store.close() }
-        try store.createTopic("t", config: compacted { $0.segmentBytes = 32 * 1024; $0.maxBatchBytes = 32 * 1024 })
+        try store.createTopic(
+            "t",
+            config: compacted {
+                $0.segmentBytes = 32 * 1024
+                $0.maxBatchBytes = 32 * 1024
+            })
         try append(store, keyed(0..<12_000, keys: 5_000))
         try append(store, keyed(0..<200, keys: 200).map { Record(key: Array("tail-\($0.value!)".utf8), value: $0.value) })
         let log = try store.log(topic: "t", partition: 0)
@@ -193,8 +199,9 @@ struct CompactionTests {
         defer { try? store.close() }
         try store.createTopic("t", config: compacted { $0.compression = .lz4 })
         let input = (0..<800).map {
-            Record(key: Array("k-\($0 % 30)".utf8), value: Array(repeating: UInt8($0 % 251), count: 60),
-                   headers: [RecordHeader("n", "\($0)")], timestamp: 1_700_000_000_000 + Int64($0))
+            Record(
+                key: Array("k-\($0 % 30)".utf8), value: Array(repeating: UInt8($0 % 251), count: 60),
+                headers: [RecordHeader("n", "\($0)")], timestamp: 1_700_000_000_000 + Int64($0))
         }
         try append(store, input)
         let log = try store.log(topic: "t", partition: 0)
@@ -228,7 +235,8 @@ struct CompactionTests {
             var next = 1000
             while !stop.load(ordering: .relaxed) {
                 do { try store.append(to: "t", records: self.keyed(next..<next + 10, keys: 40), acks: .buffered) } catch {
-                    failures.add(1, ordering: .relaxed); print("append: \(error)")
+                    failures.add(1, ordering: .relaxed)
+                    print("append: \(error)")
                 }
                 next += 10
                 usleep(100)
@@ -240,18 +248,21 @@ struct CompactionTests {
                     let all = try allRecords(log)
                     let offsets = all.map(\.offset)
                     if offsets != offsets.sorted() || Set(offsets).count != offsets.count {
-                        failures.add(1, ordering: .relaxed); print("offsets out of order")
+                        failures.add(1, ordering: .relaxed)
+                        print("offsets out of order")
                     }
                     // Every record is the one appended at its offset: key and value, untorn.
                     if let wrong = all.first(where: {
                         $0.key != Array("k-\($0.offset % 40)".utf8) || $0.value != Array("v-\($0.offset)".utf8)
                     }) {
-                        failures.add(1, ordering: .relaxed); print("record at \(wrong.offset) is not the one appended there")
+                        failures.add(1, ordering: .relaxed)
+                        print("record at \(wrong.offset) is not the one appended there")
                     }
                 } catch let error as ReservoirError where error.code == .offsetOutOfRange {
                     // The log start moved under the reader: fine.
                 } catch {
-                    failures.add(1, ordering: .relaxed); print("read: \(error)")
+                    failures.add(1, ordering: .relaxed)
+                    print("read: \(error)")
                 }
             }
         }

@@ -11,14 +11,16 @@ struct RetentionTests {
         try store.createTopic(topic, config: config)
         let now = wallClockMilliseconds()
         for start in stride(from: 0, to: total, by: 10) {
-            try store.append(to: topic, records: records(start..<start + 10, size: 40) { $0 < oldBefore ? now - 2 * Self.hour : now }, acks: .buffered)
+            try store.append(
+                to: topic, records: records(start..<start + 10, size: 40) { $0 < oldBefore ? now - 2 * Self.hour : now }, acks: .buffered)
         }
         return now
     }
 
     private var smallSegments: TopicConfig {
-        TopicConfig(segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096,
-                    retentionMs: Self.hour, fileDeleteDelayMs: 0)
+        TopicConfig(
+            segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096,
+            retentionMs: Self.hour, fileDeleteDelayMs: 0)
     }
 
     @Test("by time: old segments go, from the oldest, and the log start is checkpointed")

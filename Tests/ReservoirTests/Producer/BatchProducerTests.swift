@@ -81,7 +81,7 @@ struct BatchProducerTests {
         try store.createTopic("compacted", config: TopicConfig(maxRecordBytes: 200, cleanup: .compact))
         let producer = try store.makeProducer(for: "compacted", acks: .buffered)
         let builder = try producer.makeBatchBuilder()
-        #expect(throws: ReservoirError.self) { try producer.send(builder) }   // empty
+        #expect(throws: ReservoirError.self) { try producer.send(builder) }  // empty
         try builder.append(key: nil as [UInt8]?, value: [1, 2, 3])
         #expect { try producer.send(builder) } throws: { ($0 as? ReservoirError)?.code == .invalidArgument }
         #expect(builder.count == 1)

@@ -12,13 +12,17 @@ struct ExtremeValueTests {
         defer { removeDirectory(dir) }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         defer { try? store.close() }
-        try store.createTopic("t", config: TopicConfig(segmentBytes: 4096, maxRecordBytes: 1024, maxBatchBytes: 4096,
-                                                       cleanup: [.compact, .delete], retentionMs: 1000, deleteRetentionMs: .max,
-                                                       minCompactionLagMs: 1, maxCompactionLagMs: 1, fileDeleteDelayMs: .max))
+        try store.createTopic(
+            "t",
+            config: TopicConfig(
+                segmentBytes: 4096, maxRecordBytes: 1024, maxBatchBytes: 4096,
+                cleanup: [.compact, .delete], retentionMs: 1000, deleteRetentionMs: .max,
+                minCompactionLagMs: 1, maxCompactionLagMs: 1, fileDeleteDelayMs: .max))
         for round in 0..<60 {
             let time: Int64 = round % 2 == 0 ? .min : .max
-            try store.append(to: "t", records: (0..<5).map { Record(key: Array("k\($0)".utf8), value: round % 3 == 0 ? nil : [1], timestamp: time) },
-                             acks: .buffered)
+            try store.append(
+                to: "t", records: (0..<5).map { Record(key: Array("k\($0)".utf8), value: round % 3 == 0 ? nil : [1], timestamp: time) },
+                acks: .buffered)
         }
         let log = try store.log(topic: "t", partition: 0)
         try waitForRolledSegmentsDurable(log)
@@ -46,10 +50,14 @@ struct ExtremeValueTests {
             try store.consumer(group: "g", topics: ["t"]).close()
             _ = try store.queue(group: "q", topic: "t")
             let partition = TopicPartition("t", 0)
-            let commit = OffsetStore.records(group: "g", commits: [partition: CommittedOffset(offset: .min, metadata: "", commitTimestamp: 0)])
-            let state = Record(key: QueueStateStore.encodeKey(group: "q", partition: partition), value: QueueStateStore.encode(
-                QueueStateStore.Snapshot(start: .max, runs: [.init(first: .min, last: .max, state: .available, deliveries: 3)],
-                                         acknowledged: .max, archived: .max, deadLettered: .max)))
+            let commit = OffsetStore.records(
+                group: "g", commits: [partition: CommittedOffset(offset: .min, metadata: "", commitTimestamp: 0)])
+            let state = Record(
+                key: QueueStateStore.encodeKey(group: "q", partition: partition),
+                value: QueueStateStore.encode(
+                    QueueStateStore.Snapshot(
+                        start: .max, runs: [.init(first: .min, last: .max, state: .available, deliveries: 3)],
+                        acknowledged: .max, archived: .max, deadLettered: .max)))
             try store.appendRecords(to: OffsetStore.topic, records: commit, partition: 0, acks: .buffered, caller: .store)
             try store.appendRecords(to: QueueStateStore.topic, records: [state], partition: 0, acks: .buffered, caller: .store)
             try store.close()

@@ -5,7 +5,9 @@ import Testing
 /// Stored settings are read exactly or not at all; a deletion is durable or reported as not done.
 @Suite("Stored state: strict settings, checkpoint failures")
 struct StoredStateTests {
-    @Test("a misspelt, unknown or mistyped stored setting keeps its topic closed with an error naming file, key and value; the data is untouched, other topics open")
+    @Test(
+        "a misspelt, unknown or mistyped stored setting keeps its topic closed with an error naming file, key and value; the data is untouched, other topics open"
+    )
     func strictSettings() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -119,8 +121,9 @@ extension CommandLineTests {
             if !json { #expect(printed.dropLast().map(String.init) == Array(lines.prefix(Int(first)))) }
             let errors = outcome.stderr.split(separator: "\n").filter { $0.hasPrefix("reservoir:") }
             #expect(errors.count == 1)
-            #expect(errors.first.map { $0.contains("topic t partition 0") && $0.contains("offset \(first)") && $0.contains(damaged) } == true,
-                    "\(outcome.stderr)")
+            #expect(
+                errors.first.map { $0.contains("topic t partition 0") && $0.contains("offset \(first)") && $0.contains(damaged) } == true,
+                "\(outcome.stderr)")
         }
     }
 }
@@ -131,7 +134,8 @@ extension CommandLineTests {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
-        #expect(try run(["produce", "t", "--dir", dir], input: (0..<20_000).map { "record-\($0)" }.joined(separator: "\n") + "\n").status == 0)
+        #expect(
+            try run(["produce", "t", "--dir", dir], input: (0..<20_000).map { "record-\($0)" }.joined(separator: "\n") + "\n").status == 0)
         for (signalNumber, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
             let process = ChildProcess()
             process.executableURL = reservoirExecutable()
@@ -160,7 +164,8 @@ extension CommandLineTests {
         defer { removeDirectory(dir) }
         #expect(try run(["topic", "create", "t", "--dir", dir]).status == 0)
         let config = try String(contentsOfFile: dir + "/topics/t/topic.json", encoding: .utf8)
-        let limited = try run(["-c", "ulimit -n 256; '\(reservoirExecutable().path)' topic alter t --set partitions=400 --dir '\(dir)'"], shell: true)
+        let limited = try run(
+            ["-c", "ulimit -n 256; '\(reservoirExecutable().path)' topic alter t --set partitions=400 --dir '\(dir)'"], shell: true)
         #expect(limited.status == 1)
         #expect(limited.stderr.contains("ulimit -n") && limited.stderr.split(separator: "\n").count == 1, "\(limited.stderr)")
         #expect(try String(contentsOfFile: dir + "/topics/t/topic.json", encoding: .utf8) == config)
@@ -185,7 +190,9 @@ extension StoredStateTests {
         try member.close()
         let committed = try #require(try store.describeGroup("g").first?.committed)
         for name in Reservoir.internalTopics {
-            #expect("creating \(name)") { try store.createTopic(name) } throws: { ($0 as? ReservoirError)?.message.contains("internal") == true }
+            #expect("creating \(name)") { try store.createTopic(name) } throws: {
+                ($0 as? ReservoirError)?.message.contains("internal") == true
+            }
         }
         for name in Reservoir.internalTopics where store.topicNames.contains(name) {
             let end = try store.log(topic: name, partition: 0).endOffset
@@ -213,7 +220,11 @@ extension CommandLineTests {
         do {
             let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
             try store.createTopic("t", config: TopicConfig(segmentBytes: 1024, maxRecordBytes: 800, maxBatchBytes: 1024))
-            for i in 0..<3000 { try store.append(to: "t", records: [Record(key: Array("k\(i)".utf8), value: Array(repeating: UInt8(i % 251), count: 600))], acks: .buffered) }
+            for i in 0..<3000 {
+                try store.append(
+                    to: "t", records: [Record(key: Array("k\(i)".utf8), value: Array(repeating: UInt8(i % 251), count: 600))],
+                    acks: .buffered)
+            }
             #expect(try store.log(topic: "t", partition: 0).segments.count >= 3000)
             try store.close()
         }

@@ -23,10 +23,13 @@ struct TopicAlterTests {
             let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
             try store.createTopic("t", config: TopicConfig(partitions: 1))
             try store.append(to: "t", records: records(0..<10), acks: .buffered)
-            let config = try store.alterTopic("t", settings: [
-                ("partitions", "3"), ("cleanup.policy", "compact,delete"), ("retentionMs", "-1"), ("segmentBytes", "8192"), ("maxBatchBytes", "8192"), ("maxRecordBytes", "1024"),
-                ("compression", "lz4"), ("flush", "interval:100ms"), ("minCleanableDirtyRatio", "0.25"),
-            ])
+            let config = try store.alterTopic(
+                "t",
+                settings: [
+                    ("partitions", "3"), ("cleanup.policy", "compact,delete"), ("retentionMs", "-1"), ("segmentBytes", "8192"),
+                    ("maxBatchBytes", "8192"), ("maxRecordBytes", "1024"),
+                    ("compression", "lz4"), ("flush", "interval:100ms"), ("minCleanableDirtyRatio", "0.25"),
+                ])
             #expect(config.partitions == 3)
             #expect(config.cleanup == [.compact, .delete])
             #expect(config.compression == .lz4)
@@ -65,17 +68,20 @@ struct TopicAlterTests {
         // Opened as segments, not as a log: a log with offsets missing between its segments is
         // damaged, and compaction leaves a damaged log alone.
         let segments = try [Int64(0), 10].map { base in
-            let segment = try Segment(files: SegmentFiles(directory: dir, baseOffset: base), active: false, capacity: 1 << 30,
-                                      indexIntervalBytes: 4096, maxIndexBytes: 10 << 20, now: 0)
+            let segment = try Segment(
+                files: SegmentFiles(directory: dir, baseOffset: base), active: false, capacity: 1 << 30,
+                indexIntervalBytes: 4096, maxIndexBytes: 10 << 20, now: 0)
             _ = try segment.recover(expectedFirstOffset: base)
             return segment
         }
         #expect(segments.map(\.nextOffset) == [5, 15])
-        let far = try Segment(files: SegmentFiles(directory: dir, baseOffset: 3_000_000_000), active: false, capacity: 1 << 30,
-                              indexIntervalBytes: 4096, maxIndexBytes: 10 << 20, now: 0)
+        let far = try Segment(
+            files: SegmentFiles(directory: dir, baseOffset: 3_000_000_000), active: false, capacity: 1 << 30,
+            indexIntervalBytes: 4096, maxIndexBytes: 10 << 20, now: 0)
         _ = try far.recover(expectedFirstOffset: 3_000_000_000)
-        #expect(LogCleaner.group(segments + [far], segmentBytes: 1 << 30, maxIndexBytes: 10 << 20).map { $0.map(\.baseOffset) }
-            == [[0, 10], [3_000_000_000]])
+        #expect(
+            LogCleaner.group(segments + [far], segmentBytes: 1 << 30, maxIndexBytes: 10 << 20).map { $0.map(\.baseOffset) }
+                == [[0, 10], [3_000_000_000]])
         let groups = LogCleaner.group(segments, segmentBytes: 1 << 30, maxIndexBytes: 10 << 20)
         #expect(groups.map { $0.map(\.baseOffset) } == [[0, 10]])
         // Size bounds groups too.
@@ -90,8 +96,11 @@ struct TopicAlterTests {
         let metrics = testMetrics
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         defer { try? store.close() }
-        try store.createTopic("metered", config: TopicConfig(segmentBytes: 4096, maxRecordBytes: 1024, maxBatchBytes: 4096,
-                                                             retentionMs: 3_600_000, fileDeleteDelayMs: 0))
+        try store.createTopic(
+            "metered",
+            config: TopicConfig(
+                segmentBytes: 4096, maxRecordBytes: 1024, maxBatchBytes: 4096,
+                retentionMs: 3_600_000, fileDeleteDelayMs: 0))
         let old = wallClockMilliseconds() - 7_200_000
         for start in stride(from: 0, to: 300, by: 10) {
             try store.append(to: "metered", records: records(start..<start + 10, size: 40) { _ in old }, acks: .buffered)
@@ -101,7 +110,8 @@ struct TopicAlterTests {
         #expect(removed > 0)
         let dimensions = [("topic", "metered"), ("partition", "0")]
         #expect(try metrics.expectCounter("reservoir_retention_removed_records", dimensions).totalValue == Int64(removed))
-        #expect(try metrics.expectCounter("reservoir_retention_removed_bytes", dimensions).totalValue == Int64(report.bytesRemovedByRetention))
+        #expect(
+            try metrics.expectCounter("reservoir_retention_removed_bytes", dimensions).totalValue == Int64(report.bytesRemovedByRetention))
         #expect(store.maintenanceTotals[TopicPartition("metered", 0)]?.recordsRemovedByRetention == removed)
     }
 }

@@ -39,40 +39,42 @@ struct TopicSettingTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let text = String(decoding: try encoder.encode(TopicConfig()), as: UTF8.self)
-        #expect(text == """
-            {
-              "cleanup" : "delete",
-              "compression" : "none",
-              "compressionLevel" : 0,
-              "deleteRetentionMs" : 86400000,
-              "fileDeleteDelayMs" : 60000,
-              "flush" : "none",
-              "indexIntervalBytes" : 4096,
-              "maxBatchBytes" : 16777216,
-              "maxCompactionLagMs" : 9223372036854775807,
-              "maxIndexBytes" : 10485760,
-              "maxRecordBytes" : 1048576,
-              "minCleanableDirtyRatio" : 0.5,
-              "minCompactionLagMs" : 0,
-              "partitions" : 1,
-              "preallocateBytes" : 0,
-              "retentionBytes" : -1,
-              "retentionMs" : 604800000,
-              "segmentBytes" : 1073741824,
-              "segmentMs" : 604800000
-            }
-            """)
+        #expect(
+            text == """
+                {
+                  "cleanup" : "delete",
+                  "compression" : "none",
+                  "compressionLevel" : 0,
+                  "deleteRetentionMs" : 86400000,
+                  "fileDeleteDelayMs" : 60000,
+                  "flush" : "none",
+                  "indexIntervalBytes" : 4096,
+                  "maxBatchBytes" : 16777216,
+                  "maxCompactionLagMs" : 9223372036854775807,
+                  "maxIndexBytes" : 10485760,
+                  "maxRecordBytes" : 1048576,
+                  "minCleanableDirtyRatio" : 0.5,
+                  "minCompactionLagMs" : 0,
+                  "partitions" : 1,
+                  "preallocateBytes" : 0,
+                  "retentionBytes" : -1,
+                  "retentionMs" : 604800000,
+                  "segmentBytes" : 1073741824,
+                  "segmentMs" : 604800000
+                }
+                """)
     }
 
     @Test("a stored value of the wrong type or against its setting's rule is an error naming key and value")
     func strictStoredValues() throws {
         let base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TopicConfig())) as? [String: Any] ?? [:]
         for setting in TopicSetting.all {
-            let bad: [Any] = switch setting.kind {
-            case .integer: ["12", 1.5, Int64.min]
-            case .number: ["half", 2.0]
-            case .text: [7, "nonsense"]
-            }
+            let bad: [Any] =
+                switch setting.kind {
+                case .integer: ["12", 1.5, Int64.min]
+                case .number: ["half", 2.0]
+                case .text: [7, "nonsense"]
+                }
             for value in bad where !(setting.name == "compressionLevel" && value is Int64) {
                 var object = base
                 object[setting.name] = value
@@ -95,9 +97,11 @@ struct TopicSettingTests {
 
     @Test("text values out of range name the setting and what it accepts")
     func textErrors() {
-        for (name, value, expected) in [("retentionMs", "-2", "an integer ≥ -1"), ("partitions", "0", "an integer from 1 to 10000"),
-                                        ("cleanup", "compacted", "delete, compact or compact,delete"),
-                                        ("min.cleanable.dirty.ratio", "1.5", "a number between 0 and 1")] {
+        for (name, value, expected) in [
+            ("retentionMs", "-2", "an integer ≥ -1"), ("partitions", "0", "an integer from 1 to 10000"),
+            ("cleanup", "compacted", "delete, compact or compact,delete"),
+            ("min.cleanable.dirty.ratio", "1.5", "a number between 0 and 1"),
+        ] {
             #expect {
                 try TopicConfig().applying([(name, value)])
             } throws: { error in

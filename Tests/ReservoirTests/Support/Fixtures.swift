@@ -48,8 +48,9 @@ enum Fixtures {
                     }
                 )
             }
-            return Vector(name: name, batches: (entry["batches"] as? Int) ?? 0,
-                          codecs: entry["codecs"] as? [Int] ?? [], records: records)
+            return Vector(
+                name: name, batches: (entry["batches"] as? Int) ?? 0,
+                codecs: entry["codecs"] as? [Int] ?? [], records: records)
         }
     }()
 
@@ -114,7 +115,9 @@ enum Oracle {
                 timestamp: (object["timestamp"] as? NSNumber)?.int64Value ?? -1,
                 key: (object["key"] as? String).map(Fixtures.hexBytes),
                 value: (object["value"] as? String).map(Fixtures.hexBytes),
-                headers: (object["headers"] as? [[Any]] ?? []).map { RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes)) })
+                headers: (object["headers"] as? [[Any]] ?? []).map {
+                    RecordHeader($0[0] as? String ?? "", ($0[1] as? String).map(Fixtures.hexBytes))
+                })
         }
     }
 }

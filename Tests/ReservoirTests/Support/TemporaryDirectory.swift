@@ -16,8 +16,9 @@ func removeDirectory(_ path: String) {
 func records(_ range: Range<Int>, size: Int = 20, keyed: Bool = true, timestamp: ((Int) -> Int64)? = nil) -> [Record] {
     range.map { i in
         let value = Array("value-\(i)-".utf8) + [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: max(0, size - 10))
-        return Record(key: keyed ? Array("key-\(i)".utf8) : nil, value: value,
-                                headers: i % 7 == 0 ? [RecordHeader("h", "\(i)")] : [], timestamp: timestamp?(i))
+        return Record(
+            key: keyed ? Array("key-\(i)".utf8) : nil, value: value,
+            headers: i % 7 == 0 ? [RecordHeader("h", "\(i)")] : [], timestamp: timestamp?(i))
     }
 }
 
