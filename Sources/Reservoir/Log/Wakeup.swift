@@ -6,7 +6,7 @@ import Synchronization
 /// Readers register one with the logs they follow; appends signal it. No polling, no timers: a
 /// reader waiting at the end of a log resumes as soon as the append that wakes it is published.
 /// Cancelling the waiting task also resumes it.
-public final class Wakeup: Sendable {
+final class Wakeup: Sendable {
     private enum State {
         case idle
         case signalled
@@ -15,10 +15,10 @@ public final class Wakeup: Sendable {
 
     private let state = Mutex(State.idle)
 
-    public init() {}
+    init() {}
 
     /// Wakes the waiter, or makes the next ``wait()`` return at once.
-    public func signal() {
+    func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             switch state {
             case .waiting(let continuation):
@@ -35,7 +35,7 @@ public final class Wakeup: Sendable {
     }
 
     /// Suspends until signalled (or the task is cancelled). One waiter at a time.
-    public func wait() async {
+    func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
