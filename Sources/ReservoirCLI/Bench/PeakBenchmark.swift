@@ -11,6 +11,16 @@ struct PeakBenchmark {
 
     static let topic = "peak"
 
+    /// Tells the run that `record` was consumed: its append time and key are the value's first
+    /// 16 bytes, as the producer wrote them.
+    static func consumed(_ record: ConsumerRecord, group: Int, by run: PeakRun) {
+        let (time, key) = record.withValue { bytes -> (UInt64, Int) in
+            guard let bytes, bytes.count >= 16 else { return (0, 0) }
+            return (bytes.loadUnaligned(as: UInt64.self), Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+        run.consumed(group: group, key: key, position: Int64(record.partition) << 48 | record.offset, appendedAt: time)
+    }
+
     /// Through a Reservoir topic: the producer appends on its schedule, consumers drain it.
     func runBuffered() throws -> PeakRun.Result {
         let store = try Reservoir.open(at: directory, options: Reservoir.Options(logger: quietLogger()))
@@ -102,15 +112,7 @@ struct PeakBenchmark {
                             var done = 0
                             do {
                                 for try await record in member.records {
-                                    let (time, key) = record.withValue { bytes -> (UInt64, Int) in
-                                        guard let bytes, bytes.count >= 16 else { return (0, 0) }
-                                        return (
-                                            bytes.loadUnaligned(as: UInt64.self),
-                                            Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-                                        )
-                                    }
-                                    run.consumed(
-                                        group: group, key: key, position: Int64(record.partition) << 48 | record.offset, appendedAt: time)
+                                    Self.consumed(record, group: group, by: run)
                                     done += 1
                                     if done == scenario.consumerBatch {
                                         try await Task.sleep(nanoseconds: run.work(records: done))
@@ -128,19 +130,7 @@ struct PeakBenchmark {
                                 while !Task.isCancelled {
                                     let deliveries = try await queue.take(max: scenario.consumerBatch)
                                     if deliveries.isEmpty { break }
-                                    for delivery in deliveries {
-                                        let record = delivery.record
-                                        let (time, key) = record.withValue { bytes -> (UInt64, Int) in
-                                            guard let bytes, bytes.count >= 16 else { return (0, 0) }
-                                            return (
-                                                bytes.loadUnaligned(as: UInt64.self),
-                                                Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-                                            )
-                                        }
-                                        run.consumed(
-                                            group: group, key: key, position: Int64(record.partition) << 48 | record.offset,
-                                            appendedAt: time)
-                                    }
+                                    for delivery in deliveries { Self.consumed(delivery.record, group: group, by: run) }
                                     try await Task.sleep(nanoseconds: run.work(records: deliveries.count))
                                     try queue.ack(deliveries)
                                 }

@@ -110,3 +110,22 @@ struct TopicSettingTests {
         }
     }
 }
+
+extension TopicSettingTests {
+    @Test("Docs/OPERATIONS.md lists every setting of the table, in its order, with its default")
+    func documented() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Docs/OPERATIONS.md")
+        let rows = try String(contentsOf: docs, encoding: .utf8).split(separator: "\n").compactMap { line -> (String, String)? in
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count > 3, cells[1].hasPrefix("`"), cells[1].hasSuffix("`"), cells[1].count > 2 else { return nil }
+            let name = String(cells[1].dropFirst().dropLast())
+            guard TopicSetting.named(name) != nil else { return nil }
+            return (name, cells[2].replacingOccurrences(of: "`", with: ""))
+        }
+        #expect(rows.map(\.0) == TopicSetting.all.map(\.name))
+        for (row, setting) in zip(rows, TopicSetting.all) {
+            #expect(row.1.hasPrefix(setting.defaultValue), "\(setting.name): documented \(row.1), default \(setting.defaultValue)")
+        }
+    }
+}
