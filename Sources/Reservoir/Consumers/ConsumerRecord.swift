@@ -9,10 +9,10 @@ public struct ConsumerRecord: @unchecked Sendable {
     public let topic: String
     /// The partition the record was read from.
     public let partition: Int
-    let view: RecordView
+    let view: DecodedRecord
     let storage: AnyObject?
 
-    init(topic: String, partition: Int, view: RecordView, storage: AnyObject?) {
+    init(topic: String, partition: Int, view: DecodedRecord, storage: AnyObject?) {
         self.topic = topic
         self.partition = partition
         self.view = view

@@ -63,12 +63,13 @@ extension Reservoir {
         }
     }
 
-    /// Appends work-queue snapshots to `__queue_state`, then makes them the queue state in memory.
-    func writeQueueState(group: String, _ snapshots: [(TopicPartition, QueueStateStore.Snapshot)]) throws(ReservoirError) {
-        let changes = snapshots.map { (key: QueueStateStore.Key(group: group, partition: $0.0), value: Optional($0.1)) }
-        try appendRecords(
-            to: QueueStateStore.topic, records: CompactedTable<QueueStateStore>.records(changes), partition: 0,
-            acks: .buffered, caller: .store)
-        queueStates.table.apply(changes)
+    /// Appends work-queue snapshots (each with its partition's key, encoded once by the queue) to
+    /// `__queue_state`, then makes them the queue state in memory.
+    func writeQueueState(group: String, _ snapshots: [(partition: TopicPartition, key: [UInt8], snapshot: QueueStateStore.Snapshot)])
+        throws(ReservoirError)
+    {
+        let records = snapshots.map { Record(key: $0.key, value: QueueStateStore.encode(value: $0.snapshot)) }
+        try appendRecords(to: QueueStateStore.topic, records: records, partition: 0, acks: .buffered, caller: .store)
+        queueStates.table.apply(snapshots.map { (QueueStateStore.Key(group: group, partition: $0.partition), $0.snapshot) })
     }
 }

@@ -32,6 +32,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
     private struct Partition {
         let partition: TopicPartition
         let fetcher: LogFetcher
+        /// The partition's key in `__queue_state`, encoded once.
+        let stateKey: [UInt8]
         var window: QueueWindow
     }
 
@@ -62,7 +64,11 @@ public final class WorkQueue: AsyncSequence, Sendable {
             let window = QueueWindow(
                 start: start, snapshot: snapshot, maxDeliveries: options.maxDeliveries,
                 maxInFlight: options.maxInFlightPerPartition)
-            partitions.append(Partition(partition: partition, fetcher: fetcher, window: window))
+            partitions.append(
+                Partition(
+                    partition: partition, fetcher: fetcher,
+                    stateKey: QueueStateStore.encode(key: .init(group: group, partition: partition)),
+                    window: window))
         }
         state = Mutex(State(partitions: partitions))
     }
@@ -265,7 +271,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
     private func persist(_ partitions: inout [Partition]) throws(ReservoirError) {
         let changed = partitions.indices.filter { partitions[$0].window.dirty }
         guard !changed.isEmpty else { return }
-        try store.writeQueueState(group: group, changed.map { (partitions[$0].partition, partitions[$0].window.snapshot()) })
+        try store.writeQueueState(
+            group: group, changed.map { (partitions[$0].partition, partitions[$0].stateKey, partitions[$0].window.snapshot()) })
         for index in changed { partitions[index].window.markPersisted() }
     }
 

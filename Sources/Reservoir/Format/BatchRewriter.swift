@@ -33,7 +33,7 @@ final class BatchRewriter {
     }
 
     /// Copies `record` (a record of the source batch) into the batch.
-    func keep(_ record: RecordView) {
+    func keep(_ record: DecodedRecord) {
         let target = encoder.recordsTarget
         if baseTimestamp == source.baseTimestamp {
             let bytes = record.rawBytes

@@ -31,13 +31,13 @@ public final class RecordDecoder {
         in batch: RecordBatch,
         verifyCRC: Bool = true,
         includingControl: Bool = false,
-        _ body: (RecordView) throws -> Void
+        _ body: (borrowing RecordView) throws -> Void
     ) throws {
         var failure: (any Error)?
         try withExtendedLifetime(batch.owner) { () throws(FormatError) in
             try iterate(batch, verifyCRC: verifyCRC, includingControl: includingControl) { record in
                 do {
-                    try body(record)
+                    try body(RecordView(record))
                     return true
                 } catch {
                     failure = error
@@ -65,7 +65,7 @@ public final class RecordDecoder {
     /// Calls `body` with each record at or after `offset` and the object that keeps the record's
     /// bytes alive: the batch's owner (its mapping) for uncompressed batches, a private copy of
     /// the decompressed records for compressed ones. Views stay valid while that object lives.
-    func iterateRetained(_ batch: RecordBatch, from offset: Int64, verifyCRC: Bool, _ body: (RecordView, AnyObject?) -> Void)
+    func iterateRetained(_ batch: RecordBatch, from offset: Int64, verifyCRC: Bool, _ body: (DecodedRecord, AnyObject?) -> Void)
         throws(FormatError)
     {
         let header = batch.header
@@ -108,7 +108,7 @@ public final class RecordDecoder {
         _ batch: RecordBatch,
         verifyCRC: Bool,
         includingControl: Bool = false,
-        _ body: (RecordView) -> Bool
+        _ body: (DecodedRecord) -> Bool
     ) throws(FormatError) {
         let header = batch.header
         if verifyCRC {
@@ -133,7 +133,7 @@ public final class RecordDecoder {
     static func iterateRecords(
         _ section: UnsafeRawBufferPointer,
         header: RecordBatchHeader,
-        _ body: (RecordView) -> Bool
+        _ body: (DecodedRecord) -> Bool
     ) throws(FormatError) {
         var cursor = ByteCursor(section)
         let declared = Int(header.recordCount)
@@ -178,7 +178,7 @@ public final class RecordDecoder {
             guard cursor.position - start == bodySize else {
                 throw .invalidRecord("record body is \(cursor.position - start) bytes, its length says \(bodySize)")
             }
-            let record = RecordView(
+            let record = DecodedRecord(
                 offset: header.baseOffset &+ Int64(offsetDelta),
                 // LogAppendTime: the broker's append time, the batch's max timestamp, is every
                 // record's timestamp (the deltas keep the producer's create times).

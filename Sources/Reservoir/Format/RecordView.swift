@@ -1,63 +1,41 @@
 /// One decoded record, borrowed from the batch (or decompression buffer) that holds it.
 ///
-/// A view is handed to the body of ``RecordDecoder/forEachRecord(in:_:)`` and must not outlive
-/// that call: its key, value and headers are read in place, without copying, which is what makes
-/// iteration allocation-free. Copy what you keep with ``key``, ``value`` or ``logRecord``.
-public struct RecordView {
-    public let offset: Int64
-    /// Milliseconds since the Unix epoch.
-    public let timestamp: Int64
-    let keyBytes: UnsafeRawBufferPointer?
-    let valueBytes: UnsafeRawBufferPointer?
-    let headerBytes: UnsafeRawBufferPointer
-    public let headerCount: Int
-    /// The whole encoded record, length prefix included (for copying it unchanged).
-    let rawBytes: UnsafeRawBufferPointer
-    /// The record's bytes from the key length on (for re-encoding it with another timestamp delta).
-    let tailBytes: UnsafeRawBufferPointer
-    /// The offset relative to the batch's base offset.
-    let offsetDelta: Int32
+/// A view is lent to the body of ``RecordDecoder/forEachRecord(in:verifyCRC:includingControl:_:)``
+/// and cannot outlive that call (it is noncopyable and only borrowed, so it can be neither
+/// stored nor returned): its key, value and headers are read in place, without copying, which is
+/// what makes iteration allocation-free. Copy what you keep with ``key``, ``value`` or
+/// ``logRecord``.
+public struct RecordView: ~Copyable {
+    let record: DecodedRecord
 
+    init(_ record: DecodedRecord) { self.record = record }
+
+    /// The record's offset in its partition.
+    public var offset: Int64 { record.offset }
+    /// Milliseconds since the Unix epoch.
+    public var timestamp: Int64 { record.timestamp }
+    /// The number of headers.
+    public var headerCount: Int { record.headerCount }
     /// The key's length, or `nil` for a null key.
-    public var keyCount: Int? { keyBytes?.count }
+    public var keyCount: Int? { record.keyCount }
     /// The value's length, or `nil` for a null value (a tombstone).
-    public var valueCount: Int? { valueBytes?.count }
+    public var valueCount: Int? { record.valueCount }
     /// A copy of the key.
-    public var key: [UInt8]? { keyBytes.map { Array($0) } }
+    public var key: [UInt8]? { record.key }
     /// A copy of the value.
-    public var value: [UInt8]? { valueBytes.map { Array($0) } }
+    public var value: [UInt8]? { record.value }
+    /// The headers, decoded.
+    public var headers: [RecordHeader] { record.headers }
+    /// An owned copy of the record.
+    public var logRecord: LogRecord { record.logRecord }
 
     /// Calls `body` with the key's bytes in place (`nil` for a null key).
     public func withKey<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
-        try body(keyBytes)
+        try record.withKey(body)
     }
 
     /// Calls `body` with the value's bytes in place (`nil` for a tombstone).
     public func withValue<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
-        try body(valueBytes)
-    }
-
-    /// The headers, decoded. They were validated when the record was read.
-    public var headers: [RecordHeader] {
-        var result: [RecordHeader] = []
-        result.reserveCapacity(headerCount)
-        var cursor = ByteCursor(headerBytes)
-        for _ in 0..<headerCount {
-            guard let keyLength = try? cursor.readVarint(), let key = try? cursor.readBytes(Int(keyLength)),
-                let valueLength = try? cursor.readVarint()
-            else { break }
-            var value: [UInt8]?
-            if valueLength >= 0 {
-                guard let bytes = try? cursor.readBytes(Int(valueLength)) else { break }
-                value = Array(bytes)
-            }
-            result.append(RecordHeader(String(decoding: key, as: UTF8.self), value))
-        }
-        return result
-    }
-
-    /// An owned copy of the record.
-    public var logRecord: LogRecord {
-        LogRecord(offset: offset, timestamp: timestamp, key: key, value: value, headers: headers)
+        try record.withValue(body)
     }
 }

@@ -60,7 +60,7 @@ final class LogCleaner {
     private let decoder = RecordDecoder()
     private var rewriters: [CompressionCodec: BatchRewriter] = [:]
     private let chunk = ByteBuffer(capacity: 1 << 20)
-    private var kept: [RecordView] = []
+    private var kept: [DecodedRecord] = []
 
     init(mapMemoryBytes: Int) {
         self.mapMemoryBytes = mapMemoryBytes

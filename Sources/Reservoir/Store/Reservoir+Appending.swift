@@ -64,6 +64,14 @@ extension Reservoir {
         let pipeline = try AppendPipeline(self, topic: name, caller: caller)
         let topic = pipeline.topic
         let groups = try pipeline.route(records, partition: partition)
+        if groups.count == 1 {
+            // The common case, without the bookkeeping of several batches.
+            let encoder = try topic.borrowEncoder()
+            defer { topic.returnEncoder(encoder) }
+            let target = groups[0].partition
+            let (log, offsets) = try pipeline.append(pipeline.encode(groups[0].records, with: encoder), to: target)
+            return [(log, AppendedRange(partition: target, offsets: offsets))]
+        }
         var encoders: [RecordBatchEncoder] = []
         defer { for encoder in encoders { topic.returnEncoder(encoder) } }
         var batches: [(Int, EncodedBatch)] = []

@@ -77,7 +77,7 @@ public struct TopicSetting: Sendable {
         integer(
             "segmentBytes", "segment.bytes", \.segmentBytes, Int64(LogConfig.minimumSegmentBytes)...Int64(Int32.max),
             "Roll to a new segment before one grows past this many bytes."),
-        integer64(
+        integer(
             "segmentMs", "segment.ms", \.segmentMs, 1...Int64.max,
             "Roll the active segment once its first record is this old, in ms, so that retention and compaction reach its records."),
         integer(
@@ -103,13 +103,13 @@ public struct TopicSetting: Sendable {
             "cleanup", "cleanup.policy", "delete, compact or compact,delete",
             "Delete old segments, compact by key, or both.",
             get: { $0.cleanup.description }, set: { config, text in CleanupPolicy(parsing: text).map { config.cleanup = $0 } != nil }),
-        integer64(
+        integer(
             "retentionMs", "retention.ms", \.retentionMs, -1...Int64.max,
             "With delete: segments whose newest record is older than this are deleted, in ms (-1 keeps them)."),
-        integer64(
+        integer(
             "retentionBytes", "retention.bytes", \.retentionBytes, -1...Int64.max,
             "With delete: the oldest segments go while a partition holds more than this (-1: no limit)."),
-        integer64(
+        integer(
             "deleteRetentionMs", "delete.retention.ms", \.deleteRetentionMs, 0...Int64.max,
             "With compact: how long a tombstone stays readable after the cleaner first sees it, in ms."),
         TopicSetting(
@@ -121,13 +121,13 @@ public struct TopicSetting: Sendable {
                 config.minCleanableDirtyRatio = ratio
                 return true
             }),
-        integer64(
+        integer(
             "minCompactionLagMs", "min.compaction.lag.ms", \.minCompactionLagMs, 0...Int64.max,
             "With compact: records younger than this (by timestamp, in ms) are never compacted."),
-        integer64(
+        integer(
             "maxCompactionLagMs", "max.compaction.lag.ms", \.maxCompactionLagMs, 0...Int64.max,
             "With compact: a partition whose oldest dirty record is older than this is cleaned whatever its dirty ratio, in ms."),
-        integer64(
+        integer(
             "fileDeleteDelayMs", "file.delete.delay.ms", \.fileDeleteDelayMs, 0...Int64.max,
             "Removed segments are renamed .deleted and their files removed this much later, in ms."),
     ]
@@ -137,30 +137,17 @@ public struct TopicSetting: Sendable {
         all.first { $0.name == name || $0.kafkaName == name }
     }
 
-    private static func integer(
-        _ name: String, _ kafkaName: String?, _ path: any WritableKeyPath<TopicConfig, Int> & Sendable, _ range: ClosedRange<Int64>,
+    /// An integer setting stored in `path` (an `Int` or `Int64` field), within `range`.
+    private static func integer<Field: FixedWidthInteger & Sendable>(
+        _ name: String, _ kafkaName: String?, _ path: any WritableKeyPath<TopicConfig, Field> & Sendable, _ range: ClosedRange<Int64>,
         _ summary: String
     ) -> TopicSetting {
         TopicSetting(
             name: name, kafkaName: kafkaName, kind: .integer, summary: summary, expected: Self.describe(range),
             read: { .integer(Int64($0[keyPath: path])) },
             write: { config, value in
-                guard case .integer(let number) = value, range.contains(number), let fitting = Int(exactly: number) else { return false }
+                guard case .integer(let number) = value, range.contains(number), let fitting = Field(exactly: number) else { return false }
                 config[keyPath: path] = fitting
-                return true
-            })
-    }
-
-    private static func integer64(
-        _ name: String, _ kafkaName: String?, _ path: any WritableKeyPath<TopicConfig, Int64> & Sendable, _ range: ClosedRange<Int64>,
-        _ summary: String
-    ) -> TopicSetting {
-        TopicSetting(
-            name: name, kafkaName: kafkaName, kind: .integer, summary: summary, expected: Self.describe(range),
-            read: { .integer($0[keyPath: path]) },
-            write: { config, value in
-                guard case .integer(let number) = value, range.contains(number) else { return false }
-                config[keyPath: path] = number
                 return true
             })
     }

@@ -161,7 +161,7 @@ struct ConsumeCommand: ParsableCommand {
             value: record.value, headers: record.headers)
     }
 
-    private func jsonLine(_ record: RecordView, partition: Int) -> String {
+    private func jsonLine(_ record: borrowing RecordView, partition: Int) -> String {
         jsonLine(
             partition: partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
             value: record.value, headers: record.headers)
