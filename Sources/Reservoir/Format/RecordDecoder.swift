@@ -37,7 +37,7 @@ public final class RecordDecoder {
         try withExtendedLifetime(batch.owner) { () throws(FormatError) in
             try iterate(batch, verifyCRC: verifyCRC, includingControl: includingControl) { record in
                 do {
-                    try body(RecordView(record))
+                    try body(record)
                     return true
                 } catch {
                     failure = error
@@ -75,7 +75,7 @@ public final class RecordDecoder {
         switch header.compressionCodecValue {
         case CompressionCodec.none.rawValue:
             try Self.iterateRecords(section, header: header) { record in
-                if record.offset >= offset { body(record, batch.owner) }
+                if record.offset >= offset { body(record.record, batch.owner) }
                 return true
             }
         case let value:
@@ -87,7 +87,7 @@ public final class RecordDecoder {
             // Safe: `copy` holds at least `records.count` bytes.
             if let source = records.baseAddress { copy.base.copyMemory(from: source, byteCount: records.count) }
             try Self.iterateRecords(copy.bytes(count: records.count), header: header) { record in
-                if record.offset >= offset { body(record, copy) }
+                if record.offset >= offset { body(record.record, copy) }
                 return true
             }
         }
@@ -108,7 +108,7 @@ public final class RecordDecoder {
         _ batch: RecordBatch,
         verifyCRC: Bool,
         includingControl: Bool = false,
-        _ body: (DecodedRecord) -> Bool
+        _ body: (borrowing RecordView) -> Bool
     ) throws(FormatError) {
         let header = batch.header
         if verifyCRC {
@@ -133,7 +133,7 @@ public final class RecordDecoder {
     static func iterateRecords(
         _ section: UnsafeRawBufferPointer,
         header: RecordBatchHeader,
-        _ body: (DecodedRecord) -> Bool
+        _ body: (borrowing RecordView) -> Bool
     ) throws(FormatError) {
         var cursor = ByteCursor(section)
         let declared = Int(header.recordCount)
@@ -178,19 +178,20 @@ public final class RecordDecoder {
             guard cursor.position - start == bodySize else {
                 throw .invalidRecord("record body is \(cursor.position - start) bytes, its length says \(bodySize)")
             }
-            let record = DecodedRecord(
-                offset: header.baseOffset &+ Int64(offsetDelta),
-                // LogAppendTime: the broker's append time, the batch's max timestamp, is every
-                // record's timestamp (the deltas keep the producer's create times).
-                timestamp: header.isLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta,
-                keyBytes: key,
-                valueBytes: value,
-                headerBytes: headerBytes,
-                headerCount: Int(headerCount),
-                rawBytes: UnsafeRawBufferPointer(rebasing: section[recordStart..<cursor.position]),
-                tailBytes: UnsafeRawBufferPointer(rebasing: section[tailStart..<cursor.position]),
-                offsetDelta: offsetDelta
-            )
+            let record = RecordView(
+                DecodedRecord(
+                    offset: header.baseOffset &+ Int64(offsetDelta),
+                    // LogAppendTime: the broker's append time, the batch's max timestamp, is every
+                    // record's timestamp (the deltas keep the producer's create times).
+                    timestamp: header.isLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta,
+                    keyBytes: key,
+                    valueBytes: value,
+                    headerBytes: headerBytes,
+                    headerCount: Int(headerCount),
+                    rawBytes: UnsafeRawBufferPointer(rebasing: section[recordStart..<cursor.position]),
+                    tailBytes: UnsafeRawBufferPointer(rebasing: section[tailStart..<cursor.position]),
+                    offsetDelta: offsetDelta
+                ))
             index += 1
             if !body(record) { return }
         }

@@ -6,9 +6,14 @@
 /// what makes iteration allocation-free. Copy what you keep with ``key``, ``value`` or
 /// ``logRecord``.
 public struct RecordView: ~Copyable {
+    /// The fields (a copy is what the store's internals keep, with what holds the bytes).
     let record: DecodedRecord
 
     init(_ record: DecodedRecord) { self.record = record }
+
+    var keyBytes: UnsafeRawBufferPointer? { record.keyBytes }
+    var valueBytes: UnsafeRawBufferPointer? { record.valueBytes }
+    var rawBytes: UnsafeRawBufferPointer { record.rawBytes }
 
     /// The record's offset in its partition.
     public var offset: Int64 { record.offset }

@@ -4,6 +4,9 @@ import Synchronization
 /// One partition: an append-only sequence of record batches in segment files, with offsets,
 /// roll, flush, reads by offset and by time, and crash recovery.
 ///
+/// Applications get one from ``Reservoir/log(topic:partition:)`` to read and to look at offsets,
+/// segments and damage; appends, retention and compaction reach it only through the store.
+///
 /// Appends serialize on one lock that covers only offset assignment and the `pwrite` into the page
 /// cache; encoding, compression and CRC happen before it, fsync after it (shared by
 /// ``GroupCommit``). Readers take the lock only to pick a segment and then read the mapping

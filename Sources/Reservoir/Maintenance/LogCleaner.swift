@@ -258,7 +258,7 @@ final class LogCleaner {
                 do throws(FormatError) {
                     try decoder.iterate(batch, verifyCRC: true) { record in
                         if record.offset >= mapEnd {
-                            kept.append(record)
+                            kept.append(record.record)
                             return true
                         }
                         guard let key = record.keyBytes else {
@@ -273,7 +273,7 @@ final class LogCleaner {
                             }
                             keptTombstone = true
                         }
-                        kept.append(record)
+                        kept.append(record.record)
                         return true
                     }
                 } catch {

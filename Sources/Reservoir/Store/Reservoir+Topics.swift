@@ -174,7 +174,8 @@ extension Reservoir {
         return topic
     }
 
-    /// The log of one partition, for direct reads and appends.
+    /// The log of one partition, for direct reads and its offsets, segments and damage (appends go
+    /// through the store, which applies the topic's rules).
     public func log(topic name: String, partition: Int) throws(ReservoirError) -> PartitionLog {
         try topic(name).log(partition)
     }
