@@ -2,14 +2,15 @@
 /// them. Internal: whoever keeps one also keeps what holds its bytes alive (``ConsumerRecord``
 /// keeps the storage; the cleaner, the batch). Applications see records as ``RecordView``, which
 /// cannot leave the call that lends it, or as ``ConsumerRecord``.
+@usableFromInline
 struct DecodedRecord {
-    let offset: Int64
+    @usableFromInline let offset: Int64
     /// Milliseconds since the Unix epoch.
-    let timestamp: Int64
-    let keyBytes: UnsafeRawBufferPointer?
-    let valueBytes: UnsafeRawBufferPointer?
+    @usableFromInline let timestamp: Int64
+    @usableFromInline let keyBytes: UnsafeRawBufferPointer?
+    @usableFromInline let valueBytes: UnsafeRawBufferPointer?
     let headerBytes: UnsafeRawBufferPointer
-    let headerCount: Int
+    @usableFromInline let headerCount: Int
     /// The whole encoded record, length prefix included (for copying it unchanged).
     let rawBytes: UnsafeRawBufferPointer
     /// The record's bytes from the key length on (for re-encoding it with another timestamp delta).

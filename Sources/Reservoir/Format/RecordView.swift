@@ -7,7 +7,7 @@
 /// ``logRecord``.
 public struct RecordView: ~Copyable {
     /// The fields (a copy is what the store's internals keep, with what holds the bytes).
-    let record: DecodedRecord
+    @usableFromInline let record: DecodedRecord
 
     init(_ record: DecodedRecord) { self.record = record }
 
@@ -16,15 +16,15 @@ public struct RecordView: ~Copyable {
     var rawBytes: UnsafeRawBufferPointer { record.rawBytes }
 
     /// The record's offset in its partition.
-    public var offset: Int64 { record.offset }
+    @inlinable public var offset: Int64 { record.offset }
     /// Milliseconds since the Unix epoch.
-    public var timestamp: Int64 { record.timestamp }
+    @inlinable public var timestamp: Int64 { record.timestamp }
     /// The number of headers.
-    public var headerCount: Int { record.headerCount }
+    @inlinable public var headerCount: Int { record.headerCount }
     /// The key's length, or `nil` for a null key.
-    public var keyCount: Int? { record.keyCount }
+    @inlinable public var keyCount: Int? { record.keyBytes?.count }
     /// The value's length, or `nil` for a null value (a tombstone).
-    public var valueCount: Int? { record.valueCount }
+    @inlinable public var valueCount: Int? { record.valueBytes?.count }
     /// A copy of the key.
     public var key: [UInt8]? { record.key }
     /// A copy of the value.
@@ -35,12 +35,14 @@ public struct RecordView: ~Copyable {
     public var logRecord: LogRecord { record.logRecord }
 
     /// Calls `body` with the key's bytes in place (`nil` for a null key).
+    @inlinable
     public func withKey<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
-        try record.withKey(body)
+        try body(record.keyBytes)
     }
 
     /// Calls `body` with the value's bytes in place (`nil` for a tombstone).
+    @inlinable
     public func withValue<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
-        try record.withValue(body)
+        try body(record.valueBytes)
     }
 }
