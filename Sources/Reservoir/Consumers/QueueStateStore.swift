@@ -44,7 +44,7 @@ final class QueueStateStore: Sendable {
     }
 
     func remember(_ snapshot: Snapshot, group: String, partition: TopicPartition) {
-        table.apply([(Key(group: group, partition: partition), snapshot)])
+        table.set(Key(group: group, partition: partition), snapshot)
     }
 
     var groups: Set<String> { table.keys(\.group) }

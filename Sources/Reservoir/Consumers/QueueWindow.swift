@@ -111,11 +111,14 @@ struct QueueWindow {
 
     // MARK: Acquiring
 
-    /// Acquires up to `max` available records, lowest offsets first, locked until `now + lock`;
+    /// Acquires up to `max` available records, lowest offsets first, locked until `now + lock`,
+    /// and returns what `take` makes of each (read in place, not copied out of the window);
     /// records delivered `maxDeliveries` times already (a crash cut the last short) are archived
     /// into `deadLetters` instead.
-    mutating func acquire(max: Int, now: UInt64, lock: UInt64, nextToken: inout Int, deadLetters: inout [DeadLetter]) -> [Entry] {
-        var taken: [Entry] = []
+    mutating func acquire<Taken>(
+        max: Int, now: UInt64, lock: UInt64, nextToken: inout Int, deadLetters: inout [DeadLetter], _ take: (Entry) -> Taken
+    ) -> [Taken] {
+        var taken: [Taken] = []
         while taken.count < max, acquired < maxInFlight, let offset = available.popLast() {
             guard let slot = index(of: offset) else { continue }
             touchedEnd = Swift.max(touchedEnd, slot + 1)
@@ -133,7 +136,7 @@ struct QueueWindow {
             nextToken += 1
             acquired += 1
             nextExpiry = Swift.min(nextExpiry, now + lock)
-            taken.append(slots[slot])
+            taken.append(take(slots[slot]))
         }
         return taken
     }

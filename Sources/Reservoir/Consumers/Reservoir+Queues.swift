@@ -63,13 +63,8 @@ extension Reservoir {
         }
     }
 
-    /// Appends work-queue snapshots (each with its partition's key, encoded once by the queue) to
-    /// `__queue_state`, then makes them the queue state in memory.
-    func writeQueueState(group: String, _ snapshots: [(partition: TopicPartition, key: [UInt8], snapshot: QueueStateStore.Snapshot)])
-        throws(ReservoirError)
-    {
-        let records = snapshots.map { Record(key: $0.key, value: QueueStateStore.encode(value: $0.snapshot)) }
+    /// Appends work-queue snapshot records (keyed by group and partition) to `__queue_state`.
+    func writeQueueState(_ records: [Record]) throws(ReservoirError) {
         try appendRecords(to: QueueStateStore.topic, records: records, partition: 0, acks: .buffered, caller: .store)
-        queueStates.table.apply(snapshots.map { (QueueStateStore.Key(group: group, partition: $0.partition), $0.snapshot) })
     }
 }

@@ -143,10 +143,9 @@ public final class WorkQueue: AsyncSequence, Sendable {
             for step in 0..<count where taken.count < max {
                 let index = (state.turn + step) % count
                 try fill(&state.partitions[index])
-                let entries = state.partitions[index].window.acquire(
-                    max: max - taken.count, now: now, lock: lock,
-                    nextToken: &state.nextToken, deadLetters: &deadLetters)
-                taken += entries.map { Delivery(record: $0.record, deliveryCount: $0.deliveries, token: $0.token, queue: self) }
+                taken += state.partitions[index].window.acquire(
+                    max: max - taken.count, now: now, lock: lock, nextToken: &state.nextToken, deadLetters: &deadLetters
+                ) { entry in Delivery(record: entry.record, deliveryCount: entry.deliveries, token: entry.token, queue: self) }
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
@@ -269,11 +268,17 @@ public final class WorkQueue: AsyncSequence, Sendable {
 
     /// Writes the snapshot of every changed partition to `__queue_state`.
     private func persist(_ partitions: inout [Partition]) throws(ReservoirError) {
-        let changed = partitions.indices.filter { partitions[$0].window.dirty }
-        guard !changed.isEmpty else { return }
-        try store.writeQueueState(
-            group: group, changed.map { (partitions[$0].partition, partitions[$0].stateKey, partitions[$0].window.snapshot()) })
-        for index in changed { partitions[index].window.markPersisted() }
+        var records: [Record] = []
+        var snapshots: [(TopicPartition, QueueStateStore.Snapshot)] = []
+        for index in partitions.indices where partitions[index].window.dirty {
+            let snapshot = partitions[index].window.snapshot()
+            records.append(Record(key: partitions[index].stateKey, value: QueueStateStore.encode(value: snapshot)))
+            snapshots.append((partitions[index].partition, snapshot))
+        }
+        guard !records.isEmpty else { return }
+        try store.writeQueueState(records)
+        for index in partitions.indices where partitions[index].window.dirty { partitions[index].window.markPersisted() }
+        for (partition, snapshot) in snapshots { store.queueStates.remember(snapshot, group: group, partition: partition) }
     }
 
     // MARK: Status

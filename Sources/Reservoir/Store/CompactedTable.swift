@@ -66,6 +66,11 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
         changes.map { Record(key: Codec.encode(key: $0.key), value: $0.value.map(Codec.encode(value:))) }
     }
 
+    /// Sets one key (nil deletes it) once its record is written.
+    func set(_ key: Key, _ value: Value?) {
+        entries.withLock { $0[key] = value }
+    }
+
     /// Applies `changes` once their records are written.
     func apply(_ changes: [(key: Key, value: Value?)]) {
         entries.withLock { entries in

@@ -25,7 +25,7 @@ struct QueueWindowTests {
         #expect(window.add(try Self.records(10...15)) == 14)  // room for 4: 14 and 15 are left out
         var token = 1
         var dead: [QueueWindow.DeadLetter] = []
-        let first = window.acquire(max: 3, now: 0, lock: 100, nextToken: &token, deadLetters: &dead)
+        let first = window.acquire(max: 3, now: 0, lock: 100, nextToken: &token, deadLetters: &dead) { $0 }
         #expect(first.map(\.record.offset) == [10, 11, 12])
         #expect(first.map(\.deliveries) == [1, 1, 1] && token == 4)
         #expect(window.acquired == 3)
@@ -45,11 +45,11 @@ struct QueueWindowTests {
         _ = window.add(try Self.records(0...1))
         var token = 1
         var dead: [QueueWindow.DeadLetter] = []
-        _ = window.acquire(max: 1, now: 0, lock: 100, nextToken: &token, deadLetters: &dead)
+        _ = window.acquire(max: 1, now: 0, lock: 100, nextToken: &token, deadLetters: &dead) { $0 }
         #expect(!window.expire(now: 99, deadLetters: &dead, fetcherPosition: 2))
         #expect(window.expire(now: 100, deadLetters: &dead, fetcherPosition: 2))
         #expect(window.awaitingRedelivery == 1)
-        let again = window.acquire(max: 1, now: 200, lock: 100, nextToken: &token, deadLetters: &dead)
+        let again = window.acquire(max: 1, now: 200, lock: 100, nextToken: &token, deadLetters: &dead) { $0 }
         #expect(again.map(\.record.offset) == [0] && again[0].deliveries == 2)
         #expect(window.expire(now: 300, deadLetters: &dead, fetcherPosition: 2))
         #expect(dead.map(\.entry.record.offset) == [0] && dead.map(\.reason) == ["max-deliveries"])
@@ -62,7 +62,7 @@ struct QueueWindowTests {
         _ = window.add(try Self.records(0...5))
         var token = 1
         var dead: [QueueWindow.DeadLetter] = []
-        let taken = window.acquire(max: 4, now: 0, lock: 100, nextToken: &token, deadLetters: &dead)
+        let taken = window.acquire(max: 4, now: 0, lock: 100, nextToken: &token, deadLetters: &dead) { $0 }
         window.settle(taken[1].record.offset, as: .ack, deadLetters: &dead, fetcherPosition: 6)
         window.settle(taken[2].record.offset, as: .reject, deadLetters: &dead, fetcherPosition: 6)
         window.settle(taken[3].record.offset, as: .release, deadLetters: &dead, fetcherPosition: 6)
@@ -81,7 +81,7 @@ struct QueueWindowTests {
         // After a restart: 0 and 3 come back with their counts, 1 and 2 never again.
         var resumed = QueueWindow(start: 0, snapshot: snapshot, maxDeliveries: 5, maxInFlight: 10)
         _ = resumed.add(try Self.records(0...5))
-        let again = resumed.acquire(max: 10, now: 0, lock: 100, nextToken: &token, deadLetters: &dead)
+        let again = resumed.acquire(max: 10, now: 0, lock: 100, nextToken: &token, deadLetters: &dead) { $0 }
         #expect(again.map(\.record.offset) == [0, 3, 4, 5])
         #expect(again.map(\.deliveries) == [2, 2, 1, 1])
         #expect(resumed.totals.acknowledged == 1 && resumed.totals.archived == 1)
