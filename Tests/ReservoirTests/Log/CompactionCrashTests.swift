@@ -70,7 +70,7 @@ struct CompactionCrashTests {
         #expect(after.map(\.offset).last == before.map(\.offset).last)
 
         // The swap renames each `.cleaned` file to `.swap` (one per group), then each old segment's
-        // files to `.deleted` (one rename per segment, its log file first), then each `.swap` into place.
+        // three files (log, offset index, time index) to `.deleted`, then each `.swap` into place.
         let groups = finishedResult.segmentsAfter
         let olds = finishedResult.segmentsBefore
         #expect(groups >= 2)
@@ -79,7 +79,8 @@ struct CompactionCrashTests {
         // open would install the one `.swap` file left (part of a clean).
         let expectations: [(step: String, renamesBefore: Int?, cleaned: Bool, crash: Bool)] = [
             ("cleaned written", 0, false, true), ("some swapped", 1, false, true), ("all swapped", groups, true, true),
-            ("old deleted", groups + olds, true, true), ("some installed", groups + olds + 1, true, true),
+            ("some old deleted", groups + 3 * olds / 2, true, true), ("old deleted", groups + 3 * olds, true, true),
+            ("some installed", groups + 3 * olds + 1, true, true),
             ("removal of the .deleted files pending", nil, true, true),
             ("rename failed after some swapped, and its undo", 1, false, false),
         ]
