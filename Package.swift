@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Reservoir", targets: ["Reservoir"]),
+        .library(name: "ReservoirKafka", targets: ["ReservoirKafka"]),
         .executable(name: "reservoir", targets: ["ReservoirCLI"]),
     ],
     dependencies: [
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
@@ -39,10 +41,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Kafka's wire protocol over a store: message codecs (generated from Kafka's schemas by
+        // Scripts/generate-kafka-messages.py) and the broker, on SwiftNIO.
+        .target(
+            name: "ReservoirKafka",
+            dependencies: [
+                "Reservoir",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "ReservoirCLI",
             dependencies: [
                 "Reservoir",
+                "ReservoirKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -52,7 +68,8 @@ let package = Package(
         .testTarget(
             name: "ReservoirTests",
             dependencies: [
-                "Reservoir", "CCRC32C",
+                "Reservoir", "ReservoirKafka", "CCRC32C",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             exclude: ["Fixtures"],

@@ -18,7 +18,7 @@ for doc in docs:
         elif block is not None and line.startswith("```"):
             body = "\n".join("    " + l for l in block if not l.startswith("import "))
             with open("%s/%s_%d.swift" % (out, name, n), "w") as f:
-                f.write("// %s, example %d\nimport Foundation\nimport Reservoir\n\nfunc %s_example_%d() async throws {\n%s\n}\n" % (doc, n, name, n, body))
+                f.write("// %s, example %d\nimport Foundation\nimport Reservoir\nimport ReservoirKafka\n\nfunc %s_example_%d() async throws {\n%s\n}\n" % (doc, n, name, n, body))
             block = None
         elif block is not None:
             block.append(line)
@@ -26,7 +26,10 @@ PY
 count=$(ls "$out"/*.swift | wc -l)
 maps=()
 for m in CLZ4 CZlib CZstd CSnappy; do maps+=(-Xcc "-fmodule-map-file=Sources/$m/module.modulemap"); done
-maps+=(-Xcc "-fmodule-map-file=.build/debug/CCRC32C.build/module.modulemap")
+# The C modules SwiftPM wrote module maps for (CCRC32C, SwiftNIO's) as the build left them.
+for m in .build/debug/*.build/module.modulemap .build/checkouts/*/Sources/*/include/module.modulemap; do
+    [ -f "$m" ] && maps+=(-Xcc "-fmodule-map-file=$m")
+done
 swiftc -typecheck -swift-version 6 -I .build/debug/Modules -I Sources/CCRC32C/include "${maps[@]}" \
     Tests/DocExamples/Prelude.swift "$out"/*.swift
 echo "documentation examples: $count type-check"

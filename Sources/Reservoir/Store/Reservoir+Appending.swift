@@ -157,3 +157,62 @@ extension Reservoir {
             acks: acks)
     }
 }
+
+extension Reservoir {
+    // MARK: Encoded batches
+
+    /// What ``appendEncodedBatches(to:partition:bytes:)`` wrote, to acknowledge as a client asked.
+    public struct WrittenBatches: Sendable {
+        /// The offsets of the first and last record written.
+        public let offsets: ClosedRange<Int64>
+        let log: PartitionLog
+
+        /// Returns once the batches are acknowledged as `acks` asks (at once for `.buffered`,
+        /// after the group commit's fsync for `.durable`), suspending, never blocking.
+        public func acknowledged(_ acks: Acks) async throws {
+            try await log.acknowledge(offsets, acks: acks)
+        }
+    }
+
+    /// Appends record batches a Kafka client encoded (a produce request's records for one
+    /// partition), as they are: every batch is validated first (framing, magic 2, CRC, every record,
+    /// keys on a compacted topic, the topic's limits) and nothing is written unless all pass; then
+    /// the store assigns their offsets and writes them with their compression unchanged. The bytes
+    /// are read only during the call; acknowledge the result with ``WrittenBatches/acknowledged(_:)``.
+    ///
+    /// - Throws: ``ReservoirError/Code/corruptData`` for bytes that are not valid batches,
+    ///   ``ReservoirError/Code/recordTooLarge`` over a limit, or what the topic refuses.
+    public func appendEncodedBatches(to topic: String, partition: Int, bytes: UnsafeRawBufferPointer) throws(ReservoirError)
+        -> WrittenBatches
+    {
+        let (log, offsets) = try writeEncodedBatches(to: topic, partition: partition, bytes: bytes)
+        return WrittenBatches(offsets: offsets, log: log)
+    }
+
+    private func writeEncodedBatches(to name: String, partition: Int, bytes: UnsafeRawBufferPointer) throws(ReservoirError)
+        -> (PartitionLog, ClosedRange<Int64>)
+    {
+        let pipeline = try AppendPipeline(self, topic: name)
+        let target = try pipeline.route(partition)
+        var batches: [EncodedBatch] = []
+        var scanner = BatchScanner(bytes)
+        while let entry = scanner.next() {
+            batches.append(try pipeline.validate(clientBatch: UnsafeRawBufferPointer(rebasing: bytes[entry.range])))
+        }
+        if let failure = scanner.failure {
+            throw failure.reservoirError(context: "a client's batch for \(name)-\(partition) at byte \(scanner.position)")
+        }
+        guard !batches.isEmpty else { throw ReservoirError(.invalidArgument, "no record batch for \(name)-\(partition)") }
+        var first: Int64?
+        var last: Int64 = 0
+        var log: PartitionLog?
+        for batch in batches {
+            let written = try pipeline.append(batch, to: target)
+            first = first ?? written.offsets.lowerBound
+            last = written.offsets.upperBound
+            log = written.log
+        }
+        guard let log, let first else { throw ReservoirError(.invalidArgument, "no record batch for \(name)-\(partition)") }
+        return (log, first...last)
+    }
+}

@@ -31,3 +31,30 @@ extension Reservoir {
         try log(topic: topic, partition: partition).offset(forTimestamp: timestamp)?.offset
     }
 }
+
+extension Reservoir {
+    /// Suspends until one of `positions` (partitions and the offsets a reader has reached) has
+    /// records at or past that offset, `timeoutMilliseconds` pass, the task is cancelled or the
+    /// store closes; returns at once when one already has. No polling: the logs wake the waiter
+    /// as they append (or, for `.durable`, as their durable end moves).
+    public func waitForRecords(_ positions: [TopicPartition: Int64], isolation: ReadIsolation = .written, timeoutMilliseconds: Int) async {
+        let logs = positions.compactMap { key, offset in (try? log(topic: key.topic, partition: key.partition)).map { ($0, offset) } }
+        guard !logs.isEmpty, timeoutMilliseconds > 0 else { return }
+        func ready() -> Bool {
+            logs.contains { log, offset in (isolation == .durable ? log.durableEndOffset : log.endOffset) > offset || log.isClosed }
+        }
+        if ready() { return }
+        let wakeup = Wakeup()
+        for (log, _) in logs { log.addObserver(wakeup, durable: isolation == .durable) }
+        defer { for (log, _) in logs { log.removeObserver(wakeup) } }
+        let deadline = monotonicNanoseconds() + timerNanoseconds(milliseconds: timeoutMilliseconds)
+        let timer = Task {
+            try? await Task.sleep(nanoseconds: timerNanoseconds(milliseconds: timeoutMilliseconds))
+            wakeup.signal()
+        }
+        defer { timer.cancel() }
+        while !ready(), !Task.isCancelled, !isClosed, monotonicNanoseconds() < deadline {
+            await wakeup.wait()
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import NIOCore
+import Reservoir
+
+extension KafkaBroker {
+    /// Fetch: whole batches from each partition's fetch offset, within the partition's and the
+    /// request's byte limits (at least one batch, as Kafka does, so that a batch larger than the
+    /// limit still makes progress). With fewer than `minBytes` ready, it waits up to `maxWaitMs`
+    /// on the store's wake-up (no polling) and reads again.
+    func fetch(_ request: FetchRequest, version: Int16) async -> FetchResponse {
+        var response = read(request)
+        let gathered = response.responses.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + ($1.records?.readableBytes ?? 0) } }
+        if gathered < Int(request.minBytes), request.maxWaitMs > 0 {
+            var positions: [TopicPartition: Int64] = [:]
+            for topic in request.topics {
+                for partition in topic.partitions {
+                    positions[TopicPartition(topic.topic, Int(partition.partition))] = partition.fetchOffset
+                }
+            }
+            await store.waitForRecords(positions, timeoutMilliseconds: Int(request.maxWaitMs))
+            response = read(request)
+        }
+        return response
+    }
+
+    private func read(_ request: FetchRequest) -> FetchResponse {
+        var response = FetchResponse()
+        var budget = request.maxBytes > 0 ? Int(request.maxBytes) : Int.max
+        for topic in request.topics {
+            var topicResponse = FetchResponse.FetchableTopicResponse()
+            topicResponse.topic = topic.topic
+            for partition in topic.partitions {
+                topicResponse.partitions.append(read(topic: topic.topic, partition, budget: &budget))
+            }
+            response.responses.append(topicResponse)
+        }
+        return response
+    }
+
+    private func read(topic: String, _ request: FetchRequest.FetchPartition, budget: inout Int) -> FetchResponse.PartitionData {
+        var data = FetchResponse.PartitionData()
+        data.partitionIndex = request.partition
+        data.records = ByteBuffer()
+        let log: PartitionLog
+        do {
+            log = try store.log(topic: topic, partition: Int(request.partition))
+        } catch {
+            data.errorCode = KafkaErrorCode(error).rawValue
+            return data
+        }
+        data.highWatermark = log.endOffset
+        data.lastStableOffset = log.endOffset
+        data.logStartOffset = log.startOffset
+        let limit = min(Int(max(request.partitionMaxBytes, 1)), max(budget, 1))
+        do {
+            let result = try log.read(from: request.fetchOffset, maxBytes: limit)
+            var records = ByteBufferAllocator().buffer(capacity: result.byteCount)
+            for batch in result.batches where budget > 0 || records.readableBytes == 0 {
+                _ = batch.withUnsafeBytes { records.writeBytes($0) }
+                budget -= batch.byteCount
+            }
+            data.records = records
+            data.highWatermark = result.endOffset
+            data.lastStableOffset = result.endOffset
+            data.logStartOffset = result.startOffset
+        } catch {
+            data.errorCode = KafkaErrorCode(error).rawValue
+        }
+        return data
+    }
+}

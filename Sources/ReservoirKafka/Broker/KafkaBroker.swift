@@ -1,0 +1,82 @@
+import Logging
+import NIOCore
+import Reservoir
+
+/// The APIs of a single-node Kafka broker over a store: it decodes a request's body, does what
+/// the API asks of the store, and encodes the response body. One broker serves every connection.
+///
+/// The node is number 0, the leader of every partition, with leader epoch 0 and itself as the only
+/// replica: what a Kafka client needs to produce and fetch, without replication.
+public final class KafkaBroker: Sendable {
+    /// How the broker answers.
+    public struct Configuration: Sendable {
+        /// The host and port clients are told to connect to (the Metadata response).
+        public var advertisedHost: String
+        public var advertisedPort: Int
+        /// Create a topic when a client asks for one that does not exist (Metadata, Produce).
+        public var autoCreateTopics: Bool
+        /// Partitions of an auto-created topic.
+        public var defaultPartitions: Int
+
+        public init(
+            advertisedHost: String = "127.0.0.1", advertisedPort: Int = 9092, autoCreateTopics: Bool = false, defaultPartitions: Int = 1
+        ) {
+            self.advertisedHost = advertisedHost
+            self.advertisedPort = advertisedPort
+            self.autoCreateTopics = autoCreateTopics
+            self.defaultPartitions = defaultPartitions
+        }
+    }
+
+    let store: Reservoir
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(store: Reservoir, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "reservoir.kafka")) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The API versions this broker serves: a subset of what Kafka's schemas define. Versions
+    /// before record batches (magic 2) and those that address topics by id only are left out.
+    public static let supportedVersions: [KafkaAPI: ClosedRange<Int16>] = [
+        .apiVersions: 0...4,
+        .metadata: 0...12,
+        .produce: 3...11,
+        .fetch: 4...12,
+        .listOffsets: 1...6,
+    ]
+
+    /// Handles one request: returns the response body (without its header), or nil when the
+    /// request expects none (a produce with acks=0).
+    func handle(_ api: KafkaAPI, version: Int16, body: ByteBuffer) async throws(KafkaProtocolError) -> ByteBuffer? {
+        switch api {
+        case .apiVersions: return apiVersions(version: version)
+        case .metadata: return try metadata(MetadataRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .produce: return try await produce(ProduceRequest.decode(body, version: version), version: version)?.encoded(version: version)
+        case .fetch: return try await fetch(FetchRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .listOffsets:
+            return try listOffsets(ListOffsetsRequest.decode(body, version: version), version: version).encoded(version: version)
+        default: return nil
+        }
+    }
+
+    /// ApiVersions: the supported ranges; a version this broker does not serve is answered in
+    /// version 0 with UNSUPPORTED_VERSION and the ranges, as Kafka does, so the client can retry.
+    func apiVersions(version: Int16) -> ByteBuffer {
+        var response = ApiVersionsResponse()
+        response.apiKeys = Self.supportedVersions.sorted { $0.key.rawValue < $1.key.rawValue }.map { api, range in
+            var entry = ApiVersionsResponse.ApiVersion()
+            entry.apiKey = api.rawValue
+            entry.minVersion = range.lowerBound
+            entry.maxVersion = range.upperBound
+            return entry
+        }
+        guard Self.supportedVersions[.apiVersions]?.contains(version) == true else {
+            response.errorCode = KafkaErrorCode.unsupportedVersion.rawValue
+            return response.encoded(version: 0)
+        }
+        return response.encoded(version: version)
+    }
+}

@@ -1,0 +1,111 @@
+import Logging
+import NIOCore
+
+/// One client connection: requests are answered one at a time, in the order they came, as Kafka
+/// brokers do (a client matches responses to requests by order as well as by correlation id).
+/// A request that cannot be parsed closes the connection with a log line; other connections go on.
+final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    // Sendable by confinement: every stored var is touched on the channel's event loop only.
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let broker: KafkaBroker
+    private let logger: Logger
+    private var pending: [ByteBuffer] = []
+    private var busy = false
+    private var peer = "?"
+
+    init(broker: KafkaBroker, logger: Logger) {
+        self.broker = broker
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = context.remoteAddress.map { "\($0)" } ?? "?"
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.append(unwrapInboundIn(data))
+        processNext(context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("closing connection", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func processNext(context: ChannelHandlerContext) {
+        guard !busy, !pending.isEmpty else { return }
+        busy = true
+        var frame = pending.removeFirst()
+        let request: (header: RequestHeader, api: KafkaAPI, body: ByteBuffer)
+        do {
+            request = try Self.parse(&frame)
+        } catch {
+            logger.warning("closing connection: request does not parse", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        let broker = self.broker
+        let loop = context.eventLoop
+        let future = loop.makeFutureWithTask { () async throws(KafkaProtocolError) -> ByteBuffer? in
+            try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body)
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        future.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.busy = false
+            switch result {
+            case .success(let body?):
+                context.writeAndFlush(handler.wrapOutboundOut(Self.frame(body, header: request.header, api: request.api)), promise: nil)
+                handler.processNext(context: context)
+            case .success(nil):
+                handler.processNext(context: context)
+            case .failure(let error):
+                handler.logger.warning(
+                    "closing connection: request does not parse",
+                    metadata: [
+                        "peer": "\(handler.peer)", "api": "\(request.api)", "version": "\(request.header.requestApiVersion)",
+                        "reason": "\(error)",
+                    ])
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    struct UnsupportedRequest: Error, CustomStringConvertible {
+        var apiKey: Int16
+        var version: Int16
+        var description: String { "API key \(apiKey) version \(version) is not served by this broker" }
+    }
+
+    /// The request header (v1, or v2 for flexible API versions) and the body after it.
+    static func parse(_ frame: inout ByteBuffer) throws -> (header: RequestHeader, api: KafkaAPI, body: ByteBuffer) {
+        guard let key = frame.getInteger(at: frame.readerIndex, endianness: .big, as: Int16.self),
+            let version = frame.getInteger(at: frame.readerIndex + 2, endianness: .big, as: Int16.self)
+        else { throw KafkaProtocolError.truncated(field: "request header", needed: 4, available: frame.readableBytes) }
+        guard let api = KafkaAPI(rawValue: key), let served = KafkaBroker.supportedVersions[api],
+            served.contains(version) || api == .apiVersions
+        else { throw UnsupportedRequest(apiKey: key, version: version) }
+        let headerVersion: Int16 = api.firstFlexibleVersion.map { version >= $0 } == true ? 2 : 1
+        var reader = KafkaReader(frame)
+        let header = try RequestHeader(from: &reader, version: headerVersion)
+        return (header, api, reader.remainingBuffer)
+    }
+
+    /// The response frame: size, the response header (v1 for flexible versions, except
+    /// ApiVersions, whose response header is always v0), the body.
+    static func frame(_ body: ByteBuffer, header: RequestHeader, api: KafkaAPI) -> ByteBuffer {
+        let flexible = api != .apiVersions && api.firstFlexibleVersion.map { header.requestApiVersion >= $0 } == true
+        var writer = KafkaWriter(capacity: body.readableBytes + 16)
+        writer.writeInt32(0)
+        var responseHeader = ResponseHeader()
+        responseHeader.correlationId = header.correlationId
+        responseHeader.encode(into: &writer, version: flexible ? 1 : 0)
+        var body = body
+        writer.buffer.writeBuffer(&body)
+        writer.buffer.setInteger(Int32(writer.buffer.readableBytes - 4), at: writer.buffer.readerIndex, endianness: .big)
+        return writer.buffer
+    }
+}
