@@ -1,7 +1,7 @@
 # Reservoir: `make test` builds and runs the tests, `make demo` runs the peak-traffic benchmark
 # on a temporary store (about 70 s; report in reservoir-report/). Both install what a fresh
 # Debian machine is missing (pkg-config and the codec libraries: liblz4-dev, zlib1g-dev,
-# libzstd-dev, libsnappy-dev).
+# libzstd-dev, libsnappy-dev; kcat, a Kafka client the protocol tests run).
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -18,6 +18,7 @@ deps:
 	for pair in liblz4:liblz4-dev zlib:zlib1g-dev libzstd:libzstd-dev snappy:libsnappy-dev; do \
 		command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $${pair%%:*} || missing="$$missing $${pair##*:}"; \
 	done; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \

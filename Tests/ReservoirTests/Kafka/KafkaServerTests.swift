@@ -144,3 +144,107 @@ struct KafkaServerTests {
         return socket
     }
 }
+
+extension KafkaServerTests {
+    /// Runs kcat (Debian's, on librdkafka 2.0) with `arguments`, `input` on its standard input.
+    static func kcat(_ arguments: [String], input: String? = nil) throws -> String {
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
+        try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "kcat \(arguments) failed")
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("kcat: keyed records with headers to several partitions, consumed back as JSON, metadata, from an offset and from a timestamp")
+    func kcat() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/kcat"), "kcat is installed by make deps")
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let server = try ServedStore(directory: dir + "/store")
+        defer { server.stop() }
+        let broker = "127.0.0.1:\(server.port)"
+        let before = Int64(Date().timeIntervalSince1970 * 1000) - 1000
+        let lines = (0..<60).map { "key-\($0 % 7):value-\($0)" }
+        _ = try Self.kcat(["-b", broker, "-t", "kc", "-P", "-K:", "-H", "source=kcat"], input: lines.joined(separator: "\n") + "\n")
+        let consumed = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-J"]).split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        #expect(consumed.count == 60)
+        let pairs = Set(consumed.map { "\($0["key"] as? String ?? ""):\($0["payload"] as? String ?? "")" })
+        #expect(pairs == Set(lines))
+        #expect(consumed.allSatisfy { ($0["headers"] as? [String]) == ["source", "kcat"] })
+        #expect(Set(consumed.map { $0["partition"] as? Int ?? -1 }).count > 1)
+        // Each key on one partition, as Kafka's partitioner puts it.
+        for (key, partitions) in Dictionary(grouping: consumed, by: { $0["key"] as? String ?? "" }) {
+            #expect(Set(partitions.map { $0["partition"] as? Int ?? -1 }).count == 1, "\(key)")
+        }
+        let metadata = try Self.kcat(["-b", broker, "-L", "-t", "kc"])
+        #expect(metadata.contains("topic \"kc\" with 3 partitions"))
+        #expect(metadata.contains("broker 0 at \(broker)"))
+        let fromOffset = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-p", "0", "-o", "2", "-f", "%o\\n"])
+        let partitionZero = consumed.filter { $0["partition"] as? Int == 0 }.count
+        #expect(fromOffset.split(separator: "\n").map(String.init) == (2..<partitionZero).map(String.init))
+        let fromTime = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-o", "s@\(before)", "-f", "%s\\n"])
+        #expect(fromTime.split(separator: "\n").count == 60)
+        let afterwards = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-o", "s@\(before + 3_600_000)", "-f", "%s\\n"])
+        #expect(afterwards.isEmpty)
+    }
+}
+
+extension KafkaServerTests {
+    @Test("the server killed with SIGKILL while an acks=all producer runs: after restart every acknowledged record is there")
+    func killedWhileProducing() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let server = try ServedStore(directory: dir + "/store")
+        let producer = ChildProcess()
+        producer.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
+        producer.arguments = [
+            KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/kafka_acked_producer.py").path, "\(server.port)", "20",
+        ]
+        let output = Pipe()
+        producer.standardOutput = output
+        try producer.run()
+        // Kill the server once acknowledgements flow.
+        var text = ""
+        let handle = output.fileHandleForReading
+        while text.split(separator: "\n").count < 2000 {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        server.stop(SIGKILL)
+        text += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        producer.waitUntilExit()
+        let acknowledged = text.split(separator: "\n").compactMap { line -> (Int, Int64, String)? in
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let partition = Int(fields[0]), let offset = Int64(fields[1]) else { return nil }
+            return (partition, offset, String(fields[2]))
+        }
+        #expect(acknowledged.count >= 2000)
+
+        let store = try Reservoir.open(at: dir + "/store")
+        defer { try? store.close() }
+        #expect(!store.openedAfterCleanShutdown)
+        var stored: [String: String] = [:]
+        for partition in 0..<3 {
+            for record in try allRecords(store.log(topic: "acked", partition: partition)) {
+                stored["\(partition)/\(record.offset)"] = record.value.map { String(decoding: $0, as: UTF8.self) }
+            }
+        }
+        let missing = acknowledged.filter { stored["\($0.0)/\($0.1)"] != $0.2 }
+        #expect(missing.isEmpty, "\(missing.count) acknowledged records missing, first \(missing.prefix(3))")
+    }
+}
