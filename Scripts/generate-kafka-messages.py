@@ -461,6 +461,16 @@ def main():
         lines.append("        case .%s: %s.firstFlexibleVersion" % (name[0].lower() + name[1:], request.name))
     lines.append("        }")
     lines.append("    }")
+    for kind in ("request", "response"):
+        lines.append("")
+        lines.append("    /// The generated %s message of this API." % kind)
+        lines.append("    public var %sType: any KafkaMessage.Type {" % kind)
+        lines.append("        switch self {")
+        for key in sorted(apis):
+            name = apis[key]["request"].name[: -len("Request")]
+            lines.append("        case .%s: %s.self" % (name[0].lower() + name[1:], apis[key][kind].name))
+        lines.append("        }")
+        lines.append("    }")
     lines.append("}")
     with open(os.path.join(OUT, "KafkaAPI.swift"), "w") as out:
         out.write("\n".join(lines) + "\n")

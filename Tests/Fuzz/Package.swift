@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
-// libFuzzer targets: DecoderFuzz (every decoder of bytes read from disk, in memory) and
-// ReservoirFuzz (a store opened on each input: recovery, reads, consumer state). Built by
+// libFuzzer targets: DecoderFuzz (every decoder of bytes read from disk, in memory),
+// RequestFuzz (every Kafka request decoder, in memory) and ReservoirFuzz (a store opened on each
+// input: recovery, reads, consumer state). Built by
 // Tests/Fuzz/run.sh with -sanitize=fuzzer,address and -enable-testing (DecoderFuzz reaches the
 // library's internal decoders), outside the `make test` build.
 import Foundation
@@ -17,19 +18,31 @@ let package = Package(
     dependencies: [
         .package(path: "../.."),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
+        .target(name: "FuzzDriver", path: "Sources/FuzzDriver"),
         .executableTarget(
             name: "ReservoirFuzz",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "Reservoir", package: root),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ReservoirFuzz"
         ),
         .executableTarget(
+            name: "RequestFuzz",
+            dependencies: [
+                "FuzzDriver",
+                .product(name: "ReservoirKafka", package: root),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/RequestFuzz"
+        ),
+        .executableTarget(
             name: "DecoderFuzz",
-            dependencies: [.product(name: "Reservoir", package: root)],
+            dependencies: ["FuzzDriver", .product(name: "Reservoir", package: root)],
             path: "Sources/DecoderFuzz"
         ),
     ]

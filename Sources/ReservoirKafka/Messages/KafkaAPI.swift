@@ -86,4 +86,62 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
         case .deleteGroups: DeleteGroupsRequest.firstFlexibleVersion
         }
     }
+
+    /// The generated request message of this API.
+    public var requestType: any KafkaMessage.Type {
+        switch self {
+        case .produce: ProduceRequest.self
+        case .fetch: FetchRequest.self
+        case .listOffsets: ListOffsetsRequest.self
+        case .metadata: MetadataRequest.self
+        case .offsetCommit: OffsetCommitRequest.self
+        case .offsetFetch: OffsetFetchRequest.self
+        case .findCoordinator: FindCoordinatorRequest.self
+        case .joinGroup: JoinGroupRequest.self
+        case .heartbeat: HeartbeatRequest.self
+        case .leaveGroup: LeaveGroupRequest.self
+        case .syncGroup: SyncGroupRequest.self
+        case .describeGroups: DescribeGroupsRequest.self
+        case .listGroups: ListGroupsRequest.self
+        case .saslHandshake: SaslHandshakeRequest.self
+        case .apiVersions: ApiVersionsRequest.self
+        case .createTopics: CreateTopicsRequest.self
+        case .deleteTopics: DeleteTopicsRequest.self
+        case .deleteRecords: DeleteRecordsRequest.self
+        case .initProducerId: InitProducerIdRequest.self
+        case .offsetForLeaderEpoch: OffsetForLeaderEpochRequest.self
+        case .describeConfigs: DescribeConfigsRequest.self
+        case .createPartitions: CreatePartitionsRequest.self
+        case .deleteGroups: DeleteGroupsRequest.self
+        }
+    }
+
+    /// The generated response message of this API.
+    public var responseType: any KafkaMessage.Type {
+        switch self {
+        case .produce: ProduceResponse.self
+        case .fetch: FetchResponse.self
+        case .listOffsets: ListOffsetsResponse.self
+        case .metadata: MetadataResponse.self
+        case .offsetCommit: OffsetCommitResponse.self
+        case .offsetFetch: OffsetFetchResponse.self
+        case .findCoordinator: FindCoordinatorResponse.self
+        case .joinGroup: JoinGroupResponse.self
+        case .heartbeat: HeartbeatResponse.self
+        case .leaveGroup: LeaveGroupResponse.self
+        case .syncGroup: SyncGroupResponse.self
+        case .describeGroups: DescribeGroupsResponse.self
+        case .listGroups: ListGroupsResponse.self
+        case .saslHandshake: SaslHandshakeResponse.self
+        case .apiVersions: ApiVersionsResponse.self
+        case .createTopics: CreateTopicsResponse.self
+        case .deleteTopics: DeleteTopicsResponse.self
+        case .deleteRecords: DeleteRecordsResponse.self
+        case .initProducerId: InitProducerIdResponse.self
+        case .offsetForLeaderEpoch: OffsetForLeaderEpochResponse.self
+        case .describeConfigs: DescribeConfigsResponse.self
+        case .createPartitions: CreatePartitionsResponse.self
+        case .deleteGroups: DeleteGroupsResponse.self
+        }
+    }
 }
