@@ -28,6 +28,13 @@ struct StoreLayout: Sendable, Hashable {
     static let lockFileName = ".lock"
 
     func topicDirectory(_ topic: String) -> String { topicsDirectory + "/" + topic }
+
+    /// Where a deleted topic's directory goes before its files are removed: a name no topic can
+    /// have ('~' is not allowed in topic names), so that a crash in between leaves a directory the
+    /// next open removes instead of a topic it opens.
+    func deletedTopicDirectory(_ topic: String, stamp: Int64) -> String { topicsDirectory + "/" + topic + "~deleted-\(stamp)" }
+    /// Whether a name in the topics directory is a deleted topic's, to remove at open.
+    static func isDeletedTopicDirectory(_ name: String) -> Bool { name.contains("~deleted-") }
     func topicSettings(_ topic: String) -> String { topicDirectory(topic) + "/topic.json" }
     func partitionDirectory(_ partition: TopicPartition) -> String {
         topicDirectory(partition.topic) + "/" + String(partition.partition)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FoundationEssentials
+import Logging
 import Synchronization
 
 extension Reservoir {
@@ -123,6 +124,46 @@ extension Reservoir {
                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
         }
         try writeCheckpoints()
+    }
+
+    /// Deletes a topic: its partitions close (appends and readers on them end with
+    /// ``ReservoirError/Code/closed``) and its directory is renamed out of the way at once, durably,
+    /// then removed. A crash in between leaves the renamed directory, which the next open removes;
+    /// the topic never comes back.
+    ///
+    /// - Throws: ``ReservoirError/Code/topicNotFound``; ``ReservoirError/Code/invalidArgument`` for
+    ///   an internal topic.
+    public func deleteTopic(_ name: String) throws(ReservoirError) {
+        try checkWritable(name)
+        try checkOpen()
+        try topics.withLock { (topics) throws(ReservoirError) in
+            guard let topic = topics[name] else { throw ReservoirError(.topicNotFound, "topic \(name) does not exist") }
+            // Closed first: appends and readers end before the files move.
+            for log in topic.partitions {
+                do throws(ReservoirError) { try log.close() } catch {
+                    options.logger.warning(
+                        "closing a deleted topic's partition failed", metadata: ["topic": "\(name)", "error": "\(error)"])
+                }
+            }
+            let target = layout.deletedTopicDirectory(name, stamp: wallClockMilliseconds())
+            try FileSystem.rename(topic.directory, to: target)
+            try FileSystem.syncDirectory(layout.topicsDirectory)
+            topics[name] = nil
+        }
+        try writeCheckpoints()
+        removeDeletedTopicDirectories()
+    }
+
+    /// Removes the directories of deleted topics (after a delete, and at open after a crash).
+    func removeDeletedTopicDirectories() {
+        guard let names = try? FileSystem.list(layout.topicsDirectory) else { return }
+        for name in names where StoreLayout.isDeletedTopicDirectory(name) {
+            do throws(ReservoirError) { try FileSystem.removeTree(layout.topicsDirectory + "/" + name) } catch {
+                options.logger.warning(
+                    "removing a deleted topic's files failed; the next open tries again",
+                    metadata: ["directory": "\(name)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Refuses partitions the process could not keep open: every partition holds at least three

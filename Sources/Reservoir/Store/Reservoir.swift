@@ -126,6 +126,7 @@ public final class Reservoir: Sendable {
         try FileSystem.createDirectoryDurably(topicsDirectory)
         // A failure here runs deinit, which stops the threads.
         try loadTopics()
+        removeDeletedTopicDirectories()
         if let offsets = topics.withLock({ $0[OffsetStore.topic] }) { try offsetStore.load(from: offsets.log(0)) }
         if let states = topics.withLock({ $0[QueueStateStore.topic] }) { try queueStates.load(from: states.log(0)) }
         maintenance.start(intervalMilliseconds: options.maintenanceIntervalMilliseconds)

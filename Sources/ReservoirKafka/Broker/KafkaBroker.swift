@@ -46,6 +46,12 @@ public final class KafkaBroker: Sendable {
         .produce: 3...11,
         .fetch: 4...12,
         .listOffsets: 1...6,
+        .createTopics: 0...7,
+        .deleteTopics: 0...6,
+        .createPartitions: 0...3,
+        .deleteRecords: 0...2,
+        .describeConfigs: 0...4,
+        .offsetForLeaderEpoch: 0...4,
     ]
 
     /// Handles one request: returns the response body (without its header), or nil when the
@@ -58,7 +64,23 @@ public final class KafkaBroker: Sendable {
         case .fetch: return try await fetch(FetchRequest.decode(body, version: version), version: version).encoded(version: version)
         case .listOffsets:
             return try listOffsets(ListOffsetsRequest.decode(body, version: version), version: version).encoded(version: version)
-        default: return nil
+        case .createTopics:
+            return try createTopics(CreateTopicsRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .deleteTopics:
+            return try deleteTopics(DeleteTopicsRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .createPartitions:
+            return try createPartitions(CreatePartitionsRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .deleteRecords:
+            return try deleteRecords(DeleteRecordsRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .describeConfigs:
+            return try describeConfigs(DescribeConfigsRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .offsetForLeaderEpoch:
+            return try offsetForLeaderEpoch(OffsetForLeaderEpochRequest.decode(body, version: version), version: version).encoded(
+                version: version)
+        case .offsetCommit, .offsetFetch, .findCoordinator, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
+            .saslHandshake, .initProducerId, .deleteGroups:
+            // Not advertised: the connection handler refuses them before they get here.
+            throw .unsupportedRequest(apiKey: api.rawValue, version: version)
         }
     }
 

@@ -13,6 +13,8 @@ public enum KafkaProtocolError: Error, Sendable, Hashable, CustomStringConvertib
     case trailingBytes(Int)
     /// A string that is not UTF-8.
     case invalidString
+    /// An API or version this broker does not serve.
+    case unsupportedRequest(apiKey: Int16, version: Int16)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum KafkaProtocolError: Error, Sendable, Hashable, CustomStringConvertib
         case .unexpectedNull(let field): "null \(field) where this version allows none"
         case .trailingBytes(let count): "\(count) bytes after the end of the message"
         case .invalidString: "a string that is not UTF-8"
+        case .unsupportedRequest(let key, let version): "API key \(key) version \(version) is not served by this broker"
         }
     }
 }

@@ -248,3 +248,19 @@ extension KafkaServerTests {
         #expect(missing.isEmpty, "\(missing.count) acknowledged records missing, first \(missing.prefix(3))")
     }
 }
+
+extension KafkaServerTests {
+    @Test("kafka-python's admin client: create topics with a config, describe it, add partitions, delete records, delete a topic")
+    func adminClient() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let server = try ServedStore(directory: dir + "/store", arguments: [])
+        let output = try Oracle.run("kafka_admin.py", ["\(server.port)"])
+        #expect(output == "ok\n")
+        server.stop()
+        let store = try Reservoir.open(at: dir + "/store")
+        defer { try? store.close() }
+        #expect(store.topicNames == ["admin-b"])
+        #expect(try store.log(topic: "admin-b", partition: 0).startOffset == 15)
+    }
+}
