@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 
@@ -11,13 +12,15 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private let broker: KafkaBroker
     private let logger: Logger
+    private let metrics: KafkaServerMetrics
     private var pending: [ByteBuffer] = []
     private var busy = false
     private var peer = "?"
 
-    init(broker: KafkaBroker, logger: Logger) {
+    init(broker: KafkaBroker, logger: Logger, metrics: KafkaServerMetrics) {
         self.broker = broker
         self.logger = logger
+        self.metrics = metrics
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -26,7 +29,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        pending.append(unwrapInboundIn(data))
+        let frame = unwrapInboundIn(data)
+        metrics.bytesIn.increment(by: Int64(frame.readableBytes + 4))
+        pending.append(frame)
         processNext(context: context)
     }
 
@@ -49,6 +54,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let broker = self.broker
         let loop = context.eventLoop
+        let started = ContinuousClock.now
         let future = loop.makeFutureWithTask { () async throws(KafkaProtocolError) -> ByteBuffer? in
             try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body)
         }
@@ -58,9 +64,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             handler.busy = false
             switch result {
             case .success(let body?):
-                context.writeAndFlush(handler.wrapOutboundOut(Self.frame(body, header: request.header, api: request.api)), promise: nil)
+                let response = Self.frame(body, header: request.header, api: request.api)
+                handler.metrics.bytesOut.increment(by: Int64(response.readableBytes))
+                handler.metrics.answered(request.api, nanoseconds: started.duration(to: .now).nanoseconds)
+                context.writeAndFlush(handler.wrapOutboundOut(response), promise: nil)
                 handler.processNext(context: context)
             case .success(nil):
+                handler.metrics.answered(request.api, nanoseconds: started.duration(to: .now).nanoseconds)
                 handler.processNext(context: context)
             case .failure(let error):
                 handler.logger.warning(
@@ -107,5 +117,14 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         writer.buffer.writeBuffer(&body)
         writer.buffer.setInteger(Int32(writer.buffer.readableBytes - 4), at: writer.buffer.readerIndex, endianness: .big)
         return writer.buffer
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (0 for a negative one).
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -40,12 +41,14 @@ public final class KafkaServer: Sendable {
     }
 
     private let channel: any Channel
+    private let connections: ConnectionCount
     private let logger: Logger
     /// The port the server listens on.
     public let port: Int
 
-    private init(channel: any Channel, logger: Logger) {
+    private init(channel: any Channel, connections: ConnectionCount, logger: Logger) {
         self.channel = channel
+        self.connections = connections
         self.logger = logger
         port = channel.localAddress?.port ?? 0
     }
@@ -55,6 +58,7 @@ public final class KafkaServer: Sendable {
         store: Reservoir, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "reservoir.kafka")
     ) async throws -> KafkaServer {
         let connections = ConnectionCount(limit: configuration.maxConnections)
+        let metrics = KafkaServerMetrics()
         // The advertised port follows the one bound when the caller asked for any free one.
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
@@ -62,30 +66,38 @@ public final class KafkaServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         let holder = BrokerHolder()
         let channel = try await bootstrap.childChannelInitializer { child in
-            guard connections.open() else {
+            guard connections.open(child) else {
+                metrics.refused.increment()
                 logger.warning("refusing a connection: at the connection limit", metadata: ["limit": "\(configuration.maxConnections)"])
                 return child.close()
             }
-            child.closeFuture.whenComplete { _ in connections.close() }
+            metrics.connections.record(connections.all.count)
+            child.closeFuture.whenComplete { _ in
+                connections.close(child)
+                metrics.connections.record(connections.all.count)
+            }
             guard let broker = holder.broker else { return child.close() }
             return child.eventLoop.makeCompletedFuture {
                 try child.pipeline.syncOperations.addHandler(
                     ByteToMessageHandler(KafkaFrameDecoder(maxFrameBytes: configuration.maxRequestBytes)))
-                try child.pipeline.syncOperations.addHandler(KafkaConnectionHandler(broker: broker, logger: logger))
+                try child.pipeline.syncOperations.addHandler(KafkaConnectionHandler(broker: broker, logger: logger, metrics: metrics))
             }
         }.bind(host: configuration.host, port: configuration.port).get()
         let bound = channel.localAddress?.port ?? configuration.port
         var brokerConfiguration = configuration.broker
         if configuration.port == 0 && brokerConfiguration.advertisedPort == 0 { brokerConfiguration.advertisedPort = bound }
         holder.set(KafkaBroker(store: store, configuration: brokerConfiguration, logger: logger))
-        let server = KafkaServer(channel: channel, logger: logger)
+        let server = KafkaServer(channel: channel, connections: connections, logger: logger)
         logger.info("listening on \(configuration.host):\(bound)")
         return server
     }
 
-    /// Stops accepting connections, closes the open ones, and returns when it is done.
+    /// Stops accepting connections, closes the open ones (a request in progress is answered
+    /// first only if it finishes before its connection closes), and returns when it is done.
     public func shutdown() async throws {
         try await channel.close()
+        for child in connections.all { try? await child.close() }
+        logger.info("stopped serving")
     }
 }
 
@@ -98,17 +110,18 @@ private final class BrokerHolder: Sendable {
     func set(_ broker: KafkaBroker) { value.withLock { $0 = broker } }
 }
 
-/// Open connections, against the limit.
+/// The open connections, against the limit.
 private final class ConnectionCount: Sendable {
-    private let count = Mutex(0)
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
     let limit: Int
     init(limit: Int) { self.limit = limit }
-    func open() -> Bool {
-        count.withLock { count in
-            guard count < limit else { return false }
-            count += 1
+    func open(_ channel: any Channel) -> Bool {
+        open.withLock { open in
+            guard open.count < limit else { return false }
+            open[ObjectIdentifier(channel)] = channel
             return true
         }
     }
-    func close() { count.withLock { $0 -= 1 } }
+    func close(_ channel: any Channel) { _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
+    var all: [any Channel] { open.withLock { Array($0.values) } }
 }

@@ -1,0 +1,56 @@
+import CoreMetrics
+import Foundation
+import MetricsTestKit
+import NIOCore
+import Testing
+@testable import Reservoir
+@testable import ReservoirKafka
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server started from Swift on an open store, as an application embeds it.
+@Suite("Kafka server embedded in an application", .serialized)
+struct EmbeddedServerTests {
+    @Test("started on a free port, it answers, counts what it answered, and shutdown closes open connections")
+    func embedded() async throws {
+        let metrics = testMetrics
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("embedded")
+        let server = try await KafkaServer.start(store: store, configuration: KafkaServer.Configuration(host: "127.0.0.1", port: 0))
+        #expect(server.port > 0)
+        let socket = try KafkaServerTests.connect(port: server.port)
+        defer { close(socket) }
+        // Metadata v1 for every topic (a null array), correlation id 9.
+        let request: [UInt8] = [0, 0, 0, 17, 0, 3, 0, 1, 0, 0, 0, 9, 0, 3] + Array("app".utf8) + [0xFF, 0xFF, 0xFF, 0xFF]
+        _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(socket, &buffer, buffer.count, 0)
+        try #require(count > 8)
+        #expect(Array(buffer[4..<8]) == [0, 0, 0, 9])
+        let response = try MetadataResponse.decode(.init(bytes: buffer[8..<count]), version: 1)
+        #expect(response.topics.map(\.name) == ["embedded"])
+        #expect(response.brokers.map(\.port) == [Int32(server.port)])
+        #expect(try metrics.expectCounter("reservoir_kafka_requests_total", [("api", "metadata")]).totalValue >= 1)
+        #expect(try metrics.expectCounter("reservoir_kafka_bytes_out_total").totalValue >= Int64(count))
+
+        try await server.shutdown()
+        // The connection was closed by the server.
+        #expect(recv(socket, &buffer, buffer.count, 0) <= 0)
+        // Nothing listens any more.
+        let probe = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected != 0)
+    }
+}
