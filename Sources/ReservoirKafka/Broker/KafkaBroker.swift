@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import Reservoir
 
 /// The APIs of a single-node Kafka broker over a store: it decodes a request's body, does what
@@ -64,14 +65,20 @@ public final class KafkaBroker: Sendable {
         case .fetch: return try await fetch(FetchRequest.decode(body, version: version), version: version).encoded(version: version)
         case .listOffsets:
             return try listOffsets(ListOffsetsRequest.decode(body, version: version), version: version).encoded(version: version)
+        // Administration creates, renames and fsyncs files: on NIO's thread pool, not on Swift
+        // concurrency's cooperative threads.
         case .createTopics:
-            return try createTopics(CreateTopicsRequest.decode(body, version: version), version: version).encoded(version: version)
+            let request = try CreateTopicsRequest.decode(body, version: version)
+            return await blocking { self.createTopics(request, version: version) }.encoded(version: version)
         case .deleteTopics:
-            return try deleteTopics(DeleteTopicsRequest.decode(body, version: version), version: version).encoded(version: version)
+            let request = try DeleteTopicsRequest.decode(body, version: version)
+            return await blocking { self.deleteTopics(request, version: version) }.encoded(version: version)
         case .createPartitions:
-            return try createPartitions(CreatePartitionsRequest.decode(body, version: version), version: version).encoded(version: version)
+            let request = try CreatePartitionsRequest.decode(body, version: version)
+            return await blocking { self.createPartitions(request, version: version) }.encoded(version: version)
         case .deleteRecords:
-            return try deleteRecords(DeleteRecordsRequest.decode(body, version: version), version: version).encoded(version: version)
+            let request = try DeleteRecordsRequest.decode(body, version: version)
+            return await blocking { self.deleteRecords(request, version: version) }.encoded(version: version)
         case .describeConfigs:
             return try describeConfigs(DescribeConfigsRequest.decode(body, version: version), version: version).encoded(version: version)
         case .offsetForLeaderEpoch:
@@ -81,6 +88,13 @@ public final class KafkaBroker: Sendable {
             .saslHandshake, .initProducerId, .deleteGroups:
             // Not advertised: the connection handler refuses them before they get here.
             throw .unsupportedRequest(apiKey: api.rawValue, version: version)
+        }
+    }
+
+    /// Runs `body`, which blocks on file-system calls, on NIO's thread pool.
+    private func blocking<R: Sendable>(_ body: @escaping @Sendable () -> R) async -> R {
+        await withCheckedContinuation { continuation in
+            NIOThreadPool.singleton.submit { _ in continuation.resume(returning: body()) }
         }
     }
 
