@@ -7,7 +7,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ORACLE_VENV := .build/oracle-venv
 
-.PHONY: deps test lint format tsan demo bench fuzz oracle clean
+.PHONY: deps test lint format tsan demo bench bench-kafka fuzz oracle clean
 
 # The suites whose code runs on several threads at once, for the thread-sanitizer run.
 TSAN_SUITES := BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
@@ -59,6 +59,10 @@ demo: deps
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release ReservoirBenchmarks
+
+# kcat against `reservoir serve` on loopback, beside the library's append figure (Docs/KAFKA.md).
+bench-kafka: deps
+	Benchmarks/kafka.sh
 
 fuzz: deps
 	Tests/Fuzz/run.sh
