@@ -44,8 +44,17 @@ struct ServeCommand: ParsableCommand {
         case .failure(let error):
             reservoir.closeOrExit()
             throw CLIFailure("cannot listen on \(listen): \(error)")
-        case .success:
-            // Served until a signal closes the store and exits (see OpenStores).
+        case .success(let server):
+            // Served until a signal: the server stops listening and closes its connections, then
+            // the store is flushed and closed cleanly (see OpenStores).
+            OpenStores.whenStopping {
+                let stopped = DispatchSemaphore(value: 0)
+                Task {
+                    try? await server.shutdown()
+                    stopped.signal()
+                }
+                _ = stopped.wait(timeout: .now() + 5)
+            }
             while true { pause() }
         }
     }

@@ -11,6 +11,11 @@ enum OpenStores {
     private static let stores = Mutex<[ObjectIdentifier: Reservoir]>([:])
     private static let stopping = Atomic<Bool>(false)
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    /// Work to do before the stores close on a signal (a server stops taking requests first).
+    private static let beforeClosing = Mutex<[@Sendable () -> Void]>([])
+
+    /// Runs `hook` when a signal closes the stores, before they close.
+    static func whenStopping(_ hook: @escaping @Sendable () -> Void) { beforeClosing.withLock { $0.append(hook) } }
 
     static func add(_ store: Reservoir) { stores.withLock { $0[ObjectIdentifier(store)] = store } }
     static func remove(_ store: Reservoir) { _ = stores.withLock { $0.removeValue(forKey: ObjectIdentifier(store)) } }
@@ -41,6 +46,7 @@ enum OpenStores {
 
     /// Closes every open store (reporting a failure in one line) and exits with `status`.
     static func closeAllAndExit(_ status: Int32) -> Never {
+        for hook in beforeClosing.withLock({ $0 }) { hook() }
         let open = stores.withLock { stores in
             defer { stores.removeAll() }
             return Array(stores.values)
