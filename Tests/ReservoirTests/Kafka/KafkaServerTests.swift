@@ -264,3 +264,14 @@ extension KafkaServerTests {
         #expect(try store.log(topic: "admin-b", partition: 0).startOffset == 15)
     }
 }
+
+extension KafkaServerTests {
+    @Test("aiokafka produces gzip batches with acks=all and reads them back with assigned partitions")
+    func aiokafka() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let server = try ServedStore(directory: dir + "/store")
+        defer { server.stop() }
+        #expect(try Oracle.run("kafka_aiokafka.py", ["\(server.port)"]) == "ok\n")
+    }
+}
