@@ -8,7 +8,7 @@ import Reservoir
 ///
 /// ```swift
 /// let store = try Reservoir.open(at: "/var/lib/shop/events")
-/// let server = try await KafkaServer.start(store: store, host: "127.0.0.1", port: 9092)
+/// let server = try await KafkaServer.start(store: store, configuration: .init(host: "127.0.0.1", port: 9092))
 /// // Kafka clients in other processes produce and fetch at 127.0.0.1:9092.
 /// try await server.shutdown()
 /// try store.close()
