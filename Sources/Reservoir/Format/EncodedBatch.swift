@@ -16,7 +16,7 @@ struct EncodedBatch {
     /// module encodes).
     let offsetCount: Int
     /// The largest record timestamp.
-    let maxTimestamp: Int64
+    private(set) var maxTimestamp: Int64
     /// Bytes of the records section before compression (the byte count less the header when
     /// uncompressed).
     let uncompressedRecordsBytes: Int
@@ -31,13 +31,22 @@ struct EncodedBatch {
         uncompressedRecordsBytes = summary.uncompressedRecordsBytes
     }
 
-    /// A batch encoded elsewhere (a Kafka client's), copied and checked whole: framing, magic 2,
-    /// CRC32C, and a length that is exactly the bytes given.
+    /// A batch encoded elsewhere (a Kafka client's), copied and checked whole as Kafka's log
+    /// validator checks a client's batch: framing, magic 2, CRC32C, a length that is exactly the
+    /// bytes given, a record count that is its offset range (no gaps, none empty), and neither a
+    /// control nor a transactional batch (markers come from a transaction coordinator, which
+    /// this store does not run).
     ///
     /// - Throws: ``FormatError`` naming what is wrong; nothing is kept.
     init(validating bytes: UnsafeRawBufferPointer) throws(FormatError) {
         let header = try RecordBatchHeader.validate(bytes, verifyCRC: true)
         guard header.totalSize == bytes.count else { throw .trailingBytes(count: bytes.count - header.totalSize) }
+        guard header.recordCount > 0, Int64(header.recordCount) == Int64(header.lastOffsetDelta) + 1 else {
+            throw .invalidRecord("a batch of \(header.recordCount) records over an offset range of \(Int64(header.lastOffsetDelta) + 1)")
+        }
+        guard !header.isControl, !header.isTransactional else {
+            throw .invalidRecord("a \(header.isControl ? "control" : "transactional") batch; this store runs no transactions")
+        }
         buffer = ByteBuffer(capacity: bytes.count)
         // Safe: the buffer was just allocated with at least `bytes.count` bytes.
         if let source = bytes.baseAddress { buffer.base.copyMemory(from: source, byteCount: bytes.count) }
@@ -46,6 +55,20 @@ struct EncodedBatch {
         offsetCount = Int(header.lastOffsetDelta) + 1
         maxTimestamp = header.maxTimestamp
         uncompressedRecordsBytes = header.compression == CompressionCodec.none ? bytes.count - RecordBatchHeader.size : 0
+    }
+
+    /// Sets the header's largest timestamp to the one its records hold, as Kafka's log validator
+    /// does, and the CRC with it: retention and the time index go by this field, so a client's
+    /// wrong value must not make its records look older or newer than they are. Only for a batch
+    /// this value owns (``init(validating:)`` copies the client's bytes).
+    mutating func correctMaxTimestamp(_ timestamp: Int64) {
+        guard timestamp != maxTimestamp else { return }
+        maxTimestamp = timestamp
+        // Safe: the buffer holds the whole batch, header included, `byteCount` bytes.
+        BigEndian.store(timestamp, buffer.base, RecordBatchHeader.Field.maxTimestamp)
+        let covered = UnsafeRawBufferPointer(
+            start: buffer.base + RecordBatchHeader.Field.attributes, count: byteCount - RecordBatchHeader.Field.attributes)
+        BigEndian.store(CRC32C.checksum(covered), buffer.base, RecordBatchHeader.Field.crc)
     }
 
     /// Writes the batch's base offset (the log does, as it assigns offsets).

@@ -98,17 +98,24 @@ struct AppendPipeline {
     /// record and the batch within the topic's limits.
     func validate(clientBatch bytes: UnsafeRawBufferPointer) throws(ReservoirError) -> EncodedBatch {
         let context = "a client's batch for topic \(topic.name)"
-        let batch: EncodedBatch
-        do { batch = try EncodedBatch(validating: bytes) } catch { throw error.reservoirError(context: context) }
+        var batch: EncodedBatch
+        let header: RecordBatchHeader
+        do {
+            batch = try EncodedBatch(validating: bytes)
+            header = try RecordBatchHeader.read(from: bytes)
+        } catch {
+            throw error.reservoirError(context: context)
+        }
         let compacted = topic.isCompacted
         let decoder = RecordDecoder()
         var unkeyed = false
         var largest = 0
+        var latest = Int64.min
         do {
-            let view = RecordBatch(owner: nil, bytes: bytes, header: try RecordBatchHeader.read(from: bytes))
-            try decoder.iterate(view, verifyCRC: false) { record in
+            try decoder.iterate(RecordBatch(owner: nil, bytes: bytes, header: header), verifyCRC: false) { record in
                 if compacted && record.keyBytes == nil { unkeyed = true }
                 largest = max(largest, record.rawBytes.count)
+                latest = max(latest, record.timestamp)
                 return true
             }
         } catch {
@@ -116,6 +123,8 @@ struct AppendPipeline {
         }
         if unkeyed { throw topic.unkeyedRecordError(index: nil) }
         try topic.limits.checkRecord(bytes: largest)
+        // With LogAppendTime the header's timestamp is every record's, so it is right by definition.
+        if !header.isLogAppendTime { batch.correctMaxTimestamp(latest) }
         return try topic.limits.check(batch)
     }
 

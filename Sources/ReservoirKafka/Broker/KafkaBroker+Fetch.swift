@@ -8,8 +8,10 @@ extension KafkaBroker {
     /// on the store's wake-up (no polling) and reads again.
     func fetch(_ request: FetchRequest, version: Int16) async -> FetchResponse {
         var response = read(request)
-        let gathered = response.responses.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + ($1.records?.readableBytes ?? 0) } }
-        if gathered < Int(request.minBytes), request.maxWaitMs > 0 {
+        let partitions = response.responses.flatMap(\.partitions)
+        let gathered = partitions.reduce(0) { $0 + ($1.records?.readableBytes ?? 0) }
+        // An error (an unknown partition, an offset out of range) is answered at once, as Kafka does.
+        if gathered < Int(request.minBytes), request.maxWaitMs > 0, partitions.allSatisfy({ $0.errorCode == 0 }) {
             var positions: [TopicPartition: Int64] = [:]
             for topic in request.topics {
                 for partition in topic.partitions {
@@ -50,14 +52,22 @@ extension KafkaBroker {
         data.highWatermark = log.endOffset
         data.lastStableOffset = log.endOffset
         data.logStartOffset = log.startOffset
-        let limit = min(Int(max(request.partitionMaxBytes, 1)), max(budget, 1))
         do {
-            let result = try log.read(from: request.fetchOffset, maxBytes: limit)
-            var records = ByteBufferAllocator().buffer(capacity: result.byteCount)
-            for batch in result.batches where budget > 0 || records.readableBytes == 0 {
-                _ = batch.withUnsafeBytes { records.writeBytes($0) }
-                budget -= batch.byteCount
+            // Past the request's byte budget only offsets and watermarks are answered; within it a
+            // partition gets at least one batch (Kafka's rule, so that a batch larger than the
+            // limits still makes progress).
+            guard budget > 0 else {
+                if request.fetchOffset < log.startOffset || request.fetchOffset > log.endOffset {
+                    data.errorCode = KafkaErrorCode.offsetOutOfRange.rawValue
+                }
+                return data
             }
+            let result = try log.read(from: request.fetchOffset, maxBytes: min(Int(max(request.partitionMaxBytes, 1)), budget))
+            var records = ByteBufferAllocator().buffer(capacity: result.byteCount)
+            for batch in result.batches {
+                _ = batch.withUnsafeBytes { records.writeBytes($0) }
+            }
+            budget -= records.readableBytes
             data.records = records
             data.highWatermark = result.endOffset
             data.lastStableOffset = result.endOffset

@@ -12,18 +12,18 @@ extension KafkaBroker {
         for topicData in request.topicData {
             var topicResponse = ProduceResponse.TopicProduceResponse()
             topicResponse.name = topicData.name
-            let exists: Bool
+            var topicError: ReservoirError?
             do {
                 _ = try existingOrCreated(topicData.name, create: configuration.autoCreateTopics)
-                exists = true
             } catch {
-                exists = false
+                topicError = error
             }
             for partitionData in topicData.partitionData {
                 var partitionResponse = ProduceResponse.PartitionProduceResponse()
                 partitionResponse.index = partitionData.index
-                if !exists {
-                    partitionResponse.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
+                if let topicError {
+                    partitionResponse.errorCode = KafkaErrorCode(topicError).rawValue
+                    partitionResponse.errorMessage = topicError.message
                 } else if request.acks != 0 && request.acks != 1 && request.acks != -1 {
                     partitionResponse.errorCode = KafkaErrorCode.invalidRequiredAcks.rawValue
                 } else {

@@ -42,8 +42,15 @@ public struct KafkaWriter {
     }
 
     public mutating func writeString(_ value: String, compact: Bool) {
-        let utf8 = value.utf8
-        writeLength(utf8.count, compact: compact, wide: false)
+        let count = value.utf8.count
+        // A legacy string's length is an int16: a longer one (only ever a message the broker
+        // composed) is cut, never a trap.
+        guard compact || count <= Int(Int16.max) else {
+            writeLength(Int(Int16.max), compact: false, wide: false)
+            buffer.writeBytes(value.utf8.prefix(Int(Int16.max)))
+            return
+        }
+        writeLength(count, compact: compact, wide: false)
         buffer.writeString(value)
     }
 
