@@ -297,8 +297,6 @@ def struct_body(struct, message, indent, is_root):
     out.append("%spublic init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {" % pad)
     body = []
     flex = flexible_expr(message)
-    body.append("let flexible = %s" % flex)
-    body.append("_ = flexible")
     tagged = []
     for field in struct.fields:
         if field.versions.empty:
@@ -339,13 +337,15 @@ def struct_body(struct, message, indent, is_root):
             body.append("}")
         else:
             body.append("if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }")
+    if any("flexible" in line for line in body):
+        body.insert(0, "let flexible = %s" % flex)
     out += ["%s    %s" % (pad, line) if line else "" for line in body]
     out.append("%s}" % pad)
     out.append("")
     # Encoding
     out.append("%s/// Encodes the %s as `version` lays it out." % (pad, "message" if is_root else "structure"))
     out.append("%spublic func encode(into writer: inout KafkaWriter, version: Int16) {" % pad)
-    body = ["let flexible = %s" % flex, "_ = flexible"]
+    body = []
     for field in struct.fields:
         if field.versions.empty or not field.tagged.empty:
             if field.tagged.empty:
@@ -375,6 +375,8 @@ def struct_body(struct, message, indent, is_root):
             body.append("}")
         else:
             body.append("if flexible { writer.writeUnsignedVarint(0) }")
+    if any("flexible" in line for line in body):
+        body.insert(0, "let flexible = %s" % flex)
     out += ["%s    %s" % (pad, line) if line else "" for line in body]
     out.append("%s}" % pad)
     return out

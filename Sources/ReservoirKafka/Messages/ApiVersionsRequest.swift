@@ -19,7 +19,6 @@ public struct ApiVersionsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 3 { clientSoftwareName = try reader.readString(compact: flexible) }
         if version >= 3 { clientSoftwareVersion = try reader.readString(compact: flexible) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -28,7 +27,6 @@ public struct ApiVersionsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 3 { writer.writeString(clientSoftwareName, compact: flexible) }
         if version >= 3 { writer.writeString(clientSoftwareVersion, compact: flexible) }
         if flexible { writer.writeUnsignedVarint(0) }

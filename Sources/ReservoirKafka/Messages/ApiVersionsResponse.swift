@@ -35,7 +35,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 3
-        _ = flexible
         errorCode = try reader.readInt16()
         apiKeys = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try ApiVersion(from: &reader, version: version) }
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
@@ -59,7 +58,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 3
-        _ = flexible
         writer.writeInt16(errorCode)
         writer.writeArray(apiKeys, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
@@ -95,7 +93,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 3
-            _ = flexible
             apiKey = try reader.readInt16()
             minVersion = try reader.readInt16()
             maxVersion = try reader.readInt16()
@@ -105,7 +102,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 3
-            _ = flexible
             writer.writeInt16(apiKey)
             writer.writeInt16(minVersion)
             writer.writeInt16(maxVersion)
@@ -127,7 +123,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 3
-            _ = flexible
             if version >= 3 { name = try reader.readString(compact: flexible) }
             if version >= 3 { minVersion = try reader.readInt16() }
             if version >= 3 { maxVersion = try reader.readInt16() }
@@ -137,7 +132,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 3
-            _ = flexible
             if version >= 3 { writer.writeString(name, compact: flexible) }
             if version >= 3 { writer.writeInt16(minVersion) }
             if version >= 3 { writer.writeInt16(maxVersion) }
@@ -159,7 +153,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 3
-            _ = flexible
             if version >= 3 { name = try reader.readString(compact: flexible) }
             if version >= 3 { maxVersionLevel = try reader.readInt16() }
             if version >= 3 { minVersionLevel = try reader.readInt16() }
@@ -169,7 +162,6 @@ public struct ApiVersionsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 3
-            _ = flexible
             if version >= 3 { writer.writeString(name, compact: flexible) }
             if version >= 3 { writer.writeInt16(maxVersionLevel) }
             if version >= 3 { writer.writeInt16(minVersionLevel) }

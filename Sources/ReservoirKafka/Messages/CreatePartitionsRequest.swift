@@ -22,7 +22,6 @@ public struct CreatePartitionsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try CreatePartitionsTopic(from: &reader, version: version) }
         timeoutMs = try reader.readInt32()
         validateOnly = try reader.readBool()
@@ -32,7 +31,6 @@ public struct CreatePartitionsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         writer.writeInt32(timeoutMs)
         writer.writeBool(validateOnly)
@@ -53,7 +51,6 @@ public struct CreatePartitionsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 2
-            _ = flexible
             name = try reader.readString(compact: flexible)
             count = try reader.readInt32()
             assignments = try reader.readNullableArray(compact: flexible, nullable: true) { reader throws(KafkaProtocolError) in try CreatePartitionsAssignment(from: &reader, version: version) }
@@ -63,7 +60,6 @@ public struct CreatePartitionsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 2
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeInt32(count)
             writer.writeNullableArray(assignments, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
@@ -81,7 +77,6 @@ public struct CreatePartitionsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 2
-            _ = flexible
             brokerIds = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readInt32() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
         }
@@ -89,7 +84,6 @@ public struct CreatePartitionsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 2
-            _ = flexible
             writer.writeArray(brokerIds, compact: flexible) { writer, element in writer.writeInt32(element) }
             if flexible { writer.writeUnsignedVarint(0) }
         }

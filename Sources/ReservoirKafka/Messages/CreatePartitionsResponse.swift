@@ -20,7 +20,6 @@ public struct CreatePartitionsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         throttleTimeMs = try reader.readInt32()
         results = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try CreatePartitionsTopicResult(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct CreatePartitionsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeInt32(throttleTimeMs)
         writer.writeArray(results, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -49,7 +47,6 @@ public struct CreatePartitionsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 2
-            _ = flexible
             name = try reader.readString(compact: flexible)
             errorCode = try reader.readInt16()
             errorMessage = try reader.readNullableString(compact: flexible, nullable: true)
@@ -59,7 +56,6 @@ public struct CreatePartitionsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 2
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeInt16(errorCode)
             writer.writeNullableString(errorMessage, compact: flexible)

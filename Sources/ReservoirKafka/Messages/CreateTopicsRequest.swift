@@ -22,7 +22,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 5
-        _ = flexible
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try CreatableTopic(from: &reader, version: version) }
         timeoutMs = try reader.readInt32()
         if version >= 1 { validateOnly = try reader.readBool() }
@@ -32,7 +31,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 5
-        _ = flexible
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         writer.writeInt32(timeoutMs)
         if version >= 1 { writer.writeBool(validateOnly) }
@@ -61,7 +59,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             name = try reader.readString(compact: flexible)
             numPartitions = try reader.readInt32()
             replicationFactor = try reader.readInt16()
@@ -73,7 +70,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeInt32(numPartitions)
             writer.writeInt16(replicationFactor)
@@ -95,7 +91,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             partitionIndex = try reader.readInt32()
             brokerIds = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readInt32() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -104,7 +99,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             writer.writeInt32(partitionIndex)
             writer.writeArray(brokerIds, compact: flexible) { writer, element in writer.writeInt32(element) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -123,7 +117,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             name = try reader.readString(compact: flexible)
             value = try reader.readNullableString(compact: flexible, nullable: true)
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -132,7 +125,6 @@ public struct CreateTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeNullableString(value, compact: flexible)
             if flexible { writer.writeUnsignedVarint(0) }

@@ -20,7 +20,6 @@ public struct CreateTopicsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 5
-        _ = flexible
         if version >= 2 { throttleTimeMs = try reader.readInt32() }
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try CreatableTopicResult(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct CreateTopicsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 5
-        _ = flexible
         if version >= 2 { writer.writeInt32(throttleTimeMs) }
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -60,7 +58,6 @@ public struct CreateTopicsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             name = try reader.readString(compact: flexible)
             if version >= 7 { topicId = try reader.readUUID() }
             errorCode = try reader.readInt16()
@@ -82,7 +79,6 @@ public struct CreateTopicsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             writer.writeString(name, compact: flexible)
             if version >= 7 { writer.writeUUID(topicId) }
             writer.writeInt16(errorCode)
@@ -118,7 +114,6 @@ public struct CreateTopicsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             if version >= 5 { name = try reader.readString(compact: flexible) }
             if version >= 5 { value = try reader.readNullableString(compact: flexible, nullable: version >= 5) }
             if version >= 5 { readOnly = try reader.readBool() }
@@ -130,7 +125,6 @@ public struct CreateTopicsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             if version >= 5 { writer.writeString(name, compact: flexible) }
             if version >= 5 { writer.writeNullableString(value, compact: flexible) }
             if version >= 5 { writer.writeBool(readOnly) }

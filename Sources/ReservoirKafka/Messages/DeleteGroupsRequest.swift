@@ -17,7 +17,6 @@ public struct DeleteGroupsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         groupsNames = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
     }
@@ -25,7 +24,6 @@ public struct DeleteGroupsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeArray(groupsNames, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) }
         if flexible { writer.writeUnsignedVarint(0) }
     }

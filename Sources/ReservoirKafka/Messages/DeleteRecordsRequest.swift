@@ -19,7 +19,6 @@ public struct DeleteRecordsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DeleteRecordsTopic(from: &reader, version: version) }
         timeoutMs = try reader.readInt32()
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -28,7 +27,6 @@ public struct DeleteRecordsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         writer.writeInt32(timeoutMs)
         if flexible { writer.writeUnsignedVarint(0) }
@@ -46,7 +44,6 @@ public struct DeleteRecordsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 2
-            _ = flexible
             name = try reader.readString(compact: flexible)
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DeleteRecordsPartition(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -55,7 +52,6 @@ public struct DeleteRecordsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 2
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -74,7 +70,6 @@ public struct DeleteRecordsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 2
-            _ = flexible
             partitionIndex = try reader.readInt32()
             offset = try reader.readInt64()
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -83,7 +78,6 @@ public struct DeleteRecordsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 2
-            _ = flexible
             writer.writeInt32(partitionIndex)
             writer.writeInt64(offset)
             if flexible { writer.writeUnsignedVarint(0) }

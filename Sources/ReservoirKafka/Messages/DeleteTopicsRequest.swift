@@ -21,7 +21,6 @@ public struct DeleteTopicsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 6 { topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DeleteTopicState(from: &reader, version: version) } }
         if version <= 5 { topicNames = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) } }
         timeoutMs = try reader.readInt32()
@@ -31,7 +30,6 @@ public struct DeleteTopicsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 6 { writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
         if version <= 5 { writer.writeArray(topicNames, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) } }
         writer.writeInt32(timeoutMs)
@@ -50,7 +48,6 @@ public struct DeleteTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 6 { name = try reader.readNullableString(compact: flexible, nullable: version >= 6) }
             if version >= 6 { topicId = try reader.readUUID() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -59,7 +56,6 @@ public struct DeleteTopicsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 6 { writer.writeNullableString(name, compact: flexible) }
             if version >= 6 { writer.writeUUID(topicId) }
             if flexible { writer.writeUnsignedVarint(0) }

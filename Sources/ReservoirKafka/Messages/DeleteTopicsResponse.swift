@@ -20,7 +20,6 @@ public struct DeleteTopicsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         responses = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DeletableTopicResult(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct DeleteTopicsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         writer.writeArray(responses, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -51,7 +49,6 @@ public struct DeleteTopicsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             name = try reader.readNullableString(compact: flexible, nullable: version >= 6)
             if version >= 6 { topicId = try reader.readUUID() }
             errorCode = try reader.readInt16()
@@ -62,7 +59,6 @@ public struct DeleteTopicsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeNullableString(name, compact: flexible)
             if version >= 6 { writer.writeUUID(topicId) }
             writer.writeInt16(errorCode)

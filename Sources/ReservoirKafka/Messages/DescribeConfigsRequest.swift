@@ -21,7 +21,6 @@ public struct DescribeConfigsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         resources = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DescribeConfigsResource(from: &reader, version: version) }
         if version >= 1 { includeSynonyms = try reader.readBool() }
         if version >= 3 { includeDocumentation = try reader.readBool() }
@@ -31,7 +30,6 @@ public struct DescribeConfigsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         writer.writeArray(resources, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if version >= 1 { writer.writeBool(includeSynonyms) }
         if version >= 3 { writer.writeBool(includeDocumentation) }
@@ -53,7 +51,6 @@ public struct DescribeConfigsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             resourceType = try reader.readInt8()
             resourceName = try reader.readString(compact: flexible)
             configurationKeys = try reader.readNullableArray(compact: flexible, nullable: true) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) }
@@ -63,7 +60,6 @@ public struct DescribeConfigsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeInt8(resourceType)
             writer.writeString(resourceName, compact: flexible)
             writer.writeNullableArray(configurationKeys, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) }

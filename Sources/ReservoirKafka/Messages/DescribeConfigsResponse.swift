@@ -20,7 +20,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         throttleTimeMs = try reader.readInt32()
         results = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DescribeConfigsResult(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         writer.writeInt32(throttleTimeMs)
         writer.writeArray(results, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -55,7 +53,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             errorCode = try reader.readInt16()
             errorMessage = try reader.readNullableString(compact: flexible, nullable: true)
             resourceType = try reader.readInt8()
@@ -67,7 +64,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeInt16(errorCode)
             writer.writeNullableString(errorMessage, compact: flexible)
             writer.writeInt8(resourceType)
@@ -104,7 +100,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             name = try reader.readString(compact: flexible)
             value = try reader.readNullableString(compact: flexible, nullable: true)
             readOnly = try reader.readBool()
@@ -120,7 +115,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeNullableString(value, compact: flexible)
             writer.writeBool(readOnly)
@@ -148,7 +142,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 1 { name = try reader.readString(compact: flexible) }
             if version >= 1 { value = try reader.readNullableString(compact: flexible, nullable: true) }
             if version >= 1 { source = try reader.readInt8() }
@@ -158,7 +151,6 @@ public struct DescribeConfigsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 1 { writer.writeString(name, compact: flexible) }
             if version >= 1 { writer.writeNullableString(value, compact: flexible) }
             if version >= 1 { writer.writeInt8(source) }

@@ -19,7 +19,6 @@ public struct DescribeGroupsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 5
-        _ = flexible
         groups = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) }
         if version >= 3 { includeAuthorizedOperations = try reader.readBool() }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -28,7 +27,6 @@ public struct DescribeGroupsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 5
-        _ = flexible
         writer.writeArray(groups, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) }
         if version >= 3 { writer.writeBool(includeAuthorizedOperations) }
         if flexible { writer.writeUnsignedVarint(0) }

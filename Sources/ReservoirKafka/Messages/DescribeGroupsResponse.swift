@@ -20,7 +20,6 @@ public struct DescribeGroupsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 5
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         groups = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try DescribedGroup(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct DescribeGroupsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 5
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         writer.writeArray(groups, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -57,7 +55,6 @@ public struct DescribeGroupsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             errorCode = try reader.readInt16()
             groupId = try reader.readString(compact: flexible)
             groupState = try reader.readString(compact: flexible)
@@ -71,7 +68,6 @@ public struct DescribeGroupsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             writer.writeInt16(errorCode)
             writer.writeString(groupId, compact: flexible)
             writer.writeString(groupState, compact: flexible)
@@ -104,7 +100,6 @@ public struct DescribeGroupsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 5
-            _ = flexible
             memberId = try reader.readString(compact: flexible)
             if version >= 4 { groupInstanceId = try reader.readNullableString(compact: flexible, nullable: version >= 4) }
             clientId = try reader.readString(compact: flexible)
@@ -117,7 +112,6 @@ public struct DescribeGroupsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 5
-            _ = flexible
             writer.writeString(memberId, compact: flexible)
             if version >= 4 { writer.writeNullableString(groupInstanceId, compact: flexible) }
             writer.writeString(clientId, compact: flexible)

@@ -46,7 +46,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 12
-        _ = flexible
         if version <= 14 { replicaId = try reader.readInt32() }
         maxWaitMs = try reader.readInt32()
         minBytes = try reader.readInt32()
@@ -73,7 +72,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 12
-        _ = flexible
         if version <= 14 { writer.writeInt32(replicaId) }
         writer.writeInt32(maxWaitMs)
         writer.writeInt32(minBytes)
@@ -108,7 +106,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 15 { replicaId = try reader.readInt32() }
             if version >= 15 { replicaEpoch = try reader.readInt64() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -117,7 +114,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 15 { writer.writeInt32(replicaId) }
             if version >= 15 { writer.writeInt64(replicaEpoch) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -138,7 +134,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version <= 12 { topic = try reader.readString(compact: flexible) }
             if version >= 13 { topicId = try reader.readUUID() }
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try FetchPartition(from: &reader, version: version) }
@@ -148,7 +143,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version <= 12 { writer.writeString(topic, compact: flexible) }
             if version >= 13 { writer.writeUUID(topicId) }
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
@@ -180,7 +174,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             partition = try reader.readInt32()
             if version >= 9 { currentLeaderEpoch = try reader.readInt32() }
             fetchOffset = try reader.readInt64()
@@ -201,7 +194,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             writer.writeInt32(partition)
             if version >= 9 { writer.writeInt32(currentLeaderEpoch) }
             writer.writeInt64(fetchOffset)
@@ -232,7 +224,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 7 && version <= 12 { topic = try reader.readString(compact: flexible) }
             if version >= 13 { topicId = try reader.readUUID() }
             if version >= 7 { partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readInt32() } }
@@ -242,7 +233,6 @@ public struct FetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 7 && version <= 12 { writer.writeString(topic, compact: flexible) }
             if version >= 13 { writer.writeUUID(topicId) }
             if version >= 7 { writer.writeArray(partitions, compact: flexible) { writer, element in writer.writeInt32(element) } }

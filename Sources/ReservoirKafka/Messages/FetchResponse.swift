@@ -27,7 +27,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 12
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         if version >= 7 { errorCode = try reader.readInt16() }
         if version >= 7 { sessionId = try reader.readInt32() }
@@ -46,7 +45,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 12
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         if version >= 7 { writer.writeInt16(errorCode) }
         if version >= 7 { writer.writeInt32(sessionId) }
@@ -74,7 +72,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version <= 12 { topic = try reader.readString(compact: flexible) }
             if version >= 13 { topicId = try reader.readUUID() }
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try PartitionData(from: &reader, version: version) }
@@ -84,7 +81,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version <= 12 { writer.writeString(topic, compact: flexible) }
             if version >= 13 { writer.writeUUID(topicId) }
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
@@ -129,7 +125,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             partitionIndex = try reader.readInt32()
             errorCode = try reader.readInt16()
             highWatermark = try reader.readInt64()
@@ -156,7 +151,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             writer.writeInt32(partitionIndex)
             writer.writeInt16(errorCode)
             writer.writeInt64(highWatermark)
@@ -193,7 +187,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 12 { epoch = try reader.readInt32() }
             if version >= 12 { endOffset = try reader.readInt64() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -202,7 +195,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 12 { writer.writeInt32(epoch) }
             if version >= 12 { writer.writeInt64(endOffset) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -221,7 +213,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 12 { leaderId = try reader.readInt32() }
             if version >= 12 { leaderEpoch = try reader.readInt32() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -230,7 +221,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 12 { writer.writeInt32(leaderId) }
             if version >= 12 { writer.writeInt32(leaderEpoch) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -249,7 +239,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             endOffset = try reader.readInt64()
             epoch = try reader.readInt32()
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -258,7 +247,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             writer.writeInt64(endOffset)
             writer.writeInt32(epoch)
             if flexible { writer.writeUnsignedVarint(0) }
@@ -277,7 +265,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 4 { producerId = try reader.readInt64() }
             if version >= 4 { firstOffset = try reader.readInt64() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -286,7 +273,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 4 { writer.writeInt64(producerId) }
             if version >= 4 { writer.writeInt64(firstOffset) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -310,7 +296,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 16 { nodeId = try reader.readInt32() }
             if version >= 16 { host = try reader.readString(compact: flexible) }
             if version >= 16 { port = try reader.readInt32() }
@@ -321,7 +306,6 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 12
-            _ = flexible
             if version >= 16 { writer.writeInt32(nodeId) }
             if version >= 16 { writer.writeString(host, compact: flexible) }
             if version >= 16 { writer.writeInt32(port) }

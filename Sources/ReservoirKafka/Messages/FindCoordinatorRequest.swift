@@ -21,7 +21,6 @@ public struct FindCoordinatorRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 3
-        _ = flexible
         if version <= 3 { key = try reader.readString(compact: flexible) }
         if version >= 1 { keyType = try reader.readInt8() }
         if version >= 4 { coordinatorKeys = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) } }
@@ -31,7 +30,6 @@ public struct FindCoordinatorRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 3
-        _ = flexible
         if version <= 3 { writer.writeString(key, compact: flexible) }
         if version >= 1 { writer.writeInt8(keyType) }
         if version >= 4 { writer.writeArray(coordinatorKeys, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) } }

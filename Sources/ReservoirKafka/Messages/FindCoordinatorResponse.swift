@@ -30,7 +30,6 @@ public struct FindCoordinatorResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         if version <= 3 { errorCode = try reader.readInt16() }
         if version >= 1 && version <= 3 { errorMessage = try reader.readNullableString(compact: flexible, nullable: version >= 1 && version <= 3) }
@@ -44,7 +43,6 @@ public struct FindCoordinatorResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         if version <= 3 { writer.writeInt16(errorCode) }
         if version >= 1 && version <= 3 { writer.writeNullableString(errorMessage, compact: flexible) }
@@ -75,7 +73,6 @@ public struct FindCoordinatorResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 3
-            _ = flexible
             if version >= 4 { key = try reader.readString(compact: flexible) }
             if version >= 4 { nodeId = try reader.readInt32() }
             if version >= 4 { host = try reader.readString(compact: flexible) }
@@ -88,7 +85,6 @@ public struct FindCoordinatorResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 3
-            _ = flexible
             if version >= 4 { writer.writeString(key, compact: flexible) }
             if version >= 4 { writer.writeInt32(nodeId) }
             if version >= 4 { writer.writeString(host, compact: flexible) }

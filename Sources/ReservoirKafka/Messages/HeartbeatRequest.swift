@@ -24,7 +24,6 @@ public struct HeartbeatRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         groupId = try reader.readString(compact: flexible)
         generationId = try reader.readInt32()
         memberId = try reader.readString(compact: flexible)
@@ -35,7 +34,6 @@ public struct HeartbeatRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         writer.writeString(groupId, compact: flexible)
         writer.writeInt32(generationId)
         writer.writeString(memberId, compact: flexible)

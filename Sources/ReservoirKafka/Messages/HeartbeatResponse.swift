@@ -20,7 +20,6 @@ public struct HeartbeatResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         errorCode = try reader.readInt16()
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct HeartbeatResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         writer.writeInt16(errorCode)
         if flexible { writer.writeUnsignedVarint(0) }

@@ -27,7 +27,6 @@ public struct InitProducerIdRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         transactionalId = try reader.readNullableString(compact: flexible, nullable: true)
         transactionTimeoutMs = try reader.readInt32()
         if version >= 3 { producerId = try reader.readInt64() }
@@ -38,7 +37,6 @@ public struct InitProducerIdRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeNullableString(transactionalId, compact: flexible)
         writer.writeInt32(transactionTimeoutMs)
         if version >= 3 { writer.writeInt64(producerId) }

@@ -24,7 +24,6 @@ public struct InitProducerIdResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         throttleTimeMs = try reader.readInt32()
         errorCode = try reader.readInt16()
         producerId = try reader.readInt64()
@@ -35,7 +34,6 @@ public struct InitProducerIdResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeInt32(throttleTimeMs)
         writer.writeInt16(errorCode)
         writer.writeInt64(producerId)

@@ -35,7 +35,6 @@ public struct JoinGroupRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 6
-        _ = flexible
         groupId = try reader.readString(compact: flexible)
         sessionTimeoutMs = try reader.readInt32()
         if version >= 1 { rebalanceTimeoutMs = try reader.readInt32() }
@@ -50,7 +49,6 @@ public struct JoinGroupRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 6
-        _ = flexible
         writer.writeString(groupId, compact: flexible)
         writer.writeInt32(sessionTimeoutMs)
         if version >= 1 { writer.writeInt32(rebalanceTimeoutMs) }
@@ -74,7 +72,6 @@ public struct JoinGroupRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             name = try reader.readString(compact: flexible)
             metadata = try reader.readBytes(compact: flexible)
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -83,7 +80,6 @@ public struct JoinGroupRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeBytes(metadata, compact: flexible)
             if flexible { writer.writeUnsignedVarint(0) }

@@ -34,7 +34,6 @@ public struct JoinGroupResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 6
-        _ = flexible
         if version >= 2 { throttleTimeMs = try reader.readInt32() }
         errorCode = try reader.readInt16()
         generationId = try reader.readInt32()
@@ -50,7 +49,6 @@ public struct JoinGroupResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 6
-        _ = flexible
         if version >= 2 { writer.writeInt32(throttleTimeMs) }
         writer.writeInt16(errorCode)
         writer.writeInt32(generationId)
@@ -78,7 +76,6 @@ public struct JoinGroupResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             memberId = try reader.readString(compact: flexible)
             if version >= 5 { groupInstanceId = try reader.readNullableString(compact: flexible, nullable: version >= 5) }
             metadata = try reader.readBytes(compact: flexible)
@@ -88,7 +85,6 @@ public struct JoinGroupResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             writer.writeString(memberId, compact: flexible)
             if version >= 5 { writer.writeNullableString(groupInstanceId, compact: flexible) }
             writer.writeBytes(metadata, compact: flexible)

@@ -21,7 +21,6 @@ public struct LeaveGroupRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         groupId = try reader.readString(compact: flexible)
         if version <= 2 { memberId = try reader.readString(compact: flexible) }
         if version >= 3 { members = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try MemberIdentity(from: &reader, version: version) } }
@@ -31,7 +30,6 @@ public struct LeaveGroupRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         writer.writeString(groupId, compact: flexible)
         if version <= 2 { writer.writeString(memberId, compact: flexible) }
         if version >= 3 { writer.writeArray(members, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
@@ -52,7 +50,6 @@ public struct LeaveGroupRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 3 { memberId = try reader.readString(compact: flexible) }
             if version >= 3 { groupInstanceId = try reader.readNullableString(compact: flexible, nullable: version >= 3) }
             if version >= 5 { reason = try reader.readNullableString(compact: flexible, nullable: version >= 5) }
@@ -62,7 +59,6 @@ public struct LeaveGroupRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 3 { writer.writeString(memberId, compact: flexible) }
             if version >= 3 { writer.writeNullableString(groupInstanceId, compact: flexible) }
             if version >= 5 { writer.writeNullableString(reason, compact: flexible) }

@@ -22,7 +22,6 @@ public struct LeaveGroupResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         errorCode = try reader.readInt16()
         if version >= 3 { members = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try MemberResponse(from: &reader, version: version) } }
@@ -32,7 +31,6 @@ public struct LeaveGroupResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         writer.writeInt16(errorCode)
         if version >= 3 { writer.writeArray(members, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
@@ -53,7 +51,6 @@ public struct LeaveGroupResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 3 { memberId = try reader.readString(compact: flexible) }
             if version >= 3 { groupInstanceId = try reader.readNullableString(compact: flexible, nullable: version >= 3) }
             if version >= 3 { errorCode = try reader.readInt16() }
@@ -63,7 +60,6 @@ public struct LeaveGroupResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             if version >= 3 { writer.writeString(memberId, compact: flexible) }
             if version >= 3 { writer.writeNullableString(groupInstanceId, compact: flexible) }
             if version >= 3 { writer.writeInt16(errorCode) }

@@ -21,7 +21,6 @@ public struct ListGroupsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 4 { statesFilter = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) } }
         if version >= 5 { typesFilter = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) } }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -30,7 +29,6 @@ public struct ListGroupsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 4 { writer.writeArray(statesFilter, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) } }
         if version >= 5 { writer.writeArray(typesFilter, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) } }
         if flexible { writer.writeUnsignedVarint(0) }

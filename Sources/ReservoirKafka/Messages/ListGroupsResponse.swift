@@ -22,7 +22,6 @@ public struct ListGroupsResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         errorCode = try reader.readInt16()
         groups = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try ListedGroup(from: &reader, version: version) }
@@ -32,7 +31,6 @@ public struct ListGroupsResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 3
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         writer.writeInt16(errorCode)
         writer.writeArray(groups, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
@@ -55,7 +53,6 @@ public struct ListGroupsResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 3
-            _ = flexible
             groupId = try reader.readString(compact: flexible)
             protocolType = try reader.readString(compact: flexible)
             if version >= 4 { groupState = try reader.readString(compact: flexible) }
@@ -66,7 +63,6 @@ public struct ListGroupsResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 3
-            _ = flexible
             writer.writeString(groupId, compact: flexible)
             writer.writeString(protocolType, compact: flexible)
             if version >= 4 { writer.writeString(groupState, compact: flexible) }

@@ -30,7 +30,6 @@ public struct ListOffsetsRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 6
-        _ = flexible
         replicaId = try reader.readInt32()
         if version >= 2 { isolationLevel = try reader.readInt8() }
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try ListOffsetsTopic(from: &reader, version: version) }
@@ -41,7 +40,6 @@ public struct ListOffsetsRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 6
-        _ = flexible
         writer.writeInt32(replicaId)
         if version >= 2 { writer.writeInt8(isolationLevel) }
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
@@ -61,7 +59,6 @@ public struct ListOffsetsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             name = try reader.readString(compact: flexible)
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try ListOffsetsPartition(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -70,7 +67,6 @@ public struct ListOffsetsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -93,7 +89,6 @@ public struct ListOffsetsRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             partitionIndex = try reader.readInt32()
             if version >= 4 { currentLeaderEpoch = try reader.readInt32() }
             timestamp = try reader.readInt64()
@@ -104,7 +99,6 @@ public struct ListOffsetsRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             writer.writeInt32(partitionIndex)
             if version >= 4 { writer.writeInt32(currentLeaderEpoch) }
             writer.writeInt64(timestamp)

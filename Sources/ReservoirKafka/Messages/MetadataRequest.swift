@@ -24,7 +24,6 @@ public struct MetadataRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 9
-        _ = flexible
         topics = try reader.readNullableArray(compact: flexible, nullable: version >= 1) { reader throws(KafkaProtocolError) in try MetadataRequestTopic(from: &reader, version: version) }
         if version >= 4 { allowAutoTopicCreation = try reader.readBool() }
         if version >= 8 && version <= 10 { includeClusterAuthorizedOperations = try reader.readBool() }
@@ -35,7 +34,6 @@ public struct MetadataRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 9
-        _ = flexible
         writer.writeNullableArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if version >= 4 { writer.writeBool(allowAutoTopicCreation) }
         if version >= 8 && version <= 10 { writer.writeBool(includeClusterAuthorizedOperations) }
@@ -55,7 +53,6 @@ public struct MetadataRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 10 { topicId = try reader.readUUID() }
             name = try reader.readNullableString(compact: flexible, nullable: version >= 10)
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -64,7 +61,6 @@ public struct MetadataRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 10 { writer.writeUUID(topicId) }
             writer.writeNullableString(name, compact: flexible)
             if flexible { writer.writeUnsignedVarint(0) }

@@ -28,7 +28,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 9
-        _ = flexible
         if version >= 3 { throttleTimeMs = try reader.readInt32() }
         brokers = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try MetadataResponseBroker(from: &reader, version: version) }
         if version >= 2 { clusterId = try reader.readNullableString(compact: flexible, nullable: version >= 2) }
@@ -41,7 +40,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 9
-        _ = flexible
         if version >= 3 { writer.writeInt32(throttleTimeMs) }
         writer.writeArray(brokers, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if version >= 2 { writer.writeNullableString(clusterId, compact: flexible) }
@@ -68,7 +66,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             nodeId = try reader.readInt32()
             host = try reader.readString(compact: flexible)
             port = try reader.readInt32()
@@ -79,7 +76,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeInt32(nodeId)
             writer.writeString(host, compact: flexible)
             writer.writeInt32(port)
@@ -111,7 +107,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             errorCode = try reader.readInt16()
             name = try reader.readNullableString(compact: flexible, nullable: version >= 12)
             if version >= 10 { topicId = try reader.readUUID() }
@@ -124,7 +119,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeInt16(errorCode)
             writer.writeNullableString(name, compact: flexible)
             if version >= 10 { writer.writeUUID(topicId) }
@@ -157,7 +151,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             errorCode = try reader.readInt16()
             partitionIndex = try reader.readInt32()
             leaderId = try reader.readInt32()
@@ -171,7 +164,6 @@ public struct MetadataResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeInt16(errorCode)
             writer.writeInt32(partitionIndex)
             writer.writeInt32(leaderId)

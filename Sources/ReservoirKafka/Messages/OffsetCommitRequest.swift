@@ -29,7 +29,6 @@ public struct OffsetCommitRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 8
-        _ = flexible
         groupId = try reader.readString(compact: flexible)
         if version >= 1 { generationIdOrMemberEpoch = try reader.readInt32() }
         if version >= 1 { memberId = try reader.readString(compact: flexible) }
@@ -42,7 +41,6 @@ public struct OffsetCommitRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 8
-        _ = flexible
         writer.writeString(groupId, compact: flexible)
         if version >= 1 { writer.writeInt32(generationIdOrMemberEpoch) }
         if version >= 1 { writer.writeString(memberId, compact: flexible) }
@@ -64,7 +62,6 @@ public struct OffsetCommitRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 8
-            _ = flexible
             name = try reader.readString(compact: flexible)
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetCommitRequestPartition(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -73,7 +70,6 @@ public struct OffsetCommitRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 8
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -98,7 +94,6 @@ public struct OffsetCommitRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 8
-            _ = flexible
             partitionIndex = try reader.readInt32()
             committedOffset = try reader.readInt64()
             if version >= 6 { committedLeaderEpoch = try reader.readInt32() }
@@ -110,7 +105,6 @@ public struct OffsetCommitRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 8
-            _ = flexible
             writer.writeInt32(partitionIndex)
             writer.writeInt64(committedOffset)
             if version >= 6 { writer.writeInt32(committedLeaderEpoch) }

@@ -20,7 +20,6 @@ public struct OffsetCommitResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 8
-        _ = flexible
         if version >= 3 { throttleTimeMs = try reader.readInt32() }
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetCommitResponseTopic(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct OffsetCommitResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 8
-        _ = flexible
         if version >= 3 { writer.writeInt32(throttleTimeMs) }
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -47,7 +45,6 @@ public struct OffsetCommitResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 8
-            _ = flexible
             name = try reader.readString(compact: flexible)
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetCommitResponsePartition(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -56,7 +53,6 @@ public struct OffsetCommitResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 8
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -75,7 +71,6 @@ public struct OffsetCommitResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 8
-            _ = flexible
             partitionIndex = try reader.readInt32()
             errorCode = try reader.readInt16()
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -84,7 +79,6 @@ public struct OffsetCommitResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 8
-            _ = flexible
             writer.writeInt32(partitionIndex)
             writer.writeInt16(errorCode)
             if flexible { writer.writeUnsignedVarint(0) }

@@ -25,7 +25,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 6
-        _ = flexible
         if version <= 7 { groupId = try reader.readString(compact: flexible) }
         if version <= 7 { topics = try reader.readNullableArray(compact: flexible, nullable: version >= 2 && version <= 7) { reader throws(KafkaProtocolError) in try OffsetFetchRequestTopic(from: &reader, version: version) } }
         if version >= 8 { groups = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetFetchRequestGroup(from: &reader, version: version) } }
@@ -36,7 +35,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 6
-        _ = flexible
         if version <= 7 { writer.writeString(groupId, compact: flexible) }
         if version <= 7 { writer.writeNullableArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
         if version >= 8 { writer.writeArray(groups, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
@@ -56,7 +54,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version <= 7 { name = try reader.readString(compact: flexible) }
             if version <= 7 { partitionIndexes = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readInt32() } }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -65,7 +62,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version <= 7 { writer.writeString(name, compact: flexible) }
             if version <= 7 { writer.writeArray(partitionIndexes, compact: flexible) { writer, element in writer.writeInt32(element) } }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -90,7 +86,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { groupId = try reader.readString(compact: flexible) }
             if version >= 9 { memberId = try reader.readNullableString(compact: flexible, nullable: version >= 9) }
             if version >= 9 { memberEpoch = try reader.readInt32() }
@@ -101,7 +96,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { writer.writeString(groupId, compact: flexible) }
             if version >= 9 { writer.writeNullableString(memberId, compact: flexible) }
             if version >= 9 { writer.writeInt32(memberEpoch) }
@@ -122,7 +116,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { name = try reader.readString(compact: flexible) }
             if version >= 8 { partitionIndexes = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readInt32() } }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -131,7 +124,6 @@ public struct OffsetFetchRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { writer.writeString(name, compact: flexible) }
             if version >= 8 { writer.writeArray(partitionIndexes, compact: flexible) { writer, element in writer.writeInt32(element) } }
             if flexible { writer.writeUnsignedVarint(0) }

@@ -24,7 +24,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 6
-        _ = flexible
         if version >= 3 { throttleTimeMs = try reader.readInt32() }
         if version <= 7 { topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetFetchResponseTopic(from: &reader, version: version) } }
         if version >= 2 && version <= 7 { errorCode = try reader.readInt16() }
@@ -35,7 +34,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 6
-        _ = flexible
         if version >= 3 { writer.writeInt32(throttleTimeMs) }
         if version <= 7 { writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
         if version >= 2 && version <= 7 { writer.writeInt16(errorCode) }
@@ -55,7 +53,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version <= 7 { name = try reader.readString(compact: flexible) }
             if version <= 7 { partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetFetchResponsePartition(from: &reader, version: version) } }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -64,7 +61,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version <= 7 { writer.writeString(name, compact: flexible) }
             if version <= 7 { writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -89,7 +85,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version <= 7 { partitionIndex = try reader.readInt32() }
             if version <= 7 { committedOffset = try reader.readInt64() }
             if version >= 5 && version <= 7 { committedLeaderEpoch = try reader.readInt32() }
@@ -101,7 +96,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version <= 7 { writer.writeInt32(partitionIndex) }
             if version <= 7 { writer.writeInt64(committedOffset) }
             if version >= 5 && version <= 7 { writer.writeInt32(committedLeaderEpoch) }
@@ -125,7 +119,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { groupId = try reader.readString(compact: flexible) }
             if version >= 8 { topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetFetchResponseTopics(from: &reader, version: version) } }
             if version >= 8 { errorCode = try reader.readInt16() }
@@ -135,7 +128,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { writer.writeString(groupId, compact: flexible) }
             if version >= 8 { writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
             if version >= 8 { writer.writeInt16(errorCode) }
@@ -155,7 +147,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { name = try reader.readString(compact: flexible) }
             if version >= 8 { partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetFetchResponsePartitions(from: &reader, version: version) } }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -164,7 +155,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { writer.writeString(name, compact: flexible) }
             if version >= 8 { writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) } }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -189,7 +179,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { partitionIndex = try reader.readInt32() }
             if version >= 8 { committedOffset = try reader.readInt64() }
             if version >= 8 { committedLeaderEpoch = try reader.readInt32() }
@@ -201,7 +190,6 @@ public struct OffsetFetchResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 6
-            _ = flexible
             if version >= 8 { writer.writeInt32(partitionIndex) }
             if version >= 8 { writer.writeInt64(committedOffset) }
             if version >= 8 { writer.writeInt32(committedLeaderEpoch) }

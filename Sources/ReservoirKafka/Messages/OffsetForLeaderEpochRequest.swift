@@ -19,7 +19,6 @@ public struct OffsetForLeaderEpochRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 3 { replicaId = try reader.readInt32() }
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetForLeaderTopic(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -28,7 +27,6 @@ public struct OffsetForLeaderEpochRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 3 { writer.writeInt32(replicaId) }
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -46,7 +44,6 @@ public struct OffsetForLeaderEpochRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             topic = try reader.readString(compact: flexible)
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetForLeaderPartition(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -55,7 +52,6 @@ public struct OffsetForLeaderEpochRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeString(topic, compact: flexible)
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -79,7 +75,6 @@ public struct OffsetForLeaderEpochRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             partition = try reader.readInt32()
             if version >= 2 { currentLeaderEpoch = try reader.readInt32() }
             leaderEpoch = try reader.readInt32()
@@ -89,7 +84,6 @@ public struct OffsetForLeaderEpochRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeInt32(partition)
             if version >= 2 { writer.writeInt32(currentLeaderEpoch) }
             writer.writeInt32(leaderEpoch)

@@ -20,7 +20,6 @@ public struct OffsetForLeaderEpochResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 2 { throttleTimeMs = try reader.readInt32() }
         topics = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try OffsetForLeaderTopicResult(from: &reader, version: version) }
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -29,7 +28,6 @@ public struct OffsetForLeaderEpochResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 2 { writer.writeInt32(throttleTimeMs) }
         writer.writeArray(topics, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if flexible { writer.writeUnsignedVarint(0) }
@@ -47,7 +45,6 @@ public struct OffsetForLeaderEpochResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             topic = try reader.readString(compact: flexible)
             partitions = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try EpochEndOffset(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -56,7 +53,6 @@ public struct OffsetForLeaderEpochResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeString(topic, compact: flexible)
             writer.writeArray(partitions, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -79,7 +75,6 @@ public struct OffsetForLeaderEpochResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             errorCode = try reader.readInt16()
             partition = try reader.readInt32()
             if version >= 1 { leaderEpoch = try reader.readInt32() }
@@ -90,7 +85,6 @@ public struct OffsetForLeaderEpochResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeInt16(errorCode)
             writer.writeInt32(partition)
             if version >= 1 { writer.writeInt32(leaderEpoch) }

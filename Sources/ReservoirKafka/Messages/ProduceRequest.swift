@@ -26,7 +26,6 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 9
-        _ = flexible
         if version >= 3 { transactionalId = try reader.readNullableString(compact: flexible, nullable: version >= 3) }
         acks = try reader.readInt16()
         timeoutMs = try reader.readInt32()
@@ -37,7 +36,6 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 9
-        _ = flexible
         if version >= 3 { writer.writeNullableString(transactionalId, compact: flexible) }
         writer.writeInt16(acks)
         writer.writeInt32(timeoutMs)
@@ -57,7 +55,6 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             name = try reader.readString(compact: flexible)
             partitionData = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try PartitionProduceData(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -66,7 +63,6 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeArray(partitionData, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -85,7 +81,6 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             index = try reader.readInt32()
             records = try reader.readNullableRecords(compact: flexible, nullable: true)
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -94,7 +89,6 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeInt32(index)
             writer.writeNullableRecords(records, compact: flexible)
             if flexible { writer.writeUnsignedVarint(0) }

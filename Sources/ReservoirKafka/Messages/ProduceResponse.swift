@@ -23,7 +23,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 9
-        _ = flexible
         responses = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try TopicProduceResponse(from: &reader, version: version) }
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         if flexible {
@@ -40,7 +39,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 9
-        _ = flexible
         writer.writeArray(responses, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         if flexible {
@@ -64,7 +62,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             name = try reader.readString(compact: flexible)
             partitionResponses = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try PartitionProduceResponse(from: &reader, version: version) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -73,7 +70,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeString(name, compact: flexible)
             writer.writeArray(partitionResponses, compact: flexible) { writer, element in element.encode(into: &writer, version: version) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -107,7 +103,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             index = try reader.readInt32()
             errorCode = try reader.readInt16()
             baseOffset = try reader.readInt64()
@@ -129,7 +124,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             writer.writeInt32(index)
             writer.writeInt16(errorCode)
             writer.writeInt64(baseOffset)
@@ -160,7 +154,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 8 { batchIndex = try reader.readInt32() }
             if version >= 8 { batchIndexErrorMessage = try reader.readNullableString(compact: flexible, nullable: version >= 8) }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -169,7 +162,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 8 { writer.writeInt32(batchIndex) }
             if version >= 8 { writer.writeNullableString(batchIndexErrorMessage, compact: flexible) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -188,7 +180,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 10 { leaderId = try reader.readInt32() }
             if version >= 10 { leaderEpoch = try reader.readInt32() }
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -197,7 +188,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 10 { writer.writeInt32(leaderId) }
             if version >= 10 { writer.writeInt32(leaderEpoch) }
             if flexible { writer.writeUnsignedVarint(0) }
@@ -221,7 +211,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 10 { nodeId = try reader.readInt32() }
             if version >= 10 { host = try reader.readString(compact: flexible) }
             if version >= 10 { port = try reader.readInt32() }
@@ -232,7 +221,6 @@ public struct ProduceResponse: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 9
-            _ = flexible
             if version >= 10 { writer.writeInt32(nodeId) }
             if version >= 10 { writer.writeString(host, compact: flexible) }
             if version >= 10 { writer.writeInt32(port) }

@@ -22,7 +22,6 @@ public struct RequestHeader: Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 2
-        _ = flexible
         requestApiKey = try reader.readInt16()
         requestApiVersion = try reader.readInt16()
         correlationId = try reader.readInt32()
@@ -33,7 +32,6 @@ public struct RequestHeader: Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 2
-        _ = flexible
         writer.writeInt16(requestApiKey)
         writer.writeInt16(requestApiVersion)
         writer.writeInt32(correlationId)

@@ -16,7 +16,6 @@ public struct ResponseHeader: Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 1
-        _ = flexible
         correlationId = try reader.readInt32()
         if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
     }
@@ -24,7 +23,6 @@ public struct ResponseHeader: Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 1
-        _ = flexible
         writer.writeInt32(correlationId)
         if flexible { writer.writeUnsignedVarint(0) }
     }

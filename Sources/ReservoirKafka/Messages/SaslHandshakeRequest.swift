@@ -17,14 +17,12 @@ public struct SaslHandshakeRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = false
-        _ = flexible
         mechanism = try reader.readString(compact: flexible)
     }
 
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = false
-        _ = flexible
         writer.writeString(mechanism, compact: flexible)
     }
 }

@@ -19,7 +19,6 @@ public struct SaslHandshakeResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = false
-        _ = flexible
         errorCode = try reader.readInt16()
         mechanisms = try reader.readArray(compact: flexible) { reader throws(KafkaProtocolError) in try reader.readString(compact: flexible) }
     }
@@ -27,7 +26,6 @@ public struct SaslHandshakeResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = false
-        _ = flexible
         writer.writeInt16(errorCode)
         writer.writeArray(mechanisms, compact: flexible) { writer, element in writer.writeString(element, compact: flexible) }
     }

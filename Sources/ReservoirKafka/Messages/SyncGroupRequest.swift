@@ -30,7 +30,6 @@ public struct SyncGroupRequest: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         groupId = try reader.readString(compact: flexible)
         generationId = try reader.readInt32()
         memberId = try reader.readString(compact: flexible)
@@ -44,7 +43,6 @@ public struct SyncGroupRequest: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         writer.writeString(groupId, compact: flexible)
         writer.writeInt32(generationId)
         writer.writeString(memberId, compact: flexible)
@@ -67,7 +65,6 @@ public struct SyncGroupRequest: KafkaMessage, Sendable, Hashable {
         /// Decodes the structure of `version` from `reader`.
         public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
             let flexible = version >= 4
-            _ = flexible
             memberId = try reader.readString(compact: flexible)
             assignment = try reader.readBytes(compact: flexible)
             if flexible { try reader.readTaggedFields { (_, _) throws(KafkaProtocolError) -> Bool in false } }
@@ -76,7 +73,6 @@ public struct SyncGroupRequest: KafkaMessage, Sendable, Hashable {
         /// Encodes the structure as `version` lays it out.
         public func encode(into writer: inout KafkaWriter, version: Int16) {
             let flexible = version >= 4
-            _ = flexible
             writer.writeString(memberId, compact: flexible)
             writer.writeBytes(assignment, compact: flexible)
             if flexible { writer.writeUnsignedVarint(0) }

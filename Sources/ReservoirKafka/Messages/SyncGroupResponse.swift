@@ -26,7 +26,6 @@ public struct SyncGroupResponse: KafkaMessage, Sendable, Hashable {
     /// Decodes the message of `version` from `reader`.
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { throttleTimeMs = try reader.readInt32() }
         errorCode = try reader.readInt16()
         if version >= 5 { protocolType = try reader.readNullableString(compact: flexible, nullable: version >= 5) }
@@ -38,7 +37,6 @@ public struct SyncGroupResponse: KafkaMessage, Sendable, Hashable {
     /// Encodes the message as `version` lays it out.
     public func encode(into writer: inout KafkaWriter, version: Int16) {
         let flexible = version >= 4
-        _ = flexible
         if version >= 1 { writer.writeInt32(throttleTimeMs) }
         writer.writeInt16(errorCode)
         if version >= 5 { writer.writeNullableString(protocolType, compact: flexible) }

@@ -43,16 +43,9 @@ struct EmbeddedServerTests {
         (buffer, count) = await Self.receive(socket)
         #expect(count <= 0)
         // Nothing listens any more.
-        let probe = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected != 0)
+        let probe = KafkaServerTests.attempt(port: server.port)
+        defer { close(probe.socket) }
+        #expect(probe.result != 0)
     }
 
     static func receive(_ socket: Int32) async -> ([UInt8], Int) {

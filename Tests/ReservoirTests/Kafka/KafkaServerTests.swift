@@ -129,7 +129,8 @@ struct KafkaServerTests {
         #expect(Array(buffer[8..<10]) == [0, 0])  // no error
     }
 
-    static func connect(port: Int) throws -> Int32 {
+    /// A TCP socket and what connecting it to 127.0.0.1:`port` returned (0 when connected).
+    static func attempt(port: Int) -> (socket: Int32, result: Int32) {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -138,6 +139,11 @@ struct KafkaServerTests {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        return (socket, result)
+    }
+
+    static func connect(port: Int) throws -> Int32 {
+        let (socket, result) = attempt(port: port)
         try #require(result == 0)
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
