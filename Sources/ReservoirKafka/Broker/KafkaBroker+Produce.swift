@@ -13,10 +13,18 @@ extension KafkaBroker {
             var topicResponse = ProduceResponse.TopicProduceResponse()
             topicResponse.name = topicData.name
             var topicError: ReservoirError?
-            do {
-                _ = try existingOrCreated(topicData.name, create: configuration.autoCreateTopics)
-            } catch {
-                topicError = error
+            if (try? store.topic(topicData.name)) == nil {
+                // Missing: created on the thread pool (files and fsyncs) when allowed, or the reason.
+                let name = topicData.name
+                let create = configuration.autoCreateTopics
+                topicError = await blocking { () -> ReservoirError? in
+                    do throws(ReservoirError) {
+                        _ = try self.existingOrCreated(name, create: create)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
             }
             for partitionData in topicData.partitionData {
                 var partitionResponse = ProduceResponse.PartitionProduceResponse()

@@ -60,7 +60,10 @@ public final class KafkaBroker: Sendable {
     func handle(_ api: KafkaAPI, version: Int16, body: ByteBuffer) async throws(KafkaProtocolError) -> ByteBuffer? {
         switch api {
         case .apiVersions: return apiVersions(version: version)
-        case .metadata: return try metadata(MetadataRequest.decode(body, version: version), version: version).encoded(version: version)
+        case .metadata:
+            // On the thread pool: a topic created on first use creates and fsyncs files.
+            let request = try MetadataRequest.decode(body, version: version)
+            return await blocking { self.metadata(request, version: version) }.encoded(version: version)
         case .produce: return try await produce(ProduceRequest.decode(body, version: version), version: version)?.encoded(version: version)
         case .fetch: return try await fetch(FetchRequest.decode(body, version: version), version: version).encoded(version: version)
         case .listOffsets:
@@ -92,7 +95,7 @@ public final class KafkaBroker: Sendable {
     }
 
     /// Runs `body`, which blocks on file-system calls, on NIO's thread pool.
-    private func blocking<R: Sendable>(_ body: @escaping @Sendable () -> R) async -> R {
+    func blocking<R: Sendable>(_ body: @escaping @Sendable () -> R) async -> R {
         await withCheckedContinuation { continuation in
             NIOThreadPool.singleton.submit { _ in continuation.resume(returning: body()) }
         }
