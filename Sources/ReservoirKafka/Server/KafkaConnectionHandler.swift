@@ -16,8 +16,11 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var pending: [ByteBuffer] = []
     private var busy = false
     private var peer = "?"
+    /// Runs request tasks on the connection's event loop.
+    private let executor: EventLoopTaskExecutor
 
-    init(broker: KafkaBroker, logger: Logger, metrics: KafkaServerMetrics) {
+    init(broker: KafkaBroker, logger: Logger, metrics: KafkaServerMetrics, loop: any EventLoop) {
+        self.executor = EventLoopTaskExecutor(loop: loop)
         self.broker = broker
         self.logger = logger
         self.metrics = metrics
@@ -55,9 +58,15 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let broker = self.broker
         let loop = context.eventLoop
         let started = ContinuousClock.now
-        let future = loop.makeFutureWithTask { () async throws(KafkaProtocolError) -> ByteBuffer? in
-            try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body)
+        let promise = loop.makePromise(of: ByteBuffer?.self)
+        Task(executorPreference: executor) {
+            do {
+                promise.succeed(try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body))
+            } catch {
+                promise.fail(error)
+            }
         }
+        let future = promise.futureResult
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         future.whenComplete { result in
             let (handler, context) = bound.value

@@ -80,7 +80,8 @@ public final class KafkaServer: Sendable {
             return child.eventLoop.makeCompletedFuture {
                 try child.pipeline.syncOperations.addHandler(
                     ByteToMessageHandler(KafkaFrameDecoder(maxFrameBytes: configuration.maxRequestBytes)))
-                try child.pipeline.syncOperations.addHandler(KafkaConnectionHandler(broker: broker, logger: logger, metrics: metrics))
+                try child.pipeline.syncOperations.addHandler(
+                    KafkaConnectionHandler(broker: broker, logger: logger, metrics: metrics, loop: child.eventLoop))
             }
         }.bind(host: configuration.host, port: configuration.port).get()
         let bound = channel.localAddress?.port ?? configuration.port

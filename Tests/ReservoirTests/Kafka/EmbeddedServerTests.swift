@@ -48,6 +48,43 @@ struct EmbeddedServerTests {
         #expect(probe.result != 0)
     }
 
+    @Test("it answers while every one of Swift concurrency's cooperative threads is blocked")
+    func answersWithCooperativePoolBlocked() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("busy")
+        let server = try await KafkaServer.start(store: store, configuration: KafkaServer.Configuration(host: "127.0.0.1", port: 0))
+        let socket = try KafkaServerTests.connect(port: server.port)
+        // An application that blocks its cooperative threads: all but this test's own, which
+        // blocks below in a synchronous receive.
+        let width = ProcessInfo.processInfo.activeProcessorCount
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        for _ in 0..<width {
+            Task.detached {
+                started.signal()
+                release.wait()
+            }
+        }
+        // A blocker that has not started within the wait has no thread to start on: other tests of
+        // this process hold it, which blocks the pool just as well.
+        let deadline = DispatchTime.now() + 2
+        var blocked = 0
+        while blocked < width - 1, started.wait(timeout: deadline) == .success { blocked += 1 }
+        let request: [UInt8] = [0, 0, 0, 17, 0, 3, 0, 1, 0, 0, 0, 5, 0, 3] + Array("app".utf8) + [0xFF, 0xFF, 0xFF, 0xFF]
+        _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(socket, &buffer, buffer.count, 0)
+        for _ in 0..<width { release.signal() }
+        close(socket)
+        try #require(count > 8)
+        #expect(Array(buffer[4..<8]) == [0, 0, 0, 5])
+        #expect(try MetadataResponse.decode(.init(bytes: buffer[8..<count]), version: 1).topics.map(\.name) == ["busy"])
+        try await server.shutdown()
+    }
+
     static func receive(_ socket: Int32) async -> ([UInt8], Int) {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
