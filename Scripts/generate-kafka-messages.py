@@ -120,7 +120,7 @@ class Field:
         if self.element == "bytes":
             return "[UInt8]"
         if self.element == "records":
-            return "ByteBuffer"
+            return "KafkaRecords"
         return self.struct.name
 
     def swift_type(self):
@@ -150,7 +150,7 @@ class Field:
         if t == "bytes":
             return "[]" if not self.optional else "nil"
         if t == "records":
-            return "nil" if self.optional else "ByteBuffer()"
+            return "nil" if self.optional else "KafkaRecords.empty"
         return "%s()" % self.struct.name
 
 

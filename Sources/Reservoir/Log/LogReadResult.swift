@@ -16,6 +16,27 @@ public struct LogReadResult: Sendable {
     public var byteCount: Int { batches.reduce(0) { $0 + $1.byteCount } }
     public var isEmpty: Bool { batches.isEmpty }
 
+    /// The batches as one range of their segment file, opened again for reading, for a caller
+    /// that sends them with sendfile(2) rather than copying them out of the mapping.
+    ///
+    /// Nil when there are no batches, or when the segment file at its path is no longer the one
+    /// read (retention or compaction removed or replaced it since; the batches stay readable in
+    /// memory through ``batches``), or cannot be opened (no descriptors left).
+    public func openSegmentFile() -> SegmentFileRange? {
+        guard let first = batches.first, let region = first.owner as? MappedRegion, let start = first.bytes.baseAddress else { return nil }
+        var end = start + first.bytes.count
+        for batch in batches.dropFirst() {
+            // A read returns consecutive batches of one segment; anything else is not one range.
+            guard batch.owner === region, batch.bytes.baseAddress == end else { return nil }
+            end += batch.bytes.count
+        }
+        let position = start - UnsafeRawPointer(region.base)
+        guard position >= 0, end - UnsafeRawPointer(region.base) <= region.length, let descriptor = region.openMappedFile() else {
+            return nil
+        }
+        return SegmentFileRange(descriptor: descriptor, position: position, count: end - start)
+    }
+
     /// Decodes every record at or after ``requestedOffset``.
     public func records(decoder: RecordDecoder = RecordDecoder()) throws -> [LogRecord] {
         var result: [LogRecord] = []

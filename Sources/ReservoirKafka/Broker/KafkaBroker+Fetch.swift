@@ -9,7 +9,7 @@ extension KafkaBroker {
     func fetch(_ request: FetchRequest, version: Int16) async -> FetchResponse {
         var response = read(request)
         let partitions = response.responses.flatMap(\.partitions)
-        let gathered = partitions.reduce(0) { $0 + ($1.records?.readableBytes ?? 0) }
+        let gathered = partitions.reduce(0) { $0 + ($1.records?.byteCount ?? 0) }
         // An error (an unknown partition, an offset out of range) is answered at once, as Kafka does.
         if gathered < Int(request.minBytes), request.maxWaitMs > 0, partitions.allSatisfy({ $0.errorCode == 0 }) {
             var positions: [TopicPartition: Int64] = [:]
@@ -23,6 +23,10 @@ extension KafkaBroker {
         }
         return response
     }
+
+    /// The size from which a partition's batches are sent from their segment file with
+    /// sendfile(2) instead of being copied into the response.
+    static let sendfileThreshold = 64 << 10
 
     private func read(_ request: FetchRequest) -> FetchResponse {
         var response = FetchResponse()
@@ -41,7 +45,7 @@ extension KafkaBroker {
     private func read(topic: String, _ request: FetchRequest.FetchPartition, budget: inout Int) -> FetchResponse.PartitionData {
         var data = FetchResponse.PartitionData()
         data.partitionIndex = request.partition
-        data.records = ByteBuffer()
+        data.records = .empty
         let log: PartitionLog
         do {
             log = try store.log(topic: topic, partition: Int(request.partition))
@@ -63,11 +67,16 @@ extension KafkaBroker {
                 return data
             }
             let result = try log.read(from: request.fetchOffset, maxBytes: min(Int(max(request.partitionMaxBytes, 1)), budget))
-            var records = ByteBufferAllocator().buffer(capacity: result.byteCount)
-            for batch in result.batches {
-                _ = batch.withUnsafeBytes { records.writeBytes($0) }
+            let records: KafkaRecords
+            if result.byteCount >= Self.sendfileThreshold, let file = KafkaFileRecords(result) {
+                records = .file(file)
+            } else {
+                // Small reads (a consumer at the end of the log) cost less copied than opened.
+                var buffer = ByteBufferAllocator().buffer(capacity: result.byteCount)
+                for batch in result.batches { batch.withUnsafeBytes { _ = buffer.writeBytes($0) } }
+                records = .bytes(buffer)
             }
-            budget -= records.readableBytes
+            budget -= records.byteCount
             data.records = records
             data.highWatermark = result.endOffset
             data.lastStableOffset = result.endOffset

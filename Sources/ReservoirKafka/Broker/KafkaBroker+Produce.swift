@@ -55,7 +55,7 @@ extension KafkaBroker {
         }
         let partition = Int(data.index)
         do {
-            let written = try records.withUnsafeReadableBytes { bytes in
+            let written = try records.buffer.withUnsafeReadableBytes { bytes in
                 Result { () throws(ReservoirError) in try store.appendEncodedBatches(to: topic, partition: partition, bytes: bytes) }
             }.get()
             try await written.acknowledged(acks)

@@ -55,37 +55,39 @@ public final class KafkaBroker: Sendable {
         .offsetForLeaderEpoch: 0...4,
     ]
 
-    /// Handles one request: returns the response body (without its header), or nil when the
-    /// request expects none (a produce with acks=0).
-    func handle(_ api: KafkaAPI, version: Int16, body: ByteBuffer) async throws(KafkaProtocolError) -> ByteBuffer? {
+    /// Handles one request: returns the response body (without its header; records of a fetch as
+    /// file ranges), or nil when the request expects none (a produce with acks=0).
+    func handle(_ api: KafkaAPI, version: Int16, body: ByteBuffer) async throws(KafkaProtocolError) -> KafkaWriter? {
         switch api {
         case .apiVersions: return apiVersions(version: version)
         case .metadata:
             // On the thread pool: a topic created on first use creates and fsyncs files.
             let request = try MetadataRequest.decode(body, version: version)
-            return await blocking { self.metadata(request, version: version) }.encoded(version: version)
-        case .produce: return try await produce(ProduceRequest.decode(body, version: version), version: version)?.encoded(version: version)
-        case .fetch: return try await fetch(FetchRequest.decode(body, version: version), version: version).encoded(version: version)
+            return await blocking { self.metadata(request, version: version) }.encodedParts(version: version)
+        case .produce:
+            return try await produce(ProduceRequest.decode(body, version: version), version: version)?.encodedParts(version: version)
+        case .fetch: return try await fetch(FetchRequest.decode(body, version: version), version: version).encodedParts(version: version)
         case .listOffsets:
-            return try listOffsets(ListOffsetsRequest.decode(body, version: version), version: version).encoded(version: version)
+            return try listOffsets(ListOffsetsRequest.decode(body, version: version), version: version).encodedParts(version: version)
         // Administration creates, renames and fsyncs files: on NIO's thread pool, not on Swift
         // concurrency's cooperative threads.
         case .createTopics:
             let request = try CreateTopicsRequest.decode(body, version: version)
-            return await blocking { self.createTopics(request, version: version) }.encoded(version: version)
+            return await blocking { self.createTopics(request, version: version) }.encodedParts(version: version)
         case .deleteTopics:
             let request = try DeleteTopicsRequest.decode(body, version: version)
-            return await blocking { self.deleteTopics(request, version: version) }.encoded(version: version)
+            return await blocking { self.deleteTopics(request, version: version) }.encodedParts(version: version)
         case .createPartitions:
             let request = try CreatePartitionsRequest.decode(body, version: version)
-            return await blocking { self.createPartitions(request, version: version) }.encoded(version: version)
+            return await blocking { self.createPartitions(request, version: version) }.encodedParts(version: version)
         case .deleteRecords:
             let request = try DeleteRecordsRequest.decode(body, version: version)
-            return await blocking { self.deleteRecords(request, version: version) }.encoded(version: version)
+            return await blocking { self.deleteRecords(request, version: version) }.encodedParts(version: version)
         case .describeConfigs:
-            return try describeConfigs(DescribeConfigsRequest.decode(body, version: version), version: version).encoded(version: version)
+            return try describeConfigs(DescribeConfigsRequest.decode(body, version: version), version: version).encodedParts(
+                version: version)
         case .offsetForLeaderEpoch:
-            return try offsetForLeaderEpoch(OffsetForLeaderEpochRequest.decode(body, version: version), version: version).encoded(
+            return try offsetForLeaderEpoch(OffsetForLeaderEpochRequest.decode(body, version: version), version: version).encodedParts(
                 version: version)
         case .offsetCommit, .offsetFetch, .findCoordinator, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
             .saslHandshake, .initProducerId, .deleteGroups:
@@ -103,7 +105,7 @@ public final class KafkaBroker: Sendable {
 
     /// ApiVersions: the supported ranges; a version this broker does not serve is answered in
     /// version 0 with UNSUPPORTED_VERSION and the ranges, as Kafka does, so the client can retry.
-    func apiVersions(version: Int16) -> ByteBuffer {
+    func apiVersions(version: Int16) -> KafkaWriter {
         var response = ApiVersionsResponse()
         response.apiKeys = Self.supportedVersions.sorted { $0.key.rawValue < $1.key.rawValue }.map { api, range in
             var entry = ApiVersionsResponse.ApiVersion()
@@ -114,8 +116,8 @@ public final class KafkaBroker: Sendable {
         }
         guard Self.supportedVersions[.apiVersions]?.contains(version) == true else {
             response.errorCode = KafkaErrorCode.unsupportedVersion.rawValue
-            return response.encoded(version: 0)
+            return response.encodedParts(version: 0)
         }
-        return response.encoded(version: version)
+        return response.encodedParts(version: version)
     }
 }

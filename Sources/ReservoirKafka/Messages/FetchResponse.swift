@@ -118,7 +118,7 @@ public struct FetchResponse: KafkaMessage, Sendable, Hashable {
         /// 11+).
         public var preferredReadReplica: Int32 = -1
         /// The record data (versions 0+, nullable 0+).
-        public var records: ByteBuffer? = nil
+        public var records: KafkaRecords? = nil
 
         public init() {}
 

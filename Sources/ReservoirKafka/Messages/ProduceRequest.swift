@@ -74,7 +74,7 @@ public struct ProduceRequest: KafkaMessage, Sendable, Hashable {
         /// The partition index (versions 0+).
         public var index: Int32 = 0
         /// The record data to be produced (versions 0+, nullable 0+).
-        public var records: ByteBuffer? = nil
+        public var records: KafkaRecords? = nil
 
         public init() {}
 

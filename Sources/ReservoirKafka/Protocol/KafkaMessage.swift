@@ -24,10 +24,17 @@ extension KafkaMessage {
         return message
     }
 
-    /// The message's bytes as `version` lays them out.
+    /// The message's bytes as `version` lays them out, in memory (records read from segment
+    /// files copied in).
     public func encoded(version: Int16) -> ByteBuffer {
+        encodedParts(version: version).flattened
+    }
+
+    /// The message as `version` lays it out, with records read from segment files left as file
+    /// ranges for the server to send with sendfile(2).
+    public func encodedParts(version: Int16) -> KafkaWriter {
         var writer = KafkaWriter()
         encode(into: &writer, version: version)
-        return writer.buffer
+        return writer
     }
 }

@@ -102,18 +102,18 @@ public struct KafkaReader {
     }
 
     /// A records field: the record batches as a slice of the request's buffer (no copy).
-    public mutating func readRecords(compact: Bool) throws(KafkaProtocolError) -> ByteBuffer {
+    public mutating func readRecords(compact: Bool) throws(KafkaProtocolError) -> KafkaRecords {
         guard let records = try readNullableRecords(compact: compact, nullable: false) else { throw .unexpectedNull(field: "records") }
         return records
     }
 
-    public mutating func readNullableRecords(compact: Bool, nullable: Bool) throws(KafkaProtocolError) -> ByteBuffer? {
+    public mutating func readNullableRecords(compact: Bool, nullable: Bool) throws(KafkaProtocolError) -> KafkaRecords? {
         let length = try length(compact: compact, wide: true, field: "records")
         if length < 0 {
             guard nullable else { throw .unexpectedNull(field: "records") }
             return nil
         }
-        return buffer.readSlice(length: length)
+        return buffer.readSlice(length: length).map(KafkaRecords.bytes)
     }
 
     /// An array: int32 count (legacy) or compact uvarint count + 1, then the elements.

@@ -1,8 +1,11 @@
 import NIOCore
 
 /// Writes the fields of Kafka's protocol into a growing buffer.
-public struct KafkaWriter {
+public struct KafkaWriter: Sendable {
     public var buffer: ByteBuffer
+    /// File ranges that go between the buffer's bytes, each at the buffer index it follows
+    /// (records fields sent with sendfile; see ``KafkaRecords/file(_:)``).
+    public private(set) var files: [(index: Int, records: KafkaFileRecords)] = []
 
     public init(capacity: Int = 256) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
@@ -69,13 +72,15 @@ public struct KafkaWriter {
         writeBytes(value, compact: compact)
     }
 
-    public mutating func writeRecords(_ value: ByteBuffer, compact: Bool) {
-        writeLength(value.readableBytes, compact: compact, wide: true)
-        var copy = value
-        buffer.writeBuffer(&copy)
+    public mutating func writeRecords(_ value: KafkaRecords, compact: Bool) {
+        writeLength(value.byteCount, compact: compact, wide: true)
+        switch value {
+        case .bytes(var bytes): buffer.writeBuffer(&bytes)
+        case .file(let file): files.append((buffer.writerIndex, file))
+        }
     }
 
-    public mutating func writeNullableRecords(_ value: ByteBuffer?, compact: Bool) {
+    public mutating func writeNullableRecords(_ value: KafkaRecords?, compact: Bool) {
         guard let value else { return writeLength(-1, compact: compact, wide: true) }
         writeRecords(value, compact: compact)
     }
@@ -103,8 +108,34 @@ public struct KafkaWriter {
             var content = KafkaWriter(capacity: 64)
             field.write(&content)
             writeUnsignedVarint(field.tag)
-            writeUnsignedVarint(UInt32(content.buffer.readableBytes))
-            buffer.writeBuffer(&content.buffer)
+            writeUnsignedVarint(UInt32(content.byteCount))
+            append(content)
         }
+    }
+
+    /// The bytes written, file ranges included.
+    public var byteCount: Int { buffer.readableBytes + files.reduce(0) { $0 + $1.records.count } }
+
+    /// Appends what `other` wrote, its file ranges included.
+    public mutating func append(_ other: KafkaWriter) {
+        let shift = buffer.writerIndex - other.buffer.readerIndex
+        for file in other.files { files.append((file.index + shift, file.records)) }
+        var bytes = other.buffer
+        buffer.writeBuffer(&bytes)
+    }
+
+    /// The bytes in memory, file ranges copied in from their batches' mapping.
+    public var flattened: ByteBuffer {
+        guard !files.isEmpty else { return buffer }
+        var result = ByteBufferAllocator().buffer(capacity: byteCount)
+        var next = buffer.readerIndex
+        for file in files {
+            if var part = buffer.getSlice(at: next, length: file.index - next) { result.writeBuffer(&part) }
+            var records = KafkaRecords.file(file.records).buffer
+            result.writeBuffer(&records)
+            next = file.index
+        }
+        if var rest = buffer.getSlice(at: next, length: buffer.writerIndex - next) { result.writeBuffer(&rest) }
+        return result
     }
 }

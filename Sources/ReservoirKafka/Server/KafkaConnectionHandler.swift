@@ -8,7 +8,7 @@ import NIOCore
 final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // Sendable by confinement: every stored var is touched on the channel's event loop only.
     typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+    typealias OutboundOut = IOData
 
     private let broker: KafkaBroker
     private let logger: Logger
@@ -58,7 +58,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let broker = self.broker
         let loop = context.eventLoop
         let started = ContinuousClock.now
-        let promise = loop.makePromise(of: ByteBuffer?.self)
+        let promise = loop.makePromise(of: KafkaWriter?.self)
         Task(executorPreference: executor) {
             do {
                 promise.succeed(try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body))
@@ -74,9 +74,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             switch result {
             case .success(let body?):
                 let response = Self.frame(body, header: request.header, api: request.api)
-                handler.metrics.bytesOut.increment(by: Int64(response.readableBytes))
+                handler.metrics.bytesOut.increment(by: Int64(response.byteCount))
                 handler.metrics.answered(request.api, nanoseconds: started.duration(to: .now).nanoseconds)
-                context.writeAndFlush(handler.wrapOutboundOut(response), promise: nil)
+                handler.write(response, context: context)
                 handler.processNext(context: context)
             case .success(nil):
                 handler.metrics.answered(request.api, nanoseconds: started.duration(to: .now).nanoseconds)
@@ -114,18 +114,44 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// The response frame: size, the response header (v1 for flexible versions, except
-    /// ApiVersions, whose response header is always v0), the body.
-    static func frame(_ body: ByteBuffer, header: RequestHeader, api: KafkaAPI) -> ByteBuffer {
+    /// ApiVersions, whose response header is always v0), the body, its file ranges included.
+    static func frame(_ body: KafkaWriter, header: RequestHeader, api: KafkaAPI) -> KafkaWriter {
         let flexible = api != .apiVersions && api.firstFlexibleVersion.map { header.requestApiVersion >= $0 } == true
-        var writer = KafkaWriter(capacity: body.readableBytes + 16)
+        var writer = KafkaWriter(capacity: body.buffer.readableBytes + 16)
         writer.writeInt32(0)
         var responseHeader = ResponseHeader()
         responseHeader.correlationId = header.correlationId
         responseHeader.encode(into: &writer, version: flexible ? 1 : 0)
-        var body = body
-        writer.buffer.writeBuffer(&body)
-        writer.buffer.setInteger(Int32(writer.buffer.readableBytes - 4), at: writer.buffer.readerIndex, endianness: .big)
-        return writer.buffer
+        writer.append(body)
+        writer.buffer.setInteger(Int32(writer.byteCount - 4), at: writer.buffer.readerIndex, endianness: .big)
+        return writer
+    }
+
+    /// Writes a frame: its bytes, and the file ranges between them as `FileRegion`s, which NIO
+    /// sends with sendfile(2). The ranges' descriptors stay open until the last write is done.
+    private func write(_ frame: KafkaWriter, context: ChannelHandlerContext) {
+        guard !frame.files.isEmpty else {
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(frame.buffer)), promise: nil)
+            return
+        }
+        var next = frame.buffer.readerIndex
+        for file in frame.files {
+            if let part = frame.buffer.getSlice(at: next, length: file.index - next), part.readableBytes > 0 {
+                context.write(wrapOutboundOut(.byteBuffer(part)), promise: nil)
+            }
+            context.write(wrapOutboundOut(.fileRegion(file.records.region)), promise: nil)
+            next = file.index
+        }
+        let done = context.eventLoop.makePromise(of: Void.self)
+        if let rest = frame.buffer.getSlice(at: next, length: frame.buffer.writerIndex - next), rest.readableBytes > 0 {
+            context.write(wrapOutboundOut(.byteBuffer(rest)), promise: done)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: done)
+        }
+        context.flush()
+        // Writes complete in order: the last one done (or failed, on a closed connection) means
+        // every file range has been sent or dropped.
+        done.futureResult.whenComplete { _ in withExtendedLifetime(frame) {} }
     }
 }
 

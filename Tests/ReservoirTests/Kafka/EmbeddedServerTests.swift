@@ -85,6 +85,92 @@ struct EmbeddedServerTests {
         try await server.shutdown()
     }
 
+    @Test("large fetches go out from the segment files (sendfile), byte for byte, in the legacy and the flexible layout")
+    func sendfileFetch() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("big", config: TopicConfig(partitions: 2))
+        for partition in 0..<2 {
+            for round in 0..<10 {
+                let records = (0..<300).map {
+                    Record(key: Array("\(round)-\($0)".utf8), value: [UInt8](repeating: UInt8($0 % 251), count: 100))
+                }
+                _ = try await store.append(to: "big", records: records, partition: partition, acks: .buffered)
+            }
+        }
+        let stored = try (0..<2).map {
+            try store.log(topic: "big", partition: $0).read(from: 0, maxBytes: 1 << 20).batches.flatMap(\.encodedBytes)
+        }
+        #expect(stored.allSatisfy { $0.count > KafkaBroker.sendfileThreshold })
+
+        var request = FetchRequest()
+        request.maxBytes = 10 << 20
+        var topic = FetchRequest.FetchTopic()
+        topic.topic = "big"
+        topic.partitions = (0..<2).map { index in
+            var partition = FetchRequest.FetchPartition()
+            partition.partition = Int32(index)
+            partition.partitionMaxBytes = 1 << 20
+            return partition
+        }
+        request.topics = [topic]
+        let broker = KafkaBroker(store: store)
+        let server = try await KafkaServer.start(store: store, configuration: KafkaServer.Configuration(host: "127.0.0.1", port: 0))
+        let socket = try KafkaServerTests.connect(port: server.port)
+        defer { close(socket) }
+        for version: Int16 in [4, 12] {
+            // The broker answers with file ranges, which only the socket turns into bytes.
+            let direct = await broker.fetch(request, version: version)
+            #expect(direct.responses.flatMap(\.partitions).allSatisfy { if case .file = $0.records { true } else { false } })
+            #expect(direct.encodedParts(version: version).files.count == 2)
+
+            var header = RequestHeader()
+            header.requestApiKey = KafkaAPI.fetch.rawValue
+            header.requestApiVersion = version
+            header.correlationId = Int32(version)
+            header.clientId = "test"
+            var writer = KafkaWriter()
+            writer.writeInt32(0)
+            header.encode(into: &writer, version: version >= 12 ? 2 : 1)
+            request.encode(into: &writer, version: version)
+            writer.buffer.setInteger(Int32(writer.buffer.readableBytes - 4), at: 0, endianness: .big)
+            let frame = Array(writer.buffer.readableBytesView)
+            let body = try #require(await Self.exchange(socket, frame))
+            var reader = KafkaReader(ByteBuffer(bytes: body))
+            let responseHeader = try ResponseHeader(from: &reader, version: version >= 12 ? 1 : 0)
+            #expect(responseHeader.correlationId == Int32(version))
+            let response = try FetchResponse.decode(reader.remainingBuffer, version: version)
+            let partitions = response.responses.flatMap(\.partitions)
+            #expect(partitions.map(\.partitionIndex) == [0, 1])
+            #expect(partitions.map { Array(($0.records ?? .empty).buffer.readableBytesView) } == stored)
+        }
+        try await server.shutdown()
+    }
+
+    /// Sends `frame` and reads one whole response frame back (its body), off the cooperative pool.
+    static func exchange(_ socket: Int32, _ frame: [UInt8]) async -> [UInt8]? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                _ = frame.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                func read(_ count: Int) -> [UInt8]? {
+                    var bytes = [UInt8](repeating: 0, count: count)
+                    var filled = 0
+                    while filled < count {
+                        let got = bytes.withUnsafeMutableBytes { recv(socket, $0.baseAddress! + filled, count - filled, 0) }
+                        guard got > 0 else { return nil }
+                        filled += got
+                    }
+                    return bytes
+                }
+                guard let size = read(4) else { return continuation.resume(returning: nil) }
+                let length = Int(size[0]) << 24 | Int(size[1]) << 16 | Int(size[2]) << 8 | Int(size[3])
+                continuation.resume(returning: read(length))
+            }
+        }
+    }
+
     static func receive(_ socket: Int32) async -> ([UInt8], Int) {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {

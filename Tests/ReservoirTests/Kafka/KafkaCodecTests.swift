@@ -41,7 +41,7 @@ struct KafkaCodecTests {
             case .produce:
                 let request = try Self.roundTrip(ProduceRequest.self, body, version: version)
                 #expect(request.topicData.allSatisfy { !$0.partitionData.isEmpty })
-                #expect(request.topicData.flatMap(\.partitionData).allSatisfy { ($0.records?.readableBytes ?? 0) > 61 })
+                #expect(request.topicData.flatMap(\.partitionData).allSatisfy { ($0.records?.byteCount ?? 0) > 61 })
             case .fetch: _ = try Self.roundTrip(FetchRequest.self, body, version: version)
             case .listOffsets: _ = try Self.roundTrip(ListOffsetsRequest.self, body, version: version)
             default: Issue.record("\(name): no codec test for \(api)")
@@ -65,7 +65,7 @@ struct KafkaCodecTests {
         #expect(request.acks == -1)
         var records: [String] = []
         for partition in request.topicData[0].partitionData {
-            let bytes = Array(try #require(partition.records).readableBytesView)
+            let bytes = Array(try #require(partition.records).buffer.readableBytesView)
             for record in try RecordBatch(copying: bytes).records() {
                 let header = record.headers.map { "\($0.key)=\(String(decoding: $0.value ?? [], as: UTF8.self))" }
                 records.append(
