@@ -71,66 +71,75 @@ struct ExternalKafkaTests {
 @Suite("Batches kafka-python encodes, in each of Kafka's five codecs")
 struct ForeignCodecTests {
     @Test("kafka-python's batches decode exactly: keys, values, nulls, headers, timestamps", arguments: CompressionCodec.allCases)
-    func decodeForeignBatches(codec: CompressionCodec) throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let path = dir + "/batches.log"
-        let expected = try Oracle.records(try Oracle.run("encode_batches.py", [codec.description, path]))
-        #expect(expected.count == 275)
-        let batches = try SegmentFileInspector.batches(inLogFile: path)
-        #expect(batches.allSatisfy { $0.header?.compression == codec && $0.crcValid })
-        #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
+    func decodeForeignBatches(codec: CompressionCodec) async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let path = dir + "/batches.log"
+            let expected = try Oracle.records(try Oracle.run("encode_batches.py", [codec.description, path]))
+            #expect(expected.count == 275)
+            let batches = try SegmentFileInspector.batches(inLogFile: path)
+            #expect(batches.allSatisfy { $0.header?.compression == codec && $0.crcValid })
+            #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
+        }
     }
 
     @Test("librdkafka's batches (confluent-kafka, through its mock cluster) decode exactly", arguments: CompressionCodec.allCases)
-    func decodeLibrdkafkaBatches(codec: CompressionCodec) throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let path = dir + "/librdkafka.log"
-        let expected = try Oracle.records(try Oracle.run("librdkafka_batches.py", [codec.description, path]))
-        #expect(expected.count == 250)
-        let batches = try SegmentFileInspector.batches(inLogFile: path)
-        // librdkafka sends a batch uncompressed when compressing does not make it smaller (a small
-        // batch, as a loaded machine's timing can make): most are in the codec, none in another.
-        #expect(
-            batches.count > 1
-                && batches.allSatisfy {
-                    ($0.header?.compression == codec || $0.header?.compression == CompressionCodec.none) && $0.crcValid
-                })
-        #expect(batches.contains { $0.header?.compression == codec })
-        #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
+    func decodeLibrdkafkaBatches(codec: CompressionCodec) async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let path = dir + "/librdkafka.log"
+            let expected = try Oracle.records(try Oracle.run("librdkafka_batches.py", [codec.description, path]))
+            #expect(expected.count == 250)
+            let batches = try SegmentFileInspector.batches(inLogFile: path)
+            // librdkafka sends a batch uncompressed when compressing does not make it smaller (a small
+            // batch, as a loaded machine's timing can make): most are in the codec, none in another.
+            #expect(
+                batches.count > 1
+                    && batches.allSatisfy {
+                        ($0.header?.compression == codec || $0.header?.compression == CompressionCodec.none) && $0.crcValid
+                    })
+            #expect(batches.contains { $0.header?.compression == codec })
+            #expect(try ExternalKafkaTests.decodeWithReservoir(path) == expected)
+        }
     }
 
     @Test(
         "a batch Reservoir writes in each codec reads back exactly; corrupt compressed bytes are a typed error",
         arguments: CompressionCodec.allCases)
-    func roundTrip(codec: CompressionCodec) throws {
-        let records = (0..<500).map { n in
-            Record(
-                key: n % 5 == 0 ? nil : Array("key-\(n)".utf8), value: n % 11 == 0 ? nil : Array(repeating: UInt8(n % 7), count: n % 900),
-                headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
-        }
-        let encoder = try RecordBatchEncoder(compression: codec)
-        let bytes = try encoder.encodedBytes(records, baseOffset: 100, defaultTimestamp: 0)
-        let decoded = try RecordDecoder().records(in: RecordBatch(copying: bytes))
-        #expect(decoded.map(\.offset) == Array(100..<600))
-        #expect(decoded.map(\.key) == records.map(\.key) && decoded.map(\.value) == records.map(\.value))
-        #expect(decoded.map(\.headers) == records.map(\.headers) && decoded.map(\.timestamp) == records.map { $0.timestamp ?? 0 })
-        guard codec != .none else { return }
-        #expect(bytes.count < records.reduce(0) { $0 + ($1.value?.count ?? 0) }, "\(codec) did not compress")
-        // The compressed section cut short or overwritten: an error, never a trap or wrong records.
-        for cut in [RecordBatchHeader.size + 1, bytes.count / 2, bytes.count - 1] {
-            var damaged = Array(bytes.prefix(cut))
-            BigEndian.store(Int32(damaged.count - RecordBatchHeader.logOverhead), &damaged, RecordBatchHeader.Field.batchLength)
-            let crc = damaged.withUnsafeBytes {
-                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchHeader.Field.attributes...]))
+    func roundTrip(codec: CompressionCodec) async throws {
+        try await onOwnThread {
+            let records = (0..<500).map { n in
+                Record(
+                    key: n % 5 == 0 ? nil : Array("key-\(n)".utf8),
+                    value: n % 11 == 0 ? nil : Array(repeating: UInt8(n % 7), count: n % 900),
+                    headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
             }
-            BigEndian.store(crc, &damaged, RecordBatchHeader.Field.crc)
-            #expect(throws: FormatError.self, "\(codec) cut at \(cut)") { try RecordDecoder().records(in: RecordBatch(copying: damaged)) }
-        }
-        // A small limit is refused, not exceeded.
-        #expect(throws: FormatError.decompressedTooLarge(limit: 1000)) {
-            try RecordDecoder(maxDecompressedBytes: 1000).records(in: RecordBatch(copying: bytes))
+            let encoder = try RecordBatchEncoder(compression: codec)
+            let bytes = try encoder.encodedBytes(records, baseOffset: 100, defaultTimestamp: 0)
+            let decoded = try RecordDecoder().records(in: RecordBatch(copying: bytes))
+            #expect(decoded.map(\.offset) == Array(100..<600))
+            #expect(decoded.map(\.key) == records.map(\.key) && decoded.map(\.value) == records.map(\.value))
+            #expect(decoded.map(\.headers) == records.map(\.headers) && decoded.map(\.timestamp) == records.map { $0.timestamp ?? 0 })
+            guard codec != .none else { return }
+            #expect(bytes.count < records.reduce(0) { $0 + ($1.value?.count ?? 0) }, "\(codec) did not compress")
+            // The compressed section cut short or overwritten: an error, never a trap or wrong records.
+            for cut in [RecordBatchHeader.size + 1, bytes.count / 2, bytes.count - 1] {
+                var damaged = Array(bytes.prefix(cut))
+                BigEndian.store(Int32(damaged.count - RecordBatchHeader.logOverhead), &damaged, RecordBatchHeader.Field.batchLength)
+                let crc = damaged.withUnsafeBytes {
+                    CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatchHeader.Field.attributes...]))
+                }
+                BigEndian.store(crc, &damaged, RecordBatchHeader.Field.crc)
+                #expect(throws: FormatError.self, "\(codec) cut at \(cut)") {
+                    try RecordDecoder().records(in: RecordBatch(copying: damaged))
+                }
+            }
+            // A small limit is refused, not exceeded.
+            #expect(throws: FormatError.decompressedTooLarge(limit: 1000)) {
+                try RecordDecoder(maxDecompressedBytes: 1000).records(in: RecordBatch(copying: bytes))
+            }
         }
     }
 }
@@ -139,37 +148,39 @@ extension ForeignCodecTests {
     @Test(
         "librdkafka decodes Reservoir's batches in each codec (produced as they are to its mock cluster, consumed back)",
         arguments: CompressionCodec.allCases)
-    func librdkafkaDecodesOurBatches(codec: CompressionCodec) throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let written: [LogRecord]
-        do {
-            let store = try Reservoir.open(at: dir)
-            try store.createTopic("t", config: TopicConfig(compression: codec))
-            for round in 0..<3 {
-                try store.append(
-                    to: "t",
-                    records: (0..<80).map { i in
-                        let n = round * 80 + i
-                        return Record(
-                            key: n % 9 == 0 ? nil : Array("key-\(n)".utf8),
-                            value: n % 10 == 0 ? nil : Array(repeating: UInt8(n % 251), count: n % 300),
-                            headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
-                    })
+    func librdkafkaDecodesOurBatches(codec: CompressionCodec) async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let written: [LogRecord]
+            do {
+                let store = try Reservoir.open(at: dir)
+                try store.createTopic("t", config: TopicConfig(compression: codec))
+                for round in 0..<3 {
+                    try store.append(
+                        to: "t",
+                        records: (0..<80).map { i in
+                            let n = round * 80 + i
+                            return Record(
+                                key: n % 9 == 0 ? nil : Array("key-\(n)".utf8),
+                                value: n % 10 == 0 ? nil : Array(repeating: UInt8(n % 251), count: n % 300),
+                                headers: n % 4 == 0 ? [RecordHeader("n", "\(n)")] : [], timestamp: 1_764_000_000_000 + Int64(n))
+                        })
+                }
+                written = try allRecords(store.log(topic: "t", partition: 0))
+                try store.close()
             }
-            written = try allRecords(store.log(topic: "t", partition: 0))
-            try store.close()
-        }
-        // The mock cluster holds a first record of its own: offsets come one later.
-        let decoded = try Oracle.records(
-            try Oracle.run("librdkafka_decode.py", [dir + "/topics/t/0/00000000000000000000.log"]), offsetShift: -1)
-        // librdkafka hands out an empty key as null: compare keys with that in mind.
-        #expect(decoded.count == written.count)
-        for (theirs, ours) in zip(decoded, written) {
-            #expect(
-                theirs.offset == ours.offset && theirs.timestamp == ours.timestamp && theirs.value == ours.value
-                    && theirs.headers == ours.headers)
-            #expect(theirs.key == ours.key || (theirs.key == nil && ours.key == []))
+            // The mock cluster holds a first record of its own: offsets come one later.
+            let decoded = try Oracle.records(
+                try Oracle.run("librdkafka_decode.py", [dir + "/topics/t/0/00000000000000000000.log"]), offsetShift: -1)
+            // librdkafka hands out an empty key as null: compare keys with that in mind.
+            #expect(decoded.count == written.count)
+            for (theirs, ours) in zip(decoded, written) {
+                #expect(
+                    theirs.offset == ours.offset && theirs.timestamp == ours.timestamp && theirs.value == ours.value
+                        && theirs.headers == ours.headers)
+                #expect(theirs.key == ours.key || (theirs.key == nil && ours.key == []))
+            }
         }
     }
 }

@@ -49,84 +49,89 @@ final class ServedStore {
 @Suite("Kafka's wire protocol: real clients against reservoir serve", .serialized)
 struct KafkaServerTests {
     @Test("kafka-python and librdkafka (every codec) produce with acks=all and consume back; the store holds what they produced")
-    func realClients() throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let server = try ServedStore(directory: dir + "/store")
-        let output = try Oracle.run("kafka_clients.py", ["\(server.port)"])
-        #expect(output.hasSuffix("ok\n"))
-        server.stop()
-        #expect(server.process.terminationStatus == 143)
+    func realClients() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store")
+            let output = try Oracle.run("kafka_clients.py", ["\(server.port)"])
+            #expect(output.hasSuffix("ok\n"))
+            server.stop()
+            #expect(server.process.terminationStatus == 143)
 
-        // What kafka-python was told it produced is exactly what the store holds.
-        let produced = try output.split(separator: "\n").dropLast().map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        }
-        let store = try Reservoir.open(at: dir + "/store")
-        defer { try? store.close() }
-        #expect(store.openedAfterCleanShutdown)
-        var stored: [String: (key: [UInt8]?, value: [UInt8]?)] = [:]
-        for partition in 0..<3 {
-            for record in try allRecords(store.log(topic: "kp", partition: partition)) {
-                stored["\(partition)/\(record.offset)"] = (record.key, record.value)
+            // What kafka-python was told it produced is exactly what the store holds.
+            let produced = try output.split(separator: "\n").dropLast().map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             }
-        }
-        #expect(stored.count == produced.count && produced.count == 300)
-        for entry in produced {
-            let key = "\(entry["partition"] as? Int ?? -1)/\(entry["offset"] as? Int ?? -1)"
-            #expect(stored[key]?.key == (entry["key"] as? String).map(Fixtures.hexBytes))
-            #expect(stored[key]?.value == (entry["value"] as? String).map(Fixtures.hexBytes))
-        }
-        // librdkafka's batches are stored as it compressed them.
-        for codec in CompressionCodec.allCases {
-            let batches = try (0..<3).flatMap {
-                try store.log(topic: "rd-\(codec)", partition: $0).read(from: 0, maxBytes: 64 << 20).batches
+            let store = try Reservoir.open(at: dir + "/store")
+            defer { try? store.close() }
+            #expect(store.openedAfterCleanShutdown)
+            var stored: [String: (key: [UInt8]?, value: [UInt8]?)] = [:]
+            for partition in 0..<3 {
+                for record in try allRecords(store.log(topic: "kp", partition: partition)) {
+                    stored["\(partition)/\(record.offset)"] = (record.key, record.value)
+                }
             }
-            #expect(
-                !batches.isEmpty && batches.allSatisfy { $0.header.compression == codec || $0.header.compression == CompressionCodec.none })
-            // librdkafka uses LZ4 only with brokers that advertise FindCoordinator (its LZ4
-            // feature flag), a group API that comes with consumer groups; until then it sends
-            // those batches uncompressed.
-            if codec != .lz4 && !batches.contains(where: { $0.header.compression == codec }) {
-                Issue.record("no \(codec) batch: \(batches.map { String(describing: $0.header.compression) })")
+            #expect(stored.count == produced.count && produced.count == 300)
+            for entry in produced {
+                let key = "\(entry["partition"] as? Int ?? -1)/\(entry["offset"] as? Int ?? -1)"
+                #expect(stored[key]?.key == (entry["key"] as? String).map(Fixtures.hexBytes))
+                #expect(stored[key]?.value == (entry["value"] as? String).map(Fixtures.hexBytes))
             }
+            // librdkafka's batches are stored as it compressed them.
+            for codec in CompressionCodec.allCases {
+                let batches = try (0..<3).flatMap {
+                    try store.log(topic: "rd-\(codec)", partition: $0).read(from: 0, maxBytes: 64 << 20).batches
+                }
+                #expect(
+                    !batches.isEmpty
+                        && batches.allSatisfy { $0.header.compression == codec || $0.header.compression == CompressionCodec.none })
+                // librdkafka uses LZ4 only with brokers that advertise FindCoordinator (its LZ4
+                // feature flag), a group API that comes with consumer groups; until then it sends
+                // those batches uncompressed.
+                if codec != .lz4 && !batches.contains(where: { $0.header.compression == codec }) {
+                    Issue.record("no \(codec) batch: \(batches.map { String(describing: $0.header.compression) })")
+                }
+            }
+            let problems = try StoreVerifier.verify(directory: dir + "/store").problems
+            #expect(problems.isEmpty, "\(problems)")
         }
-        let problems = try StoreVerifier.verify(directory: dir + "/store").problems
-        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("garbage, a truncated frame and an oversized frame close that connection only; the server keeps serving")
-    func badInput() throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let server = try ServedStore(directory: dir + "/store")
-        defer { server.stop() }
-        let frames: [[UInt8]] = [
-            [0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3],  // negative size
-            [0x7F, 0, 0, 0],  // far over the limit
-            [0, 0, 0, 12, 0, 18, 0, 3, 0, 0, 0, 1, 0xFF],  // ApiVersions v3 cut inside its header
-            [0, 0, 0, 8, 0x7F, 0x7F, 0, 0, 0, 0, 0, 1],  // an API this broker does not serve
-            Array((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }),
-        ]
-        for frame in frames {
+    func badInput() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store")
+            defer { server.stop() }
+            let frames: [[UInt8]] = [
+                [0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3],  // negative size
+                [0x7F, 0, 0, 0],  // far over the limit
+                [0, 0, 0, 12, 0, 18, 0, 3, 0, 0, 0, 1, 0xFF],  // ApiVersions v3 cut inside its header
+                [0, 0, 0, 8, 0x7F, 0x7F, 0, 0, 0, 0, 0, 1],  // an API this broker does not serve
+                Array((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }),
+            ]
+            for frame in frames {
+                let socket = try Self.connect(port: server.port)
+                defer { close(socket) }
+                _ = frame.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                shutdown(socket, Int32(SHUT_WR))
+                // The server answers nothing it cannot parse and closes the connection.
+                var buffer = [UInt8](repeating: 0, count: 64)
+                #expect(recv(socket, &buffer, buffer.count, 0) <= 0)
+            }
+            // A well-formed ApiVersions v0 is still answered.
             let socket = try Self.connect(port: server.port)
             defer { close(socket) }
-            _ = frame.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            shutdown(socket, Int32(SHUT_WR))
-            // The server answers nothing it cannot parse and closes the connection.
-            var buffer = [UInt8](repeating: 0, count: 64)
-            #expect(recv(socket, &buffer, buffer.count, 0) <= 0)
+            let request: [UInt8] = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 42, 0, 0]
+            _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(socket, &buffer, buffer.count, MSG_WAITALL == 0 ? 0 : 0)
+            #expect(count >= 14)
+            #expect(Array(buffer[4..<8]) == [0, 0, 0, 42])  // the correlation id
+            #expect(Array(buffer[8..<10]) == [0, 0])  // no error
         }
-        // A well-formed ApiVersions v0 is still answered.
-        let socket = try Self.connect(port: server.port)
-        defer { close(socket) }
-        let request: [UInt8] = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 42, 0, 0]
-        _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = recv(socket, &buffer, buffer.count, MSG_WAITALL == 0 ? 0 : 0)
-        #expect(count >= 14)
-        #expect(Array(buffer[4..<8]) == [0, 0, 0, 42])  // the correlation id
-        #expect(Array(buffer[8..<10]) == [0, 0])  // no error
     }
 
     /// A TCP socket and what connecting it to 127.0.0.1:`port` returned (0 when connected).
@@ -174,110 +179,124 @@ extension KafkaServerTests {
     }
 
     @Test("kcat: keyed records with headers to several partitions, consumed back as JSON, metadata, from an offset and from a timestamp")
-    func kcat() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/kcat"), "kcat is installed by make deps")
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let server = try ServedStore(directory: dir + "/store")
-        defer { server.stop() }
-        let broker = "127.0.0.1:\(server.port)"
-        let before = Int64(Date().timeIntervalSince1970 * 1000) - 1000
-        let lines = (0..<60).map { "key-\($0 % 7):value-\($0)" }
-        _ = try Self.kcat(["-b", broker, "-t", "kc", "-P", "-K:", "-H", "source=kcat"], input: lines.joined(separator: "\n") + "\n")
-        let consumed = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-J"]).split(separator: "\n").map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    func kcat() async throws {
+        try await onOwnThread {
+            try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/kcat"), "kcat is installed by make deps")
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store")
+            defer { server.stop() }
+            let broker = "127.0.0.1:\(server.port)"
+            let before = Int64(Date().timeIntervalSince1970 * 1000) - 1000
+            let lines = (0..<60).map { "key-\($0 % 7):value-\($0)" }
+            _ = try Self.kcat(["-b", broker, "-t", "kc", "-P", "-K:", "-H", "source=kcat"], input: lines.joined(separator: "\n") + "\n")
+            let consumed = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-J"]).split(separator: "\n").map { line in
+                try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            }
+            #expect(consumed.count == 60)
+            let pairs = Set(consumed.map { "\($0["key"] as? String ?? ""):\($0["payload"] as? String ?? "")" })
+            #expect(pairs == Set(lines))
+            #expect(consumed.allSatisfy { ($0["headers"] as? [String]) == ["source", "kcat"] })
+            #expect(Set(consumed.map { $0["partition"] as? Int ?? -1 }).count > 1)
+            // Each key on one partition, as Kafka's partitioner puts it.
+            for (key, partitions) in Dictionary(grouping: consumed, by: { $0["key"] as? String ?? "" }) {
+                #expect(Set(partitions.map { $0["partition"] as? Int ?? -1 }).count == 1, "\(key)")
+            }
+            let metadata = try Self.kcat(["-b", broker, "-L", "-t", "kc"])
+            #expect(metadata.contains("topic \"kc\" with 3 partitions"))
+            #expect(metadata.contains("broker 0 at \(broker)"))
+            let fromOffset = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-p", "0", "-o", "2", "-f", "%o\\n"])
+            let partitionZero = consumed.filter { $0["partition"] as? Int == 0 }.count
+            #expect(fromOffset.split(separator: "\n").map(String.init) == (2..<partitionZero).map(String.init))
+            let fromTime = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-o", "s@\(before)", "-f", "%s\\n"])
+            #expect(fromTime.split(separator: "\n").count == 60)
+            let afterwards = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-o", "s@\(before + 3_600_000)", "-f", "%s\\n"])
+            #expect(afterwards.isEmpty)
+            // Enough records that fetches are sent from the segment files (sendfile): every one back,
+            // in order.
+            let many = (0..<6000).map { "record-\($0)-" + String(repeating: "x", count: 90) }
+            _ = try Self.kcat(["-b", broker, "-t", "bulk", "-P", "-p", "0"], input: many.joined(separator: "\n") + "\n")
+            let bulk = try Self.kcat(["-b", broker, "-t", "bulk", "-C", "-e", "-p", "0", "-f", "%o %s\\n"])
+            #expect(bulk.split(separator: "\n").map(String.init) == many.enumerated().map { "\($0.offset) \($0.element)" })
         }
-        #expect(consumed.count == 60)
-        let pairs = Set(consumed.map { "\($0["key"] as? String ?? ""):\($0["payload"] as? String ?? "")" })
-        #expect(pairs == Set(lines))
-        #expect(consumed.allSatisfy { ($0["headers"] as? [String]) == ["source", "kcat"] })
-        #expect(Set(consumed.map { $0["partition"] as? Int ?? -1 }).count > 1)
-        // Each key on one partition, as Kafka's partitioner puts it.
-        for (key, partitions) in Dictionary(grouping: consumed, by: { $0["key"] as? String ?? "" }) {
-            #expect(Set(partitions.map { $0["partition"] as? Int ?? -1 }).count == 1, "\(key)")
-        }
-        let metadata = try Self.kcat(["-b", broker, "-L", "-t", "kc"])
-        #expect(metadata.contains("topic \"kc\" with 3 partitions"))
-        #expect(metadata.contains("broker 0 at \(broker)"))
-        let fromOffset = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-p", "0", "-o", "2", "-f", "%o\\n"])
-        let partitionZero = consumed.filter { $0["partition"] as? Int == 0 }.count
-        #expect(fromOffset.split(separator: "\n").map(String.init) == (2..<partitionZero).map(String.init))
-        let fromTime = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-o", "s@\(before)", "-f", "%s\\n"])
-        #expect(fromTime.split(separator: "\n").count == 60)
-        let afterwards = try Self.kcat(["-b", broker, "-t", "kc", "-C", "-e", "-o", "s@\(before + 3_600_000)", "-f", "%s\\n"])
-        #expect(afterwards.isEmpty)
     }
 }
 
 extension KafkaServerTests {
     @Test("the server killed with SIGKILL while an acks=all producer runs: after restart every acknowledged record is there")
-    func killedWhileProducing() throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let server = try ServedStore(directory: dir + "/store")
-        let producer = ChildProcess()
-        producer.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
-        producer.arguments = [
-            KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/kafka_acked_producer.py").path, "\(server.port)", "20",
-        ]
-        let output = Pipe()
-        producer.standardOutput = output
-        try producer.run()
-        // Kill the server once acknowledgements flow.
-        var text = ""
-        let handle = output.fileHandleForReading
-        while text.split(separator: "\n").count < 2000 {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        server.stop(SIGKILL)
-        text += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        producer.waitUntilExit()
-        let acknowledged = text.split(separator: "\n").compactMap { line -> (Int, Int64, String)? in
-            let fields = line.split(separator: " ")
-            guard fields.count == 3, let partition = Int(fields[0]), let offset = Int64(fields[1]) else { return nil }
-            return (partition, offset, String(fields[2]))
-        }
-        #expect(acknowledged.count >= 2000)
-
-        let store = try Reservoir.open(at: dir + "/store")
-        defer { try? store.close() }
-        #expect(!store.openedAfterCleanShutdown)
-        var stored: [String: String] = [:]
-        for partition in 0..<3 {
-            for record in try allRecords(store.log(topic: "acked", partition: partition)) {
-                stored["\(partition)/\(record.offset)"] = record.value.map { String(decoding: $0, as: UTF8.self) }
+    func killedWhileProducing() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store")
+            let producer = ChildProcess()
+            producer.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
+            producer.arguments = [
+                KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/kafka_acked_producer.py").path, "\(server.port)", "20",
+            ]
+            let output = Pipe()
+            producer.standardOutput = output
+            try producer.run()
+            // Kill the server once acknowledgements flow.
+            var text = ""
+            let handle = output.fileHandleForReading
+            while text.split(separator: "\n").count < 2000 {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
             }
+            server.stop(SIGKILL)
+            text += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            producer.waitUntilExit()
+            let acknowledged = text.split(separator: "\n").compactMap { line -> (Int, Int64, String)? in
+                let fields = line.split(separator: " ")
+                guard fields.count == 3, let partition = Int(fields[0]), let offset = Int64(fields[1]) else { return nil }
+                return (partition, offset, String(fields[2]))
+            }
+            #expect(acknowledged.count >= 2000)
+
+            let store = try Reservoir.open(at: dir + "/store")
+            defer { try? store.close() }
+            #expect(!store.openedAfterCleanShutdown)
+            var stored: [String: String] = [:]
+            for partition in 0..<3 {
+                for record in try allRecords(store.log(topic: "acked", partition: partition)) {
+                    stored["\(partition)/\(record.offset)"] = record.value.map { String(decoding: $0, as: UTF8.self) }
+                }
+            }
+            let missing = acknowledged.filter { stored["\($0.0)/\($0.1)"] != $0.2 }
+            #expect(missing.isEmpty, "\(missing.count) acknowledged records missing, first \(missing.prefix(3))")
         }
-        let missing = acknowledged.filter { stored["\($0.0)/\($0.1)"] != $0.2 }
-        #expect(missing.isEmpty, "\(missing.count) acknowledged records missing, first \(missing.prefix(3))")
     }
 }
 
 extension KafkaServerTests {
     @Test("kafka-python's admin client: create topics with a config, describe it, add partitions, delete records, delete a topic")
-    func adminClient() throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let server = try ServedStore(directory: dir + "/store", arguments: [])
-        let output = try Oracle.run("kafka_admin.py", ["\(server.port)"])
-        #expect(output == "ok\n")
-        server.stop()
-        let store = try Reservoir.open(at: dir + "/store")
-        defer { try? store.close() }
-        #expect(store.topicNames == ["admin-b"])
-        #expect(try store.log(topic: "admin-b", partition: 0).startOffset == 15)
+    func adminClient() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store", arguments: [])
+            let output = try Oracle.run("kafka_admin.py", ["\(server.port)"])
+            #expect(output == "ok\n")
+            server.stop()
+            let store = try Reservoir.open(at: dir + "/store")
+            defer { try? store.close() }
+            #expect(store.topicNames == ["admin-b"])
+            #expect(try store.log(topic: "admin-b", partition: 0).startOffset == 15)
+        }
     }
 }
 
 extension KafkaServerTests {
     @Test("aiokafka produces gzip batches with acks=all and reads them back with assigned partitions")
-    func aiokafka() throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let server = try ServedStore(directory: dir + "/store")
-        defer { server.stop() }
-        #expect(try Oracle.run("kafka_aiokafka.py", ["\(server.port)"]) == "ok\n")
+    func aiokafka() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store")
+            defer { server.stop() }
+            #expect(try Oracle.run("kafka_aiokafka.py", ["\(server.port)"]) == "ok\n")
+        }
     }
 }

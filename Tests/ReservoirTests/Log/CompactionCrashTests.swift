@@ -153,81 +153,84 @@ struct CompactionKillTests {
     }
 
     @Test("killed as the cleaned files are written, renamed to .swap, the old segments retired, the new ones installed")
-    func killedAtEachStep() throws {
-        let root = temporaryDirectory()
-        defer { removeDirectory(root) }
-        let original = root + "/original"
-        var before: [LogRecord] = []
-        var activeBase: Int64 = 0
-        do {
-            let store = try Reservoir.open(at: original, options: onDemandMaintenance)
-            try store.createTopic("t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 256, cleanup: .compact))
-            for start in stride(from: 0, to: 600, by: 10) {
-                try store.append(
-                    to: "t",
-                    records: (start..<start + 10).map {
-                        Record(key: Array("k-\($0 % 20)".utf8), value: Array("v-\($0)".utf8), headers: [RecordHeader("n", "\($0)")])
-                    }, acks: .buffered)
-            }
-            let log = try store.log(topic: "t", partition: 0)
-            before = try allRecords(log)
-            activeBase = try #require(log.segments.last).baseOffset
-            try store.close()
-        }
-        let after = compactedOracle(before, activeBase: activeBase)
-        #expect(after.count < before.count)
-
-        // Each step is recognised by the name a rename or creation gives a file.
-        let steps: [(String, (String) -> Bool)] = [
-            ("a .cleaned file created", { $0.hasSuffix(".cleaned") }),
-            ("a .cleaned file renamed .swap", { $0.hasSuffix(".swap") }),
-            ("an old segment renamed .deleted", { $0.hasSuffix(".log.deleted") }),
-            ("a .swap file installed as .log", { $0.hasSuffix(".log") }),
-        ]
-        var statesSeen: Set<String> = []
-        for (name, matches) in steps {
-            for attempt in 0..<3 {
-                let directory = root + "/attempt"
-                try? FileManager.default.removeItem(atPath: directory)
-                try FileManager.default.copyItem(atPath: original, toPath: directory)
-                let watch = try DirectoryWatch(directory + "/topics/t/0")
-                let process = ChildProcess()
-                process.executableURL = reservoirExecutable()
-                process.arguments = ["maintain", "t", "--compact", "--force", "--dir", directory]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                var killed = false
-                while process.isRunning && !killed {
-                    if watch.next(milliseconds: 20).contains(where: matches) {
-                        Foundation.kill(process.processIdentifier, SIGKILL)
-                        killed = true
-                    }
+    func killedAtEachStep() async throws {
+        try await onOwnThread {
+            let root = temporaryDirectory()
+            defer { removeDirectory(root) }
+            let original = root + "/original"
+            var before: [LogRecord] = []
+            var activeBase: Int64 = 0
+            do {
+                let store = try Reservoir.open(at: original, options: onDemandMaintenance)
+                try store.createTopic("t", config: TopicConfig(segmentBytes: 2048, indexIntervalBytes: 256, cleanup: .compact))
+                for start in stride(from: 0, to: 600, by: 10) {
+                    try store.append(
+                        to: "t",
+                        records: (start..<start + 10).map {
+                            Record(key: Array("k-\($0 % 20)".utf8), value: Array("v-\($0)".utf8), headers: [RecordHeader("n", "\($0)")])
+                        }, acks: .buffered)
                 }
-                process.waitUntilExit()
-                let leftovers = fileNames(directory + "/topics/t/0").filter {
-                    $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted")
-                }
-                if killed {
-                    // The state: how many files of each intermediate kind the kill left.
-                    let kinds = Dictionary(grouping: leftovers) { String($0.split(separator: ".").dropFirst().joined(separator: ".")) }
-                    statesSeen.insert(kinds.keys.sorted().map { "\(kinds[$0]!.count) \($0)" }.joined(separator: ", "))
-                }
-                let store = try Reservoir.open(at: directory, options: onDemandMaintenance)
-                let records = try allRecords(store.log(topic: "t", partition: 0))
-                #expect(
-                    records == before || records == after,
-                    "\(name), attempt \(attempt): neither the records before the clean nor the model's after it (\(records.count) records)")
-                #expect(fileNames(directory + "/topics/t/0").allSatisfy { !$0.hasSuffix(".cleaned") && !$0.hasSuffix(".swap") })
-                // The recovered store compacts again to exactly the model.
-                try store.maintain(topic: "t", retention: false, ignoringDirtyRatio: true)
-                #expect(try allRecords(store.log(topic: "t", partition: 0)) == after, "\(name), attempt \(attempt): a second clean")
+                let log = try store.log(topic: "t", partition: 0)
+                before = try allRecords(log)
+                activeBase = try #require(log.segments.last).baseOffset
                 try store.close()
-                #expect(killed, "\(name), attempt \(attempt): the cleaner finished before the kill")
             }
+            let after = compactedOracle(before, activeBase: activeBase)
+            #expect(after.count < before.count)
+
+            // Each step is recognised by the name a rename or creation gives a file.
+            let steps: [(String, (String) -> Bool)] = [
+                ("a .cleaned file created", { $0.hasSuffix(".cleaned") }),
+                ("a .cleaned file renamed .swap", { $0.hasSuffix(".swap") }),
+                ("an old segment renamed .deleted", { $0.hasSuffix(".log.deleted") }),
+                ("a .swap file installed as .log", { $0.hasSuffix(".log") }),
+            ]
+            var statesSeen: Set<String> = []
+            for (name, matches) in steps {
+                for attempt in 0..<3 {
+                    let directory = root + "/attempt"
+                    try? FileManager.default.removeItem(atPath: directory)
+                    try FileManager.default.copyItem(atPath: original, toPath: directory)
+                    let watch = try DirectoryWatch(directory + "/topics/t/0")
+                    let process = ChildProcess()
+                    process.executableURL = reservoirExecutable()
+                    process.arguments = ["maintain", "t", "--compact", "--force", "--dir", directory]
+                    process.standardOutput = FileHandle.nullDevice
+                    process.standardError = FileHandle.nullDevice
+                    try process.run()
+                    var killed = false
+                    while process.isRunning && !killed {
+                        if watch.next(milliseconds: 20).contains(where: matches) {
+                            Foundation.kill(process.processIdentifier, SIGKILL)
+                            killed = true
+                        }
+                    }
+                    process.waitUntilExit()
+                    let leftovers = fileNames(directory + "/topics/t/0").filter {
+                        $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") || $0.hasSuffix(".deleted")
+                    }
+                    if killed {
+                        // The state: how many files of each intermediate kind the kill left.
+                        let kinds = Dictionary(grouping: leftovers) { String($0.split(separator: ".").dropFirst().joined(separator: ".")) }
+                        statesSeen.insert(kinds.keys.sorted().map { "\(kinds[$0]!.count) \($0)" }.joined(separator: ", "))
+                    }
+                    let store = try Reservoir.open(at: directory, options: onDemandMaintenance)
+                    let records = try allRecords(store.log(topic: "t", partition: 0))
+                    #expect(
+                        records == before || records == after,
+                        "\(name), attempt \(attempt): neither the records before the clean nor the model's after it (\(records.count) records)"
+                    )
+                    #expect(fileNames(directory + "/topics/t/0").allSatisfy { !$0.hasSuffix(".cleaned") && !$0.hasSuffix(".swap") })
+                    // The recovered store compacts again to exactly the model.
+                    try store.maintain(topic: "t", retention: false, ignoringDirtyRatio: true)
+                    #expect(try allRecords(store.log(topic: "t", partition: 0)) == after, "\(name), attempt \(attempt): a second clean")
+                    try store.close()
+                    #expect(killed, "\(name), attempt \(attempt): the cleaner finished before the kill")
+                }
+            }
+            print("compaction kill states: \(statesSeen.sorted())")
+            // The kills landed in different states of the swap, not all before or after it.
+            #expect(statesSeen.count >= 3, "\(statesSeen)")
         }
-        print("compaction kill states: \(statesSeen.sorted())")
-        // The kills landed in different states of the swap, not all before or after it.
-        #expect(statesSeen.count >= 3, "\(statesSeen)")
     }
 }

@@ -15,116 +15,119 @@ func reservoirExecutable() -> URL {
 @Suite("Crash safety, for real", .serialized)
 struct CrashRecoveryTests {
     @Test("SIGKILL during durable appends, 20 times on one store: every acknowledged record survives intact")
-    func killLoop() throws {
-        signal(SIGPIPE, SIG_IGN)
-        let seed = UInt64.random(in: 0...UInt64.max)
-        print("kill loop seed \(seed)")
-        var random = SeededGenerator(seed: seed)
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        do {
-            let store = try Reservoir.open(at: dir)
-            try store.createTopic(
-                "t",
-                config: TopicConfig(
-                    segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024,
-                    preallocateBytes: 32 * 1024))
-            try store.close()
-        }
-        var sent: [String] = []  // every line ever sent, in order; offsets are positions in it
-        var sentRounds: [Int] = []  // the round that sent each line (its header)
-        for round in 0..<20 {
-            let start = sent.count
-            let process = ChildProcess()
-            process.executableURL = reservoirExecutable()
-            process.arguments = [
-                "produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50", "--key-separator", "\t",
-                "--header", "round=\(round)", "--header", "writer=kill-loop",
-            ]
-            // Keyed records; every fifth has an empty key, to cover that edge too.
-            let lines = (0..<60_000).map {
-                "\($0 % 5 == 0 ? "" : "key-\(round)-\($0)")\tround-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97)
+    func killLoop() async throws {
+        try await onOwnThread {
+            signal(SIGPIPE, SIG_IGN)
+            let seed = UInt64.random(in: 0...UInt64.max)
+            print("kill loop seed \(seed)")
+            var random = SeededGenerator(seed: seed)
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            do {
+                let store = try Reservoir.open(at: dir)
+                try store.createTopic(
+                    "t",
+                    config: TopicConfig(
+                        segmentBytes: 64 * 1024, indexIntervalBytes: 512, maxRecordBytes: 4096, maxBatchBytes: 32 * 1024,
+                        preallocateBytes: 32 * 1024))
+                try store.close()
             }
-            let output = Pipe()
-            let input = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Input arrives as a stream that never ends (at most 50 000 lines a second, and the
-            // pipe stays open): the writer is always in flight when the kill comes.
-            let feeding = Atomic<Bool>(true)
-            let inputDescriptor = input.fileHandleForWriting.fileDescriptor
-            let feeder = Thread {
-                var next = 0
-                while feeding.load(ordering: .relaxed) && next < lines.count {
-                    let chunk = lines[next..<min(next + 50, lines.count)].joined(separator: "\n") + "\n"
-                    let written =
-                        chunk.utf8.withContiguousStorageIfAvailable { Glibc.write(inputDescriptor, $0.baseAddress, $0.count) } ?? -1
-                    if written < 0 { return }
-                    next += 50
-                    usleep(1000)
+            var sent: [String] = []  // every line ever sent, in order; offsets are positions in it
+            var sentRounds: [Int] = []  // the round that sent each line (its header)
+            for round in 0..<20 {
+                let start = sent.count
+                let process = ChildProcess()
+                process.executableURL = reservoirExecutable()
+                process.arguments = [
+                    "produce", "t", "--dir", dir, "--json", "--acks", "durable", "--batch-records", "50", "--key-separator", "\t",
+                    "--header", "round=\(round)", "--header", "writer=kill-loop",
+                ]
+                // Keyed records; every fifth has an empty key, to cover that edge too.
+                let lines = (0..<60_000).map {
+                    "\($0 % 5 == 0 ? "" : "key-\(round)-\($0)")\tround-\(round)-record-\($0)-" + String(repeating: "x", count: $0 % 97)
                 }
-            }
-            feeder.start()
-            defer {
-                feeding.store(false, ordering: .relaxed)
-                while feeder.isExecuting { usleep(1000) }
-                try? input.fileHandleForWriting.close()
-            }
-            // Read acknowledgements until a random moment, then kill.
-            let deadline = Date().addingTimeInterval(Double.random(in: 0.15...0.6, using: &random))
-            var acked: Int64 = -1
-            var pendingText = ""
-            let reader = output.fileHandleForReading
-            while Date() < deadline {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                pendingText += String(decoding: data, as: UTF8.self)
-                while let newline = pendingText.firstIndex(of: "\n") {
-                    let line = pendingText[..<newline]
-                    pendingText = String(pendingText[pendingText.index(after: newline)...])
-                    if let range = line.range(of: "\"last\":"), let value = Int64(line[range.upperBound...].prefix { $0.isNumber }) {
-                        acked = max(acked, value)
+                let output = Pipe()
+                let input = Pipe()
+                process.standardInput = input
+                process.standardOutput = output
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                // Input arrives as a stream that never ends (at most 50 000 lines a second, and the
+                // pipe stays open): the writer is always in flight when the kill comes.
+                let feeding = Atomic<Bool>(true)
+                let inputDescriptor = input.fileHandleForWriting.fileDescriptor
+                let feeder = Thread {
+                    var next = 0
+                    while feeding.load(ordering: .relaxed) && next < lines.count {
+                        let chunk = lines[next..<min(next + 50, lines.count)].joined(separator: "\n") + "\n"
+                        let written =
+                            chunk.utf8.withContiguousStorageIfAvailable { Glibc.write(inputDescriptor, $0.baseAddress, $0.count) } ?? -1
+                        if written < 0 { return }
+                        next += 50
+                        usleep(1000)
                     }
                 }
-            }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            feeding.store(false, ordering: .relaxed)
-            // The kill landed while the writer was working: it died of the signal, input still coming.
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer exited on its own")
-
-            let store = try Reservoir.open(at: dir)
-            let log = try store.log(topic: "t", partition: 0)
-            let end = log.endOffset
-            #expect(end >= acked + 1, "round \(round): acknowledged up to \(acked), log ends at \(end)")
-            #expect(end > Int64(start) && end - Int64(start) < Int64(lines.count), "round \(round): \(end - Int64(start)) records written")
-            // Everything present is exactly what was sent, in order: acknowledged or not, nothing is torn.
-            var offset: Int64 = 0
-            var index = 0
-            while offset < end {
-                let result = try log.read(from: offset, maxBytes: 1 << 20)
-                for record in try result.records() {
-                    let expected = record.offset < Int64(start) ? sent[Int(record.offset)] : lines[Int(record.offset) - start]
-                    let tab = expected.firstIndex(of: "\t")!
-                    #expect(record.offset == Int64(index))
-                    #expect(record.key == Array(expected[..<tab].utf8), "offset \(record.offset)")
-                    #expect(record.value == Array(expected[expected.index(after: tab)...].utf8), "offset \(record.offset)")
-                    let writtenIn = record.offset < Int64(start) ? sentRounds[Int(record.offset)] : round
-                    #expect(
-                        record.headers == [RecordHeader("round", "\(writtenIn)"), RecordHeader("writer", "kill-loop")],
-                        "offset \(record.offset)")
-                    index += 1
+                feeder.start()
+                defer {
+                    feeding.store(false, ordering: .relaxed)
+                    while feeder.isExecuting { usleep(1000) }
+                    try? input.fileHandleForWriting.close()
                 }
-                offset = result.nextOffset
+                // Read acknowledgements until a random moment, then kill.
+                let deadline = Date().addingTimeInterval(Double.random(in: 0.15...0.6, using: &random))
+                var acked: Int64 = -1
+                var pendingText = ""
+                let reader = output.fileHandleForReading
+                while Date() < deadline {
+                    let data = reader.availableData
+                    if data.isEmpty { break }
+                    pendingText += String(decoding: data, as: UTF8.self)
+                    while let newline = pendingText.firstIndex(of: "\n") {
+                        let line = pendingText[..<newline]
+                        pendingText = String(pendingText[pendingText.index(after: newline)...])
+                        if let range = line.range(of: "\"last\":"), let value = Int64(line[range.upperBound...].prefix { $0.isNumber }) {
+                            acked = max(acked, value)
+                        }
+                    }
+                }
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                feeding.store(false, ordering: .relaxed)
+                // The kill landed while the writer was working: it died of the signal, input still coming.
+                #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer exited on its own")
+
+                let store = try Reservoir.open(at: dir)
+                let log = try store.log(topic: "t", partition: 0)
+                let end = log.endOffset
+                #expect(end >= acked + 1, "round \(round): acknowledged up to \(acked), log ends at \(end)")
+                #expect(
+                    end > Int64(start) && end - Int64(start) < Int64(lines.count), "round \(round): \(end - Int64(start)) records written")
+                // Everything present is exactly what was sent, in order: acknowledged or not, nothing is torn.
+                var offset: Int64 = 0
+                var index = 0
+                while offset < end {
+                    let result = try log.read(from: offset, maxBytes: 1 << 20)
+                    for record in try result.records() {
+                        let expected = record.offset < Int64(start) ? sent[Int(record.offset)] : lines[Int(record.offset) - start]
+                        let tab = expected.firstIndex(of: "\t")!
+                        #expect(record.offset == Int64(index))
+                        #expect(record.key == Array(expected[..<tab].utf8), "offset \(record.offset)")
+                        #expect(record.value == Array(expected[expected.index(after: tab)...].utf8), "offset \(record.offset)")
+                        let writtenIn = record.offset < Int64(start) ? sentRounds[Int(record.offset)] : round
+                        #expect(
+                            record.headers == [RecordHeader("round", "\(writtenIn)"), RecordHeader("writer", "kill-loop")],
+                            "offset \(record.offset)")
+                        index += 1
+                    }
+                    offset = result.nextOffset
+                }
+                #expect(Int64(index) == end)
+                sent += lines.prefix(Int(end) - start)
+                sentRounds += Array(repeating: round, count: Int(end) - start)
+                try store.close()
             }
-            #expect(Int64(index) == end)
-            sent += lines.prefix(Int(end) - start)
-            sentRounds += Array(repeating: round, count: Int(end) - start)
-            try store.close()
+            #expect(sent.count > 100)
         }
-        #expect(sent.count > 100)
     }
 
     /// A store with one partition of three batches; returns the log path and the batch ends.
@@ -296,22 +299,24 @@ struct CrashRecoveryTests {
     }
 
     @Test("a second process opening the store gets the lock error")
-    func secondProcess() throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let store = try Reservoir.open(at: dir)
-        defer { try? store.close() }
-        let process = ChildProcess()
-        process.executableURL = reservoirExecutable()
-        process.arguments = ["topic", "list", "--dir", dir]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 1)
-        #expect(message.contains("is in use by process \(getpid())"))
-        #expect(message.split(separator: "\n").count == 1)
+    func secondProcess() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let store = try Reservoir.open(at: dir)
+            defer { try? store.close() }
+            let process = ChildProcess()
+            process.executableURL = reservoirExecutable()
+            process.arguments = ["topic", "list", "--dir", dir]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 1)
+            #expect(message.contains("is in use by process \(getpid())"))
+            #expect(message.split(separator: "\n").count == 1)
+        }
     }
 }

@@ -154,27 +154,32 @@ struct PowerCutTests {
     }
 
     @Test("durable acknowledgements survive a power cut at a random moment, by content")
-    func durableSurvives() throws {
-        let seed = UInt64.random(in: 0...UInt64.max)
-        print("power cut seed \(seed)")
-        let outcome = try run(acks: "durable", rounds: 5, seed: seed)
-        print(
-            "power cut, durable: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 5 rounds intact"
-        )
-        #expect(outcome.missing == 0, "seed \(seed): \(outcome.missing) acknowledged records missing after a power cut")
-        #expect(outcome.acknowledged > 1000, "seed \(seed): too few acknowledgements to prove anything")
+    func durableSurvives() async throws {
+        try await onOwnThread {
+            let seed = UInt64.random(in: 0...UInt64.max)
+            print("power cut seed \(seed)")
+            let outcome = try run(acks: "durable", rounds: 5, seed: seed)
+            print(
+                "power cut, durable: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 5 rounds intact"
+            )
+            #expect(outcome.missing == 0, "seed \(seed): \(outcome.missing) acknowledged records missing after a power cut")
+            #expect(outcome.acknowledged > 1000, "seed \(seed): too few acknowledgements to prove anything")
+        }
     }
 
     @Test("the test sees a missing fsync: buffered acknowledgements taken as durable do not survive")
-    func missingFsyncIsCaught() throws {
-        let seed = UInt64.random(in: 0...UInt64.max)
-        print("power cut seed \(seed)")
-        // `--acks buffered` is a durable append with its fsync removed: the same writer, the same
-        // acknowledgements, nothing forced to the device.
-        let outcome = try run(acks: "buffered", rounds: 3, seed: seed)
-        print(
-            "power cut, buffered: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 3 rounds intact"
-        )
-        #expect(outcome.missing > 0, "seed \(seed): a power cut kept every unsynced record; the harness would not catch a missing fsync")
+    func missingFsyncIsCaught() async throws {
+        try await onOwnThread {
+            let seed = UInt64.random(in: 0...UInt64.max)
+            print("power cut seed \(seed)")
+            // `--acks buffered` is a durable append with its fsync removed: the same writer, the same
+            // acknowledgements, nothing forced to the device.
+            let outcome = try run(acks: "buffered", rounds: 3, seed: seed)
+            print(
+                "power cut, buffered: \(outcome.acknowledged) acknowledged, \(outcome.missing) missing, \(outcome.roundsIntact) of 3 rounds intact"
+            )
+            #expect(
+                outcome.missing > 0, "seed \(seed): a power cut kept every unsynced record; the harness would not catch a missing fsync")
+        }
     }
 }
