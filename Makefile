@@ -1,7 +1,7 @@
 # Reservoir: `make test` builds and runs the tests, `make demo` runs the peak-traffic benchmark
 # on a temporary store (about 70 s; report in reservoir-report/). Both install what a fresh
 # Debian machine is missing (pkg-config and the codec libraries: liblz4-dev, zlib1g-dev,
-# libzstd-dev, libsnappy-dev; kcat, a Kafka client the protocol tests run).
+# libzstd-dev, libsnappy-dev; kcat and librdkafka-dev, Kafka clients the protocol tests run).
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -19,6 +19,7 @@ deps:
 		command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $${pair%%:*} || missing="$$missing $${pair##*:}"; \
 	done; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v pkg-config >/dev/null 2>&1 && pkg-config --exists rdkafka || missing="$$missing librdkafka-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \

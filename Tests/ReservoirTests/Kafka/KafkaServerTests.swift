@@ -93,8 +93,21 @@ struct KafkaServerTests {
                     Issue.record("no \(codec) batch: \(batches.map { String(describing: $0.header.compression) })")
                 }
             }
-            let problems = try StoreVerifier.verify(directory: dir + "/store").problems
-            #expect(problems.isEmpty, "\(problems)")
+            try store.close()
+            // The command line reads the same records, and verify calls the store sound.
+            let consumed = try CommandLineTests().run(["consume", "kp", "--dir", dir + "/store", "--json"])
+            #expect(consumed.status == 0)
+            var printed: [String: (key: [UInt8]?, value: [UInt8]?)] = [:]
+            for line in consumed.stdout.split(separator: "\n") {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                printed["\(object["partition"] as? Int ?? -1)/\(object["offset"] as? Int ?? -1)"] = (
+                    (object["key"] as? String).map { Array($0.utf8) }, (object["value"] as? String).map { Array($0.utf8) }
+                )
+            }
+            #expect(printed.count == stored.count)
+            #expect(printed.allSatisfy { stored[$0.key]?.key == $0.value.key && stored[$0.key]?.value == $0.value.value })
+            let verify = try CommandLineTests().run(["verify", "--dir", dir + "/store"])
+            #expect(verify.status == 0 && verify.stdout.contains("sound"), "\(verify.stdout)")
         }
     }
 
@@ -157,6 +170,60 @@ struct KafkaServerTests {
 }
 
 extension KafkaServerTests {
+    @Test("the Python and C client examples of Docs/KAFKA.md run against it as written")
+    func documentedClients() async throws {
+        try await onOwnThread {
+            let dir = temporaryDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ServedStore(directory: dir + "/store", arguments: ["--auto-create-topics"])
+            defer { server.stop() }
+            let docs = try String(contentsOf: KafkaInteropTests.packageRoot.appendingPathComponent("Docs/KAFKA.md"), encoding: .utf8)
+            func example(_ language: String) throws -> String {
+                let start = try #require(docs.range(of: "```\(language)\n"), "no \(language) example")
+                let end = try #require(docs.range(of: "\n```", range: start.upperBound..<docs.endIndex))
+                return String(docs[start.upperBound..<end.lowerBound]).replacingOccurrences(
+                    of: "127.0.0.1:9092", with: "127.0.0.1:\(server.port)")
+            }
+            let expected = (0..<3).map { "\($0) user-42 {\"total\":\(40 + $0)}" }
+            let python = dir + "/orders.py"
+            try example("python").write(toFile: python, atomically: true, encoding: .utf8)
+            let fromPython = try Self.execute(KafkaInteropTests.oraclePython(), [python])
+            #expect(fromPython.split(separator: "\n").map(String.init) == expected)
+
+            let source = dir + "/orders.c"
+            try example("c").write(toFile: source, atomically: true, encoding: .utf8)
+            let compiler = try #require(Self.executableInPath(["cc", "clang", "gcc"]), "a C compiler")
+            _ = try Self.execute(compiler, [source, "-o", dir + "/orders", "-lrdkafka"])
+            let fromC = try Self.execute(dir + "/orders", [])
+            #expect(fromC.split(separator: "\n").map(String.init) == ["delivered at offset 3"] + expected + ["3 user-42 {\"total\":43}"])
+        }
+    }
+
+    /// Runs `path` with `arguments` and returns its standard output; the test fails when it fails.
+    static func execute(_ path: String, _ arguments: [String]) throws -> String {
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The first of `names` found in PATH.
+    static func executableInPath(_ names: [String]) -> String? {
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+        for name in names {
+            for directory in directories where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+                return "\(directory)/\(name)"
+            }
+        }
+        return nil
+    }
+
     /// Runs kcat (Debian's, on librdkafka 2.0) with `arguments`, `input` on its standard input.
     static func kcat(_ arguments: [String], input: String? = nil) throws -> String {
         let process = ChildProcess()
