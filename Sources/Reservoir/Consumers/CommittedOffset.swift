@@ -8,4 +8,10 @@ public struct CommittedOffset: Sendable, Hashable {
     public var metadata: String
     /// When it was committed (ms since the epoch).
     public var commitTimestamp: Int64
+
+    public init(offset: Int64, metadata: String = "", commitTimestamp: Int64) {
+        self.offset = offset
+        self.metadata = metadata
+        self.commitTimestamp = commitTimestamp
+    }
 }

@@ -6,6 +6,29 @@ import Synchronization
 final class GroupCoordinator: Sendable {
     private let members = Mutex<[String: [GroupConsumer]]>([:])
     private let sequence = Atomic<Int>(0)
+    /// Groups whose members are elsewhere (Kafka clients of a server on this store), by owner.
+    private let claims = Mutex<[String: String]>([:])
+
+    /// Reserves `group` for members that are not in-process (see ``Reservoir/claimGroup(_:for:)``).
+    func claim(_ group: String, for owner: String) throws(ReservoirError) {
+        try members.withLock { (members) throws(ReservoirError) in
+            guard members[group]?.isEmpty ?? true else {
+                throw ReservoirError(
+                    .invalidArgument, "consumer group \(group) has members in this process: it cannot also have members through \(owner)")
+            }
+            try claims.withLock { (claims) throws(ReservoirError) in
+                if let holder = claims[group], holder != owner {
+                    throw ReservoirError(.invalidArgument, "consumer group \(group) has members through \(holder)")
+                }
+                claims[group] = owner
+            }
+        }
+    }
+
+    func release(_ group: String) { _ = claims.withLock { $0.removeValue(forKey: group) } }
+
+    /// Who holds `group`'s members elsewhere, if anyone.
+    func claimant(of group: String) -> String? { claims.withLock { $0[group] } }
 
     func nextMemberID(group: String) -> String {
         let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
@@ -20,7 +43,17 @@ final class GroupCoordinator: Sendable {
     var activeGroups: [String] { members.withLock { $0.filter { !$0.value.isEmpty }.keys.sorted() } }
 
     func join(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
-        try rebalance(member.group, partitionCounts: partitionCounts) { $0.append(member) }
+        // Checked under the members' lock, which `claim` holds too: one or the other wins.
+        try rebalance(
+            member.group, partitionCounts: partitionCounts,
+            check: { () throws(ReservoirError) in
+                if let holder = self.claimant(of: member.group) {
+                    throw ReservoirError(
+                        .invalidArgument,
+                        "consumer group \(member.group) has members through \(holder): use another group name in this process")
+                }
+            }
+        ) { $0.append(member) }
     }
 
     func leave(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
@@ -36,10 +69,13 @@ final class GroupCoordinator: Sendable {
         }
     }
 
-    private func rebalance(_ group: String, partitionCounts: [String: Int], change: (inout [GroupConsumer]) -> Void) throws(ReservoirError)
-    {
+    private func rebalance(
+        _ group: String, partitionCounts: [String: Int], check: (() throws(ReservoirError) -> Void)? = nil,
+        change: (inout [GroupConsumer]) -> Void
+    ) throws(ReservoirError) {
         var notifications: [(GroupConsumer, RebalanceEvent)] = []
         try members.withLock { (all) throws(ReservoirError) in
+            try check?()
             var list = all[group] ?? []
             change(&list)
             all[group] = list.isEmpty ? nil : list

@@ -60,6 +60,55 @@ extension Reservoir {
         offsetStore.apply(group: group, commits: commits)
     }
 
+    // MARK: Groups whose members are elsewhere
+
+    /// Reserves consumer group `group` for members outside this process, such as Kafka clients
+    /// of a server on this store (`owner` names them in errors): while it is claimed, in-process
+    /// consumers of the group are refused, and a group with in-process members cannot be claimed.
+    /// Both kinds share the group's committed offsets.
+    ///
+    /// - Throws: ``ReservoirError/Code/invalidArgument`` when the group has members in this
+    ///   process, or another owner claimed it.
+    public func claimGroup(_ group: String, for owner: String) throws(ReservoirError) {
+        try checkOpen()
+        try coordinator.claim(group, for: owner)
+    }
+
+    /// Ends a claim of ``claimGroup(_:for:)``: the group has no members outside any more.
+    public func releaseGroup(_ group: String) {
+        coordinator.release(group)
+    }
+
+    /// The committed offsets of `group`, by partition.
+    public func committedOffsets(group: String) -> [TopicPartition: CommittedOffset] {
+        offsetStore.offsets(of: group)
+    }
+
+    /// Commits offsets for `group` on behalf of members outside this process, durably: the call
+    /// returns once the commits are fsync'd in `__consumer_offsets`.
+    ///
+    /// - Throws: ``ReservoirError/Code/topicNotFound`` or ``ReservoirError/Code/partitionNotFound``
+    ///   for a partition the store does not have; ``ReservoirError/Code/invalidArgument`` for a
+    ///   negative offset or metadata over 4096 bytes. Nothing is committed then.
+    public func commitGroupOffsets(_ group: String, _ commits: [TopicPartition: CommittedOffset]) async throws {
+        try checkOpen()
+        guard !group.isEmpty, group.utf8.count <= 255 else {
+            throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
+        }
+        for (partition, commit) in commits {
+            let topic = try self.topic(partition.topic)
+            guard partition.partition >= 0, partition.partition < topic.partitions.count else {
+                throw ReservoirError(.partitionNotFound, "topic \(partition.topic) has no partition \(partition.partition)")
+            }
+            guard commit.offset >= 0 else { throw ReservoirError(.invalidArgument, "offset \(commit.offset) is negative") }
+            guard commit.metadata.utf8.count <= OffsetStore.maxMetadataBytes else {
+                throw ReservoirError(.invalidArgument, "commit metadata is over \(OffsetStore.maxMetadataBytes) bytes")
+            }
+        }
+        guard !commits.isEmpty else { return }
+        try await commitOffsets(group: group, commits)
+    }
+
     // MARK: Administration
 
     /// Groups with committed offsets or live members, sorted.
@@ -106,7 +155,7 @@ extension Reservoir {
     /// (Kafka's `--reset-offsets`). The group must have no live members.
     public func resetGroupOffsets(group: String, topic: String, to position: StartPosition) throws(ReservoirError) {
         try checkOpen()
-        guard coordinator.members(of: group).isEmpty else {
+        guard coordinator.members(of: group).isEmpty, coordinator.claimant(of: group) == nil else {
             throw ReservoirError(.invalidArgument, "consumer group \(group) has live members: reset its offsets when it is empty")
         }
         let handle = try self.topic(topic)
@@ -131,7 +180,7 @@ extension Reservoir {
     /// have no live members.
     public func deleteGroup(_ group: String) throws(ReservoirError) {
         try checkOpen()
-        guard coordinator.members(of: group).isEmpty else {
+        guard coordinator.members(of: group).isEmpty, coordinator.claimant(of: group) == nil else {
             throw ReservoirError(.invalidArgument, "consumer group \(group) has live members: delete it when it is empty")
         }
         let tombstones = offsetStore.tombstones(group: group)

@@ -18,11 +18,14 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address clients are told to connect to, HOST:PORT (default: --listen).") var advertise: String?
     @Flag(help: "Create a topic when a client asks for one that does not exist.") var autoCreateTopics = false
     @Option(help: "Partitions of an auto-created topic.") var defaultPartitions = 1
+    @Option(help: "How long a consumer group's first rebalance waits for more members (Kafka's group.initial.rebalance.delay.ms).")
+    var groupInitialRebalanceDelayMs = 3000
 
     func run() throws {
         let (host, port) = try Self.address(listen, option: "--listen")
         let advertised = try advertise.map { try Self.address($0, option: "--advertise") }
         guard defaultPartitions >= 1 else { throw ValidationError("--default-partitions must be at least 1") }
+        guard groupInitialRebalanceDelayMs >= 0 else { throw ValidationError("--group-initial-rebalance-delay-ms must not be negative") }
         let reservoir = try store.open()
         var logger = Logger(label: "reservoir.kafka")
         logger.logLevel = .info
@@ -30,7 +33,8 @@ struct ServeCommand: ParsableCommand {
             host: host, port: port,
             broker: KafkaBroker.Configuration(
                 advertisedHost: advertised?.host ?? host, advertisedPort: advertised?.port ?? port,
-                autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions))
+                autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions,
+                groupInitialRebalanceDelayMs: groupInitialRebalanceDelayMs))
         let started = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<KafkaServer, any Error>?>(nil)
         Task {

@@ -18,26 +18,42 @@ public final class KafkaBroker: Sendable {
         public var autoCreateTopics: Bool
         /// Partitions of an auto-created topic.
         public var defaultPartitions: Int
+        /// How long a consumer group's first rebalance waits for more members to join (Kafka's
+        /// `group.initial.rebalance.delay.ms`, 3000 ms by default).
+        public var groupInitialRebalanceDelayMs: Int
 
         public init(
-            advertisedHost: String = "127.0.0.1", advertisedPort: Int = 9092, autoCreateTopics: Bool = false, defaultPartitions: Int = 1
+            advertisedHost: String = "127.0.0.1", advertisedPort: Int = 9092, autoCreateTopics: Bool = false, defaultPartitions: Int = 1,
+            groupInitialRebalanceDelayMs: Int = 3000
         ) {
             self.advertisedHost = advertisedHost
             self.advertisedPort = advertisedPort
             self.autoCreateTopics = autoCreateTopics
             self.defaultPartitions = defaultPartitions
+            self.groupInitialRebalanceDelayMs = groupInitialRebalanceDelayMs
         }
     }
 
     let store: Reservoir
     let configuration: Configuration
     let logger: Logger
+    /// The consumer groups Kafka clients form.
+    let groups: KafkaGroupCoordinator
 
     public init(store: Reservoir, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "reservoir.kafka")) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        groups = KafkaGroupCoordinator(
+            store: store, initialRebalanceDelayMs: configuration.groupInitialRebalanceDelayMs, logger: logger)
+        groups.start(on: MultiThreadedEventLoopGroup.singleton.next())
     }
+
+    deinit { groups.stop() }
+
+    /// Ends every group's membership (the server is stopping): waiting requests are answered and
+    /// the store's claims on the groups released.
+    public func shutdown() { groups.stop() }
 
     /// The API versions this broker serves: a subset of what Kafka's schemas define. Versions
     /// before record batches (magic 2) and those that address topics by id only are left out.
@@ -53,11 +69,23 @@ public final class KafkaBroker: Sendable {
         .deleteRecords: 0...2,
         .describeConfigs: 0...4,
         .offsetForLeaderEpoch: 0...4,
+        .findCoordinator: 0...5,
+        .joinGroup: 0...9,
+        .syncGroup: 0...5,
+        .heartbeat: 0...4,
+        .leaveGroup: 0...5,
+        .offsetCommit: 0...9,
+        .offsetFetch: 0...9,
+        .listGroups: 0...5,
+        .describeGroups: 0...5,
+        .deleteGroups: 0...2,
     ]
 
     /// Handles one request: returns the response body (without its header; records of a fetch as
     /// file ranges), or nil when the request expects none (a produce with acks=0).
-    func handle(_ api: KafkaAPI, version: Int16, body: ByteBuffer) async throws(KafkaProtocolError) -> KafkaWriter? {
+    func handle(
+        _ api: KafkaAPI, version: Int16, body: ByteBuffer, client: KafkaClient = KafkaClient(id: "", host: "")
+    ) async throws(KafkaProtocolError) -> KafkaWriter? {
         switch api {
         case .apiVersions: return apiVersions(version: version)
         case .metadata:
@@ -89,8 +117,30 @@ public final class KafkaBroker: Sendable {
         case .offsetForLeaderEpoch:
             return try offsetForLeaderEpoch(OffsetForLeaderEpochRequest.decode(body, version: version), version: version).encodedParts(
                 version: version)
-        case .offsetCommit, .offsetFetch, .findCoordinator, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
-            .saslHandshake, .initProducerId, .deleteGroups:
+        case .findCoordinator:
+            return try findCoordinator(FindCoordinatorRequest.decode(body, version: version), version: version).encodedParts(
+                version: version)
+        case .joinGroup:
+            let request = try JoinGroupRequest.decode(body, version: version)
+            return await groups.join(request, version: version, clientId: client.id, clientHost: client.host).encodedParts(version: version)
+        case .syncGroup:
+            return try await groups.sync(SyncGroupRequest.decode(body, version: version)).encodedParts(version: version)
+        case .heartbeat:
+            return try groups.heartbeat(HeartbeatRequest.decode(body, version: version)).encodedParts(version: version)
+        case .leaveGroup:
+            return try groups.leave(LeaveGroupRequest.decode(body, version: version), version: version).encodedParts(version: version)
+        case .offsetCommit:
+            return try await offsetCommit(OffsetCommitRequest.decode(body, version: version)).encodedParts(version: version)
+        case .offsetFetch:
+            return try offsetFetch(OffsetFetchRequest.decode(body, version: version), version: version).encodedParts(version: version)
+        case .listGroups:
+            return try listGroups(ListGroupsRequest.decode(body, version: version), version: version).encodedParts(version: version)
+        case .describeGroups:
+            return try describeGroups(DescribeGroupsRequest.decode(body, version: version)).encodedParts(version: version)
+        case .deleteGroups:
+            let request = try DeleteGroupsRequest.decode(body, version: version)
+            return await blocking { self.deleteGroups(request) }.encodedParts(version: version)
+        case .saslHandshake, .initProducerId:
             // Not advertised: the connection handler refuses them before they get here.
             throw .unsupportedRequest(apiKey: api.rawValue, version: version)
         }

@@ -19,6 +19,17 @@ public enum KafkaErrorCode: Int16, Sendable {
     case invalidRequest = 42
     case policyViolation = 44
     case kafkaStorageError = 56
+    case offsetMetadataTooLarge = 12
+    case coordinatorNotAvailable = 15
+    case illegalGeneration = 22
+    case inconsistentGroupProtocol = 23
+    case invalidGroupId = 24
+    case unknownMemberId = 25
+    case invalidSessionTimeout = 26
+    case rebalanceInProgress = 27
+    case nonEmptyGroup = 68
+    case groupIdNotFound = 69
+    case memberIdRequired = 79
     case unknownServerError = -1
     case invalidRecord = 87
 

@@ -16,6 +16,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var pending: [ByteBuffer] = []
     private var busy = false
     private var peer = "?"
+    /// The peer's address without its port, as DescribeGroups reports a member's host.
+    private var host = ""
     /// Runs request tasks on the connection's event loop.
     private let executor: EventLoopTaskExecutor
 
@@ -28,6 +30,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         peer = context.remoteAddress.map { "\($0)" } ?? "?"
+        host = context.remoteAddress?.ipAddress.map { "/\($0)" } ?? ""
         context.fireChannelActive()
     }
 
@@ -56,12 +59,14 @@ final class KafkaConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         let broker = self.broker
+        let client = KafkaClient(id: request.header.clientId ?? "", host: host)
         let loop = context.eventLoop
         let started = ContinuousClock.now
         let promise = loop.makePromise(of: KafkaWriter?.self)
         Task(executorPreference: executor) {
             do {
-                promise.succeed(try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body))
+                promise.succeed(
+                    try await broker.handle(request.api, version: request.header.requestApiVersion, body: request.body, client: client))
             } catch {
                 promise.fail(error)
             }

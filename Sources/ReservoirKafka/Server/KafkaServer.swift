@@ -42,13 +42,15 @@ public final class KafkaServer: Sendable {
 
     private let channel: any Channel
     private let connections: ConnectionCount
+    private let broker: KafkaBroker
     private let logger: Logger
     /// The port the server listens on.
     public let port: Int
 
-    private init(channel: any Channel, connections: ConnectionCount, logger: Logger) {
+    private init(channel: any Channel, connections: ConnectionCount, broker: KafkaBroker, logger: Logger) {
         self.channel = channel
         self.connections = connections
+        self.broker = broker
         self.logger = logger
         port = channel.localAddress?.port ?? 0
     }
@@ -87,8 +89,9 @@ public final class KafkaServer: Sendable {
         let bound = channel.localAddress?.port ?? configuration.port
         var brokerConfiguration = configuration.broker
         if configuration.port == 0 && brokerConfiguration.advertisedPort == 0 { brokerConfiguration.advertisedPort = bound }
-        holder.set(KafkaBroker(store: store, configuration: brokerConfiguration, logger: logger))
-        let server = KafkaServer(channel: channel, connections: connections, logger: logger)
+        let broker = KafkaBroker(store: store, configuration: brokerConfiguration, logger: logger)
+        holder.set(broker)
+        let server = KafkaServer(channel: channel, connections: connections, broker: broker, logger: logger)
         logger.info("listening on \(configuration.host):\(bound)")
         return server
     }
@@ -98,6 +101,8 @@ public final class KafkaServer: Sendable {
     public func shutdown() async throws {
         try await channel.close()
         for child in connections.all { try? await child.close() }
+        // Group members are gone with their connections; the store's claims on their groups end.
+        broker.shutdown()
         logger.info("stopped serving")
     }
 }
