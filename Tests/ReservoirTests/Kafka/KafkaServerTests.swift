@@ -349,12 +349,16 @@ extension KafkaServerTests {
 }
 
 extension KafkaServerTests {
-    @Test("aiokafka produces gzip batches with acks=all and reads them back with assigned partitions")
+    @Test(
+        "aiokafka produces gzip batches with acks=all and reads them back, with assigned partitions and in a group; kafka-python's group consumer resumes from its commits"
+    )
     func aiokafka() async throws {
         try await onOwnThread {
             let dir = temporaryDirectory()
             defer { removeDirectory(dir) }
-            let server = try ServedStore(directory: dir + "/store")
+            let server = try ServedStore(
+                directory: dir + "/store",
+                arguments: ["--auto-create-topics", "--default-partitions", "3", "--group-initial-rebalance-delay-ms", "300"])
             defer { server.stop() }
             #expect(try Oracle.run("kafka_aiokafka.py", ["\(server.port)"]) == "ok\n")
         }
