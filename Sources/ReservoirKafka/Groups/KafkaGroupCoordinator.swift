@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Logging
 import NIOCore
@@ -22,6 +23,9 @@ final class KafkaGroupCoordinator: Sendable {
     /// Member ids handed out with MEMBER_ID_REQUIRED, valid for one join until they expire.
     private let pendingMemberIds = Mutex<[String: UInt64]>([:])
     private let sweeper = Mutex<RepeatedTask?>(nil)
+    /// The generation each group's metrics last saw, to count rebalances; sweeps since the last
+    /// lag reading.
+    private let observed = Mutex<(generations: [String: Int32], sweeps: Int)>(([:], 0))
 
     init(store: Reservoir, initialRebalanceDelayMs: Int, logger: Logger) {
         self.store = store
@@ -57,6 +61,12 @@ final class KafkaGroupCoordinator: Sendable {
 
     private func sweep() {
         let now = Self.now()
+        // Lag once a second: it reads every partition's end offset.
+        let readLag = observed.withLock { observed in
+            observed.sweeps += 1
+            return observed.sweeps % 10 == 0
+        }
+        if readLag { recordLag(groupIds) }
         pendingMemberIds.withLock { pending in pending = pending.filter { $0.value > now } }
         let answers = groups.withLock { groups in
             var answers = ClassicGroup.Answers()
@@ -81,6 +91,35 @@ final class KafkaGroupCoordinator: Sendable {
             if groups.removeValue(forKey: group.id) != nil { store.releaseGroup(group.id) }
         } else {
             groups[group.id] = group
+        }
+        record(group)
+    }
+
+    // MARK: Metrics
+
+    /// Members and completed rebalances of `group`.
+    private func record(_ group: ClassicGroup) {
+        Gauge(label: "reservoir_kafka_group_members", dimensions: [("group", group.id)]).record(group.members.count)
+        let advanced = observed.withLock { observed -> Int32 in
+            let previous = observed.generations[group.id] ?? 0
+            if group.isEmpty && group.state == .empty {
+                observed.generations.removeValue(forKey: group.id)
+            } else {
+                observed.generations[group.id] = group.generation
+            }
+            return group.generation - previous
+        }
+        if advanced > 0 {
+            Counter(label: "reservoir_kafka_group_rebalances_total", dimensions: [("group", group.id)]).increment(by: Int64(advanced))
+        }
+    }
+
+    /// The records each group with members here has yet to read, over its partitions (end offset
+    /// minus committed offset).
+    private func recordLag(_ ids: [String]) {
+        for id in ids {
+            guard let partitions = try? store.describeGroup(id) else { continue }
+            Gauge(label: "reservoir_kafka_group_lag", dimensions: [("group", id)]).record(partitions.reduce(0) { $0 + $1.lag })
         }
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import MetricsTestKit
 import Testing
 @testable import Reservoir
 @testable import ReservoirKafka
@@ -51,6 +52,7 @@ struct KafkaGroupCoordinatorTests {
 
     @Test("a new member learns its id first (v4+), then joins; two members rebalance; the leader's assignments reach both")
     func rebalance() async throws {
+        let metrics = testMetrics
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let store = try Reservoir.open(at: dir)
@@ -94,6 +96,9 @@ struct KafkaGroupCoordinatorTests {
         #expect(coordinator.commitAllowed(group: "g", memberId: two, generation: 1) == .illegalGeneration)
         #expect(coordinator.commitAllowed(group: "g", memberId: two, generation: 2) == .none)
         #expect(coordinator.commitAllowed(group: "g", memberId: "", generation: -1) == .illegalGeneration)
+        // Two members, two rebalances completed.
+        #expect(try metrics.expectGauge("reservoir_kafka_group_members", [("group", "g")]).lastValue == 2)
+        #expect(try metrics.expectCounter("reservoir_kafka_group_rebalances_total", [("group", "g")]).totalValue == 2)
         // A member of another protocol type does not fit.
         #expect(await Self.join(coordinator, "g", type: "connect").errorCode == KafkaErrorCode.inconsistentGroupProtocol.rawValue)
     }
