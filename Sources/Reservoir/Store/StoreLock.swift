@@ -18,6 +18,8 @@ final class StoreLock: Sendable {
     /// How long an opener waits for a lock that only a child of this process holds, between
     /// the child's start and its `exec` (see `init`).
     static let inheritedLockWaitMilliseconds = 2000
+    /// How long an opener waits for a lock another process holds before it reports it.
+    static let otherProcessLockWaitMilliseconds = 500
 
     init(directory: String) throws(ReservoirError) {
         let path = StoreLayout(directory).lockFile
@@ -32,8 +34,12 @@ final class StoreLock: Sendable {
             // The lock file names this process and this process does not hold the store: a child
             // process started a moment ago (posix_spawn, fork) shares the descriptor of an
             // earlier open until its exec closes it. That passes within milliseconds.
-            let inherited = pid == "\(getpid())" && !Self.held.withLock { $0.contains(identity) }
-            guard inherited, waited < Self.inheritedLockWaitMilliseconds else {
+            let ours = pid == "\(getpid())"
+            let inherited = ours && !Self.held.withLock { $0.contains(identity) }
+            // Another process's lock may be the same moment in that process (its child holding
+            // the descriptor of a store it just closed): a short wait before the error.
+            let patience = inherited ? Self.inheritedLockWaitMilliseconds : ours ? 0 : Self.otherProcessLockWaitMilliseconds
+            guard waited < patience else {
                 if inherited {
                     throw ReservoirError(
                         .storeLocked,
