@@ -20,6 +20,15 @@ struct EncodedBatch {
     /// Bytes of the records section before compression (the byte count less the header when
     /// uncompressed).
     let uncompressedRecordsBytes: Int
+    /// The idempotent producer that sent the batch (a client's batch with a producer id).
+    let producer: Producer?
+
+    /// An idempotent producer's identity and the batch's first sequence number.
+    struct Producer {
+        var id: Int64
+        var epoch: Int16
+        var firstSequence: Int32
+    }
 
     /// The batch an encoder last completed, described by `summary`.
     init(_ encoder: RecordBatchEncoder, _ summary: RecordBatchEncoder.Summary) {
@@ -29,6 +38,7 @@ struct EncodedBatch {
         offsetCount = summary.recordCount
         maxTimestamp = summary.maxTimestamp
         uncompressedRecordsBytes = summary.uncompressedRecordsBytes
+        producer = nil
     }
 
     /// A batch encoded elsewhere (a Kafka client's), copied and checked whole as Kafka's log
@@ -55,6 +65,14 @@ struct EncodedBatch {
         offsetCount = Int(header.lastOffsetDelta) + 1
         maxTimestamp = header.maxTimestamp
         uncompressedRecordsBytes = header.compression == CompressionCodec.none ? bytes.count - RecordBatchHeader.size : 0
+        if header.producerId >= 0 {
+            guard header.producerEpoch >= 0, header.baseSequence >= 0 else {
+                throw .invalidRecord("producer \(header.producerId) sent epoch \(header.producerEpoch), sequence \(header.baseSequence)")
+            }
+            producer = Producer(id: header.producerId, epoch: header.producerEpoch, firstSequence: header.baseSequence)
+        } else {
+            producer = nil
+        }
     }
 
     /// Sets the header's largest timestamp to the one its records hold, as Kafka's log validator

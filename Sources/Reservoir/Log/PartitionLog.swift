@@ -22,6 +22,8 @@ public final class PartitionLog: Sendable {
         var unflushedRecords = 0
         var flushScheduled = false
         var failure: ReservoirError?
+        /// Idempotent producers' sequences, updated with every append of theirs.
+        var producers = ProducerStateTable()
     }
 
     let state: Mutex<State>
@@ -39,6 +41,8 @@ public final class PartitionLog: Sendable {
     let logger: Logger
     /// Told when the recovery point moves (after a rolled segment is fsync'd), to checkpoint it.
     let onRecoveryPoint: @Sendable (Int64) -> Void
+    /// How long an idempotent producer is remembered after its last batch (ms).
+    let producerExpirationMilliseconds: Int64
     /// Told when the log start offset moves, to checkpoint it; a deletion waits for it and is
     /// undone when it fails, so that deleted records never come back at the next open.
     let onLogStart: @Sendable () throws(ReservoirError) -> Void
@@ -90,6 +94,7 @@ public final class PartitionLog: Sendable {
         recoveryPoint checkpointedRecoveryPoint: Int64?,
         cleanShutdown: Bool,
         repairDamage: Bool = false,
+        producerExpirationMilliseconds: Int64 = 86_400_000,
         ioThread: IOThread,
         preallocator: IOThread? = nil,
         deleter: IOThread? = nil,
@@ -106,6 +111,7 @@ public final class PartitionLog: Sendable {
         self.preallocator = preallocator
         self.logger = logger
         self.onRecoveryPoint = onRecoveryPoint
+        self.producerExpirationMilliseconds = producerExpirationMilliseconds
         try FileSystem.createDirectoryDurably(directory)
 
         var report = OpenReport()
@@ -138,6 +144,10 @@ public final class PartitionLog: Sendable {
         }
         segments.last?.restoreRollClock(now: wallClockMilliseconds())
         var initial = State(config: config, segments: segments, logStartOffset: start)
+        initial.producers = try Self.loadProducers(
+            directory: directory, segments: segments, end: nextOffset,
+            scanFrom: cleanShutdown ? nextOffset : min(recoveryPoint, nextOffset),
+            expiresBefore: wallClockMilliseconds().clampedMinus(producerExpirationMilliseconds), logger: logger)
         // Appending after damage at the end of the log would give new records offsets that lost
         // ones had (or write after bytes an operator must see): refused until repaired.
         if let last = damage.last,
@@ -228,6 +238,13 @@ public final class PartitionLog: Sendable {
                 throw ReservoirError(
                     .recordTooLarge, "batch of \(batch.byteCount) bytes is larger than the segment size \(config.segmentBytes)")
             }
+            if let producer = batch.producer {
+                let check = try state.producers.check(
+                    producerId: producer.id, epoch: producer.epoch, firstSequence: producer.firstSequence,
+                    offsetDelta: Int32(truncatingIfNeeded: count - 1))
+                // A retry of a batch already written: its offsets, nothing written again.
+                if case .duplicate(let original) = check { return (original, false) }
+            }
             var active = state.segments[state.segments.count - 1]
             let base = active.nextOffset
             let last = base + count - 1
@@ -245,6 +262,11 @@ public final class PartitionLog: Sendable {
                 throw error
             }
             end.store(Int(last + 1))
+            if let producer = batch.producer {
+                state.producers.update(
+                    producerId: producer.id, epoch: producer.epoch, firstSequence: producer.firstSequence,
+                    offsetDelta: Int32(truncatingIfNeeded: count - 1), lastOffset: last, maxTimestamp: batch.maxTimestamp)
+            }
             state.unflushedRecords += Int(count)
             var flush = false
             switch config.flushPolicy {
@@ -279,11 +301,15 @@ public final class PartitionLog: Sendable {
         }
         state.segments.append(segment)
         directoryNeedsSync.store(true, ordering: .releasing)
+        state.producers.expire(before: now.clampedMinus(producerExpirationMilliseconds))
+        // The producers after every batch below the new segment, saved with the rolled segment.
+        let producers = state.producers
         ioThread.submit { [self] in
             do throws(ReservoirError) {
                 try syncDirectoryIfNeeded()
                 try old.syncAll()
                 old.releaseDescriptors()
+                try saveProducers(producers, at: newBase)
                 groupCommit.markDurable(upTo: newBase)
                 if Int(newBase) > recoveryPointValue.load() {
                     recoveryPointValue.store(Int(newBase))
@@ -367,17 +393,72 @@ public final class PartitionLog: Sendable {
 
     /// Flushes, trims the active segment's indexes and refuses further appends.
     func close() throws(ReservoirError) {
-        let active = state.withLock { state -> Segment? in
-            if state.closed { return nil }
+        let (active, producers) = state.withLock { state -> (Segment?, ProducerStateTable) in
+            if state.closed { return (nil, state.producers) }
             state.closed = true
-            return state.segments.last
+            return (state.segments.last, state.producers)
         }
         signalObservers(durable: false, all: true)
         guard let active else { return }
         try active.finish()
         try syncDirectoryIfNeeded()
         try active.syncAll()
+        try saveProducers(producers, at: endOffset)
         // Past the end only when durable offsets are missing: kept so the next open sees it again.
         recoveryPointValue.store(max(end.load(), recoveryPointValue.load()))
+    }
+
+    // MARK: Producer state
+
+    /// Writes the producer snapshot for `offset` (when any producer is known, or an older snapshot
+    /// would otherwise be read at the next open) and keeps the newest two.
+    func saveProducers(_ producers: ProducerStateTable, at offset: Int64) throws(ReservoirError) {
+        let existing = try ProducerSnapshot.offsets(in: directory)
+        guard !producers.entries.isEmpty || !existing.isEmpty else { return }
+        try FileSystem.writeAtomically(ProducerSnapshot.encode(producers), to: ProducerSnapshot.path(directory, offset: offset))
+        // Older snapshots are derived data: the two newest are enough to open from.
+        for stale in Set(existing + [offset]).sorted().dropLast(2) {
+            try FileSystem.remove(ProducerSnapshot.path(directory, offset: stale))
+        }
+    }
+
+    /// The producers after every batch of `segments`: the newest snapshot at or below `end`,
+    /// then the batches after it; with no usable snapshot, the batches from `scanFrom` (the store
+    /// writes a snapshot whenever a segment with producers rolls and at close, so what lies
+    /// below holds none it has not saved). Snapshots past `end` describe offsets recovery cut off
+    /// and are removed.
+    static func loadProducers(
+        directory: String, segments: [Segment], end: Int64, scanFrom: Int64, expiresBefore cutoff: Int64, logger: Logger
+    ) throws(ReservoirError) -> ProducerStateTable {
+        let offsets = try ProducerSnapshot.offsets(in: directory)
+        for offset in offsets where offset > end { try FileSystem.remove(ProducerSnapshot.path(directory, offset: offset)) }
+        var table = ProducerStateTable()
+        var from = scanFrom
+        for offset in offsets.filter({ $0 <= end }).reversed() {
+            let path = ProducerSnapshot.path(directory, offset: offset)
+            let bytes: [UInt8]
+            do throws(ReservoirError) {
+                bytes = try FileHandle.open(path, writable: false).readAll()
+            } catch {
+                logger.warning(
+                    "producer snapshot unreadable; using an older one or the log", metadata: ["file": "\(path)", "error": "\(error)"])
+                continue
+            }
+            guard let loaded = ProducerSnapshot.decode(bytes) else {
+                logger.warning("producer snapshot fails its checks; using an older one or the log", metadata: ["file": "\(path)"])
+                continue
+            }
+            table = loaded
+            from = offset
+            break
+        }
+        for segment in segments where segment.nextOffset > from {
+            try segment.forEachBatch(from: from) { batch in
+                if batch.baseOffset >= from { table.replay(batch.header) }
+                return true
+            }
+        }
+        table.expire(before: cutoff)
+        return table
     }
 }

@@ -7,8 +7,10 @@
 /// <root>/recovery-point-offset-checkpoint       Kafka's checkpoint format, per partition
 /// <root>/log-start-offset-checkpoint
 /// <root>/cleaner-offset-checkpoint
+/// <root>/producer-id-block                      the next idempotent producer id not yet reserved
 /// <root>/topics/<topic>/topic.json              the topic's settings
-/// <root>/topics/<topic>/<partition>/            a partition's segments (``SegmentFiles``)
+/// <root>/topics/<topic>/<partition>/            a partition's segments (``SegmentFiles``) and
+///                                               producer snapshots (``ProducerSnapshot``)
 /// <root>/topics/<topic>/<partition>/quarantine/ originals of repaired segments
 /// ```
 struct StoreLayout: Sendable, Hashable {
@@ -22,6 +24,7 @@ struct StoreLayout: Sendable, Hashable {
     var recoveryPointCheckpoint: String { root + "/recovery-point-offset-checkpoint" }
     var logStartCheckpoint: String { root + "/log-start-offset-checkpoint" }
     var cleanerCheckpoint: String { root + "/cleaner-offset-checkpoint" }
+    var producerIdBlock: String { root + "/producer-id-block" }
     var topicsDirectory: String { root + "/topics" }
 
     /// Names in the root that are not a store's own: a directory holding only these may become one.

@@ -174,6 +174,19 @@ extension Reservoir {
         }
     }
 
+    /// A new idempotent producer id, never given before by this store (Kafka's InitProducerId).
+    /// Batches of a producer id are checked per partition: a retry of one of its last five
+    /// batches is answered with the original offsets and not written again, a gap in its
+    /// sequences is refused (``ReservoirError/Code/outOfOrderSequence``), and so is an older epoch
+    /// (``ReservoirError/Code/producerFenced``).
+    ///
+    /// - Throws: ``ReservoirError/Code/io`` when the reservation cannot be made durable,
+    ///   ``ReservoirError/Code/corruptData`` when the stored reservation cannot be read.
+    public func newProducerId() throws(ReservoirError) -> Int64 {
+        try checkOpen()
+        return try producerIds.next()
+    }
+
     /// Appends record batches a Kafka client encoded (a produce request's records for one
     /// partition), as they are: every batch is validated first (framing, magic 2, CRC, every record,
     /// keys on a compacted topic, the topic's limits) and nothing is written unless all pass; then

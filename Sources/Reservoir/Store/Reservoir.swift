@@ -40,13 +40,19 @@ public final class Reservoir: Sendable {
         /// lost offsets with empty batches, so that the log reads past them (`reservoir verify
         /// --repair`; see Docs/DURABILITY.md). An operator's choice, never a default.
         public var repairDamage: Bool = false
+        /// How long a partition remembers an idempotent producer after its last batch, in ms
+        /// (Kafka's `producer.id.expiration.ms`, one day): a retry after that is refused as from
+        /// an unknown producer rather than recognised as a duplicate.
+        public var producerIdExpirationMilliseconds: Int64 = 86_400_000
 
         /// Options with the defaults above.
         public init(
             lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2,
-            maintenanceIntervalMilliseconds: Int = 15_000, cleanerMapBytes: Int = 64 << 20, repairDamage: Bool = false
+            maintenanceIntervalMilliseconds: Int = 15_000, cleanerMapBytes: Int = 64 << 20, repairDamage: Bool = false,
+            producerIdExpirationMilliseconds: Int64 = 86_400_000
         ) {
             self.repairDamage = repairDamage
+            self.producerIdExpirationMilliseconds = producerIdExpirationMilliseconds
             self.lingerMilliseconds = lingerMilliseconds
             self.logger = logger
             self.recoveryThreads = recoveryThreads
@@ -68,6 +74,8 @@ public final class Reservoir: Sendable {
     let internalTopicLock = Mutex<Void>(())
     /// Committed offsets of consumer groups (loaded from `__consumer_offsets` at open).
     let offsetStore = OffsetStore()
+    /// Idempotent producer ids, reserved in blocks.
+    let producerIds: ProducerIdAllocator
     /// Live group members and their assignments.
     let coordinator = GroupCoordinator()
     /// Work-queue state (loaded from `__queue_state` at open) and the live queues.
@@ -98,6 +106,7 @@ public final class Reservoir: Sendable {
 
     private init(path: String, options: Options) throws(ReservoirError) {
         directory = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        producerIds = ProducerIdAllocator(path: StoreLayout(directory).producerIdBlock)
         self.options = options
         try FileSystem.createDirectoryDurably(directory)
         lock = try StoreLock(directory: directory)
@@ -224,7 +233,7 @@ public final class Reservoir: Sendable {
         return try PartitionLog(
             directory: layout.partitionDirectory(TopicPartition(topic, partition)), config: config.logConfig,
             logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, repairDamage: options.repairDamage,
-            ioThread: ioThread,
+            producerExpirationMilliseconds: options.producerIdExpirationMilliseconds, ioThread: ioThread,
             preallocator: preallocator, deleter: maintenance.deleter, logger: logger,
             onRecoveryPoint: { [weak self] _ in
                 // A recovery point not checkpointed only makes the next open scan more.

@@ -12,6 +12,7 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         fileprivate enum Value: Sendable, Hashable {
             case invalidArgument, invalidTopicName, topicNotFound, topicAlreadyExists, partitionNotFound
             case recordTooLarge, offsetOutOfRange, storeLocked, corruptData, io, closed, unsupportedFormat
+            case outOfOrderSequence, producerFenced, unknownProducer
         }
         fileprivate let value: Value
 
@@ -39,6 +40,15 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         public static let closed = Code(value: .closed)
         /// The directory holds a format this version does not read.
         public static let unsupportedFormat = Code(value: .unsupportedFormat)
+        /// An idempotent producer's batch does not follow its previous one (sequences skipped);
+        /// nothing was written.
+        public static let outOfOrderSequence = Code(value: .outOfOrderSequence)
+        /// An idempotent producer's epoch is older than its current one: a newer instance took
+        /// over its id.
+        public static let producerFenced = Code(value: .producerFenced)
+        /// A partition has no state for an idempotent producer whose batch does not start its
+        /// sequences (its state expired, or its records are gone).
+        public static let unknownProducer = Code(value: .unknownProducer)
 
         public var description: String { "\(value)" }
     }

@@ -79,6 +79,7 @@ public final class KafkaBroker: Sendable {
         .listGroups: 0...5,
         .describeGroups: 0...5,
         .deleteGroups: 0...2,
+        .initProducerId: 0...5,
     ]
 
     /// Handles one request: returns the response body (without its header; records of a fetch as
@@ -140,7 +141,10 @@ public final class KafkaBroker: Sendable {
         case .deleteGroups:
             let request = try DeleteGroupsRequest.decode(body, version: version)
             return await blocking { self.deleteGroups(request) }.encodedParts(version: version)
-        case .saslHandshake, .initProducerId:
+        case .initProducerId:
+            let request = try InitProducerIdRequest.decode(body, version: version)
+            return await blocking { self.initProducerId(request) }.encodedParts(version: version)
+        case .saslHandshake:
             // Not advertised: the connection handler refuses them before they get here.
             throw .unsupportedRequest(apiKey: api.rawValue, version: version)
         }

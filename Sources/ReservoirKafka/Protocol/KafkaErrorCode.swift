@@ -27,6 +27,10 @@ public enum KafkaErrorCode: Int16, Sendable {
     case unknownMemberId = 25
     case invalidSessionTimeout = 26
     case rebalanceInProgress = 27
+    case outOfOrderSequenceNumber = 45
+    case invalidProducerEpoch = 47
+    case transactionalIdAuthorizationFailed = 53
+    case unknownProducerId = 59
     case nonEmptyGroup = 68
     case groupIdNotFound = 69
     case memberIdRequired = 79
@@ -44,6 +48,9 @@ public enum KafkaErrorCode: Int16, Sendable {
         case .topicAlreadyExists: self = .topicAlreadyExists
         case .invalidArgument: self = .invalidRequest
         case .io: self = .kafkaStorageError
+        case .outOfOrderSequence: self = .outOfOrderSequenceNumber
+        case .producerFenced: self = .invalidProducerEpoch
+        case .unknownProducer: self = .unknownProducerId
         default: self = .unknownServerError
         }
     }

@@ -149,6 +149,46 @@ struct EmbeddedServerTests {
         try await server.shutdown()
     }
 
+    @Test("InitProducerId hands out a producer id; a Produce sent again is answered with its first offset and written once")
+    func idempotentRetry() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("t")
+        let broker = KafkaBroker(store: store)
+        defer { broker.shutdown() }
+        let initialized = try InitProducerIdResponse.decode(
+            #require(await broker.handle(.initProducerId, version: 4, body: InitProducerIdRequest().encoded(version: 4))).flattened,
+            version: 4)
+        #expect(initialized.errorCode == 0 && initialized.producerId >= 0 && initialized.producerEpoch == 0)
+        var transactional = InitProducerIdRequest()
+        transactional.transactionalId = "tx"
+        let refused = try InitProducerIdResponse.decode(
+            #require(await broker.handle(.initProducerId, version: 4, body: transactional.encoded(version: 4))).flattened, version: 4)
+        #expect(refused.errorCode == KafkaErrorCode.transactionalIdAuthorizationFailed.rawValue)
+
+        func produce(sequence: Int32) async throws -> ProduceResponse.PartitionProduceResponse? {
+            let batch = try IdempotentProducerTests.batch(initialized.producerId, sequence: sequence, count: 3)
+            var request = ProduceRequest()
+            request.acks = -1
+            var topic = ProduceRequest.TopicProduceData()
+            topic.name = "t"
+            var partition = ProduceRequest.PartitionProduceData()
+            partition.records = .bytes(ByteBuffer(bytes: batch))
+            topic.partitionData = [partition]
+            request.topicData = [topic]
+            let answer = try #require(await broker.handle(.produce, version: 9, body: request.encoded(version: 9)))
+            return try ProduceResponse.decode(answer.flattened, version: 9).responses.first?.partitionResponses.first
+        }
+        #expect(try await produce(sequence: 0)?.baseOffset == 0)
+        #expect(try await produce(sequence: 3)?.baseOffset == 3)
+        let retried = try await produce(sequence: 0)
+        #expect(retried?.errorCode == 0 && retried?.baseOffset == 0)
+        #expect(try await produce(sequence: 9)?.errorCode == KafkaErrorCode.outOfOrderSequenceNumber.rawValue)
+        #expect(try store.log(topic: "t", partition: 0).endOffset == 6)
+    }
+
     /// Sends `frame` and reads one whole response frame back (its body), off the cooperative pool.
     static func exchange(_ socket: Int32, _ frame: [UInt8]) async -> [UInt8]? {
         await withCheckedContinuation { continuation in

@@ -14,10 +14,10 @@ final class ServedStore {
     private let log: Pipe
 
     /// Starts the server and waits for its "listening on" line.
-    init(directory: String, arguments: [String] = ["--auto-create-topics", "--default-partitions", "3"]) throws {
+    init(directory: String, port: Int = 0, arguments: [String] = ["--auto-create-topics", "--default-partitions", "3"]) throws {
         self.directory = directory
         process.executableURL = reservoirExecutable()
-        process.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:0"] + arguments
+        process.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)"] + arguments
         log = Pipe()
         process.standardError = log
         process.standardOutput = log

@@ -28,6 +28,17 @@ struct AppendPipelineTests {
                 let encoded = try bytes.withUnsafeBytes { try pipeline.validate(clientBatch: $0) }
                 let log = try store.log(topic: "in", partition: 0)
                 let base = log.endOffset
+                // An idempotent producer's batch in the middle of its sequence: this partition
+                // has never seen the producer, so it is refused as Kafka refuses it.
+                if batch.header.producerId >= 0 && batch.header.baseSequence != 0 {
+                    #expect {
+                        try pipeline.append(encoded, to: 0)
+                    } throws: { error in
+                        (error as? ReservoirError)?.code == .unknownProducer
+                    }
+                    #expect(log.endOffset == base)
+                    continue
+                }
                 let (_, offsets) = try pipeline.append(encoded, to: 0)
                 #expect(offsets == base...(base + Int64(batch.header.lastOffsetDelta)))
                 for record in try batch.records() {

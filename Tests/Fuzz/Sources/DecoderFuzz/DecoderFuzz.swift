@@ -17,7 +17,7 @@ private let indexDirectory: String = {
 }()
 
 private enum Target: UInt8, CaseIterable {
-    case recordBatch, offsetIndex, timeIndex, checkpoint, topicSettings, committedOffset, queueState
+    case recordBatch, offsetIndex, timeIndex, checkpoint, topicSettings, committedOffset, queueState, producerSnapshot
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -52,6 +52,11 @@ public func fuzzDecoders(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     case .checkpoint:
         _ = CheckpointFile.parse(bytes)
+    case .producerSnapshot:
+        // What decodes encodes back to a snapshot that decodes to the same producers.
+        if let table = ProducerSnapshot.decode(bytes), ProducerSnapshot.decode(ProducerSnapshot.encode(table))?.entries != table.entries {
+            fatalError("a producer snapshot does not survive a round trip")
+        }
     case .topicSettings:
         if let config = try? JSONDecoder().decode(TopicConfig.self, from: Data(bytes)) { _ = try? config.validate() }
     case .committedOffset:
