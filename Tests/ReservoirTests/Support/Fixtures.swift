@@ -91,16 +91,9 @@ func splitBatches(_ bytes: [UInt8]) throws -> [RecordBatch] {
 enum Oracle {
     /// Runs `script` with `arguments` and returns what it printed; the test fails when it fails.
     static func run(_ script: String, _ arguments: [String]) throws -> String {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try KafkaInteropTests.oraclePython())
-        process.arguments = [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/" + script).path] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(script) \(arguments) failed")
-        return String(decoding: data, as: UTF8.self)
+        try ChildProcess.output(
+            of: KafkaInteropTests.oraclePython(),
+            [KafkaInteropTests.packageRoot.appendingPathComponent("Tests/Oracle/" + script).path] + arguments)
     }
 
     /// The record lines of `text` (lines without an offset, as a file's summary line, are skipped),
