@@ -10,7 +10,7 @@ swift build -c release --product reservoir >/dev/null
 (cd Benchmarks && swift build -c release >/dev/null)
 work=$(mktemp -d)
 tansu_pid=""
-trap 'kill $server $tansu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server $tansu_pid 2>/dev/null || true; wait $server $tansu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -c "
 import sys
 line = ('x' * 99 + '\n').encode()
