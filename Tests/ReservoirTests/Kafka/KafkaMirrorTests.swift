@@ -1,6 +1,8 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Reservoir
+@testable import ReservoirKafka
 
 #if canImport(Glibc)
 import Glibc
@@ -108,5 +110,50 @@ struct KafkaMirrorTests {
             #expect(mirrored.count == expected.count, "\(mirrored.count) records on the cluster for \(expected.count)")
             #expect(mirrored == expected)
         }
+    }
+
+    @Test("following, the mirror sends what is appended while it runs, and stops when asked")
+    func follow() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let tansu = try Tansu()
+        defer { tansu.stop() }
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        try store.createTopic("f")
+        func append(_ range: Range<Int>) throws {
+            try store.append(
+                to: "f", records: range.map { Record(key: Array("k\($0)".utf8), value: Array("v\($0)".utf8)) }, acks: .buffered)
+        }
+        try append(0..<10)
+        final class Progress: Sendable {
+            let sent = Mutex<Int64>(0)
+            let stopped = Mutex<Bool>(false)
+        }
+        let progress = Progress()
+        let port = tansu.port
+        let running = Task {
+            let mirror = try KafkaMirror(store: store, host: "127.0.0.1", port: port, options: .init(topics: ["f"], follow: true))
+            try await mirror.run(stop: { progress.stopped.withLock { $0 } }) { sent in
+                progress.sent.withLock { $0 = max($0, sent.source.upperBound + 1) }
+            }
+        }
+        func waitForSent(_ count: Int64) async throws -> Bool {
+            for _ in 0..<600 {
+                if progress.sent.withLock({ $0 }) >= count { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        #expect(try await waitForSent(10))
+        try append(10..<25)
+        #expect(try await waitForSent(25))
+        progress.stopped.withLock { $0 = true }
+        try await running.value
+        let target = try await onOwnThread { try Oracle.run("kafka_read_all.py", ["\(port)", "f", "1"]) }
+        let values = try target.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["value"] as? String
+        }
+        #expect(values == (0..<25).map { "v\($0)" })
     }
 }
