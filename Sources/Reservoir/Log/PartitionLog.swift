@@ -309,8 +309,17 @@ public final class PartitionLog: Sendable {
                 try syncDirectoryIfNeeded()
                 try old.syncAll()
                 old.releaseDescriptors()
-                try saveProducers(producers, at: newBase)
                 groupCommit.markDurable(upTo: newBase)
+                // Producer state is derived from the batches: without its snapshot the recovery
+                // point stays behind, so that a crash replays the producers' batches again.
+                do throws(ReservoirError) {
+                    try saveProducers(producers, at: newBase)
+                } catch {
+                    logger.error(
+                        "producer snapshot not written; recovery will replay this segment's batches",
+                        metadata: ["offset": "\(newBase)", "error": "\(error)"])
+                    return
+                }
                 if Int(newBase) > recoveryPointValue.load() {
                     recoveryPointValue.store(Int(newBase))
                     onRecoveryPoint(newBase)
@@ -422,8 +431,9 @@ public final class PartitionLog: Sendable {
         }
     }
 
-    /// The producers after every batch of `segments`: the newest snapshot at or below `end`,
-    /// then the batches after it; with no usable snapshot, the batches from `scanFrom` (the store
+    /// The producers after every batch of `segments`: the newest readable snapshot at or below
+    /// `end`, then the batches after it; when snapshots exist but none reads, every batch; with
+    /// no snapshot at all, the batches from `scanFrom` (the store
     /// writes a snapshot whenever a segment with producers rolls and at close, so what lies
     /// below holds none it has not saved). Snapshots past `end` describe offsets recovery cut off
     /// and are removed.
@@ -433,8 +443,11 @@ public final class PartitionLog: Sendable {
         let offsets = try ProducerSnapshot.offsets(in: directory)
         for offset in offsets where offset > end { try FileSystem.remove(ProducerSnapshot.path(directory, offset: offset)) }
         var table = ProducerStateTable()
-        var from = scanFrom
-        for offset in offsets.filter({ $0 <= end }).reversed() {
+        let usable = offsets.filter { $0 <= end }
+        // Snapshots were written, so producers were here: if none can be read, every batch is
+        // replayed rather than trusting that none lies below `scanFrom`.
+        var from = offsets.isEmpty ? scanFrom : (segments.first?.baseOffset ?? scanFrom)
+        for offset in usable.reversed() {
             let path = ProducerSnapshot.path(directory, offset: offset)
             let bytes: [UInt8]
             do throws(ReservoirError) {

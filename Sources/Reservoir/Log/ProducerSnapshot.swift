@@ -60,8 +60,7 @@ enum ProducerSnapshot {
             else { return nil }
             var entry = ProducerStateTable.Entry(epoch: epoch, batches: [])
             if lastOffset >= 0 {
-                let first = Int32(
-                    truncatingIfNeeded: (Int64(lastSequence) - Int64(offsetDelta) + Int64(Int32.max) + 1) % (Int64(Int32.max) + 1))
+                let first = ProducerStateTable.lastSequence(first: lastSequence, delta: -offsetDelta)
                 entry.batches = [
                     ProducerStateTable.Batch(
                         firstSequence: first, lastSequence: lastSequence, lastOffset: lastOffset, offsetDelta: offsetDelta,

@@ -40,8 +40,10 @@ struct ProducerStateTable {
 
     /// The last sequence of a batch that starts at `first` and spans `delta` more: sequences wrap
     /// from `Int32.max` to 0, as Kafka's do.
+    /// A negative `delta` counts back (a batch's first sequence from its last).
     static func lastSequence(first: Int32, delta: Int32) -> Int32 {
-        Int32(truncatingIfNeeded: (Int64(first) + Int64(delta)) % (Int64(Int32.max) + 1))
+        let range = Int64(Int32.max) + 1
+        return Int32(truncatingIfNeeded: ((Int64(first) + Int64(delta)) % range + range) % range)
     }
 
     /// Checks a batch of `producerId` against the producer's state (Kafka's sequence rules).

@@ -18,7 +18,8 @@ final class ProducerIdAllocator: Sendable {
             var current: (next: Int64, limit: Int64)
             if let range { current = range } else { current = try read() }
             if current.next >= current.limit {
-                let limit = current.next + Self.blockSize
+                let (limit, overflow) = current.next.addingReportingOverflow(Self.blockSize)
+                guard !overflow else { throw ReservoirError(.invalidArgument, "\(path): every producer id has been given") }
                 try FileSystem.writeAtomically(Array("\(limit)\n".utf8), to: path)
                 current.limit = limit
             }

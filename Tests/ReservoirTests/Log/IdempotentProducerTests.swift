@@ -108,6 +108,28 @@ struct IdempotentProducerTests {
         #expect(try recovered.log(topic: "t", partition: 0).endOffset == 5)
     }
 
+    @Test("a snapshot that fails its CRC is passed over: the state is rebuilt from every batch, a retry is still a duplicate")
+    func corruptSnapshot() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t")
+            _ = try Self.append(store, Self.batch(4, sequence: 0, count: 2))
+            _ = try Self.append(store, Self.batch(4, sequence: 2))
+            try store.close()
+        }
+        let snapshot = dir + "/topics/t/0/00000000000000000003.snapshot"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: snapshot)))
+        bytes[bytes.count - 1] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: snapshot))
+        let store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        #expect(store.openedAfterCleanShutdown)
+        #expect(try Self.append(store, Self.batch(4, sequence: 2)) == 2...2)
+        #expect(try Self.append(store, Self.batch(4, sequence: 3)) == 3...3)
+    }
+
     @Test("a producer idle past producer.id.expiration.ms is forgotten: its next batch is refused as from an unknown producer")
     func expiry() throws {
         let dir = temporaryDirectory()
