@@ -78,29 +78,39 @@ tansu_port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1'
 tansu_pid=$!
 sleep 1
 count=$records
-measure() {  # NAME BROKER CREATE_TOPIC_COMMAND...
-    local name=$1 target=$2
-    shift 2
+measure() {  # NAME BROKER SERVER_PID CREATE_TOPIC_COMMAND...
+    local name=$1 target=$2 pid=$3
+    shift 3
     for topic in perf-acks1 perf-acksall; do "$@" "$topic" >/dev/null 2>&1 || true; done
     local acks1 acksall fetch
     acks1=$(perf -P -t perf-acks1 -p 0 -b "$target" -s 100 -c "$count" -a 1 -X linger.ms=5 -X batch.num.messages=10000 | tail -1)
     acksall=$(perf -P -t perf-acksall -p 0 -b "$target" -s 100 -c "$count" -a -1 -l -A "$work/latency-$name" \
         -X linger.ms=5 -X batch.num.messages=10000 | tail -1)
     fetch=$(perf -C -t perf-acks1 -p 0 -b "$target" -o beginning -c "$count" -e | grep "consumed in")
-    python3 - "$name" "$acks1" "$acksall" "$fetch" "$work/latency-$name" <<'PY'
+    # The broker's own fetch path, without a client decoding records: the same partition 5 times
+    # with raw 1 MiB Fetch requests, and the broker's CPU time.
+    local before raw
+    before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    raw=$(python3 Benchmarks/kafka_fetch.py "$target" perf-acks1 0 5 1048576)
+    raw="$raw $(( $(awk '{print $14 + $15}' "/proc/$pid/stat") - before ))"
+    python3 - "$name" "$acks1" "$acksall" "$fetch" "$work/latency-$name" "$raw" "$ticks" <<'PY'
 import re, sys
-name, acks1, acksall, fetch, latency_file = sys.argv[1:6]
+name, acks1, acksall, fetch, latency_file, raw, ticks = sys.argv[1:8]
+raw_bytes, raw_seconds, raw_ticks = raw.split()
+gigabytes = int(raw_bytes) / 1e9
 def rate(line):
     found = re.search(r"(\d+) msgs/s(?: and|) \(?([\d.]+) MB/s", line)
     return "%.2f M (%s MB/s)" % (int(found.group(1)) / 1e6, found.group(2)) if found else "failed: " + line[-80:]
 latencies = sorted(int(line) for line in open(latency_file) if line.strip())
 def percentile(p):
     return latencies[min(len(latencies) - 1, int(len(latencies) * p))] / 1000.0 if latencies else float("nan")
-print("| %s | %s | %s | %.1f / %.1f | %s |" % (name, rate(acks1), rate(acksall), percentile(0.5), percentile(0.99), rate(fetch)))
+print("| %s | %s | %s | %.1f / %.1f | %s | %.2f GB/s, %.2f s CPU per GB |" % (
+    name, rate(acks1), rate(acksall), percentile(0.5), percentile(0.99), rate(fetch),
+    gigabytes / float(raw_seconds), int(raw_ticks) / int(ticks) / gigabytes))
 PY
 }
 echo
-echo "| rdkafka_performance, $count records of 100 bytes | produce acks=1 | produce acks=all | acks=all latency p50 / p99 ms | fetch |"
-echo "|---|---|---|---|---|"
-measure "reservoir serve" "$broker" true
-measure "tansu (memory only)" "127.0.0.1:$tansu_port" "$tansu" topic create --broker "tcp://127.0.0.1:$tansu_port" --partitions 1
+echo "| rdkafka_performance, $count records of 100 bytes | produce acks=1 | produce acks=all | acks=all latency p50 / p99 ms | fetch | raw fetch, broker alone |"
+echo "|---|---|---|---|---|---|"
+measure "reservoir serve" "$broker" "$server" true
+measure "tansu (memory only)" "127.0.0.1:$tansu_port" "$tansu_pid" "$tansu" topic create --broker "tcp://127.0.0.1:$tansu_port" --partitions 1

@@ -12,8 +12,9 @@ import time
 
 def fetch_request(correlation, topic, partition, offset, max_bytes):
     name = topic.encode()
-    # replica id, max wait, min bytes, max bytes, isolation level
-    body = struct.pack(">iiiib", -1, 0, 1, max_bytes, 0)
+    # replica id, max wait, min bytes, max bytes, isolation level (tansu answers nothing to a
+    # max wait of 0; with data there, both brokers answer at once)
+    body = struct.pack(">iiiib", -1, 500, 1, max_bytes, 0)
     body += struct.pack(">i", 1) + struct.pack(">h", len(name)) + name
     body += struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, max_bytes)
     header = struct.pack(">hhi", 1, 4, correlation) + struct.pack(">h", 5) + b"bench"
@@ -72,6 +73,10 @@ def main():
                 last = base + delta + 1
                 at += 12 + batch_length
             total += length
+            # A fetch that brings no complete batch also ends the round, should a broker's high
+            # watermark not be the log's end.
+            if last == offset:
+                break
             offset = last
             if offset >= high_watermark:
                 break

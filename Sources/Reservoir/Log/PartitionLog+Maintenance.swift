@@ -141,13 +141,16 @@ extension PartitionLog {
 
     /// The segments compaction may read and replace: every segment but the active one that is
     /// wholly durable (below the recovery point), oldest first.
-    func segmentsForCleaning() -> (segments: [Segment], logStart: Int64) {
+    func segmentsForCleaning() -> (segments: [Segment], logStart: Int64, producerLastOffsets: [Int64: Int64]) {
         let recoveryPoint = self.recoveryPoint
         return state.withLock { state in
             // Compaction rewrites segments: never those of a damaged log, whose bytes an operator
             // must see, nor while a failed swap waits for the next open to finish it.
-            guard damage.isEmpty, !swapUnfinished.load(ordering: .acquiring) else { return ([], state.logStartOffset) }
-            return (Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset)
+            guard damage.isEmpty, !swapUnfinished.load(ordering: .acquiring) else { return ([], state.logStartOffset, [:]) }
+            return (
+                Array(state.segments.dropLast().prefix { $0.nextOffset <= recoveryPoint }), state.logStartOffset,
+                state.producers.lastOffsets
+            )
         }
     }
 

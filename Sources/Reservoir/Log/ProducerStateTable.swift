@@ -87,6 +87,16 @@ struct ProducerStateTable {
     }
 
     /// Records a batch appended at `lastOffset`.
+    /// The last offset of each producer's newest batch: the batches compaction keeps, so that
+    /// the producers' state can be rebuilt from the log alone.
+    var lastOffsets: [Int64: Int64] {
+        var offsets: [Int64: Int64] = [:]
+        for (producerId, entry) in entries {
+            if let newest = entry.batches.last { offsets[producerId] = newest.lastOffset }
+        }
+        return offsets
+    }
+
     mutating func update(producerId: Int64, epoch: Int16, firstSequence: Int32, offsetDelta: Int32, lastOffset: Int64, maxTimestamp: Int64)
     {
         var entry = entries[producerId] ?? Entry(epoch: epoch, batches: [])

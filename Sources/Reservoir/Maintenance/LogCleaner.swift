@@ -77,7 +77,7 @@ final class LogCleaner {
 
     /// How dirty `log` is, given the first dirty offset last checkpointed.
     static func survey(_ log: PartitionLog, firstDirty checkpoint: Int64, now: Int64, minCompactionLagMs: Int64) -> Survey {
-        let (all, logStart) = log.segmentsForCleaning()
+        let (all, logStart, _) = log.segmentsForCleaning()
         let segments = cleanable(all, now: now, minCompactionLagMs: minCompactionLagMs)
         var survey = Survey()
         let end = segments.last?.nextOffset ?? logStart
@@ -105,7 +105,7 @@ final class LogCleaner {
         rewritingCleanSection: Bool = false, isCancelled: () -> Bool
     ) throws(ReservoirError) -> PassResult? {
         try log.withMaintenanceLock { () throws(ReservoirError) -> PassResult? in
-            let (all, logStart) = log.segmentsForCleaning()
+            let (all, logStart, producerLastOffsets) = log.segmentsForCleaning()
             let segments = Self.cleanable(all, now: now, minCompactionLagMs: settings.minCompactionLagMs)
             let end = segments.last?.nextOffset ?? logStart
             let firstDirty = checkpoint < logStart || checkpoint > end ? logStart : checkpoint
@@ -130,8 +130,8 @@ final class LogCleaner {
                     written.append(path)
                     guard
                         let size = try write(
-                            group, to: path, map: map, mapEnd: mapEnd, settings: settings, now: now,
-                            result: &result, isCancelled: isCancelled)
+                            group, to: path, map: map, mapEnd: mapEnd, producerLastOffsets: producerLastOffsets,
+                            settings: settings, now: now, result: &result, isCancelled: isCancelled)
                     else {
                         for path in written { try? FileSystem.remove(path) }
                         return nil
@@ -211,8 +211,13 @@ final class LogCleaner {
 
     /// Writes the surviving records of `group` to `path` and fsyncs it. Returns its size, or nil
     /// when cancelled.
+    ///
+    /// An idempotent producer's newest batch stays, as a header without records when none of its
+    /// records survive (Kafka's cleaner does the same): its sequence numbers are what the producer
+    /// state is rebuilt from when no snapshot can be read.
     private func write(
-        _ group: [Segment], to path: String, map: OffsetMap, mapEnd: Int64, settings: Settings, now: Int64,
+        _ group: [Segment], to path: String, map: OffsetMap, mapEnd: Int64, producerLastOffsets: [Int64: Int64],
+        settings: Settings, now: Int64,
         result: inout PassResult, isCancelled: () -> Bool
     ) throws(ReservoirError) -> Int? {
         try FileSystem.remove(path)
@@ -281,7 +286,13 @@ final class LogCleaner {
                 }
                 result.recordsRemoved += Int(header.recordCount) - kept.count
                 if kept.isEmpty {
-                    lastWasDropped = true
+                    if header.producerId >= 0, producerLastOffsets[header.producerId] == header.lastOffset {
+                        let empty = BatchRewriter.emptyBatch(like: header)
+                        try empty.withUnsafeBytes { bytes in Result { () throws(ReservoirError) in try emit(bytes) } }.get()
+                        lastWasDropped = false
+                    } else {
+                        lastWasDropped = true
+                    }
                     return true
                 }
                 lastWasDropped = false

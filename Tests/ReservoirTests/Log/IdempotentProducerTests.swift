@@ -130,6 +130,61 @@ struct IdempotentProducerTests {
         #expect(try Self.append(store, Self.batch(4, sequence: 3)) == 3...3)
     }
 
+    @Test("compaction keeps a producer's newest batch, without its records, so that its state is rebuilt from the log alone")
+    func compactionKeepsNewestBatch() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+            try store.createTopic(
+                "t",
+                config: TopicConfig(
+                    segmentBytes: 4096, indexIntervalBytes: 256, maxRecordBytes: 1024, maxBatchBytes: 4096, cleanup: .compact,
+                    fileDeleteDelayMs: 0))
+            // Producer 3's two batches (keys k0-0 and k1-0), then newer values of both keys from a
+            // plain producer, enough to roll segments past them.
+            #expect(try Self.append(store, Self.batch(3, sequence: 0)) == 0...0)
+            #expect(try Self.append(store, Self.batch(3, sequence: 1)) == 1...1)
+            for round in 0..<200 {
+                let records = ["k0-0", "k1-0"].map { Record(key: Array($0.utf8), value: Array("newer-\(round)".utf8)) }
+                try store.append(to: "t", records: records, acks: .buffered)
+            }
+            let log = try store.log(topic: "t", partition: 0)
+            try waitForRolledSegmentsDurable(log)
+            #expect(try store.maintain().partitions.first?.compacted == true)
+            var headers: [RecordBatchHeader] = []
+            for segment in log.segments {
+                let file = dir + "/topics/t/0/" + String(format: "%020lld.log", segment.baseOffset)
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+                bytes.withUnsafeBytes { raw in
+                    var scanner = BatchScanner(raw, verifyCRC: true)
+                    while let entry = scanner.next() { headers.append(entry.header) }
+                }
+            }
+            // Sequence 0's batch is gone; sequence 1's stays at its offset, without records.
+            let kept = headers.filter { $0.producerId == 3 }
+            #expect(kept.map(\.baseOffset) == [1])
+            #expect(kept.map(\.recordCount) == [0])
+            #expect(kept.map(\.baseSequence) == [1])
+            try store.close()
+        }
+        // With no snapshot readable, the state comes from the log: a retry of sequence 1 is a
+        // duplicate.
+        let partition = dir + "/topics/t/0"
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".snapshot") }
+        #expect(!snapshots.isEmpty)
+        for name in snapshots {
+            let url = URL(fileURLWithPath: partition + "/" + name)
+            var bytes = try [UInt8](Data(contentsOf: url))
+            bytes[bytes.count - 1] ^= 0xFF
+            try Data(bytes).write(to: url)
+        }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        defer { try? store.close() }
+        #expect(try Self.append(store, Self.batch(3, sequence: 1)) == 1...1)
+        #expect(try Self.append(store, Self.batch(3, sequence: 2)) == 402...402)
+    }
+
     @Test("a producer idle past producer.id.expiration.ms is forgotten: its next batch is refused as from an unknown producer")
     func expiry() throws {
         let dir = temporaryDirectory()
