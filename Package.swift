@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .target(name: "CCRC32C"),
+        .target(name: "CReservoirSystem"),
         .target(
             name: "Reservoir",
             dependencies: [
@@ -36,6 +37,7 @@ let package = Package(
                 "CZstd",
                 "CSnappy",
                 "CCRC32C",
+                "CReservoirSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],

@@ -7,6 +7,7 @@ extension Reservoir {
     public func consumer(group: String, topics: [String], options: ConsumerOptions = ConsumerOptions()) throws(ReservoirError)
         -> GroupConsumer
     {
+        try checkNotReadOnly()
         try checkOpen()
         guard !group.isEmpty, group.utf8.count <= 255 else {
             throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
@@ -70,6 +71,7 @@ extension Reservoir {
     /// - Throws: ``ReservoirError/Code/invalidArgument`` when the group has members in this
     ///   process, or another owner claimed it.
     public func claimGroup(_ group: String, for owner: String) throws(ReservoirError) {
+        try checkNotReadOnly()
         try checkOpen()
         try coordinator.claim(group, for: owner)
     }
@@ -91,6 +93,7 @@ extension Reservoir {
     ///   for a partition the store does not have; ``ReservoirError/Code/invalidArgument`` for a
     ///   negative offset or metadata over 4096 bytes. Nothing is committed then.
     public func commitGroupOffsets(_ group: String, _ commits: [TopicPartition: CommittedOffset]) async throws {
+        try checkNotReadOnly()
         try checkOpen()
         guard !group.isEmpty, group.utf8.count <= 255 else {
             throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
@@ -154,6 +157,7 @@ extension Reservoir {
     /// Sets the committed offsets of `group` for every partition of `topic` to `position`
     /// (Kafka's `--reset-offsets`). The group must have no live members.
     public func resetGroupOffsets(group: String, topic: String, to position: StartPosition) throws(ReservoirError) {
+        try checkNotReadOnly()
         try checkOpen()
         guard coordinator.members(of: group).isEmpty, coordinator.claimant(of: group) == nil else {
             throw ReservoirError(.invalidArgument, "consumer group \(group) has live members: reset its offsets when it is empty")
@@ -179,6 +183,7 @@ extension Reservoir {
     /// Deletes a group's committed offsets (tombstones in the offsets topic). The group must
     /// have no live members.
     public func deleteGroup(_ group: String) throws(ReservoirError) {
+        try checkNotReadOnly()
         try checkOpen()
         guard coordinator.members(of: group).isEmpty, coordinator.claimant(of: group) == nil else {
             throw ReservoirError(.invalidArgument, "consumer group \(group) has live members: delete it when it is empty")

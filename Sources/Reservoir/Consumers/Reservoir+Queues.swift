@@ -7,6 +7,7 @@ extension Reservoir {
     ///
     /// - Throws: ``ReservoirError/Code/topicNotFound`` for a missing topic or dead-letter topic.
     public func queue(group: String, topic: String, options: QueueOptions = QueueOptions()) throws(ReservoirError) -> WorkQueue {
+        try checkNotReadOnly()
         try checkOpen()
         guard !group.isEmpty, group.utf8.count <= 255 else {
             throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")

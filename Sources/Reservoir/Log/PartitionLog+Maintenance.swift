@@ -57,11 +57,16 @@ extension PartitionLog {
                 }
                 let previousStart = state.logStartOffset
                 guard count > 0 else { return ([], previousStart) }
+                live?.beginLayoutChange()
                 state.logStartOffset = max(state.logStartOffset, segments[count].baseOffset)
                 state.segments.removeFirst(count)
                 return (Array(segments[..<count]), previousStart)
             }
             guard !removed.isEmpty else { return Removal() }
+            defer {
+                state.withLock { publishLive($0) }
+                live?.endLayoutChange()
+            }
             do throws(ReservoirError) { try onLogStart() } catch {
                 // Not checkpointed: the next open would read the files again. Nothing is deleted.
                 state.withLock { state in
@@ -90,6 +95,7 @@ extension PartitionLog {
             return state.logStartOffset
         }
         let removal: Removal
+        defer { state.withLock { publishLive($0) } }
         do throws(ReservoirError) {
             removal = try deleteOldSegments(deleteDelayMs: deleteDelayMs)
             if previous != nil && removal.segments == 0 { try onLogStart() }
@@ -168,6 +174,9 @@ extension PartitionLog {
     /// Must be called with the maintenance lock held.
     func replaceSegments(_ groups: [[Segment]], deleteDelayMs: Int64) throws(ReservoirError) {
         let swap = SegmentSwap(directory: directory, groups: groups, logger: logger)
+        // Read-only processes keep reading the old segments until the new ones are in the list.
+        live?.beginLayoutChange()
+        defer { live?.endLayoutChange() }
         do throws(SegmentSwap.Failure) { try swap.commit() } catch {
             if error.leftForRecovery { swapUnfinished.store(true, ordering: .releasing) }
             throw error.error

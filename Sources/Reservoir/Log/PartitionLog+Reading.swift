@@ -11,9 +11,10 @@ extension PartitionLog {
     public func read(from offset: Int64, maxBytes: Int = 1 << 20, isolation: ReadIsolation = .written) throws(ReservoirError)
         -> LogReadResult
     {
+        if follower != nil { catchUp() }
         let limit = isolation == .durable ? durableEndOffset : endOffset
-        let (first, start) = state.withLock { state -> (Segment, Int64) in
-            (state.segments[Self.segmentIndex(state.segments, containing: offset)], state.logStartOffset)
+        let (first, start) = state.withLock { state -> (Segment?, Int64) in
+            (state.segments.isEmpty ? nil : state.segments[Self.segmentIndex(state.segments, containing: offset)], state.logStartOffset)
         }
         guard offset >= start else {
             throw ReservoirError(.offsetOutOfRange, "offset \(offset) is below the log start offset \(start) of \(directory)")
@@ -31,7 +32,7 @@ extension PartitionLog {
         guard offset < limit else { return result }
         // Usually the first segment serves the read; one that ends before `offset` (a gap left by
         // compaction, an empty segment) passes it on to the next.
-        var segment: Segment? = first
+        var segment = first
         while let current = segment, current.baseOffset < limit {
             if var batches = try current.read(from: offset, maxBytes: maxBytes) {
                 batches.removeAll { $0.baseOffset >= limit }

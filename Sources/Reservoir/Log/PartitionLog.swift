@@ -57,6 +57,12 @@ public final class PartitionLog: Sendable {
     /// segment's background flush, not under the append lock.
     /// True at open too: recovery may have created or removed files.
     let directoryNeedsSync = Atomic<Bool>(true)
+    /// Where this log, when this process writes it, publishes its ends and segments to read-only
+    /// processes (nil when nobody can follow it: tests, tools).
+    let live: LiveSlot?
+    /// What this log, when opened by a read-only process, follows of the writer's (nil for the
+    /// writer's own log).
+    let follower: LogFollower?
 
     // MARK: Opening
 
@@ -100,10 +106,13 @@ public final class PartitionLog: Sendable {
         deleter: IOThread? = nil,
         logger: Logger,
         onRecoveryPoint: @escaping @Sendable (Int64) -> Void = { _ in },
-        onLogStart: @escaping @Sendable () throws(ReservoirError) -> Void = {}
+        onLogStart: @escaping @Sendable () throws(ReservoirError) -> Void = {},
+        live: LiveSlot? = nil
     ) throws(ReservoirError) {
         try config.validate()
         self.directory = directory
+        self.live = live
+        follower = nil
         self.ioThread = ioThread
         self.deleter = deleter ?? ioThread
         self.onLogStart = onLogStart
@@ -165,11 +174,50 @@ public final class PartitionLog: Sendable {
         openReport = report
 
         let holder = LogReference()
-        groupCommit = GroupCommit(flushed: nextOffset, ioThread: ioThread, onAdvance: { holder.log?.signalObservers(durable: true) }) {
-            () throws(ReservoirError) -> Int64 in
+        groupCommit = GroupCommit(
+            flushed: nextOffset, ioThread: ioThread,
+            onAdvance: {
+                guard let log = holder.log else { return }
+                log.live?.publish { $0.durableEnd = log.durableEndOffset }
+                log.signalObservers(durable: true)
+            }
+        ) { () throws(ReservoirError) -> Int64 in
             try holder.log?.flushOnce() ?? 0
         }
         holder.log = self
+        if live != nil {
+            state.withLock { state in publishLive(state) }
+            live?.endLayoutChange()
+        }
+    }
+
+    /// Opens the log in `directory` for a read-only process: nothing on disk is created, changed
+    /// or recovered; the segments are mapped as they are and followed as the writer (if any)
+    /// publishes through `follower` (see ``LogFollower``). Appends fail with
+    /// ``ReservoirError/Code/readOnly``.
+    init(following follower: LogFollower, directory: String, config: LogConfig, ioThread: IOThread, logger: Logger) throws(ReservoirError) {
+        self.directory = directory
+        self.follower = follower
+        live = nil
+        self.ioThread = ioThread
+        deleter = ioThread
+        preallocator = nil
+        self.logger = logger
+        onRecoveryPoint = { _ in }
+        onLogStart = {}
+        producerExpirationMilliseconds = 0
+        flushesEveryAppend = Atomic(false)
+        damage = []
+        openReport = OpenReport()
+        var initial = State(config: config, segments: [], logStartOffset: 0)
+        initial.failure = ReservoirError(
+            .readOnly,
+            "\(LogLoader.label(directory)) is open read-only in this process: appends go through the process that writes the store")
+        state = Mutex(initial)
+        end = AtomicInt(0)
+        recoveryPointValue = AtomicInt(0)
+        groupCommit = GroupCommit(flushed: 0, ioThread: ioThread) { () throws(ReservoirError) -> Int64 in 0 }
+        try catchUp(throwing: true)
     }
 
     /// Lets the group-commit closure reach the log without a retain cycle at init time.
@@ -181,11 +229,26 @@ public final class PartitionLog: Sendable {
     // MARK: Offsets
 
     /// The offset the next appended record gets (Kafka's log end offset).
-    public var endOffset: Int64 { Int64(end.load()) }
+    ///
+    /// In a read-only process: the end it may read to, as the writer last published it (the
+    /// durable end, or the written end when the store was opened to see it).
+    public var endOffset: Int64 {
+        if follower != nil { catchUp() }
+        return Int64(end.load())
+    }
     /// Offsets below this are fsync'd.
-    public var durableEndOffset: Int64 { min(groupCommit.flushedOffset, endOffset) }
+    public var durableEndOffset: Int64 {
+        if let follower {
+            catchUp()
+            return min(Int64(follower.durableEnd.load()), Int64(end.load()))
+        }
+        return min(groupCommit.flushedOffset, endOffset)
+    }
     /// The first offset still in the log.
-    public var startOffset: Int64 { state.withLock { $0.logStartOffset } }
+    public var startOffset: Int64 {
+        if follower != nil { catchUp() }
+        return state.withLock { $0.logStartOffset }
+    }
     /// How the log lays out and flushes its segments.
     public var config: LogConfig { state.withLock { $0.config } }
 
@@ -210,7 +273,8 @@ public final class PartitionLog: Sendable {
     }
 
     public var segments: [SegmentInfo] {
-        state.withLock { state in
+        if follower != nil { catchUp() }
+        return state.withLock { state in
             state.segments.map {
                 SegmentInfo(
                     baseOffset: $0.baseOffset, nextOffset: $0.nextOffset, bytes: $0.size,
@@ -262,6 +326,7 @@ public final class PartitionLog: Sendable {
                 throw error
             }
             end.store(Int(last + 1))
+            if live != nil { publishLive(state) }
             if let producer = batch.producer {
                 state.producers.update(
                     producerId: producer.id, epoch: producer.epoch, firstSequence: producer.firstSequence,
@@ -294,6 +359,12 @@ public final class PartitionLog: Sendable {
         let old = state.segments[state.segments.count - 1]
         if old.isEmpty && old.baseOffset == newBase { return old }
         let config = state.config
+        live?.beginLayoutChange()
+        // Read-only processes keep the segments they have until the new one is in the list.
+        defer {
+            publishLive(state)
+            live?.endLayoutChange()
+        }
         try old.finish()
         let segment = try config.openSegment(SegmentFiles(directory: directory, baseOffset: newBase), active: true, now: now)
         if let preallocator {
@@ -409,12 +480,29 @@ public final class PartitionLog: Sendable {
         }
         signalObservers(durable: false, all: true)
         guard let active else { return }
+        guard follower == nil else { return }
         try active.finish()
         try syncDirectoryIfNeeded()
         try active.syncAll()
         try saveProducers(producers, at: endOffset)
         // Past the end only when durable offsets are missing: kept so the next open sees it again.
         recoveryPointValue.store(max(end.load(), recoveryPointValue.load()))
+    }
+
+    /// Publishes where the log ends and how far its active segment reaches (called under the
+    /// state lock, after every change to them).
+    func publishLive(_ state: borrowing State) {
+        guard let live, let active = state.segments.last else { return }
+        let durable = groupCommit.flushedOffset
+        live.publish { values in
+            values.writtenEnd = active.nextOffset
+            values.durableEnd = min(durable, active.nextOffset)
+            values.logStart = state.logStartOffset
+            values.activeBase = active.baseOffset
+            values.activeBytes = Int64(active.publishedSize)
+            values.activeIndexEntries = Int64(active.offsetIndex.entryCount)
+            values.activeTimeIndexEntries = Int64(active.timeIndex.entryCount)
+        }
     }
 
     // MARK: Producer state

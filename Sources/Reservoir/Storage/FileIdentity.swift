@@ -14,4 +14,12 @@ struct FileIdentity: Hashable, Sendable {
         device = UInt64(info.st_dev)
         inode = UInt64(info.st_ino)
     }
+
+    /// The identity of the file at `path` now, nil when there is none.
+    static func of(_ path: String) -> FileIdentity? {
+        var info = stat()
+        var result: Int32
+        repeat { result = stat(path, &info) } while result != 0 && errno == EINTR
+        return result == 0 ? FileIdentity(info) : nil
+    }
 }

@@ -47,6 +47,37 @@ final class IndexFile: @unchecked Sendable {
         count = Atomic(existing)
     }
 
+    /// Maps the index at `path` for a read-only process: nothing is created, written or
+    /// truncated. Every whole entry of the file counts until ``limitForReading(entries:)`` says
+    /// fewer are valid (an index another process writes is preallocated with zeros). A missing
+    /// file is an empty index: an index only speeds up lookups.
+    init(readingPath path: String, entrySize: Int) throws(ReservoirError) {
+        self.path = path
+        self.entrySize = entrySize
+        guard FileSystem.exists(path) else {
+            fileReference = ReopenableFile(path: path)
+            region = nil
+            maxEntries = 0
+            hadPartialEntry = false
+            count = Atomic(0)
+            return
+        }
+        let file = try FileHandle.open(path, writable: false)
+        let length = try file.size()
+        hadPartialEntry = length % entrySize != 0
+        maxEntries = length / entrySize
+        region = maxEntries > 0 ? try MappedRegion(file: file, length: maxEntries * entrySize, writable: false) : nil
+        count = Atomic(maxEntries)
+        // Read through the mapping only: the descriptor goes at once.
+        fileReference = ReopenableFile(path: path)
+    }
+
+    /// Counts only the first `entries` entries (a read-only process, from what the writer
+    /// published or from its own validation).
+    func limitForReading(entries: Int) {
+        count.store(max(0, min(entries, maxEntries)), ordering: .releasing)
+    }
+
     /// Entries published so far.
     var entryCount: Int { count.load(ordering: .acquiring) }
     var isFull: Bool { entryCount >= maxEntries }

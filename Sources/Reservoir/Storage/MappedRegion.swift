@@ -17,7 +17,7 @@ final class MappedRegion: @unchecked Sendable {
     let length: Int
     /// The mapped file's path and identity when it was mapped, to open the same file again.
     let path: String
-    private let identity: FileIdentity
+    let identity: FileIdentity
 
     /// Maps `length` bytes of `file` from its start.
     init(file: FileHandle, length: Int, writable: Bool) throws(ReservoirError) {

@@ -14,6 +14,12 @@ final class OffsetIndex: Sendable {
         storage = try IndexFile(path: path, entrySize: Self.entrySize, maxBytes: maxBytes, writable: writable)
     }
 
+    /// The index at `path`, mapped for a read-only process (see ``IndexFile/init(readingPath:entrySize:)``).
+    init(readingPath path: String, baseOffset: Int64) throws(ReservoirError) {
+        self.baseOffset = baseOffset
+        storage = try IndexFile(readingPath: path, entrySize: Self.entrySize)
+    }
+
     struct Entry: Equatable {
         var offset: Int64
         var position: Int

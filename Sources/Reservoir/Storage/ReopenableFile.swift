@@ -16,6 +16,12 @@ final class ReopenableFile: Sendable {
         current = Mutex(handle)
     }
 
+    /// A file not open now, opened on first use.
+    init(path: String) {
+        self.path = path
+        current = Mutex(nil)
+    }
+
     /// The open file, opened again (read-write, never created) when it was released.
     func handle() throws(ReservoirError) -> FileHandle {
         try current.withLock { (current) throws(ReservoirError) -> FileHandle in

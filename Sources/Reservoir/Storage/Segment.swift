@@ -60,6 +60,91 @@ final class Segment: @unchecked Sendable {
         createdAt = now
     }
 
+    /// Opens the segment at `files` for a read-only process: nothing is created, written or
+    /// truncated, and no descriptor stays open. `capacity` bytes are mapped, so that a segment
+    /// another process appends to is read as it grows, below the sizes that process publishes
+    /// (``follow(bytes:nextOffset:indexEntries:timeIndexEntries:)``); until then, or for a
+    /// segment nobody writes, ``loadForReading(verify:)`` finds its end.
+    init(readingFiles files: SegmentFiles, capacity: Int) throws(ReservoirError) {
+        self.files = files
+        isActive = false
+        indexIntervalBytes = Int.max
+        maxIndexBytes = 0
+        let log = try FileHandle.open(files.log, writable: false)
+        let size = try log.size()
+        self.size = size
+        let mapped = max(size, capacity)
+        self.capacity = mapped
+        region = mapped > 0 ? try MappedRegion(file: log, length: mapped, writable: false) : nil
+        logFile = ReopenableFile(path: files.log)
+        offsetIndex = try OffsetIndex(readingPath: files.index, baseOffset: files.baseOffset)
+        timeIndex = try TimeIndex(readingPath: files.timeIndex, baseOffset: files.baseOffset)
+        nextOffset = files.baseOffset
+        offsetOfMaxTimestamp = files.baseOffset
+        published = AtomicInt(0)
+        createdAt = 0
+    }
+
+    /// Takes the state of a segment another process appends to from what that process
+    /// published. The caller (the owning log, under its lock) passes sizes that only grow.
+    func follow(bytes: Int, nextOffset: Int64, indexEntries: Int, timeIndexEntries: Int) {
+        size = min(bytes, capacity)
+        self.nextOffset = nextOffset
+        offsetIndex.storage.limitForReading(entries: indexEntries)
+        timeIndex.storage.limitForReading(entries: timeIndexEntries)
+        // Unknown while it is written: searches by time look here too.
+        maxTimestamp = Int64.max
+        published.store(size)
+    }
+
+    /// Finds where a segment that no process appends to ends, without changing it: the batches
+    /// from the last usable index entry (from the start, each with its CRC, when `verify`), up
+    /// to the first bytes that are not a batch. Index entries past that end, or out of order (a
+    /// writer that died with its index preallocated), are not used. Returns why the scan stopped
+    /// before the file's end at bytes that are not zeros, nil when it read to the end.
+    @discardableResult
+    func loadForReading(verify: Bool) -> String? {
+        guard let region, size > 0 else { return nil }
+        var entries = 0
+        var previous: OffsetIndex.Entry?
+        while entries < offsetIndex.entryCount {
+            let entry = offsetIndex.entry(entries)
+            guard entry.position < size, entry.offset >= baseOffset,
+                previous.map({ entry.offset > $0.offset && entry.position > $0.position }) ?? (entry.position > 0)
+            else { break }
+            previous = entry
+            entries += 1
+        }
+        offsetIndex.storage.limitForReading(entries: entries)
+        let start = verify ? 0 : previous?.position ?? 0
+        var scanner = BatchScanner(region.bytes(from: 0, count: size), from: start, verifyCRC: verify)
+        var next = baseOffset
+        var end = start
+        var largest: Int64 = -1
+        while let entry = scanner.next() {
+            next = entry.header.lastOffset + 1
+            end = scanner.position
+            largest = max(largest, entry.header.maxTimestamp)
+        }
+        var timeEntries = 0
+        var lastTime: TimeIndex.Entry?
+        while timeEntries < timeIndex.entryCount {
+            let entry = timeIndex.entry(timeEntries)
+            guard entry.offset < next, lastTime.map({ entry.offset > $0.offset && entry.timestamp >= $0.timestamp }) ?? true else { break }
+            lastTime = entry
+            timeEntries += 1
+        }
+        timeIndex.storage.limitForReading(entries: timeEntries)
+        let reason = scanner.failure.map { "batch at byte \(scanner.position): \($0)" }
+        let rest = size - end
+        size = end
+        nextOffset = end > 0 ? next : baseOffset
+        maxTimestamp = start == 0 ? largest : max(largest, lastTime?.timestamp ?? Int64.max)
+        published.store(end)
+        if rest > 0, !BatchScanner.isZero(region.bytes(from: end, count: rest)) { return reason ?? "bytes after the last batch" }
+        return nil
+    }
+
     /// Bytes readers may read.
     var publishedSize: Int { published.load() }
     var isEmpty: Bool { size == 0 }

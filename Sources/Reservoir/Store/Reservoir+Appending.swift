@@ -183,6 +183,7 @@ extension Reservoir {
     /// - Throws: ``ReservoirError/Code/io`` when the reservation cannot be made durable,
     ///   ``ReservoirError/Code/corruptData`` when the stored reservation cannot be read.
     public func newProducerId() throws(ReservoirError) -> Int64 {
+        try checkNotReadOnly()
         try checkOpen()
         return try producerIds.next()
     }

@@ -15,6 +15,7 @@ extension Reservoir {
     public func maintain(
         topic: String? = nil, retention: Bool = true, compaction: Bool = true, ignoringDirtyRatio: Bool = false, now: Int64? = nil
     ) throws(ReservoirError) -> MaintenanceReport {
+        try checkNotReadOnly()
         try checkOpen()
         if let topic { _ = try self.topic(topic) }
         return try maintenance.runNow(
@@ -28,6 +29,7 @@ extension Reservoir {
     /// - Throws: ``ReservoirError/Code/offsetOutOfRange`` for an offset beyond the log end.
     @discardableResult
     public func deleteRecords(topic: String, partition: Int, before offset: Int64) throws(ReservoirError) -> PartitionLog.Removal {
+        try checkNotReadOnly()
         try checkOpen()
         try checkWritable(topic)
         let topicHandle = try self.topic(topic)

@@ -34,6 +34,7 @@ extension Reservoir {
 
     /// Creates a topic, the store's own included.
     func createTopicUnchecked(_ name: String, config: TopicConfig) throws(ReservoirError) -> Topic {
+        try checkNotReadOnly()
         try checkOpen()
         if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
         try TopicName.validate(name)
@@ -55,6 +56,7 @@ extension Reservoir {
                 name: name, config: config, directory: topicDirectory, partitions: logs,
                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
             topics[name] = topic
+            liveState?.topicsChanged()
             return topic
         }
         // Checkpointed from the start, so that recovery knows the new partitions' recovery points
@@ -90,6 +92,7 @@ extension Reservoir {
     }
 
     func alterTopicConfig(_ name: String, config: TopicConfig) throws(ReservoirError) {
+        try checkNotReadOnly()
         try checkOpen()
         try config.validate()
         try topics.withLock { (topics) throws(ReservoirError) in
@@ -122,6 +125,7 @@ extension Reservoir {
             topics[name] = Topic(
                 name: name, config: config, directory: old.directory, partitions: logs,
                 ioThread: ioThread, lingerMilliseconds: options.lingerMilliseconds)
+            liveState?.topicsChanged()
         }
         try writeCheckpoints()
     }
@@ -134,6 +138,7 @@ extension Reservoir {
     /// - Throws: ``ReservoirError/Code/topicNotFound``; ``ReservoirError/Code/invalidArgument`` for
     ///   an internal topic.
     public func deleteTopic(_ name: String) throws(ReservoirError) {
+        try checkNotReadOnly()
         try checkWritable(name)
         try checkOpen()
         try topics.withLock { (topics) throws(ReservoirError) in
@@ -149,6 +154,8 @@ extension Reservoir {
             try FileSystem.rename(topic.directory, to: target)
             try FileSystem.syncDirectory(layout.topicsDirectory)
             topics[name] = nil
+            for partition in topic.partitions.indices { liveState?.releaseSlot(for: TopicPartition(name, partition)) }
+            liveState?.topicsChanged()
         }
         try writeCheckpoints()
         removeDeletedTopicDirectories()
@@ -196,18 +203,24 @@ extension Reservoir {
     /// and altered only by the store, since a crafted record there would move a group or a queue.
     public static let internalTopics: Set<String> = [OffsetStore.topic, QueueStateStore.topic]
 
-    /// Refuses user writes and settings changes to an internal topic.
+    /// Refuses user writes and settings changes to an internal topic, and every change in a
+    /// read-only process.
     func checkWritable(_ topic: String) throws(ReservoirError) {
+        try checkNotReadOnly()
         if Self.internalTopics.contains(topic) {
             throw ReservoirError(.invalidArgument, "topic \(topic) is internal to the store: it can be read, not written or altered")
         }
     }
 
     /// The names of all topics, sorted.
-    public var topicNames: [String] { topics.withLock { $0.keys.sorted() } }
+    public var topicNames: [String] {
+        refreshTopicsIfChanged()
+        return topics.withLock { $0.keys.sorted() }
+    }
 
     /// The topic called `name`.
     public func topic(_ name: String) throws(ReservoirError) -> Topic {
+        refreshTopicsIfChanged()
         guard let topic = topics.withLock({ $0[name] }) else {
             if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
             throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first")

@@ -20,8 +20,25 @@ import Synchronization
 /// starts the store's I/O thread; closing flushes, checkpoints and writes the clean-shutdown
 /// marker so that the next open skips the recovery scan.
 public final class Reservoir: Sendable {
+    /// How a process uses a store.
+    public enum Access: Sendable, Hashable {
+        /// This process writes the store: it takes the store's lock (one writer at a time),
+        /// recovers it and runs its maintenance.
+        case readWrite
+        /// This process only reads the store, while another process may write it (any number of
+        /// processes may): nothing on disk is created, locked, recovered or changed, appends and
+        /// settings changes fail with ``ReservoirError/Code/readOnly``, and the writer's appends,
+        /// rolls, retention and compaction are followed as it publishes them. Reads stop at the
+        /// writer's durable end (`.durable`: never a record a power cut could take back) or at
+        /// its written end (`.written`: what it has written, which survives its crash but not a
+        /// power cut). See Docs/DURABILITY.md.
+        case readOnly(ReadIsolation)
+    }
+
     /// How a store is opened.
     public struct Options: Sendable {
+        /// Whether this process writes the store or only reads it (``Access``).
+        public var access: Access = .readWrite
         /// Single-record appends wait this long for more records before their batch is written;
         /// 0 writes as soon as the previous batch is out (batches still form under load).
         public var lingerMilliseconds: Int = 0
@@ -49,8 +66,9 @@ public final class Reservoir: Sendable {
         public init(
             lingerMilliseconds: Int = 0, logger: Logger = Logger(label: "reservoir"), recoveryThreads: Int = 2,
             maintenanceIntervalMilliseconds: Int = 15_000, cleanerMapBytes: Int = 64 << 20, repairDamage: Bool = false,
-            producerIdExpirationMilliseconds: Int64 = 86_400_000
+            producerIdExpirationMilliseconds: Int64 = 86_400_000, access: Access = .readWrite
         ) {
+            self.access = access
             self.repairDamage = repairDamage
             self.producerIdExpirationMilliseconds = producerIdExpirationMilliseconds
             self.lingerMilliseconds = lingerMilliseconds
@@ -64,7 +82,11 @@ public final class Reservoir: Sendable {
     /// The store's directory.
     public let directory: String
     let options: Options
-    private let lock: StoreLock
+    private let lock: StoreLock?
+    /// The live state this process publishes (the writer) or follows (a read-only process).
+    let liveState: LiveStateFile?
+    /// The topics generation of the live state when this read-only process last read the topics.
+    let followedTopicsGeneration = Atomic<UInt64>(0)
     let ioThread: IOThread
     /// Zero-fills space ahead of active segments' writers.
     let preallocator: IOThread
@@ -104,19 +126,58 @@ public final class Reservoir: Sendable {
         try Reservoir(path: path, options: options)
     }
 
+    /// Opens the store at `path` read-only, beside the process that writes it (if any): see
+    /// ``Access/readOnly(_:)``.
+    ///
+    /// ```swift
+    /// let store = try Reservoir.openReadOnly(at: "/var/lib/shop/events")
+    /// let reader = try store.reader(topic: "orders", partition: 0, from: .earliest)
+    /// ```
+    ///
+    /// - Parameter visibility: `.durable` (the default) reads up to the writer's durable end,
+    ///   `.written` up to what it has written.
+    /// - Throws: ``ReservoirError/Code/storeNotFound`` when no store is at `path`.
+    public static func openReadOnly(at path: String, visibility: ReadIsolation = .durable, options: Options = Options())
+        throws(ReservoirError) -> Reservoir
+    {
+        var options = options
+        options.access = .readOnly(visibility)
+        return try Reservoir(path: path, options: options)
+    }
+
+    /// Whether this process opened the store read-only.
+    public var isReadOnly: Bool { options.access != .readWrite }
+
     private init(path: String, options: Options) throws(ReservoirError) {
         directory = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         producerIds = ProducerIdAllocator(path: StoreLayout(directory).producerIdBlock)
         self.options = options
-        try FileSystem.createDirectoryDurably(directory)
-        lock = try StoreLock(directory: directory)
-        try Self.checkFormat(directory)
         let marker = StoreLayout(directory).cleanShutdownMarker
-        openedAfterCleanShutdown = FileSystem.exists(marker)
-        if openedAfterCleanShutdown {
-            // Removed at once: a crash from here on must count as unclean.
-            try FileSystem.remove(marker)
-            try FileSystem.syncDirectory(directory)
+        if options.access == .readWrite {
+            try FileSystem.createDirectoryDurably(directory)
+            lock = try StoreLock(directory: directory)
+            try Self.checkFormat(directory)
+            openedAfterCleanShutdown = FileSystem.exists(marker)
+            if openedAfterCleanShutdown {
+                // Removed at once: a crash from here on must count as unclean.
+                try FileSystem.remove(marker)
+                try FileSystem.syncDirectory(directory)
+            }
+            liveState = try LiveStateFile.openForWriting(root: directory)
+        } else {
+            guard FileSystem.exists(directory) else {
+                throw ReservoirError(.storeNotFound, "no store at \(directory): the directory does not exist")
+            }
+            guard FileSystem.exists(StoreLayout(directory).formatFile) else {
+                throw ReservoirError(
+                    .storeNotFound,
+                    "\(directory) is not a Reservoir store (no \(FileSystem.fileName(of: StoreLayout(directory).formatFile)))")
+            }
+            lock = nil
+            try Self.checkFormat(directory)
+            openedAfterCleanShutdown = FileSystem.exists(marker)
+            liveState = try LiveStateFile.openForReading(root: directory)
+            followedTopicsGeneration.store(liveState?.topicsGeneration ?? 0, ordering: .relaxed)
         }
         ioThread = IOThread(name: "reservoir-io")
         preallocator = IOThread(name: "reservoir-prealloc")
@@ -132,13 +193,17 @@ public final class Reservoir: Sendable {
                 }
             } ?? []
         }
-        try FileSystem.createDirectoryDurably(topicsDirectory)
+        if !isReadOnly { try FileSystem.createDirectoryDurably(topicsDirectory) }
         // A failure here runs deinit, which stops the threads.
         try loadTopics()
-        removeDeletedTopicDirectories()
+        if !isReadOnly { removeDeletedTopicDirectories() }
         if let offsets = topics.withLock({ $0[OffsetStore.topic] }) { try offsetStore.load(from: offsets.log(0)) }
         if let states = topics.withLock({ $0[QueueStateStore.topic] }) { try queueStates.load(from: states.log(0)) }
-        maintenance.start(intervalMilliseconds: options.maintenanceIntervalMilliseconds)
+        if isReadOnly {
+            startFollowing()
+        } else {
+            maintenance.start(intervalMilliseconds: options.maintenanceIntervalMilliseconds)
+        }
     }
 
     private static func checkFormat(_ directory: String) throws(ReservoirError) {
@@ -165,7 +230,8 @@ public final class Reservoir: Sendable {
         let logStarts = checkpoint(layout.logStartCheckpoint)
         var loaded: [(String, TopicConfig)] = []
         var unreadable: [String: ReservoirError] = [:]
-        for name in try FileSystem.list(topicsDirectory) {
+        let names = isReadOnly && !FileSystem.exists(topicsDirectory) ? [] : try FileSystem.list(topicsDirectory)
+        for name in names {
             let configPath = layout.topicSettings(name)
             guard (try? TopicName.validate(name)) != nil, FileSystem.exists(configPath) else { continue }
             // A topic whose settings cannot be read exactly stays closed (its files untouched);
@@ -230,6 +296,17 @@ public final class Reservoir: Sendable {
     {
         var logger = options.logger
         logger[metadataKey: "partition"] = "\(topic)-\(partition)"
+        let key = TopicPartition(topic, partition)
+        if case .readOnly(let visibility) = options.access {
+            let layout = self.layout
+            let follower = LogFollower(
+                live: liveState, partition: key, visibility: visibility,
+                checkpointedLogStart: { CheckpointFile(path: layout.logStartCheckpoint).readOffsets()?[key] },
+                closedCleanly: { FileSystem.exists(layout.cleanShutdownMarker) })
+            return try PartitionLog(
+                following: follower, directory: layout.partitionDirectory(key), config: config.logConfig, ioThread: ioThread,
+                logger: logger)
+        }
         return try PartitionLog(
             directory: layout.partitionDirectory(TopicPartition(topic, partition)), config: config.logConfig,
             logStartOffset: logStart, recoveryPoint: recoveryPoint, cleanShutdown: clean, repairDamage: options.repairDamage,
@@ -241,7 +318,8 @@ public final class Reservoir: Sendable {
                     self?.options.logger.error("recovery point checkpoint write failed", metadata: ["error": "\(error)"])
                 }
             },
-            onLogStart: { [weak self] () throws(ReservoirError) in try self?.writeCheckpoints() })
+            onLogStart: { [weak self] () throws(ReservoirError) in try self?.writeCheckpoints() },
+            live: liveState?.slot(for: key))
     }
 
     // MARK: Closing
@@ -256,6 +334,15 @@ public final class Reservoir: Sendable {
 
     func checkOpen() throws(ReservoirError) {
         if closed.load(ordering: .acquiring) { throw ReservoirError(.closed, "store \(directory) is closed") }
+    }
+
+    /// Refuses changes in a process that opened the store read-only.
+    func checkNotReadOnly() throws(ReservoirError) {
+        guard isReadOnly else { return }
+        var writer = ""
+        if let liveState, liveState.writerIsLive { writer = " (process \(liveState.writerPid) writes it)" }
+        throw ReservoirError(
+            .readOnly, "store \(directory) is open read-only in this process\(writer): changes go through the process that writes it")
     }
 
     private func allPartitions() -> [(String, Int, PartitionLog)] {
@@ -283,6 +370,15 @@ public final class Reservoir: Sendable {
     /// I/O thread and releases the lock. Further calls fail with ``ReservoirError/Code/closed``.
     public func close() throws(ReservoirError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if isReadOnly {
+            // Nothing to flush or checkpoint: readers end, the threads stop.
+            for member in coordinator.closeAll() { member.storeClosing() }
+            queues.withLock { $0.removeAll() }
+            for (_, _, log) in allPartitions() { try? log.close() }
+            ioThread.stop()
+            preallocator.stop()
+            return
+        }
         // Abandons a compaction in flight (the log stays as it was) before the logs close.
         maintenance.stop()
         // Group members commit (auto-commit mode) and stop; readers end when their logs close.
@@ -300,12 +396,16 @@ public final class Reservoir: Sendable {
         ioThread.stop()
         preallocator.stop()
         if let firstError {
-            lock.release()
+            liveState?.closeWriter()
+            lock?.release()
             throw firstError
         }
         // Without its checkpoints the store must not claim a clean shutdown: the next open then
         // scans, and any failure here reaches the caller.
-        defer { lock.release() }
+        defer {
+            liveState?.closeWriter()
+            lock?.release()
+        }
         try writeCheckpoints()
         try FileSystem.writeAtomically(Array("clean\n".utf8), to: layout.cleanShutdownMarker)
     }

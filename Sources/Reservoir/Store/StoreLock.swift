@@ -46,9 +46,11 @@ final class StoreLock: Sendable {
                         "store \(directory) is locked by a child of this process that was started while the store was open and still holds its descriptors (forked without exec?)"
                     )
                 }
-                let who = pid == "\(getpid())" ? "this process" : "process \(pid)"
-                throw ReservoirError(
-                    .storeLocked, "store \(directory) is in use by \(who): close it there first (only one process may open a store)")
+                if pid == "\(getpid())" {
+                    throw ReservoirError(
+                        .storeLocked, "store \(directory) is already open for writing in this process: use that store, or close it first")
+                }
+                throw ReservoirError(.storeLocked, Self.inUseMessage(directory: directory, pid: pid))
             }
             usleep(1000)
             waited += 1
@@ -61,6 +63,43 @@ final class StoreLock: Sendable {
     }
 
     deinit { release() }
+
+    /// What a second writer is told: who writes the store, and what works beside it (reading,
+    /// or, when the writer is `reservoir serve`, going through its Kafka listener).
+    static func inUseMessage(directory: String, pid: String) -> String {
+        let arguments = Self.commandLine(of: pid)
+        let readers =
+            "read-only opens work beside it (Reservoir.openReadOnly; reservoir consume, topic list and the other reading commands)"
+        if let serve = arguments.firstIndex(of: "serve"), serve > 0 {
+            var listener = "its Kafka listener"
+            if let flag = arguments.firstIndex(of: "--listen"), flag + 1 < arguments.count {
+                listener = "its Kafka listener at \(arguments[flag + 1])"
+            } else if let joined = arguments.first(where: { $0.hasPrefix("--listen=") }) {
+                listener = "its Kafka listener at \(joined.dropFirst("--listen=".count))"
+            }
+            return
+                "store \(directory) is written by `reservoir serve` (process \(pid)): produce, create topics and commit through \(listener) with a Kafka client, or stop it first; \(readers)"
+        }
+        let name = arguments.first.map { " (\(FileSystem.fileName(of: $0)))" } ?? ""
+        return
+            "store \(directory) is in use by process \(pid)\(name), which writes it: make changes there or close it first (one process writes a store); \(readers)"
+    }
+
+    /// The command line of process `pid`, from /proc (empty when unknown).
+    private static func commandLine(of pid: String) -> [String] {
+        // Files under /proc report a size of 0: read until the end.
+        let descriptor = Glibc.open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return [] }
+        defer { Glibc.close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 16 {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// Releases the lock (closing the descriptor drops it).
     func release() {

@@ -4,6 +4,7 @@
 import Darwin
 #endif
 import Dispatch
+import CReservoirSystem
 import Synchronization
 
 /// A dedicated OS thread that runs blocking I/O jobs (fsync, checkpoint writes) in order, off
@@ -28,7 +29,7 @@ final class IOThread: Sendable {
     init(name: String, niceness: Int32 = 0) {
         self.name = name
         self.niceness = niceness
-        startDetachedThread { [self] in
+        startDetachedThread(name: name) { [self] in
             #if os(Linux)
             if niceness != 0 {
                 // On Linux, "process" 0 here means the calling thread only.
@@ -106,13 +107,17 @@ final class IOThread: Sendable {
 }
 
 /// Starts a detached OS thread running `body`, which keeps what it captures (the thread's owner)
-/// alive until it returns.
-func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+/// alive until it returns. `name` (at most 15 bytes are kept) is what `ps -L` and `top -H` show.
+func startDetachedThread(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
+    let named: @Sendable () -> Void = {
+        if let name { reservoir_set_thread_name(name) }
+        body()
+    }
     final class Body: Sendable {
         let run: @Sendable () -> Void
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
-    let box = Unmanaged.passRetained(Body(body))
+    let box = Unmanaged.passRetained(Body(named))
     var thread = pthread_t()
     let result = pthread_create(
         &thread, nil,

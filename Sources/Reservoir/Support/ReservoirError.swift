@@ -12,7 +12,7 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         fileprivate enum Value: Sendable, Hashable {
             case invalidArgument, invalidTopicName, topicNotFound, topicAlreadyExists, partitionNotFound
             case recordTooLarge, offsetOutOfRange, storeLocked, corruptData, io, closed, unsupportedFormat
-            case outOfOrderSequence, producerFenced, unknownProducer
+            case outOfOrderSequence, producerFenced, unknownProducer, readOnly, storeNotFound
         }
         fileprivate let value: Value
 
@@ -49,6 +49,11 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         /// A partition has no state for an idempotent producer whose batch does not start its
         /// sequences (its state expired, or its records are gone).
         public static let unknownProducer = Code(value: .unknownProducer)
+        /// The store is open read-only in this process: writes go through the process that
+        /// writes it.
+        public static let readOnly = Code(value: .readOnly)
+        /// No store exists at the path a read-only open was given (read-only opens never create one).
+        public static let storeNotFound = Code(value: .storeNotFound)
 
         public var description: String { "\(value)" }
     }

@@ -23,6 +23,11 @@ struct ConsumeCommand: ParsableCommand {
     @Option(help: "Read as a member of this consumer group: from its committed offsets, committing as it goes.") var group: String?
     @Option(help: "With --group: auto (commit what was printed) or none.") var commit = "auto"
     @Flag(help: "Keep waiting for new records (until interrupted).") var follow = false
+    @Option(
+        help:
+            "Without --group, while another process writes the store: durable (records already on disk, the default) or written (also those it has written but not yet synced)."
+    )
+    var isolation: IsolationOption = .durable
 
     func validate() throws {
         guard from == "earliest" || from == "latest" || Int64(from) != nil || (from.hasPrefix("@") && Int64(from.dropFirst()) != nil) else {
@@ -38,7 +43,7 @@ struct ConsumeCommand: ParsableCommand {
         let plain = try RecordFormat(format)
         if let group { return try runGroup(group, plain) }
         if follow { return try runFollow(plain) }
-        let reservoir = try store.open()
+        let reservoir = try store.openForReading(visibility: isolation.value)
         defer { reservoir.closeOrExit() }
         let handle = try reservoir.topic(topic)
         let partitions = partition.map { [$0] } ?? Array(0..<handle.config.partitions)
@@ -119,7 +124,7 @@ struct ConsumeCommand: ParsableCommand {
 
     /// Without a group: every partition (or one) from --from, waiting for more.
     private func runFollow(_ plain: RecordFormat) throws {
-        let reservoir = try store.open()
+        let reservoir = try store.openForReading(visibility: isolation.value)
         defer { reservoir.closeOrExit() }
         let handle = try reservoir.topic(topic)
         let start = try parseStartPosition(from, option: "--from")
@@ -133,12 +138,20 @@ struct ConsumeCommand: ParsableCommand {
                 for reader in readers {
                     tasks.addTask {
                         for try await record in reader {
-                            guard printed.value.add(1, ordering: .relaxed).newValue <= limit else { break }
+                            let count = printed.value.add(1, ordering: .relaxed).newValue
+                            guard count <= limit else { break }
                             print(record, plain)
+                            if count == limit { break }
                         }
                     }
                 }
-                try await tasks.waitForAll()
+                // With --max, the command ends once that many are printed: the other partitions'
+                // readers stop waiting.
+                do {
+                    while try await tasks.next() != nil {
+                        if printed.value.load(ordering: .relaxed) >= limit { tasks.cancelAll() }
+                    }
+                } catch is CancellationError {}
             }
         }
     }
@@ -175,4 +188,11 @@ struct ConsumeCommand: ParsableCommand {
                 topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value,
                 headers: headers), binary: binary)
     }
+}
+
+/// `--isolation`: up to where a read-only command reads while another process writes the store.
+enum IsolationOption: String, ExpressibleByArgument, CaseIterable {
+    case durable, written
+
+    var value: ReadIsolation { self == .durable ? .durable : .written }
 }

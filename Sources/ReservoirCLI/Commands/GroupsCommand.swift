@@ -12,7 +12,7 @@ struct GroupsCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let reservoir = try store.open()
+            let reservoir = try store.openForReading()
             defer { reservoir.closeOrExit() }
             for group in reservoir.consumerGroups { print(group) }
         }
@@ -24,7 +24,7 @@ struct GroupsCommand: ParsableCommand {
         @Argument var group: String
 
         func run() throws {
-            let reservoir = try store.open()
+            let reservoir = try store.openForReading()
             defer { reservoir.closeOrExit() }
             print("topic  partition  committed  end-offset  lag  member")
             for status in try reservoir.describeGroup(group) {

@@ -73,7 +73,7 @@ struct QueueCommand: ParsableCommand {
         @Argument var group: String
 
         func run() throws {
-            let reservoir = try store.open()
+            let reservoir = try store.openForReading()
             defer { reservoir.closeOrExit() }
             let status = try reservoir.queueStatus(group: group)
             print(

@@ -39,7 +39,7 @@ struct TopicCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let reservoir = try store.open()
+            let reservoir = try store.openForReading()
             defer { reservoir.closeOrExit() }
             for name in reservoir.topicNames { print(name) }
             // Topics left closed are listed too, with why, and make the command fail.
@@ -57,7 +57,7 @@ struct TopicCommand: ParsableCommand {
         @Argument var name: String
 
         func run() throws {
-            let reservoir = try store.open()
+            let reservoir = try store.openForReading()
             defer { reservoir.closeOrExit() }
             let config = try reservoir.topic(name).config
             print("topic \(name)")

@@ -307,7 +307,7 @@ struct CrashRecoveryTests {
             defer { try? store.close() }
             let process = ChildProcess()
             process.executableURL = reservoirExecutable()
-            process.arguments = ["topic", "list", "--dir", dir]
+            process.arguments = ["topic", "create", "other", "--dir", dir]
             let errors = Pipe()
             process.standardError = errors
             process.standardOutput = FileHandle.nullDevice
@@ -316,6 +316,7 @@ struct CrashRecoveryTests {
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(process.terminationStatus == 1)
             #expect(message.contains("is in use by process \(getpid())"))
+            #expect(message.contains("read-only opens work beside it"))
             #expect(message.split(separator: "\n").count == 1)
         }
     }

@@ -19,7 +19,7 @@ struct StoreLockTests {
             try Reservoir.open(at: dir)
         } throws: { error in
             (error as? ReservoirError)?.code == .storeLocked
-                && (error as? ReservoirError)?.message.contains("in use by this process") == true
+                && (error as? ReservoirError)?.message.contains("already open for writing in this process") == true
         }
         #expect(started.duration(to: .now) < .milliseconds(StoreLock.inheritedLockWaitMilliseconds))
     }
