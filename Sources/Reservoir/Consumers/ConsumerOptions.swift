@@ -11,11 +11,18 @@ public struct ConsumerOptions: Sendable {
     public var maxBytes: Int
     /// Called, after the change, whenever the member's partitions change.
     public var onRebalance: (@Sendable (RebalanceEvent) -> Void)?
+    /// How long a member may go without reading (``GroupConsumer/poll(maxRecords:)``, the next
+    /// record of ``GroupConsumer/records``, or a commit) before the group takes its partitions
+    /// and gives them to the others (Kafka's `session.timeout.ms`, 45 s). Waiting for records
+    /// at the end of the log counts as reading. The member joins again when it next reads.
+    public var sessionTimeoutMilliseconds: Int
 
     public init(
         assignment: AssignmentStrategy = .range, commit: CommitMode = .auto, resetTo: StartPosition = .earliest,
-        isolation: ReadIsolation = .written, maxBytes: Int = 1 << 20, onRebalance: (@Sendable (RebalanceEvent) -> Void)? = nil
+        isolation: ReadIsolation = .written, maxBytes: Int = 1 << 20, onRebalance: (@Sendable (RebalanceEvent) -> Void)? = nil,
+        sessionTimeoutMilliseconds: Int = 45_000
     ) {
+        self.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
         self.assignment = assignment
         self.commit = commit
         self.resetTo = resetTo

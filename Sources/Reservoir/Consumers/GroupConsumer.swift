@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// A member of a consumer group (publish/subscribe): the group's members in this process share
@@ -9,8 +10,10 @@ import Synchronization
 /// for try await record in billing.records { try await charge(record) }   // auto-commit
 /// ```
 ///
-/// Members join when created and leave on ``close()`` (or when the store closes); each join or
-/// leave rebalances the group (see ``RebalanceEvent`` and ``events``).
+/// Members join when created and leave on ``close()``, when their owner lets go of them, or when
+/// the store closes; a member that does not read for
+/// ``ConsumerOptions/sessionTimeoutMilliseconds`` loses its partitions to the others until it
+/// reads again. Each join or leave rebalances the group (see ``RebalanceEvent`` and ``events``).
 public final class GroupConsumer: Sendable {
     public let group: String
     public let memberID: String
@@ -22,6 +25,11 @@ public final class GroupConsumer: Sendable {
     private let state = Mutex(State())
     /// Records handed out from the current chunk (the iterator's progress, read by commits).
     private let handedInChunk = Atomic<Int>(0)
+    /// When the member last read, or `waitingSince` it waits at the end of the log (monotonic ns).
+    private let lastActive = Atomic<UInt64>(monotonicNanoseconds())
+    private let waiting = Atomic<Int>(0)
+    /// Taken out of the group by the session timeout: joins again at its next read.
+    private let evicted = Atomic<Bool>(false)
     /// Rebalance events, as they happen.
     public let events: AsyncStream<RebalanceEvent>
     private let eventSink: AsyncStream<RebalanceEvent>.Continuation
@@ -45,6 +53,45 @@ public final class GroupConsumer: Sendable {
         self.options = options
         (events, eventSink) = AsyncStream.makeStream(of: RebalanceEvent.self, bufferingPolicy: .bufferingNewest(1024))
     }
+
+    deinit {
+        // Let go of without close(): commit (auto mode) and leave, so that the others read its
+        // partitions at once.
+        guard markClosed(), !store.isClosed else { return }
+        if case .auto = options.commit {
+            do throws(ReservoirError) { try commitHandedOut(acks: .durable) } catch {
+                store.options.logger.warning(
+                    "a consumer let go of without close() could not commit", metadata: ["group": "\(group)", "error": "\(error)"])
+            }
+        }
+        do throws(ReservoirError) { try store.leave(memberID: memberID, group: group) } catch {
+            store.options.logger.warning(
+                "a consumer let go of without close() could not leave", metadata: ["group": "\(group)", "error": "\(error)"])
+        }
+        eventSink.finish()
+    }
+
+    // MARK: Session
+
+    /// Records that the member reads now; a member the session timeout took out joins again.
+    private func active() throws(ReservoirError) {
+        lastActive.store(monotonicNanoseconds(), ordering: .relaxed)
+        if evicted.exchange(false, ordering: .acquiringAndReleasing), !state.withLock({ $0.closed }) {
+            try store.rejoin(self)
+        }
+    }
+
+    /// Whether the member went longer than its session timeout without reading (and is not
+    /// waiting for records).
+    func isSilent(now: UInt64) -> Bool {
+        guard waiting.load(ordering: .relaxed) == 0, !evicted.load(ordering: .relaxed), !state.withLock({ $0.closed }) else {
+            return false
+        }
+        return now &- lastActive.load(ordering: .relaxed) > timerNanoseconds(milliseconds: options.sessionTimeoutMilliseconds)
+    }
+
+    /// Taken out of the group by the session timeout.
+    func markEvicted() { evicted.store(true, ordering: .releasing) }
 
     /// The partitions this member reads now.
     public var assignment: [TopicPartition] { state.withLock { $0.cursors.keys.sorted() } }
@@ -146,6 +193,7 @@ public final class GroupConsumer: Sendable {
     /// Takes up to `maxRecords` records that are already there, without waiting: the synchronous
     /// way to consume (the CLI's). Records returned count as handed out.
     public func poll(maxRecords: Int = 500) throws -> [ConsumerRecord] {
+        try active()
         var result: [ConsumerRecord] = []
         while result.count < maxRecords {
             var chunk: [ConsumerRecord] = []
@@ -171,8 +219,12 @@ public final class GroupConsumer: Sendable {
     fileprivate func fetch(into buffer: inout [ConsumerRecord]) async throws -> Bool {
         while true {
             if Task.isCancelled || store.isClosed || state.withLock({ $0.closed }) { return false }
+            try active()
             if try fetchOnce(into: &buffer) { return true }
+            // Waiting at the end of the log is reading: the session does not time out meanwhile.
+            waiting.add(1, ordering: .relaxed)
             await wakeup.wait()
+            waiting.subtract(1, ordering: .relaxed)
         }
     }
 
@@ -253,12 +305,14 @@ public final class GroupConsumer: Sendable {
 
     /// Commits, durably, the position after every record handed out so far.
     public func commit() async throws {
+        try active()
         let commits = pendingCommits()
         if !commits.isEmpty { try await store.commitOffsets(group: group, commits) }
     }
 
     /// As ``commit()``, blocking the calling thread for the fsync.
     public func commitSync() throws(ReservoirError) {
+        try active()
         try commitHandedOut(acks: .durable)
     }
 

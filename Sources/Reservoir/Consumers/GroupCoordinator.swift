@@ -4,7 +4,14 @@ import Synchronization
 /// partitions to them. Every join and leave rebalances the group: members losing partitions
 /// commit their positions first, then members gaining them start from the committed offsets.
 final class GroupCoordinator: Sendable {
-    private let members = Mutex<[String: [GroupConsumer]]>([:])
+    /// Members, held weakly: a member its owner let go of leaves the group from its deinit.
+    private let members = Mutex<[String: [Membership]]>([:])
+
+    /// A member as the coordinator holds it.
+    struct Membership: Sendable {
+        let id: String
+        weak var member: GroupConsumer?
+    }
     private let sequence = Atomic<Int>(0)
     /// Groups whose members are elsewhere (Kafka clients of a server on this store), by owner.
     private let claims = Mutex<[String: String]>([:])
@@ -37,10 +44,15 @@ final class GroupCoordinator: Sendable {
     }
 
     /// Live members of `group`, in join order.
-    func members(of group: String) -> [GroupConsumer] { members.withLock { $0[group] ?? [] } }
+    func members(of group: String) -> [GroupConsumer] { members.withLock { ($0[group] ?? []).compactMap(\.member) } }
 
     /// Groups with live members.
-    var activeGroups: [String] { members.withLock { $0.filter { !$0.value.isEmpty }.keys.sorted() } }
+    var activeGroups: [String] {
+        members.withLock { $0.filter { $0.value.contains { $0.member != nil } }.keys.sorted() }
+    }
+
+    /// Every live member, for the session-timeout sweep.
+    var allMembers: [GroupConsumer] { members.withLock { $0.values.flatMap { $0.compactMap(\.member) } } }
 
     func join(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
         // Checked under the members' lock, which `claim` holds too: one or the other wins.
@@ -53,17 +65,38 @@ final class GroupCoordinator: Sendable {
                         "consumer group \(member.group) has members through \(holder): use another group name in this process")
                 }
             }
-        ) { $0.append(member) }
+        ) { $0.append(Membership(id: member.memberID, member: member)) }
     }
 
     func leave(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
-        try rebalance(member.group, partitionCounts: partitionCounts) { list in list.removeAll { $0 === member } }
+        try leave(memberID: member.memberID, group: member.group, partitionCounts: partitionCounts)
+    }
+
+    /// Takes a silent member out of the group: its partitions are revoked (its handed-out
+    /// positions committed) before the others get them.
+    func evict(_ member: GroupConsumer, partitionCounts: [String: Int]) throws(ReservoirError) {
+        let revoked = Mutex<Set<TopicPartition>>([])
+        try rebalance(
+            member.group, partitionCounts: partitionCounts,
+            check: { () throws(ReservoirError) in
+                let assigned = member.currentAssignment
+                revoked.withLock { $0 = assigned }
+                try member.revoke(assigned)
+            }
+        ) { list in list.removeAll { $0.id == member.memberID } }
+        let partitions = revoked.withLock { $0 }
+        if !partitions.isEmpty { member.deliver(.revoked(partitions.sorted())) }
+    }
+
+    /// Removes the member `memberID` (which may be gone already: a member leaving from its deinit).
+    func leave(memberID: String, group: String, partitionCounts: [String: Int]) throws(ReservoirError) {
+        try rebalance(group, partitionCounts: partitionCounts) { list in list.removeAll { $0.id == memberID } }
     }
 
     /// Removes every member (the store is closing); their positions are committed as they leave.
     func closeAll() -> [GroupConsumer] {
         members.withLock { members in
-            let all = members.values.flatMap { $0 }
+            let all = members.values.flatMap { $0.compactMap(\.member) }
             members.removeAll()
             return all
         }
@@ -71,14 +104,17 @@ final class GroupCoordinator: Sendable {
 
     private func rebalance(
         _ group: String, partitionCounts: [String: Int], check: (() throws(ReservoirError) -> Void)? = nil,
-        change: (inout [GroupConsumer]) -> Void
+        change: (inout [Membership]) -> Void
     ) throws(ReservoirError) {
         var notifications: [(GroupConsumer, RebalanceEvent)] = []
         try members.withLock { (all) throws(ReservoirError) in
             try check?()
-            var list = all[group] ?? []
-            change(&list)
-            all[group] = list.isEmpty ? nil : list
+            var memberships = all[group] ?? []
+            change(&memberships)
+            // Members let go of without leaving (their deinit runs their leave next) drop out here.
+            memberships.removeAll { $0.member == nil }
+            all[group] = memberships.isEmpty ? nil : memberships
+            let list = memberships.compactMap(\.member)
             let strategy = list.first?.options.assignment ?? .range
             let plan = Self.assign(
                 members: list.map { ($0.memberID, Set($0.topics)) }, partitionCounts: partitionCounts, strategy: strategy)

@@ -1,3 +1,6 @@
+import Logging
+import Synchronization
+
 /// Consumer groups: members, committed offsets, and their administration.
 extension Reservoir {
     /// Joins consumer group `group` as a new member reading `topics`; the group rebalances.
@@ -19,11 +22,52 @@ extension Reservoir {
             store: self, group: group, memberID: coordinator.nextMemberID(group: group),
             topics: Array(Set(topics)).sorted(), options: options)
         try coordinator.join(member, partitionCounts: partitionCounts(of: group, adding: member.topics))
+        startSessionSweep()
         return member
     }
 
     func leave(_ member: GroupConsumer) throws(ReservoirError) {
         try coordinator.leave(member, partitionCounts: partitionCounts(of: member.group, adding: []))
+    }
+
+    /// A member leaves that is being deallocated.
+    func leave(memberID: String, group: String) throws(ReservoirError) {
+        try coordinator.leave(memberID: memberID, group: group, partitionCounts: partitionCounts(of: group, adding: []))
+    }
+
+    /// A member the session timeout took out joins again.
+    func rejoin(_ member: GroupConsumer) throws(ReservoirError) {
+        try checkOpen()
+        try coordinator.join(member, partitionCounts: partitionCounts(of: member.group, adding: member.topics))
+    }
+
+    /// Takes the partitions of members silent for longer than their session timeout and gives
+    /// them to the others; runs every second on the store's I/O thread while groups have members.
+    func sweepSilentMembers() {
+        let now = monotonicNanoseconds()
+        for member in coordinator.allMembers where member.isSilent(now: now) {
+            member.markEvicted()
+            options.logger.warning(
+                "group member silent past its session timeout: its partitions go to the others",
+                metadata: ["group": "\(member.group)", "member": "\(member.memberID)"])
+            do throws(ReservoirError) {
+                try coordinator.evict(member, partitionCounts: partitionCounts(of: member.group, adding: []))
+            } catch {
+                options.logger.warning("rebalance after a session timeout failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Starts the sweep (once per store).
+    func startSessionSweep() {
+        guard !sessionSweepRunning.exchange(true, ordering: .relaxed) else { return }
+        let store = WeakStore(self)
+        @Sendable func tick() {
+            guard let self = store.store, !self.isClosed else { return }
+            self.sweepSilentMembers()
+            self.scheduleTimer(afterNanoseconds: timerNanoseconds(milliseconds: 1000), tick)
+        }
+        scheduleTimer(afterNanoseconds: timerNanoseconds(milliseconds: 1000), tick)
     }
 
     /// Partition counts of every topic the group's members (and `extra`) read.

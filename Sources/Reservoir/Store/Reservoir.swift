@@ -103,6 +103,8 @@ public final class Reservoir: Sendable {
     /// Work-queue state (loaded from `__queue_state` at open) and the live queues.
     let queueStates = QueueStateStore()
     let queues = Mutex<[String: WorkQueue]>([:])
+    /// Whether the group members' session-timeout sweep runs.
+    let sessionSweepRunning = Atomic<Bool>(false)
     let topics: Mutex<[String: Topic]>
     /// Topics left closed at open because their stored settings cannot be read exactly, with why.
     /// Their files are untouched; fix the named setting in their `topic.json` and reopen.

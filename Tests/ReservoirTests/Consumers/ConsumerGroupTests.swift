@@ -115,6 +115,57 @@ struct ConsumerGroupTests {
         }
     }
 
+    @Test("a member let go of without close() commits and leaves: the others get its partitions at once")
+    func droppedMemberLeaves() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 4)
+        defer { try? store.close() }
+        try produce(store, 0..<400)
+        let first = try store.consumer(group: "g", topics: ["orders"])
+        var handedOut: [TopicPartition: Int64] = [:]
+        do {
+            let second = try store.consumer(group: "g", topics: ["orders"])
+            #expect(first.assignment.count == 2 && second.assignment.count == 2)
+            for record in try second.poll(maxRecords: 30) { handedOut[TopicPartition(record.topic, record.partition)] = record.offset + 1 }
+            #expect(!handedOut.isEmpty)
+            // `second` goes out of scope here, as when a loop over its records throws.
+        }
+        #expect(first.assignment.count == 4)
+        #expect(Set(try store.describeGroup("g").compactMap(\.member)) == [first.memberID])
+        for (partition, next) in handedOut { #expect(store.describeGroupCommitted("g", partition) == next) }
+    }
+
+    @Test(
+        "a member silent past its session timeout loses its partitions, then joins again when it reads; waiting for records is not silence")
+    func sessionTimeout() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 2)
+        defer { try? store.close() }
+        let options = ConsumerOptions(commit: .manual, sessionTimeoutMilliseconds: 1500)
+        let waiting = try store.consumer(group: "g", topics: ["orders"], options: options)
+        let silent = try store.consumer(group: "g", topics: ["orders"], options: options)
+        #expect(waiting.assignment.count == 1 && silent.assignment.count == 1)
+        // One member waits for records at the end of the (empty) log; the other does nothing.
+        let reader = Task { try await self.take(waiting, 1) }
+        var waited = 0
+        while silent.assignment.count == 1 && waited < 100 {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            waited += 1
+        }
+        #expect(silent.assignment.isEmpty)
+        #expect(waiting.assignment.count == 2)
+        // Past the timeout the waiting member still has both.
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        #expect(waiting.assignment.count == 2)
+        // The silent member reads again: it joins, and the partitions are shared again.
+        _ = try silent.poll()
+        #expect(silent.assignment.count == 1 && waiting.assignment.count == 1)
+        try produce(store, 0..<100)
+        #expect(try await withDeadline { try await reader.value }.count == 1)
+    }
+
     @Test("committed offsets survive close; lag is exact; reset and delete")
     func committedOffsetsPersist() async throws {
         let dir = temporaryDirectory()
