@@ -1,7 +1,7 @@
 import Synchronization
 
 /// How a work queue hands out records.
-public struct QueueOptions: Sendable {
+public struct QueueOptions: Sendable, Hashable {
     /// How long a consumer holds a record before it becomes available again (30 s).
     public var lockMilliseconds: Int
     /// Deliveries after which a record is archived (and dead-lettered) instead of delivered again (5).

@@ -141,6 +141,17 @@ struct QueueWindow {
         return taken
     }
 
+    /// Up to `max` records the next ``acquire`` would hand out, lowest offsets first, without
+    /// taking them (records at the delivery limit, which it would archive, are left out).
+    func peek(max: Int) -> [Entry] {
+        var entries: [Entry] = []
+        for offset in available.reversed() where entries.count < max {
+            guard let slot = index(of: offset), slots[slot].deliveries < maxDeliveries else { continue }
+            entries.append(slots[slot])
+        }
+        return entries
+    }
+
     /// Makes records whose lock ran out before `now` available again (archived at the delivery
     /// limit). Returns whether anything changed.
     @discardableResult

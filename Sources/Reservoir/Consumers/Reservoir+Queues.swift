@@ -5,9 +5,14 @@ extension Reservoir {
     /// The work queue of `group` over `topic`; every call with the same group and topic returns
     /// the same queue, so any number of consumers can take from it.
     ///
-    /// - Throws: ``ReservoirError/Code/topicNotFound`` for a missing topic or dead-letter topic.
+    /// The dead-letter topic, when the options name one, is created on first use with the
+    /// source topic's partition count and default settings. In a store opened read-only, the
+    /// queue can only be looked at (``WorkQueue/peek(max:)``, ``WorkQueue/status``).
+    ///
+    /// - Throws: ``ReservoirError/Code/topicNotFound`` for a missing topic;
+    ///   ``ReservoirError/Code/invalidArgument`` when this process already has that queue open
+    ///   with other options.
     public func queue(group: String, topic: String, options: QueueOptions = QueueOptions()) throws(ReservoirError) -> WorkQueue {
-        try checkNotReadOnly()
         try checkOpen()
         guard !group.isEmpty, group.utf8.count <= 255 else {
             throw ReservoirError(.invalidArgument, "a group name must have 1 to 255 bytes")
@@ -16,11 +21,27 @@ extension Reservoir {
             throw ReservoirError(.invalidArgument, "queue limits must be positive")
         }
         let handle = try self.topic(topic)
-        if let deadLetters = options.deadLetterTopic { _ = try self.topic(deadLetters) }
-        _ = try internalLog(QueueStateStore.topic, config: QueueStateStore.topicConfig)
+        if !isReadOnly {
+            if let deadLetters = options.deadLetterTopic, !topicNames.contains(deadLetters) {
+                do throws(ReservoirError) {
+                    try createTopic(deadLetters, config: TopicConfig(partitions: handle.config.partitions))
+                } catch  where error.code == .topicAlreadyExists {
+                    // Created meanwhile by another caller: the same topic.
+                }
+            }
+            _ = try internalLog(QueueStateStore.topic, config: QueueStateStore.topicConfig)
+        }
         return try queues.withLock { (queues) throws(ReservoirError) -> WorkQueue in
             let key = group + "\u{0}" + topic
-            if let existing = queues[key] { return existing }
+            if let existing = queues[key] {
+                guard existing.options == options else {
+                    throw ReservoirError(
+                        .invalidArgument,
+                        "the work queue of group \(group) over topic \(topic) is already open in this process with other options: ask for it with the same options, or use another group"
+                    )
+                }
+                return existing
+            }
             let queue = try WorkQueue(store: self, group: group, topic: handle, options: options, states: queueStates)
             queues[key] = queue
             return queue

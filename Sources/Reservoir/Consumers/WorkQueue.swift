@@ -80,6 +80,30 @@ public final class WorkQueue: AsyncSequence, Sendable {
         try acquire(max: max)
     }
 
+    /// A record the queue would deliver next, as ``peek(max:)`` shows it.
+    public struct Peeked: Sendable {
+        public let record: ConsumerRecord
+        /// Deliveries so far (0 for a record never delivered).
+        public let deliveryCount: Int
+    }
+
+    /// Up to `max` records available now, as the next ``poll(max:)`` would take them (per
+    /// partition, lowest offsets first), without taking them: no lock, no delivery counted, and
+    /// nothing written. Works in a store opened read-only.
+    public func peek(max: Int = 100) throws(ReservoirError) -> [Peeked] {
+        try store.checkOpen()
+        return try state.withLock { (state) throws(ReservoirError) -> [Peeked] in
+            var peeked: [Peeked] = []
+            for index in state.partitions.indices where peeked.count < max {
+                try fill(&state.partitions[index])
+                peeked += state.partitions[index].window.peek(max: max - peeked.count).map {
+                    Peeked(record: $0.record, deliveryCount: $0.deliveries)
+                }
+            }
+            return peeked
+        }
+    }
+
     /// Acquires up to `max` records, waiting until at least one is available; empty when the
     /// task is cancelled or the store closes.
     public func take(max: Int = 100) async throws -> [Delivery] {
@@ -129,6 +153,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
     }
 
     private func acquire(max: Int) throws(ReservoirError) -> [Delivery] {
+        try store.checkNotReadOnly()
         let lock = timerNanoseconds(milliseconds: Swift.max(1, options.lockMilliseconds))
         let (taken, expiry) = try state.withLock { (state) throws(ReservoirError) -> ([Delivery], UInt64?) in
             let now = monotonicNanoseconds()

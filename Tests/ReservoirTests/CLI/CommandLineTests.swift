@@ -234,6 +234,11 @@ struct CommandLineTests {
                 try run(["queue", "describe", "w", "--dir", dir]).stdout
                     == "group w: in-flight 0, awaiting redelivery 1, acknowledged 3, archived 1, dead-lettered 0\n")
             #expect(try run(["queue", "o", "--group", "w", "--ack", "--reject", "--dir", dir]).status == 2)
+            // A peek takes nothing: twice the same, with the delivery counts so far.
+            let peeked = try run(["queue", "o", "--group", "w", "--max", "2", "--peek", "--json", "--dir", dir]).stdout
+            #expect(peeked.hasPrefix("{\"deliveryCount\":1,") && peeked.contains("\"offset\":4,") && peeked.contains("\"offset\":5,"))
+            #expect(try run(["queue", "o", "--group", "w", "--max", "2", "--peek", "--json", "--dir", dir]).stdout == peeked)
+            #expect(try run(["queue", "o", "--group", "w", "--max", "1", "--dir", dir]).stdout == "v4\n")
         }
     }
 

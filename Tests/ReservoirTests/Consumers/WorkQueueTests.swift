@@ -35,7 +35,7 @@ struct WorkQueueTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
-                        let queue = try store.queue(group: "workers", topic: "jobs")
+                        let queue = try store.queue(group: "workers", topic: "jobs", options: QueueOptions(prefetch: 7))
                         for try await delivery in queue {
                             let key = "\(delivery.record.partition)-\(delivery.record.offset)"
                             ledger.hold(key)
@@ -152,6 +152,55 @@ struct WorkQueueTests {
         #expect(again.map(\.record.offset) == [2, 4, 5, 6, 7, 8, 9])
         #expect(again.map(\.deliveryCount) == [2, 2, 2, 1, 1, 1, 1])
         #expect(queue.status.acknowledged == 3)
+    }
+
+    @Test("peek shows what the next take gets, counting no delivery; works read-only beside the writer")
+    func peek() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 1)
+        defer { try? store.close() }
+        try produce(store, 0..<5)
+        let queue = try store.queue(group: "g", topic: "jobs")
+        func peeked(_ max: Int) throws -> [String] { try queue.peek(max: max).map { "\($0.record.offset):\($0.deliveryCount)" } }
+        #expect(try peeked(3) == ["0:0", "1:0", "2:0"])
+        #expect(try peeked(3) == ["0:0", "1:0", "2:0"])
+        let taken = try queue.poll(max: 2)
+        #expect(taken.map(\.deliveryCount) == [1, 1])
+        #expect(try peeked(10) == ["2:0", "3:0", "4:0"])
+        try queue.release(taken)
+        #expect(try peeked(10) == ["0:1", "1:1", "2:0", "3:0", "4:0"])
+
+        // Another process's view: read-only, from the state the writer persisted.
+        let reader = try Reservoir.openReadOnly(at: dir, visibility: .written)
+        defer { try? reader.close() }
+        let looking = try reader.queue(group: "g", topic: "jobs")
+        #expect(try looking.peek(max: 2).map(\.record.offset) == [0, 1])
+        #expect(throws: ReservoirError.self) { try looking.poll(max: 1) }
+        #expect(try peeked(10) == ["0:1", "1:1", "2:0", "3:0", "4:0"])
+    }
+
+    @Test("the dead-letter topic is created on first use with the source's partitions; other options for an open queue are an error")
+    func deadLetterTopicAndOptions() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir, partitions: 3)
+        defer { try? store.close() }
+        let options = QueueOptions(maxDeliveries: 1, deadLetterTopic: "jobs-dlq")
+        let queue = try store.queue(group: "g", topic: "jobs", options: options)
+        #expect(try store.topic("jobs-dlq").config.partitions == 3)
+        #expect(try store.queue(group: "g", topic: "jobs", options: options) === queue)
+        #expect {
+            try store.queue(group: "g", topic: "jobs", options: QueueOptions(maxDeliveries: 3, deadLetterTopic: "jobs-dlq"))
+        } throws: { error in
+            (error as? ReservoirError)?.code == .invalidArgument
+                && (error as? ReservoirError)?.message.contains("already open in this process with other options") == true
+        }
+        try produce(store, 0..<3)
+        try queue.reject(try queue.poll(max: 3))
+        #expect(queue.status.deadLettered == 3)
+        let copied = try (0..<3).flatMap { try allRecords(store.log(topic: "jobs-dlq", partition: $0)) }
+        #expect(Set(copied.map { String(decoding: $0.value ?? [], as: UTF8.self) }) == ["payload-0", "payload-1", "payload-2"])
     }
 
     @Test("the in-flight limit caps what one partition hands out")
