@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -94,6 +95,19 @@ extension Reservoir {
             to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0,
             acks: acks, caller: .storeClosing)
         offsetStore.apply(group: group, commits: commits)
+        recordLag(group: group, commits)
+    }
+
+    /// `reservoir_consumer_lag` (gauge, by `group`, `topic` and `partition`): the partition's end
+    /// offset minus the offset just committed.
+    func recordLag(group: String, _ commits: [TopicPartition: CommittedOffset]) {
+        for (partition, committed) in commits {
+            guard let end = try? log(topic: partition.topic, partition: partition.partition).endOffset else { continue }
+            Gauge(
+                label: "reservoir_consumer_lag",
+                dimensions: [("group", group), ("topic", partition.topic), ("partition", String(partition.partition))]
+            ).record(max(0, end.clampedMinus(committed.offset)))
+        }
     }
 
     /// As the synchronous form, durable, suspending for the fsync.
@@ -103,6 +117,7 @@ extension Reservoir {
             to: OffsetStore.topic, records: OffsetStore.records(group: group, commits: commits), partition: 0, acks: .durable,
             caller: .store)
         offsetStore.apply(group: group, commits: commits)
+        recordLag(group: group, commits)
     }
 
     // MARK: Groups whose members are elsewhere

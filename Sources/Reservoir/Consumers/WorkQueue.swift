@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// A work queue over a topic (point-to-point per record, like Kafka's share groups and JMS
@@ -25,6 +26,11 @@ public final class WorkQueue: AsyncSequence, Sendable {
     let store: Reservoir
     private let state: Mutex<State>
     private let logs: [PartitionLog]
+    /// `reservoir_queue_in_flight` (gauge), `reservoir_queue_acknowledged` and
+    /// `reservoir_queue_dead_lettered` (counters), by `group` and `topic`.
+    private let inFlightGauge: Gauge
+    private let acknowledgedCounter: Counter
+    private let deadLetteredCounter: Counter
 
     typealias Settlement = QueueWindow.Settlement
 
@@ -52,6 +58,10 @@ public final class WorkQueue: AsyncSequence, Sendable {
         self.topic = topic.name
         self.options = options
         logs = topic.partitions
+        let dimensions = [("group", group), ("topic", topic.name)]
+        inFlightGauge = Gauge(label: "reservoir_queue_in_flight", dimensions: dimensions)
+        acknowledgedCounter = Counter(label: "reservoir_queue_acknowledged", dimensions: dimensions)
+        deadLetteredCounter = Counter(label: "reservoir_queue_dead_lettered", dimensions: dimensions)
         var partitions: [Partition] = []
         for (index, log) in topic.partitions.enumerated() {
             let partition = TopicPartition(topic.name, index)
@@ -174,6 +184,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
+            inFlightGauge.record(state.partitions.reduce(0) { $0 + $1.window.acquired })
             guard !taken.isEmpty, !state.timerPending else { return (taken, nil) }
             state.timerPending = true
             return (taken, now + lock)
@@ -260,6 +271,8 @@ public final class WorkQueue: AsyncSequence, Sendable {
             }
             try deadLetter(deadLetters, partitions: &state.partitions)
             try persist(&state.partitions)
+            if settlement == .ack { acknowledgedCounter.increment(by: deliveries.count) }
+            inFlightGauge.record(state.partitions.reduce(0) { $0 + $1.window.acquired })
         }
         // Released records are available again; acknowledged ones make room in the window.
         signalWaiters()
@@ -289,6 +302,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
         }
         try store.append(to: target, records: records, acks: .buffered)
         for (entry, _) in entries { partitions[entry.record.partition].window.countDeadLettered(1) }
+        deadLetteredCounter.increment(by: entries.count)
     }
 
     /// Writes the snapshot of every changed partition to `__queue_state`.

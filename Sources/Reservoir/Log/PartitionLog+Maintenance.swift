@@ -66,6 +66,7 @@ extension PartitionLog {
             defer {
                 state.withLock { publishLive($0) }
                 live?.endLayoutChange()
+                recordSizeMetrics()
             }
             do throws(ReservoirError) { try onLogStart() } catch {
                 // Not checkpointed: the next open would read the files again. Nothing is deleted.
@@ -176,7 +177,10 @@ extension PartitionLog {
         let swap = SegmentSwap(directory: directory, groups: groups, logger: logger)
         // Read-only processes keep reading the old segments until the new ones are in the list.
         live?.beginLayoutChange()
-        defer { live?.endLayoutChange() }
+        defer {
+            live?.endLayoutChange()
+            recordSizeMetrics()
+        }
         do throws(SegmentSwap.Failure) { try swap.commit() } catch {
             if error.leftForRecovery { swapUnfinished.store(true, ordering: .releasing) }
             throw error.error

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -39,6 +40,7 @@ extension PartitionLog {
                 if let last = batches.last {
                     result.batches = batches
                     result.nextOffset = last.nextOffset
+                    metrics.readBytes.increment(by: batches.reduce(0) { $0 + $1.bytes.count })
                 }
                 break
             }

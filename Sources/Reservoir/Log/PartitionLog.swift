@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -63,6 +64,7 @@ public final class PartitionLog: Sendable {
     /// What this log, when opened by a read-only process, follows of the writer's (nil for the
     /// writer's own log).
     let follower: LogFollower?
+    let metrics: LogMetrics
 
     // MARK: Opening
 
@@ -113,6 +115,7 @@ public final class PartitionLog: Sendable {
         self.directory = directory
         self.live = live
         follower = nil
+        metrics = LogMetrics(directory: directory)
         self.ioThread = ioThread
         self.deleter = deleter ?? ioThread
         self.onLogStart = onLogStart
@@ -189,6 +192,14 @@ public final class PartitionLog: Sendable {
             state.withLock { state in publishLive(state) }
             live?.endLayoutChange()
         }
+        recordSizeMetrics()
+    }
+
+    /// Records the segment count and size gauges.
+    func recordSizeMetrics() {
+        let (count, bytes) = state.withLock { state in (state.segments.count, state.segments.reduce(0) { $0 + $1.size }) }
+        metrics.segments.record(count)
+        metrics.sizeBytes.record(bytes)
     }
 
     /// Opens the log in `directory` for a read-only process: nothing on disk is created, changed
@@ -199,6 +210,7 @@ public final class PartitionLog: Sendable {
         self.directory = directory
         self.follower = follower
         live = nil
+        metrics = LogMetrics(directory: directory)
         self.ioThread = ioThread
         deleter = ioThread
         preallocator = nil
@@ -294,6 +306,9 @@ public final class PartitionLog: Sendable {
     func append(_ batch: EncodedBatch) throws(ReservoirError) -> ClosedRange<Int64> {
         let count = Int64(batch.offsetCount)
         let now = wallClockMilliseconds()
+        let started = monotonicNanoseconds()
+        var written = false
+        var rolled = false
         let (range, flush) = try state.withLock { (state) throws(ReservoirError) -> (ClosedRange<Int64>, Bool) in
             if let failure = state.failure { throw failure }
             guard !state.closed else { throw ReservoirError(.closed, "log \(directory) is closed") }
@@ -317,6 +332,7 @@ public final class PartitionLog: Sendable {
                 || (!active.isEmpty && now.clampedMinus(active.createdAt) >= config.segmentMs)
             {
                 active = try roll(&state, newBase: base, now: now)
+                rolled = true
             }
             do throws(ReservoirError) {
                 try active.append(batch, lastOffset: last, now: now)
@@ -326,6 +342,7 @@ public final class PartitionLog: Sendable {
                 throw error
             }
             end.store(Int(last + 1))
+            written = true
             if live != nil { publishLive(state) }
             if let producer = batch.producer {
                 state.producers.update(
@@ -350,6 +367,13 @@ public final class PartitionLog: Sendable {
         }
         if flush { groupCommit.flushInBackground() }
         if observerCount.load(ordering: .relaxed) > 0 { signalObservers(durable: false) }
+        if written {
+            metrics.appendDuration.recordNanoseconds(Int64(monotonicNanoseconds() &- started))
+            metrics.appendedBatches.increment()
+            metrics.appendedRecords.increment(by: Int(batch.recordCount))
+            metrics.appendedBytes.increment(by: batch.byteCount)
+        }
+        if rolled { recordSizeMetrics() }
         return range
     }
 
@@ -416,8 +440,10 @@ public final class PartitionLog: Sendable {
             return (target, state.segments.filter { $0.nextOffset > flushed })
         }
         // Read after the lock: a roll that made one of these segments set the flag under it.
+        let started = monotonicNanoseconds()
         try syncDirectoryIfNeeded()
         for segment in dirty { try segment.syncLog() }
+        metrics.fsyncDuration.recordNanoseconds(Int64(monotonicNanoseconds() &- started))
         return target
     }
 

@@ -138,6 +138,7 @@ final class MaintenanceService: Sendable {
                 retentionMs: deletes ? config.retentionMs : nil, retentionBytes: deletes ? config.retentionBytes : nil,
                 now: now, deleteDelayMs: config.fileDeleteDelayMs)
         }
+        log.recordSizeMetrics()
         guard compaction, config.cleanup.contains(.compact) else { return }
         let key = TopicPartition(target.topic, target.partition)
         let checkpointed = firstDirty.withLock { $0[key] ?? 0 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CoreMetrics
 import Dispatch
 import FoundationEssentials
 import Logging
@@ -197,7 +198,11 @@ public final class Reservoir: Sendable {
         }
         if !isReadOnly { try FileSystem.createDirectoryDurably(topicsDirectory) }
         // A failure here runs deinit, which stops the threads.
+        let loadStarted = monotonicNanoseconds()
         try loadTopics()
+        if !isReadOnly {
+            Timer(label: "reservoir_recovery_duration").recordNanoseconds(Int64(monotonicNanoseconds() &- loadStarted))
+        }
         if !isReadOnly { removeDeletedTopicDirectories() }
         if let offsets = topics.withLock({ $0[OffsetStore.topic] }) { try offsetStore.load(from: offsets.log(0)) }
         if let states = topics.withLock({ $0[QueueStateStore.topic] }) { try queueStates.load(from: states.log(0)) }
