@@ -8,6 +8,7 @@ struct ReservoirTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reservoir",
         abstract: "An embeddable commit log in Kafka's on-disk format.",
+        version: "reservoir \(Reservoir.version) (store format: \(Reservoir.formatVersion))",
         subcommands: [
             TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, DumpCommand.self,
             VerifyCommand.self, MaintainCommand.self, DeleteRecordsCommand.self, GroupsCommand.self,
@@ -32,11 +33,13 @@ struct ReservoirTool: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            let message = fullMessage(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
-                Foundation.exit(2)
+                // One line: what is wrong and where the usage is.
+                let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                let command = Self.commandPath(Array(CommandLine.arguments.dropFirst()))
+                fail("\(reason.hasPrefix("Error: ") ? String(reason.dropFirst(7)) : reason) (see `\(command) --help`)", code: 2)
             }
+            let message = fullMessage(for: error)
             fail(message.split(separator: "\n").first.map(String.init) ?? "\(error)", code: 1)
         }
     }
@@ -59,6 +62,18 @@ struct ReservoirTool: ParsableCommand {
             }
         }
         return rest
+    }
+
+    /// `reservoir` and the subcommands named in `arguments` (for pointing at their help).
+    static func commandPath(_ arguments: [String]) -> String {
+        var path = ["reservoir"]
+        var command: any ParsableCommand.Type = ReservoirTool.self
+        for argument in arguments where !argument.hasPrefix("-") {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == argument }) else { break }
+            path.append(argument)
+            command = next
+        }
+        return path.joined(separator: " ")
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

@@ -28,13 +28,18 @@ final class GroupCommit: Sendable {
 
     /// Told (outside the lock) when the durable offset may have moved.
     private let onAdvance: @Sendable () -> Void
+    /// Told the new durable offset before any waiter can see it (so that what it publishes is
+    /// never behind an acknowledgement).
+    private let onDurable: @Sendable (Int64) -> Void
 
     init(
-        flushed: Int64, ioThread: IOThread, onAdvance: @escaping @Sendable () -> Void = {},
+        flushed: Int64, ioThread: IOThread, onDurable: @escaping @Sendable (Int64) -> Void = { _ in },
+        onAdvance: @escaping @Sendable () -> Void = {},
         flush: @escaping @Sendable () throws(ReservoirError) -> Int64
     ) {
         state = Mutex(State(flushed: flushed))
         self.ioThread = ioThread
+        self.onDurable = onDurable
         self.onAdvance = onAdvance
         self.flush = flush
     }
@@ -103,6 +108,7 @@ final class GroupCommit: Sendable {
     /// Records that offsets below `offset` were made durable by other means (a rolled segment's
     /// fsync), releasing waiters through the next round.
     func markDurable(upTo offset: Int64) {
+        onDurable(offset)
         state.withLock { $0.flushed = max($0.flushed, offset) }
         onAdvance()
     }
@@ -122,6 +128,7 @@ final class GroupCommit: Sendable {
     private func runRound() {
         var result: Result<Int64, ReservoirError>
         do throws(ReservoirError) { result = .success(try flush()) } catch { result = .failure(error) }
+        if case .success(let offset) = result { onDurable(offset) }
         var callbacks: [(@Sendable (ReservoirError?) -> Void, ReservoirError?)] = []
         var threads: [DispatchSemaphore] = []
         let again = state.withLock { state -> Bool in

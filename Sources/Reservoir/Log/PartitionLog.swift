@@ -179,11 +179,12 @@ public final class PartitionLog: Sendable {
         let holder = LogReference()
         groupCommit = GroupCommit(
             flushed: nextOffset, ioThread: ioThread,
-            onAdvance: {
-                guard let log = holder.log else { return }
-                log.live?.publish { $0.durableEnd = log.durableEndOffset }
-                log.signalObservers(durable: true)
-            }
+            onDurable: { offset in
+                // Published before anyone is told it is durable: a reader in another process
+                // never lags an acknowledgement the writer gave.
+                holder.log?.live?.publish { values in values.durableEnd = max(values.durableEnd, min(offset, values.writtenEnd)) }
+            },
+            onAdvance: { holder.log?.signalObservers(durable: true) }
         ) { () throws(ReservoirError) -> Int64 in
             try holder.log?.flushOnce() ?? 0
         }

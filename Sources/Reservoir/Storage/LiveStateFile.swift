@@ -68,8 +68,9 @@ final class LiveStateFile: @unchecked Sendable {
     private let region: MappedRegion
     /// Readers that cannot write the file sleep in short steps instead of registering.
     private let canRegister: Bool
-    /// The writer's slots, by partition (allocation and reuse happen under this lock).
-    private let allocation = Mutex<[TopicPartition: LiveSlot]>([:])
+    /// The writer's slots, by partition, as their byte offsets (allocation and reuse happen under
+    /// this lock). Offsets, not slots: a slot holds its file, which must not hold it back.
+    private let allocation = Mutex<[TopicPartition: Int]>([:])
 
     private init(path: String, file: FileHandle, region: MappedRegion, isWriter: Bool, canRegister: Bool) {
         self.path = path
@@ -133,7 +134,7 @@ final class LiveStateFile: @unchecked Sendable {
     func slot(for partition: TopicPartition) -> LiveSlot? {
         precondition(isWriter, "only the writer allocates slots")
         return allocation.withLock { slots -> LiveSlot? in
-            if let existing = slots[partition] { return existing }
+            if let existing = slots[partition] { return LiveSlot(file: self, offset: existing) }
             let used = Int(load32(Header.slotsUsed))
             var index = used
             if used >= Self.slotCapacity {
@@ -151,7 +152,7 @@ final class LiveStateFile: @unchecked Sendable {
             slot.reset()
             store32(base + SlotField.state, 1)
             if index == used { store32(Header.slotsUsed, UInt32(used + 1)) }
-            slots[partition] = slot
+            slots[partition] = base
             store64(Header.topicsGeneration, load64(Header.topicsGeneration) &+ 1)
             notifyChange()
             return slot
@@ -161,8 +162,8 @@ final class LiveStateFile: @unchecked Sendable {
     /// Frees the slot of a deleted partition.
     func releaseSlot(for partition: TopicPartition) {
         allocation.withLock { slots in
-            guard let slot = slots.removeValue(forKey: partition) else { return }
-            store32(slot.offset + SlotField.state, 0)
+            guard let offset = slots.removeValue(forKey: partition) else { return }
+            store32(offset + SlotField.state, 0)
             store64(Header.topicsGeneration, load64(Header.topicsGeneration) &+ 1)
             notifyChange()
         }

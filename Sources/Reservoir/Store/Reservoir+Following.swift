@@ -37,36 +37,42 @@ extension Reservoir {
     /// lets go of those it deleted.
     func refreshTopicsIfChanged() {
         guard isReadOnly, let live = liveState else { return }
-        let generation = live.topicsGeneration
-        guard followedTopicsGeneration.exchange(generation, ordering: .acquiringAndReleasing) != generation else { return }
-        do throws(ReservoirError) {
-            let names = try FileSystem.list(topicsDirectory).filter {
-                !StoreLayout.isDeletedTopicDirectory($0) && FileSystem.exists(layout.topicSettings($0))
+        // One refresh at a time, and a caller that finds one under way waits for its result.
+        followedTopicsGeneration.withLock { seen in
+            let generation = live.topicsGeneration
+            guard seen != generation else { return }
+            do throws(ReservoirError) {
+                try refreshTopics()
+                seen = generation
+            } catch {
+                // Seen again at the next look: the topics already open stay.
+                options.logger.warning("reading the writer's topics failed", metadata: ["error": "\(error)"])
             }
-            var opened: [String: Topic] = [:]
-            let current = topics.withLock { $0 }
-            for name in names {
-                let config = try Self.readConfig(layout.topicSettings(name))
-                var logs = current[name]?.partitions ?? []
-                guard logs.count < config.partitions else { continue }
-                for partition in logs.count..<config.partitions {
-                    logs.append(
-                        try openPartition(topic: name, config: config, partition: partition, logStart: nil, recoveryPoint: nil, clean: true)
-                    )
-                }
-                opened[name] = Topic(
-                    name: name, config: config, directory: layout.topicDirectory(name), partitions: logs, ioThread: ioThread,
-                    lingerMilliseconds: options.lingerMilliseconds)
+        }
+    }
+
+    private func refreshTopics() throws(ReservoirError) {
+        let names = try FileSystem.list(topicsDirectory).filter {
+            !StoreLayout.isDeletedTopicDirectory($0) && FileSystem.exists(layout.topicSettings($0))
+        }
+        var opened: [String: Topic] = [:]
+        let current = topics.withLock { $0 }
+        for name in names {
+            let config = try Self.readConfig(layout.topicSettings(name))
+            var logs = current[name]?.partitions ?? []
+            guard logs.count < config.partitions else { continue }
+            for partition in logs.count..<config.partitions {
+                logs.append(
+                    try openPartition(topic: name, config: config, partition: partition, logStart: nil, recoveryPoint: nil, clean: true))
             }
-            let present = Set(names)
-            topics.withLock { topics in
-                for name in topics.keys where !present.contains(name) { topics[name] = nil }
-                for (name, topic) in opened { topics[name] = topic }
-            }
-        } catch {
-            // Seen again at the next change: the topics already open stay.
-            followedTopicsGeneration.store(0, ordering: .releasing)
-            options.logger.warning("reading the writer's topics failed", metadata: ["error": "\(error)"])
+            opened[name] = Topic(
+                name: name, config: config, directory: layout.topicDirectory(name), partitions: logs, ioThread: ioThread,
+                lingerMilliseconds: options.lingerMilliseconds)
+        }
+        let present = Set(names)
+        topics.withLock { topics in
+            for name in topics.keys where !present.contains(name) { topics[name] = nil }
+            for (name, topic) in opened { topics[name] = topic }
         }
     }
 }

@@ -87,7 +87,7 @@ public final class Reservoir: Sendable {
     /// The live state this process publishes (the writer) or follows (a read-only process).
     let liveState: LiveStateFile?
     /// The topics generation of the live state when this read-only process last read the topics.
-    let followedTopicsGeneration = Atomic<UInt64>(0)
+    let followedTopicsGeneration = Mutex<UInt64>(0)
     let ioThread: IOThread
     /// Zero-fills space ahead of active segments' writers.
     let preallocator: IOThread
@@ -115,7 +115,12 @@ public final class Reservoir: Sendable {
     /// Whether the previous session closed the store cleanly.
     public let openedAfterCleanShutdown: Bool
 
-    static let formatLine = "reservoir-format 1"
+    static let formatLine = "reservoir-format \(formatVersion)"
+
+    /// This version of the library (and of the `reservoir` tool built with it).
+    public static let version = "0.15.0"
+    /// The store format this version reads and writes (the line in `reservoir.format`).
+    public static let formatVersion = 1
 
     /// The names of the store's files and folders.
     var layout: StoreLayout { StoreLayout(directory) }
@@ -180,7 +185,8 @@ public final class Reservoir: Sendable {
             try Self.checkFormat(directory)
             openedAfterCleanShutdown = FileSystem.exists(marker)
             liveState = try LiveStateFile.openForReading(root: directory)
-            followedTopicsGeneration.store(liveState?.topicsGeneration ?? 0, ordering: .relaxed)
+            let generation = liveState?.topicsGeneration ?? 0
+            followedTopicsGeneration.withLock { $0 = generation }
         }
         ioThread = IOThread(name: "reservoir-io")
         preallocator = IOThread(name: "reservoir-prealloc")

@@ -128,6 +128,8 @@ struct CommandLineTests {
             defer { removeDirectory(dir) }
             let usage = try run(["consume"])
             #expect(usage.status == 2)
+            #expect(usage.stderr == "reservoir: Missing expected argument '<topic>' (see `reservoir consume --help`)\n")
+            #expect(try run(["--version"]).stdout == "reservoir \(Reservoir.version) (store format: \(Reservoir.formatVersion))\n")
             let badName = try run(["topic", "create", "a/b", "--dir", dir])
             #expect(badName.status == 1)
             #expect(badName.stderr == "reservoir: topic name \"a/b\" is invalid: use letters, digits, '.', '_' and '-'\n")
