@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "Reservoir", targets: ["Reservoir"]),
         .library(name: "ReservoirKafka", targets: ["ReservoirKafka"]),
+        .library(name: "ReservoirServiceLifecycle", targets: ["ReservoirServiceLifecycle"]),
         .executable(name: "reservoir", targets: ["ReservoirCLI"]),
     ],
     dependencies: [
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
@@ -56,6 +58,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A store as a swift-service-lifecycle Service, kept out of the core library's dependencies.
+        .target(
+            name: "ReservoirServiceLifecycle",
+            dependencies: [
+                "Reservoir",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "ReservoirCLI",
             dependencies: [
@@ -70,7 +81,8 @@ let package = Package(
         .testTarget(
             name: "ReservoirTests",
             dependencies: [
-                "Reservoir", "ReservoirKafka", "CCRC32C",
+                "Reservoir", "ReservoirKafka", "ReservoirServiceLifecycle", "CCRC32C",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

@@ -18,7 +18,7 @@ for doc in docs:
         elif block is not None and line.startswith("```"):
             body = "\n".join("    " + l for l in block if not l.startswith("import "))
             with open("%s/%s_%d.swift" % (out, name, n), "w") as f:
-                f.write("// %s, example %d\nimport Foundation\nimport Reservoir\nimport ReservoirKafka\n\nfunc %s_example_%d() async throws {\n%s\n}\n" % (doc, n, name, n, body))
+                f.write("// %s, example %d\nimport Foundation\nimport Logging\nimport Reservoir\nimport ReservoirKafka\nimport ReservoirServiceLifecycle\nimport ServiceLifecycle\n\nfunc %s_example_%d() async throws {\n%s\n}\n" % (doc, n, name, n, body))
             block = None
         elif block is not None:
             block.append(line)
