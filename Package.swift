@@ -9,7 +9,6 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Reservoir",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Reservoir", targets: ["Reservoir"]),
         .library(name: "ReservoirKafka", targets: ["ReservoirKafka"]),

@@ -73,9 +73,12 @@ public final class GroupConsumer: Sendable {
 
     // MARK: Session
 
+    /// Records that the member reads now (handing out a long chunk, between fetches).
+    fileprivate func touch() { lastActive.store(monotonicNanoseconds(), ordering: .relaxed) }
+
     /// Records that the member reads now; a member the session timeout took out joins again.
     private func active() throws(ReservoirError) {
-        lastActive.store(monotonicNanoseconds(), ordering: .relaxed)
+        touch()
         if evicted.exchange(false, ordering: .acquiringAndReleasing), !state.withLock({ $0.closed }) {
             try store.rejoin(self)
         }
@@ -179,7 +182,10 @@ public final class GroupConsumer: Sendable {
                         defer { index += 1 }
                         // Everything handed out before this record was processed (the loop asks for
                         // the next): auto-commit covers it, checked every 256 records of long chunks.
-                        if index & 255 == 255 { try member.autoCommitIfDue() }
+                        if index & 255 == 255 {
+                            member.touch()
+                            try member.autoCommitIfDue()
+                        }
                         member.handedInChunk.store(index + 1, ordering: .relaxed)
                         return buffer[index]
                     }

@@ -30,7 +30,11 @@ public enum StoreVerifier {
     /// Verifies the store at `directory`, or only `topic` when given: every batch (bounds, CRC,
     /// records), offsets continuous from the checkpointed log start to the recovery point, and
     /// every index entry. Reads only; works on a store another process has open.
-    public static func verify(directory: String, topic: String? = nil) throws(ReservoirError) -> Report {
+    ///
+    /// - Parameter progress: called with the report so far after each segment (for a progress line).
+    public static func verify(directory: String, topic: String? = nil, progress: (Report) -> Void = { _ in }) throws(ReservoirError)
+        -> Report
+    {
         let layout = StoreLayout(directory)
         let topicsDirectory = layout.topicsDirectory
         guard FileSystem.isDirectory(topicsDirectory) else {
@@ -58,14 +62,15 @@ public enum StoreVerifier {
                 let key = TopicPartition(name, number)
                 try verifyPartition(
                     topicDirectory + "/" + partition, recoveryPoint: recoveryPoints?[key],
-                    logStart: logStarts?[key], clean: clean, into: &report)
+                    logStart: logStarts?[key], clean: clean, into: &report, progress: progress)
             }
         }
         return report
     }
 
     private static func verifyPartition(
-        _ directory: String, recoveryPoint: Int64?, logStart: Int64?, clean: Bool, into report: inout Report
+        _ directory: String, recoveryPoint: Int64?, logStart: Int64?, clean: Bool, into report: inout Report,
+        progress: (Report) -> Void
     ) throws(ReservoirError) {
         let decoder = RecordDecoder()
         let bases = try FileSystem.list(directory).compactMap { name -> Int64? in
@@ -77,6 +82,7 @@ public enum StoreVerifier {
         for (position, base) in bases.enumerated() {
             let isLast = position == bases.count - 1
             let files = SegmentFiles(directory: directory, baseOffset: base)
+            progress(report)
             report.segments += 1
             // Offsets after invalid bytes up to the next segment are that damage, not another one.
             if let previousNext, base > previousNext, !previousDamaged {

@@ -14,7 +14,9 @@ struct DeleteRecordsCommand: ParsableCommand {
     func run() throws {
         let reservoir = try store.open()
         defer { reservoir.closeOrExit() }
-        let removal = try reservoir.deleteRecords(topic: topic, partition: partition, before: before)
+        let removal = try ProgressLine("delete-records").whileRunning {
+            try reservoir.deleteRecords(topic: topic, partition: partition, before: before)
+        }
         let log = try reservoir.log(topic: topic, partition: partition)
         print(
             "\(topic)-\(partition): log start offset \(log.startOffset); removed \(removal.segments) segments (\(removal.records) records, \(removal.bytes) bytes)"

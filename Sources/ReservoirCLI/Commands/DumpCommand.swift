@@ -12,22 +12,29 @@ struct DumpCommand: ParsableCommand {
 
     func run() throws {
         var damaged = false
-        for path in files {
-            if path.hasSuffix(".log") {
-                damaged = try dumpLog(path) || damaged
-            } else if path.hasSuffix(".index") {
-                let (entries, partial) = try SegmentFileInspector.offsetIndexEntries(path: path)
-                damaged =
-                    dumpEntries(path, entries.map { ("offset", $0.offset, "position", Int64($0.position)) }, partial: partial) || damaged
-            } else if path.hasSuffix(".timeindex") {
-                let (entries, partial) = try SegmentFileInspector.timeIndexEntries(path: path)
-                damaged = dumpEntries(path, entries.map { ("timestamp", $0.timestamp, "offset", $0.offset) }, partial: partial) || damaged
-            } else {
-                throw ValidationError("\(path): dump reads .log, .index and .timeindex files")
+        let line = ProgressLine("dump", printsAsItGoes: true)
+        try line.whileRunning {
+            for (index, path) in files.enumerated() {
+                line.update("file \(index + 1) of \(files.count)")
+                damaged = try dump(path) || damaged
             }
         }
         Output.flush()
         if damaged { throw CLIFailure("damage found (see above)") }
+    }
+
+    /// Prints one file; returns whether it is damaged.
+    private func dump(_ path: String) throws -> Bool {
+        if path.hasSuffix(".log") { return try dumpLog(path) }
+        if path.hasSuffix(".index") {
+            let (entries, partial) = try SegmentFileInspector.offsetIndexEntries(path: path)
+            return dumpEntries(path, entries.map { ("offset", $0.offset, "position", Int64($0.position)) }, partial: partial)
+        }
+        if path.hasSuffix(".timeindex") {
+            let (entries, partial) = try SegmentFileInspector.timeIndexEntries(path: path)
+            return dumpEntries(path, entries.map { ("timestamp", $0.timestamp, "offset", $0.offset) }, partial: partial)
+        }
+        throw ValidationError("\(path): dump reads .log, .index and .timeindex files")
     }
 
     /// Prints index entries as two named numbers each; returns whether stray bytes follow them.

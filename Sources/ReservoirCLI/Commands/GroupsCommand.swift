@@ -26,13 +26,17 @@ struct GroupsCommand: ParsableCommand {
         func run() throws {
             let reservoir = try store.openForReading()
             defer { reservoir.closeOrExit() }
-            print("topic  partition  committed  end-offset  lag  member")
+            var table = TextTable([
+                ("topic", .left), ("partition", .right), ("committed", .right), ("end-offset", .right), ("lag", .right),
+                ("member", .left),
+            ])
             for status in try reservoir.describeGroup(group) {
-                let committed = status.committed.map(String.init) ?? "-"
-                print(
-                    "\(status.partition.topic)  \(status.partition.partition)  \(committed)  \(status.endOffset)  \(status.lag)  \(status.member ?? "-")"
-                )
+                table.add([
+                    status.partition.topic, "\(status.partition.partition)", status.committed.map(String.init) ?? "-",
+                    "\(status.endOffset)", "\(status.lag)", status.member ?? "-",
+                ])
             }
+            table.print()
         }
     }
 

@@ -17,23 +17,26 @@ struct MaintainCommand: ParsableCommand {
         let both = !retention && !compact
         let reservoir = try store.open()
         defer { reservoir.closeOrExit() }
-        let report = try reservoir.maintain(
-            topic: topic, retention: both || retention, compaction: both || compact,
-            ignoringDirtyRatio: force)
+        let report = try ProgressLine("maintain").whileRunning {
+            try reservoir.maintain(
+                topic: topic, retention: both || retention, compaction: both || compact,
+                ignoringDirtyRatio: force)
+        }
         if report.partitions.isEmpty { print("nothing to do") }
         for entry in report.partitions {
             var parts: [String] = []
             if entry.rolled { parts.append("rolled the active segment") }
             if entry.retention.segments > 0 {
                 parts.append(
-                    "retention removed \(entry.retention.records) records, \(entry.retention.bytes) bytes in \(entry.retention.segments) segments"
+                    "retention removed \(entry.retention.records) records, \(formatBytes(entry.retention.bytes)) in \(entry.retention.segments) segments"
                 )
             }
             if entry.compacted {
+                let ratio = String(format: "%.3f", entry.dirtyRatio)
+                let seconds = String(format: "%.3f", entry.cleanerSeconds)
                 parts.append(
-                    String(
-                        format: "compaction removed %d records, %d bytes (dirty ratio was %.3f, %.3f s)",
-                        entry.recordsCompacted, entry.bytesCompacted, entry.dirtyRatio, entry.cleanerSeconds))
+                    "compaction removed \(entry.recordsCompacted) records, \(formatBytes(entry.bytesCompacted)) (dirty ratio was \(ratio), \(seconds) s)"
+                )
             }
             print("\(entry.topic)-\(entry.partition): \(parts.joined(separator: "; "))")
         }

@@ -62,13 +62,18 @@ struct TopicCommand: ParsableCommand {
             let config = try reservoir.topic(name).config
             print("topic \(name)")
             for (key, value) in config.settings { print("  \(key)=\(value)") }
-            print("partition  start-offset  end-offset  segments  bytes         dirty-ratio")
+            var table = TextTable([
+                ("partition", .right), ("start-offset", .right), ("end-offset", .right), ("segments", .right), ("size", .right),
+                ("dirty-ratio", .right),
+            ])
             for status in try reservoir.status(of: name) {
                 let ratio = config.cleanup.contains(.compact) ? String(format: "%.3f", status.dirtyRatio) : "-"
-                print(
-                    "\(pad(status.partition, 9))  \(pad(status.startOffset, 12))  \(pad(status.endOffset, 10))  \(pad(status.segments, 8))  \(pad(status.bytes, 12))  \(ratio)"
-                )
+                table.add([
+                    "\(status.partition)", "\(status.startOffset)", "\(status.endOffset)", "\(status.segments)",
+                    formatBytes(status.bytes), ratio,
+                ])
             }
+            table.print()
         }
 
     }
@@ -107,9 +112,4 @@ func parseSettings(_ arguments: [String]) throws -> [(name: String, value: Strin
         }
         return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
     }
-}
-
-func pad(_ value: some BinaryInteger, _ width: Int) -> String {
-    let text = String(value)
-    return String(repeating: " ", count: max(0, width - text.count)) + text
 }

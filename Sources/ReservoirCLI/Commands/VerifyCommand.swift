@@ -17,7 +17,12 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Repair the damage found (keep what is intact, quarantine the damaged files).") var repair = false
 
     func run() throws {
-        let report = try StoreVerifier.verify(directory: store.path, topic: topic)
+        let line = ProgressLine("verify")
+        let report = try line.whileRunning {
+            try StoreVerifier.verify(directory: store.path, topic: topic) { report in
+                line.update("\(report.segments) segments, \(report.batches) batches, \(report.records) records")
+            }
+        }
         print("checked \(report.segments) segments, \(report.batches) batches, \(report.records) records")
         for problem in report.problems { print("\(problem.isDamage ? "damaged" : "unsynced tail"): \(problem)") }
         if report.isSound {

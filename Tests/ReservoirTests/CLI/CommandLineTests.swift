@@ -222,7 +222,7 @@ struct CommandLineTests {
             #expect(try run(["groups", "list", "--dir", dir]).stdout == "g\n")
             #expect(
                 try run(["groups", "describe", "g", "--dir", dir]).stdout
-                    == "topic  partition  committed  end-offset  lag  member\no  0  6  10  4  -\n")
+                    == "topic  partition  committed  end-offset  lag  member\no              0          6          10    4  -\n")
             #expect(try run(["groups", "reset", "g", "--topic", "o", "--to", "8", "--dir", dir]).stdout == "o-0: committed 8\n")
             #expect(try run(["consume", "o", "--dir", dir, "--group", "g"]).stdout == "v8\nv9\n")
             #expect(try run(["groups", "delete", "g", "--dir", dir]).status == 0)

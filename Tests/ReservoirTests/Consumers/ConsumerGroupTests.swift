@@ -38,8 +38,10 @@ struct ConsumerGroupTests {
         let store = try store(dir)
         defer { try? store.close() }
         try produce(store)
-        let billing = try store.consumer(group: "billing", topics: ["orders"])
-        let shipping = try store.consumer(group: "shipping", topics: ["orders"])
+        let billing = try store.consumer(
+            group: "billing", topics: ["orders"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
+        let shipping = try store.consumer(
+            group: "shipping", topics: ["orders"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         #expect(billing.assignment.count == 6 && shipping.assignment.count == 6)
         let a = try await withDeadline { try await self.take(billing, 600) }
         let b = try await withDeadline { try await self.take(shipping, 600) }
@@ -53,7 +55,10 @@ struct ConsumerGroupTests {
         defer { removeDirectory(dir) }
         let store = try store(dir)
         defer { try? store.close() }
-        let members = try (0..<3).map { _ in try store.consumer(group: "g", topics: ["orders"]) }
+        let members = try (0..<3).map { _ in
+            try store.consumer(
+                group: "g", topics: ["orders"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
+        }
         let assignments = members.map(\.assignment)
         #expect(assignments.map(\.count) == [2, 2, 2])
         #expect(Set(assignments.flatMap { $0 }).count == 6)
@@ -91,9 +96,13 @@ struct ConsumerGroupTests {
         let events = Mutex<[RebalanceEvent]>([])
         let first = try store.consumer(
             group: "g", topics: ["orders"],
-            options: ConsumerOptions(commit: .manual, onRebalance: { event in events.withLock { $0.append(event) } }))
+            options: ConsumerOptions(
+                commit: .manual, onRebalance: { event in events.withLock { $0.append(event) } },
+                sessionTimeoutMilliseconds: patientSessionMilliseconds))
         #expect(first.assignment.count == 4)
-        let second = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .manual))
+        let second = try store.consumer(
+            group: "g", topics: ["orders"],
+            options: ConsumerOptions(commit: .manual, sessionTimeoutMilliseconds: patientSessionMilliseconds))
         #expect(first.assignment.count == 2 && second.assignment.count == 2)
         #expect(events.withLock { $0 } == [.assigned((0..<4).map { TopicPartition("orders", $0) }), .revoked(second.assignment)])
         // The second reads some records, commits, and leaves.
@@ -122,10 +131,12 @@ struct ConsumerGroupTests {
         let store = try store(dir, partitions: 4)
         defer { try? store.close() }
         try produce(store, 0..<400)
-        let first = try store.consumer(group: "g", topics: ["orders"])
+        let first = try store.consumer(
+            group: "g", topics: ["orders"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         var handedOut: [TopicPartition: Int64] = [:]
         do {
-            let second = try store.consumer(group: "g", topics: ["orders"])
+            let second = try store.consumer(
+                group: "g", topics: ["orders"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
             #expect(first.assignment.count == 2 && second.assignment.count == 2)
             for record in try second.poll(maxRecords: 30) { handedOut[TopicPartition(record.topic, record.partition)] = record.offset + 1 }
             #expect(!handedOut.isEmpty)
@@ -173,7 +184,9 @@ struct ConsumerGroupTests {
         do {
             let store = try store(dir, partitions: 2)
             try produce(store, 0..<100)
-            let member = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .manual))
+            let member = try store.consumer(
+                group: "g", topics: ["orders"],
+                options: ConsumerOptions(commit: .manual, sessionTimeoutMilliseconds: patientSessionMilliseconds))
             let read = try await withDeadline { try await self.take(member, 30) }
             try await member.commit()
             let lag = member.lag()
@@ -192,7 +205,8 @@ struct ConsumerGroupTests {
         #expect(status.map(\.lag).reduce(0, +) == 70)
         #expect(status.allSatisfy { $0.member == nil })
         // A new member resumes at the committed offsets.
-        let member = try store.consumer(group: "g", topics: ["orders"])
+        let member = try store.consumer(
+            group: "g", topics: ["orders"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         let rest = try await withDeadline { try await self.take(member, 70) }
         #expect(Set(rest.map(\.valueString)).count == 70)
         try member.close()
@@ -252,7 +266,9 @@ extension ConsumerGroupTests {
             try produce(store, 0..<50)
             // A long interval: nothing is committed while reading.
             let member = try store.consumer(
-                group: "g", topics: ["orders"], options: ConsumerOptions(commit: .auto(intervalMilliseconds: 3_600_000)))
+                group: "g", topics: ["orders"],
+                options: ConsumerOptions(
+                    commit: .auto(intervalMilliseconds: 3_600_000), sessionTimeoutMilliseconds: patientSessionMilliseconds))
             _ = try await withDeadline { try await self.take(member, 20) }
             try store.close()
         }
@@ -269,7 +285,9 @@ extension ConsumerGroupTests {
         defer { try? store.close() }
         try store.createTopic("orders", config: TopicConfig(partitions: 1))
         try await store.append(to: "orders", records: (0..<20).map { Record(key: nil, value: Array("v\($0)".utf8)) }, acks: .buffered)
-        let member = try store.consumer(group: "g", topics: ["orders"], options: ConsumerOptions(commit: .manual))
+        let member = try store.consumer(
+            group: "g", topics: ["orders"],
+            options: ConsumerOptions(commit: .manual, sessionTimeoutMilliseconds: patientSessionMilliseconds))
         var events = member.events.makeAsyncIterator()
         #expect(await events.next() == .assigned([TopicPartition("orders", 0)]))
         let partition = TopicPartition("orders", 0)

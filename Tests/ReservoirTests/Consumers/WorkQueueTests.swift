@@ -226,7 +226,8 @@ struct WorkQueueTests {
         defer { try? store.close() }
         try produce(store, 0..<6000)
         let queue = try store.queue(group: "g", topic: "jobs")
-        let member = try store.consumer(group: "c", topics: ["jobs"], options: ConsumerOptions(commit: .manual))
+        let member = try store.consumer(
+            group: "c", topics: ["jobs"], options: ConsumerOptions(commit: .manual, sessionTimeoutMilliseconds: patientSessionMilliseconds))
         // Small segments, so that a short run fills several.
         for name in [QueueStateStore.topic, OffsetStore.topic] {
             try store.alterTopicSettings(
@@ -291,10 +292,13 @@ struct LifetimeTests {
             try store.createTopic("f", config: TopicConfig(partitions: 2))
             try store.append(to: "f", records: [Record(key: nil, value: [1])], acks: .buffered)
             weakLog = try store.log(topic: "f", partition: 0)
-            let member = try store.consumer(group: "g", topics: ["f"])
+            let member = try store.consumer(
+                group: "g", topics: ["f"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
             _ = try member.poll()
             try member.close()
-            _ = try store.consumer(group: "h", topics: ["f"])  // left open: the store's close ends it
+            // Left open: the store's close ends it.
+            _ = try store.consumer(
+                group: "h", topics: ["f"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
             let queue = try store.queue(group: "q", topic: "f")
             try queue.ack(try queue.poll())
             _ = try store.reader(topic: "f", partition: 1)
@@ -317,7 +321,8 @@ extension LifetimeTests {
             weakStore = store
             try store.createTopic("f", config: TopicConfig(partitions: 2))
             try store.append(to: "f", records: [Record(key: nil, value: [1, 2, 3])], acks: .buffered)
-            try store.consumer(group: "g", topics: ["f"]).close()
+            try store.consumer(group: "g", topics: ["f"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
+                .close()
             _ = try store.queue(group: "q", topic: "f")
             let record = Record(key: [], value: [0xc2])
             for topic in ["__consumer_offsets", "__queue_state"] {

@@ -113,7 +113,8 @@ struct KafkaGroupCoordinatorTests {
         let coordinator = KafkaGroupCoordinator(store: store, initialRebalanceDelayMs: 0, logger: Logger(label: "test"))
         defer { coordinator.stop() }
 
-        let local = try store.consumer(group: "local", topics: ["t"])
+        let local = try store.consumer(
+            group: "local", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         #expect(await Self.join(coordinator, "local").errorCode == KafkaErrorCode.inconsistentGroupProtocol.rawValue)
         try local.close()
         #expect(await Self.join(coordinator, "local").errorCode == 0)
@@ -121,7 +122,8 @@ struct KafkaGroupCoordinatorTests {
         let remote = await Self.join(coordinator, "remote")
         #expect(remote.errorCode == 0)
         #expect {
-            try store.consumer(group: "remote", topics: ["t"])
+            try store.consumer(
+                group: "remote", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         } throws: { error in
             (error as? ReservoirError)?.message.contains("Kafka's protocol") == true
         }
@@ -132,6 +134,7 @@ struct KafkaGroupCoordinatorTests {
         #expect(coordinator.leave(leave, version: 1).errorCode == 0)
         #expect(coordinator.group("remote") == nil)
         // Gone from the protocol side, the group is the store's again.
-        try store.consumer(group: "remote", topics: ["t"]).close()
+        try store.consumer(group: "remote", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
+            .close()
     }
 }

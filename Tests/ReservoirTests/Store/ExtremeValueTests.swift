@@ -47,7 +47,8 @@ struct ExtremeValueTests {
             let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
             try store.createTopic("t")
             try store.append(to: "t", records: [Record(key: nil, value: [1]), Record(key: nil, value: [2])], acks: .buffered)
-            try store.consumer(group: "g", topics: ["t"]).close()
+            try store.consumer(group: "g", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
+                .close()
             _ = try store.queue(group: "q", topic: "t")
             let partition = TopicPartition("t", 0)
             let commit = OffsetStore.records(
@@ -67,7 +68,8 @@ struct ExtremeValueTests {
         // The damaged commit and snapshot were not loaded: the group and queue start over.
         #expect(store.describeGroupCommitted("g", TopicPartition("t", 0)) == nil)
         #expect(!store.consumerGroups.contains("g"))
-        let member = try store.consumer(group: "g", topics: ["t"])
+        let member = try store.consumer(
+            group: "g", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         #expect(try member.poll().map(\.offset) == [0, 1])
         try member.close()
         let queue = try store.queue(group: "q", topic: "t")

@@ -39,7 +39,9 @@ struct StoreMetricsTests {
         #expect(try metrics.expectCounter("reservoir_read_bytes", topic).totalValue == Int64(bytes))
 
         // A group member commits 50 of 200: lag 150.
-        let member = try store.consumer(group: "metrics-g", topics: ["metrics-t"], options: ConsumerOptions(commit: .manual))
+        let member = try store.consumer(
+            group: "metrics-g", topics: ["metrics-t"],
+            options: ConsumerOptions(commit: .manual, sessionTimeoutMilliseconds: patientSessionMilliseconds))
         _ = try member.poll(maxRecords: 50)
         try member.commitSync()
         let lag = [("group", "metrics-g"), ("topic", "metrics-t"), ("partition", "0")]

@@ -195,7 +195,8 @@ extension StoredStateTests {
         defer { try? store.close() }
         try store.createTopic("t")
         try await store.append(to: "t", records: records(0..<10))
-        let member = try store.consumer(group: "g", topics: ["t"])
+        let member = try store.consumer(
+            group: "g", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         _ = try member.poll(maxRecords: 5)
         try member.commitSync()
         try member.close()
