@@ -297,12 +297,12 @@ struct LifetimeTests {
             _ = try member.poll()
             try member.close()
             // Left open: the store's close ends it.
-            _ = try store.consumer(
+            let open = try store.consumer(
                 group: "h", topics: ["f"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
             let queue = try store.queue(group: "q", topic: "f")
             try queue.ack(try queue.poll())
             _ = try store.reader(topic: "f", partition: 1)
-            try store.close()
+            try withExtendedLifetime(open) { try store.close() }
         }
         #expect(weakStore == nil)
         #expect(weakLog == nil)
