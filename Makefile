@@ -7,10 +7,10 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ORACLE_VENV := .build/oracle-venv
 
-.PHONY: deps test lint format tsan demo bench bench-kafka fuzz oracle clean
+.PHONY: deps test lint format tsan demo bench bench-kafka fuzz oracle docs clean
 
 # The suites whose code runs on several threads at once, for the thread-sanitizer run.
-TSAN_SUITES := BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
+TSAN_SUITES := ReadOnlyStoreTests|BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
 
 deps:
 	@missing=""; \
@@ -67,6 +67,11 @@ bench-kafka: deps oracle
 
 fuzz: deps
 	Tests/Fuzz/run.sh
+
+# The DocC catalog of the library (Sources/Reservoir/Reservoir.docc), built with every warning
+# an error; the archive lands in .build/plugins/Swift-DocC/outputs/.
+docs: deps
+	$(SWIFT) package --disable-sandbox generate-documentation --target Reservoir --warnings-as-errors
 
 clean:
 	rm -rf .build .build-tsan Benchmarks/.build Tests/Fuzz/.build

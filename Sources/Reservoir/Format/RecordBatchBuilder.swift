@@ -1,8 +1,8 @@
 /// Builds one record batch in place, record by record, for the fastest appends.
 ///
-/// Each ``append(key:value:headers:timestamp:)`` encodes its record straight into the batch's
+/// Each `append(key:value:headers:timestamp:)` encodes its record straight into the batch's
 /// buffer, so a producer that reuses one builder allocates nothing per record and never
-/// materialises ``Record`` values. Hand the builder to ``Reservoir/append(to:batch:partition:acks:)``
+/// materialises ``Record`` values. Hand the builder to `Reservoir.append(to:batch:partition:acks:)`
 /// (or to ``BatchProducer/send(_:partition:)``, which writes it on a thread of its own); after a
 /// successful append it is empty again, ready for the next batch.
 ///

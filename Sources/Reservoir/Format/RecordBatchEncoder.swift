@@ -55,10 +55,12 @@ public final class RecordBatchEncoder {
     /// available through ``withEncodedBytes(_:)`` until the next call.
     ///
     /// - Parameters:
+    ///   - records: the records of the batch, in offset order.
     ///   - baseOffset: the first record's offset (a log overwrites it when it assigns offsets; it is
     ///     outside the CRC).
     ///   - defaultTimestamp: the timestamp of records whose own is `nil`.
     ///   - partitionLeaderEpoch: stamped as Kafka's leader does; 0 for a store with one writer.
+    ///   - producer: an idempotent producer's id, epoch and first sequence (none by default).
     /// - Throws: ``ReservoirError`` when `records` is empty or holds more than `Int32.max` records.
     @discardableResult
     public func encode(

@@ -24,7 +24,11 @@ public final class RecordDecoder {
     ///
     /// Control batches (transaction markers, KRaft's records) hold no application records and are
     /// skipped, unless `includingControl` (tools that show them: ``ControlRecord`` reads their keys).
-    /// - Parameter verifyCRC: check the batch's CRC32C first (on by default, as Kafka's consumers do).
+    /// - Parameters:
+    ///   - batch: the batch to decode.
+    ///   - verifyCRC: check the batch's CRC32C first (on by default, as Kafka's consumers do).
+    ///   - includingControl: hand out the records of control batches too.
+    ///   - body: called with each record, in offset order.
     /// - Throws: ``FormatError`` for malformed bytes (possibly after some records were handed to
     ///   `body`), or whatever `body` throws.
     public func forEachRecord(

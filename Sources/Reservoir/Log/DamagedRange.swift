@@ -3,7 +3,7 @@
 /// Opening a store never deletes data that was durable: damage below the recovery point, or in
 /// any segment of a cleanly closed store, is kept on disk as it is and reported here. Reads of
 /// these offsets fail with ``ReservoirError/Code/corruptData``, naming the partition, the offset
-/// and the file; `reservoir verify --repair` (``StoreRepairer``) lets an operator keep what can be
+/// and the file; `reservoir verify --repair` (`DamageRepair`) lets an operator keep what can be
 /// kept and move the damaged bytes aside.
 public struct DamagedRange: Sendable, Hashable, CustomStringConvertible {
     /// What kind of damage this is.

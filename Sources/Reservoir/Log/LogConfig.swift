@@ -10,7 +10,7 @@ public struct LogConfig: Sendable, Hashable {
     public var maxIndexBytes: Int = 10 * 1024 * 1024
     public var flushPolicy: FlushPolicy = .onRollAndClose
     /// Zero-filled bytes kept ahead of the writer of the active segment (0 turns it off); appends
-    /// into written space avoid growing the file (see ``Preallocation``).
+    /// into written space avoid growing the file (see `Preallocation`).
     public var preallocateBytes: Int = 0
 
     public init(

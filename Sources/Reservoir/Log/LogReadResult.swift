@@ -1,7 +1,7 @@
 /// Whole batches read from a partition, without copying: they point into the segment mapping.
 public struct LogReadResult: Sendable {
     /// The batches, in offset order. The first may start before the requested offset (records
-    /// below it are part of the same batch); ``records(from:)`` skips those.
+    /// below it are part of the same batch); `records()` skips those.
     public var batches: [RecordBatch]
     /// The offset the requested read started at.
     public var requestedOffset: Int64

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// Appends serialize on one lock that covers only offset assignment and the `pwrite` into the page
 /// cache; encoding, compression and CRC happen before it, fsync after it (shared by
-/// ``GroupCommit``). Readers take the lock only to pick a segment and then read the mapping
+/// `GroupCommit`). Readers take the lock only to pick a segment and then read the mapping
 /// without it.
 public final class PartitionLog: Sendable {
     public let directory: String

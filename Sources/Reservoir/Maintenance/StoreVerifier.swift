@@ -31,7 +31,10 @@ public enum StoreVerifier {
     /// records), offsets continuous from the checkpointed log start to the recovery point, and
     /// every index entry. Reads only; works on a store another process has open.
     ///
-    /// - Parameter progress: called with the report so far after each segment (for a progress line).
+    /// - Parameters:
+    ///   - directory: the store's directory.
+    ///   - topic: only this topic, when given.
+    ///   - progress: called with the report so far after each segment (for a progress line).
     public static func verify(directory: String, topic: String? = nil, progress: (Report) -> Void = { _ in }) throws(ReservoirError)
         -> Report
     {

@@ -15,18 +15,18 @@ import Synchronization
 /// try producer.flush()                          // every batch sent is acknowledged
 /// ```
 ///
-/// On two cores or more this appends faster than ``Reservoir/append(to:batch:partition:acks:)``,
+/// On two cores or more this appends faster than `Reservoir.append(to:batch:partition:acks:)`,
 /// which encodes and writes one after the other on the caller's thread (see Docs/BENCHMARKS.md).
 ///
 /// **Acknowledgement.** A batch is acknowledged as `acks` says once its ``PendingAppend``
-/// completes; ``flush()`` waits for every batch sent. Batches are written in the order they were
+/// completes; `flush()` waits for every batch sent. Batches are written in the order they were
 /// sent. ``send(_:partition:)`` checks the records against the topic first and throws without
 /// taking them when they break a rule; it blocks while `maxInFlight` batches wait to be written.
 ///
 /// **Failures.** When a write fails (a full disk, a closed store), that batch and every batch
 /// sent after it fail with the same error, nothing more is written, and `send` throws the error
 /// from then on: the log never holds a batch without the ones sent before it. A batch that is over
-/// the topic's batch limit once compressed, or larger than a segment, fails alone, unwritten. ``flush()`` throws the first
+/// the topic's batch limit once compressed, or larger than a segment, fails alone, unwritten. `flush()` throws the first
 /// failure of any batch since the previous flush.
 ///
 /// Close a producer with ``close()``; it can be used from several threads, but batches sent
@@ -153,7 +153,7 @@ public final class BatchProducer: Sendable {
         try reportFailure()
     }
 
-    /// As ``flush()``, suspending instead of blocking.
+    /// As `flush()`, suspending instead of blocking.
     public func flush() async throws {
         await withCheckedContinuation { continuation in
             outstanding.notify(queue: .global()) { continuation.resume() }
@@ -182,6 +182,7 @@ extension Reservoir {
     /// A producer that writes batches to `topic` from a thread of its own; see ``BatchProducer``.
     ///
     /// - Parameters:
+    ///   - topic: the topic the batches go to.
     ///   - acks: when batches count as acknowledged.
     ///   - maxInFlight: batches sent and not yet written, at most (at least 1); `send` blocks
     ///     beyond. Two keep one batch being filled and one being written.

@@ -90,7 +90,7 @@ extension Reservoir {
 
     // MARK: Builders
 
-    /// A builder with the topic's compression, for ``append(to:batch:partition:acks:)``.
+    /// A builder with the topic's compression, for `append(to:batch:partition:acks:)`.
     public func makeBatchBuilder(for topic: String) throws(ReservoirError) -> RecordBatchBuilder {
         let config = try self.topic(topic).config
         return try RecordBatchBuilder(compression: config.compression, compressionLevel: config.compressionLevel)
@@ -110,7 +110,7 @@ extension Reservoir {
         return range
     }
 
-    /// As ``append(to:batch:partition:acks:)``, suspending instead of blocking for the fsync.
+    /// As `append(to:batch:partition:acks:)`, suspending instead of blocking for the fsync.
     @discardableResult
     public func append(to topic: String, batch: RecordBatchBuilder, partition: Int? = nil, acks: Acks = .durable) async throws
         -> AppendedRange

@@ -8,6 +8,9 @@ extension Reservoir {
     ///
     /// - Parameters:
     ///   - topic: one topic, or every topic when nil.
+    ///   - retention: apply retention (deletion by time and size, and below the log start).
+    ///   - compaction: compact the compacted topics that call for it.
+    ///   - ignoringDirtyRatio: compact any dirty section, whatever its ratio and lag.
     ///   - now: the time the pass takes as now, in ms since the epoch (the wall clock when nil);
     ///     a later time shows what the pass will do then (tests and operators).
     /// - Returns: what the pass removed, partition by partition.

@@ -12,6 +12,9 @@ extension Reservoir {
     /// A reader that replays one partition from `start` and then waits for new records.
     ///
     /// - Parameters:
+    ///   - topic: the topic.
+    ///   - partition: the partition of `topic`.
+    ///   - start: where reading begins.
     ///   - isolation: `.durable` hands out only records already fsync'd.
     ///   - outOfRange: what to do when the position is no longer in the partition.
     ///   - maxBytes: how much one internal fetch reads.

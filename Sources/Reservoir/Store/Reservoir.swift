@@ -142,8 +142,11 @@ public final class Reservoir: Sendable {
     /// let reader = try store.reader(topic: "orders", partition: 0, from: .earliest)
     /// ```
     ///
-    /// - Parameter visibility: `.durable` (the default) reads up to the writer's durable end,
-    ///   `.written` up to what it has written.
+    /// - Parameters:
+    ///   - path: the store's directory.
+    ///   - visibility: `.durable` (the default) reads up to the writer's durable end,
+    ///     `.written` up to what it has written.
+    ///   - options: the other options (the logger, recovery threads); `access` is set here.
     /// - Throws: ``ReservoirError/Code/storeNotFound`` when no store is at `path`.
     public static func openReadOnly(at path: String, visibility: ReadIsolation = .durable, options: Options = Options())
         throws(ReservoirError) -> Reservoir
