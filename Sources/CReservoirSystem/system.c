@@ -49,33 +49,29 @@ int reservoir_futex_wake_all(uint32_t *word) { return 0; }
 #define F_OFD_GETLK F_GETLK
 #endif
 
-int reservoir_ofd_lock(int fd) {
+// A lock of `type` on the file's first byte.
+static struct flock first_byte(short type) {
     struct flock lock;
     memset(&lock, 0, sizeof lock);
-    lock.l_type = F_WRLCK;
+    lock.l_type = type;
     lock.l_whence = SEEK_SET;
     lock.l_start = 0;
     lock.l_len = 1;
+    return lock;
+}
+
+int reservoir_ofd_lock(int fd) {
+    struct flock lock = first_byte(F_WRLCK);
     return fcntl(fd, F_OFD_SETLK, &lock);
 }
 
 int reservoir_ofd_unlock(int fd) {
-    struct flock lock;
-    memset(&lock, 0, sizeof lock);
-    lock.l_type = F_UNLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = 0;
-    lock.l_len = 1;
+    struct flock lock = first_byte(F_UNLCK);
     return fcntl(fd, F_OFD_SETLK, &lock);
 }
 
 int reservoir_ofd_lock_held(int fd) {
-    struct flock lock;
-    memset(&lock, 0, sizeof lock);
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = 0;
-    lock.l_len = 1;
+    struct flock lock = first_byte(F_WRLCK);
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -1;
     return lock.l_type == F_UNLCK ? 0 : 1;
 }

@@ -37,7 +37,7 @@ final class PipelineThread: Sendable {
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
-        startDetachedThread { [self] in run() }
+        startDetachedThread(name: "reservoir-producer") { [self] in run() }
     }
 
     /// Runs `job` on the thread after the jobs before it; waits first while `capacity` jobs are
