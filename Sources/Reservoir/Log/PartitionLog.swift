@@ -189,9 +189,10 @@ public final class PartitionLog: Sendable {
             try holder.log?.flushOnce() ?? 0
         }
         holder.log = self
-        if live != nil {
+        if let live {
+            live.publish { $0.durableEnd = nextOffset }
             state.withLock { state in publishLive(state) }
-            live?.endLayoutChange()
+            live.endLayoutChange()
         }
         recordSizeMetrics()
     }
@@ -520,10 +521,11 @@ public final class PartitionLog: Sendable {
     /// state lock, after every change to them).
     func publishLive(_ state: borrowing State) {
         guard let live, let active = state.segments.last else { return }
-        let durable = groupCommit.flushedOffset
+        // The durable end moves in `onDurable`, before anyone is told; here it only stays within
+        // the written end.
         live.publish { values in
             values.writtenEnd = active.nextOffset
-            values.durableEnd = min(durable, active.nextOffset)
+            values.durableEnd = min(values.durableEnd, active.nextOffset)
             values.logStart = state.logStartOffset
             values.activeBase = active.baseOffset
             values.activeBytes = Int64(active.publishedSize)
