@@ -96,7 +96,9 @@ extension Reservoir {
         try checkOpen()
         try config.validate()
         try topics.withLock { (topics) throws(ReservoirError) in
-            guard let old = topics[name] else { throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first") }
+            guard let old = topics[name] else {
+                throw ReservoirError(.topicNotFound, "topic \(name) does not exist in store \(directory): create it first")
+            }
             guard config.partitions >= old.partitions.count else {
                 throw ReservoirError(
                     .invalidArgument, "topic \(name) has \(old.partitions.count) partitions: partitions can be added, never removed")
@@ -223,7 +225,7 @@ extension Reservoir {
         refreshTopicsIfChanged()
         guard let topic = topics.withLock({ $0[name] }) else {
             if let unreadable = unreadable.withLock({ $0[name] }) { throw unreadable }
-            throw ReservoirError(.topicNotFound, "topic \(name) does not exist: create it first")
+            throw ReservoirError(.topicNotFound, "topic \(name) does not exist in store \(directory): create it first")
         }
         return topic
     }
