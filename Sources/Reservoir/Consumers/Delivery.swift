@@ -3,6 +3,7 @@ import Synchronization
 /// One record handed out by a ``WorkQueue``, locked to its consumer until it is acknowledged,
 /// released or rejected, or its lock expires.
 public struct Delivery: Sendable {
+    /// The record delivered.
     public let record: ConsumerRecord
     /// 1 on the first delivery, then one more each time it is delivered again.
     public let deliveryCount: Int

@@ -15,9 +15,13 @@ import Synchronization
 /// ``ConsumerOptions/sessionTimeoutMilliseconds`` loses its partitions to the others until it
 /// reads again. Each join or leave rebalances the group (see ``RebalanceEvent`` and ``events``).
 public final class GroupConsumer: Sendable {
+    /// The group this member belongs to.
     public let group: String
+    /// This member's id in the group (`group-000001`).
     public let memberID: String
+    /// The topics the member reads, sorted.
     public let topics: [String]
+    /// How the member reads and commits.
     public let options: ConsumerOptions
     let store: Reservoir
     private let wakeup = Wakeup()

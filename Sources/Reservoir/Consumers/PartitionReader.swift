@@ -15,7 +15,9 @@ public struct PartitionReader: AsyncSequence, Sendable {
     public typealias Element = ConsumerRecord
     public typealias Failure = any Error
 
+    /// The topic read.
     public let topic: String
+    /// The partition read.
     public let partition: Int
     let log: PartitionLog
     let start: StartPosition
@@ -36,12 +38,14 @@ public struct PartitionReader: AsyncSequence, Sendable {
         self.maxBytes = maxBytes
     }
 
+    /// An iterator over the partition's records, from the reader's start position.
     public func makeAsyncIterator() -> Iterator {
         Iterator(
             fetcher: LogFetcher(log: log, start: start, isolation: isolation, outOfRange: outOfRange, maxBytes: maxBytes),
             topic: topic, partition: partition)
     }
 
+    /// Hands out the partition's records in offset order, waiting at the end for new ones.
     public struct Iterator: AsyncIteratorProtocol {
         let fetcher: LogFetcher
         let topic: String
@@ -95,6 +99,7 @@ public struct PartitionReader: AsyncSequence, Sendable {
             var pending: [RecordBatch] = []
             var index = 0
 
+            /// The next batch; nil when the task is cancelled or the store closes.
             public mutating func next() async throws -> RecordBatch? {
                 while index == pending.count {
                     guard let result = try await fetcher.next() else { return nil }

@@ -15,8 +15,10 @@ public struct QueueOptions: Sendable, Hashable {
     public var prefetch: Int
     /// Where a queue with no stored state begins.
     public var startAt: StartPosition
+    /// Which records the queue hands out: everything written, or only what is durable.
     public var isolation: ReadIsolation
 
+    /// Options with the defaults above.
     public init(
         lockMilliseconds: Int = 30_000, maxDeliveries: Int = 5, maxInFlightPerPartition: Int = 1000, deadLetterTopic: String? = nil,
         prefetch: Int = 16, startAt: StartPosition = .earliest, isolation: ReadIsolation = .written

@@ -180,9 +180,11 @@ extension Reservoir {
 
     /// One partition of a group, as `groups describe` shows it.
     public struct GroupPartitionStatus: Sendable, Hashable {
+        /// The partition.
         public var partition: TopicPartition
         /// The committed next offset, or nil.
         public var committed: Int64?
+        /// The offset the partition's next record gets.
         public var endOffset: Int64
         /// End offset minus committed (minus the log start when nothing is committed).
         public var lag: Int64

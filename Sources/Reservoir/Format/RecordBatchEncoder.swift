@@ -5,10 +5,14 @@
 public final class RecordBatchEncoder {
     /// Producer identity written into the header; Reservoir's own appends use "none" (-1).
     public struct ProducerFields: Sendable, Hashable {
+        /// The idempotent producer's id, -1 for none.
         public var producerId: Int64
+        /// Its epoch, -1 for none.
         public var producerEpoch: Int16
+        /// The sequence number of the batch's first record, -1 for none.
         public var baseSequence: Int32
 
+        /// Producer fields; the defaults mean no idempotent producer.
         public init(producerId: Int64 = -1, producerEpoch: Int16 = -1, baseSequence: Int32 = -1) {
             self.producerId = producerId
             self.producerEpoch = producerEpoch
@@ -16,7 +20,9 @@ public final class RecordBatchEncoder {
         }
     }
 
+    /// The codec batches are compressed with.
     public let compression: CompressionCodec
+    /// The codec's level (0: its default).
     public let compressionLevel: Int
     /// Records whose encoded size exceeds this are refused before anything is encoded further.
     public var maxRecordBytes: Int = .max
@@ -42,7 +48,9 @@ public final class RecordBatchEncoder {
 
     /// Facts about the batch last encoded.
     public struct Summary: Sendable, Hashable {
+        /// The encoded batch's size in bytes.
         public var byteCount: Int
+        /// Records in the batch.
         public var recordCount: Int
         public var maxTimestamp: Int64
         /// The first offset whose record has `maxTimestamp`, relative to the base offset.

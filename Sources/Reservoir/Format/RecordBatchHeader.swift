@@ -32,31 +32,48 @@ public struct RecordBatchHeader: Sendable, Hashable {
         static let recordCount = 57
     }
 
+    /// The offset of the batch's first record.
     public var baseOffset: Int64
     /// Bytes after the length field: the batch's total size minus 12.
     public var batchLength: Int32
+    /// The leader epoch Kafka stamps (0 in a store with one writer).
     public var partitionLeaderEpoch: Int32
+    /// The format version: 2 for record batches.
     public var magic: Int8
+    /// CRC32C of the bytes from the attributes to the end.
     public var crc: UInt32
+    /// Compression (bits 0–2), timestamp type, transactional, control and delete-horizon flags.
     public var attributes: Int16
+    /// The last record's offset minus ``baseOffset``.
     public var lastOffsetDelta: Int32
+    /// The first record's timestamp (the delete horizon when ``hasDeleteHorizon``), ms since the epoch.
     public var baseTimestamp: Int64
+    /// The largest record timestamp in the batch, ms since the epoch.
     public var maxTimestamp: Int64
+    /// The idempotent producer's id, -1 for none.
     public var producerId: Int64
+    /// The idempotent producer's epoch, -1 for none.
     public var producerEpoch: Int16
+    /// The first record's sequence number for its producer, -1 for none.
     public var baseSequence: Int32
+    /// Records in the batch.
     public var recordCount: Int32
 
     /// The batch's size in bytes, header included.
     public var totalSize: Int { Int(batchLength) + Self.logOverhead }
+    /// The offset of the batch's last record.
     public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
+    /// The compression bits of the attributes.
     public var compressionCodecValue: Int { Int(attributes & 0x07) }
+    /// The codec, nil for a value no codec has.
     public var compression: CompressionCodec? { CompressionCodec(rawValue: compressionCodecValue) }
     /// Whether the timestamps are the append time (bit 3) rather than the create time.
     public var isLogAppendTime: Bool { attributes & 0x08 != 0 }
+    /// Written by a transactional producer.
     public var isTransactional: Bool { attributes & 0x10 != 0 }
     /// Control batches (transaction markers) take an offset but are never handed to applications.
     public var isControl: Bool { attributes & 0x20 != 0 }
+    /// Compaction stamped a delete horizon into ``baseTimestamp`` (Kafka's `hasDeleteHorizonMs`).
     public var hasDeleteHorizon: Bool { attributes & 0x40 != 0 }
 
     /// Reads the fields at `position` without validating them.

@@ -13,6 +13,7 @@ import Synchronization
 /// `GroupCommit`). Readers take the lock only to pick a segment and then read the mapping
 /// without it.
 public final class PartitionLog: Sendable {
+    /// The partition's directory (`…/topics/<topic>/<partition>`).
     public let directory: String
 
     struct State {
@@ -70,7 +71,9 @@ public final class PartitionLog: Sendable {
 
     /// What opening found.
     public struct OpenReport: Sendable {
+        /// Segments scanned batch by batch.
         public var recoveredSegments = 0
+        /// Bytes of unsynced tail cut.
         public var truncatedBytes = 0
         public var removedSegments = 0
         public var removedFiles = 0
@@ -80,6 +83,7 @@ public final class PartitionLog: Sendable {
         public var quarantinedFiles: [String] = []
     }
 
+    /// What opening this log found and did.
     public let openReport: OpenReport
 
     /// Offsets this partition cannot serve because their bytes are damaged or missing (found at
@@ -278,14 +282,21 @@ public final class PartitionLog: Sendable {
 
     /// Facts about the segments, for `describe` and tests.
     public struct SegmentInfo: Sendable, Hashable {
+        /// The offset of the segment's first record (its file name).
         public var baseOffset: Int64
+        /// The offset after the segment's last record.
         public var nextOffset: Int64
+        /// The segment's bytes.
         public var bytes: Int
+        /// Entries in its offset index.
         public var indexEntries: Int
+        /// Entries in its time index.
         public var timeIndexEntries: Int
+        /// The largest record timestamp in the segment (ms since the epoch, -1 when empty).
         public var maxTimestamp: Int64
     }
 
+    /// The log's segments, oldest first.
     public var segments: [SegmentInfo] {
         if follower != nil { catchUp() }
         return state.withLock { state in

@@ -1,5 +1,6 @@
 /// What a maintenance pass did, partition by partition (only partitions it changed).
 public struct MaintenanceReport: Sendable, Hashable {
+    /// What the pass did, per partition that changed.
     public var partitions: [PartitionMaintenance] = []
 
     /// Records removed by retention, over all partitions.

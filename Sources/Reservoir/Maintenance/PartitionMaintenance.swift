@@ -1,6 +1,8 @@
 /// What one maintenance pass did to one partition.
 public struct PartitionMaintenance: Sendable, Hashable {
+    /// The topic.
     public var topic: String
+    /// The partition's number.
     public var partition: Int
     /// The active segment was rolled because it was older than `segmentMs`.
     public var rolled = false

@@ -41,10 +41,15 @@ extension Reservoir {
 
     /// A partition's offsets, size and compaction state, for `describe`.
     public struct PartitionStatus: Sendable, Hashable {
+        /// The partition's number.
         public var partition: Int
+        /// The first offset still in the log.
         public var startOffset: Int64
+        /// The offset the next record gets.
         public var endOffset: Int64
+        /// Segment files.
         public var segments: Int
+        /// Bytes in the segments.
         public var bytes: Int
         /// Share of the cleanable bytes not yet compacted (0 for topics that are not compacted).
         public var dirtyRatio: Double
