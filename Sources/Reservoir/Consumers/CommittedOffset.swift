@@ -9,6 +9,7 @@ public struct CommittedOffset: Sendable, Hashable {
     /// When it was committed (ms since the epoch).
     public var commitTimestamp: Int64
 
+    /// A committed position: the next offset to read, its metadata and when it was committed.
     public init(offset: Int64, metadata: String = "", commitTimestamp: Int64) {
         self.offset = offset
         self.metadata = metadata

@@ -154,6 +154,7 @@ public final class GroupConsumer: Sendable {
     /// the member closes, its task is cancelled, or the store closes. One iteration at a time.
     public var records: Records { Records(member: self) }
 
+    /// The member's records, as ``records`` hands them out.
     public struct Records: AsyncSequence, Sendable {
         public typealias Element = ConsumerRecord
         public typealias Failure = any Error

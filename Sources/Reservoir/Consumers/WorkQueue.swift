@@ -20,8 +20,11 @@ public final class WorkQueue: AsyncSequence, Sendable {
     public typealias Element = Delivery
     public typealias Failure = any Error
 
+    /// The queue's group: consumers of one group share its records.
     public let group: String
+    /// The topic the queue hands out.
     public let topic: String
+    /// How the queue hands records out.
     public let options: QueueOptions
     let store: Reservoir
     private let state: Mutex<State>
@@ -92,6 +95,7 @@ public final class WorkQueue: AsyncSequence, Sendable {
 
     /// A record the queue would deliver next, as ``peek(max:)`` shows it.
     public struct Peeked: Sendable {
+        /// The record.
         public let record: ConsumerRecord
         /// Deliveries so far (0 for a record never delivered).
         public let deliveryCount: Int
@@ -328,11 +332,15 @@ public final class WorkQueue: AsyncSequence, Sendable {
         public var inFlight: Int
         /// Delivered before but available again (released, expired, or held when a crash came).
         public var awaitingRedelivery: Int
+        /// Acknowledged since the queue began (kept in its stored state).
         public var acknowledged: Int64
+        /// Archived: rejected, or delivered `maxDeliveries` times.
         public var archived: Int64
+        /// Archived records copied to the dead-letter topic.
         public var deadLettered: Int64
     }
 
+    /// The queue's counts now.
     public var status: Status {
         state.withLock { state in
             var status = Status(inFlight: 0, awaitingRedelivery: 0, acknowledged: 0, archived: 0, deadLettered: 0)

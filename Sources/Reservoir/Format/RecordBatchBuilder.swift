@@ -134,6 +134,7 @@ public final class RecordBatchBuilder {
         try append(key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers, timestamp: timestamp)
     }
 
+    /// Adds `record`, encoded into the batch at once.
     public func append(_ record: Record) throws(ReservoirError) {
         try append(key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp)
     }

@@ -30,6 +30,8 @@ public final class RecordBatchEncoder {
     private let scratch: ByteBuffer?
     private let compressor: BatchCompressor?
 
+    /// An encoder that compresses with `compression`, reusing its buffers from batch to batch.
+    ///
     /// - Parameters:
     ///   - compression: any of Kafka's codecs: `.none`, `.gzip`, `.snappy`, `.lz4`, `.zstd`.
     ///   - compressionLevel: the codec's level; 0 (the default) takes the codec's default: LZ4's

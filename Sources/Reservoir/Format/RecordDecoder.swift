@@ -16,6 +16,7 @@ public final class RecordDecoder {
     /// Made at the first compressed batch: decoders of uncompressed data never pay for contexts.
     private var decompressor: BatchDecompressor?
 
+    /// A decoder that refuses batches whose records decompress to more than `maxDecompressedBytes`.
     public init(maxDecompressedBytes: Int = 64 * 1024 * 1024) {
         self.maxDecompressedBytes = maxDecompressedBytes
     }

@@ -8,11 +8,13 @@ public struct LogConfig: Sendable, Hashable {
     public var indexIntervalBytes: Int = 4096
     /// The preallocated size of each index file (Kafka's `segment.index.bytes`).
     public var maxIndexBytes: Int = 10 * 1024 * 1024
+    /// When appended data is fsync'd besides what durable appends ask for.
     public var flushPolicy: FlushPolicy = .onRollAndClose
     /// Zero-filled bytes kept ahead of the writer of the active segment (0 turns it off); appends
     /// into written space avoid growing the file (see `Preallocation`).
     public var preallocateBytes: Int = 0
 
+    /// A layout and flush configuration; the defaults are Kafka's.
     public init(
         segmentBytes: Int = 1 << 30,
         segmentMs: Int64 = 604_800_000,

@@ -13,6 +13,7 @@ extension PartitionLog {
         /// Records in them.
         public var records = 0
 
+        /// A removal of `segments` segments holding `bytes` bytes and `records` records.
         public init(segments: Int = 0, bytes: Int = 0, records: Int = 0) {
             self.segments = segments
             self.bytes = bytes

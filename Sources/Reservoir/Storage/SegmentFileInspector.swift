@@ -5,9 +5,13 @@ import CZlib
 public enum SegmentFileInspector {
     /// One batch found in a `.log` file, or the reason the scan stopped.
     public struct BatchEntry: Sendable {
+        /// Where the entry starts in the file.
         public var position: Int
+        /// The batch's bytes, when whole.
         public var batch: RecordBatch?
+        /// The batch's header, when it could be read.
         public var header: RecordBatchHeader?
+        /// Whether the stored CRC matches the bytes.
         public var crcValid: Bool
         /// Set when the bytes at `position` are not a valid batch (the scan stops there).
         public var error: String?
@@ -19,14 +23,19 @@ public enum SegmentFileInspector {
     /// A message in Kafka's legacy format (magic 0 or 1): one record, or a compressed wrapper
     /// whose value holds a compressed message set.
     public struct LegacyMessage: Sendable, Hashable {
+        /// The message's offset (the last inner offset for a compressed wrapper).
         public var offset: Int64
+        /// 0 or 1: Kafka's formats before record batches.
         public var magic: Int8
         /// The codec of a wrapper message (0 for a plain record).
         public var codec: Int
         /// Magic 1 only; whether it is the append time is bit 3 of the attributes.
         public var timestamp: Int64?
+        /// The timestamp is the broker's append time (magic 1).
         public var isLogAppendTime: Bool
+        /// The message's key, nil for none.
         public var key: [UInt8]?
+        /// The message's value (the compressed inner messages for a wrapper), nil for none.
         public var value: [UInt8]?
         /// The message's CRC32 (IEEE, not CRC32C) matches.
         public var crcValid: Bool

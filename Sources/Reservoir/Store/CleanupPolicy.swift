@@ -1,6 +1,7 @@
 /// What happens to a topic's old records (Kafka's `cleanup.policy`).
 public struct CleanupPolicy: OptionSet, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: Int
+    /// The policy with the bits of `rawValue`.
     public init(rawValue: Int) { self.rawValue = rawValue }
 
     /// Whole old segments are deleted by time (`retentionMs`) and size (`retentionBytes`).

@@ -6,7 +6,12 @@
 public struct TopicSetting: Sendable {
     /// How a setting's value is written in `topic.json`.
     public enum Kind: Sendable {
-        case integer, number, text
+        /// A whole number.
+        case integer
+        /// A decimal number.
+        case number
+        /// Text.
+        case text
     }
 
     /// A setting's value, typed as stored.
