@@ -25,6 +25,11 @@ int reservoir_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ms) 
     struct timespec timeout = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000};
     long result = syscall(SYS_futex, word, FUTEX_WAIT, expected, &timeout, NULL, 0);
     if (result == 0 || errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR) return 0;
+    // A futex that cannot be waited on must not turn a waiter's loop into a busy one.
+    int error = errno;
+    struct timespec step = {.tv_sec = 0, .tv_nsec = 50 * 1000000};
+    nanosleep(&step, NULL);
+    errno = error;
     return -1;
 }
 

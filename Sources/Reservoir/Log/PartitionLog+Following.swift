@@ -65,8 +65,8 @@ extension PartitionLog {
         state.withLock { state in
             if let active, active.baseOffset == values.activeBase, state.segments.last === active {
                 active.follow(
-                    bytes: Int(values.activeBytes), nextOffset: values.writtenEnd, indexEntries: Int(values.activeIndexEntries),
-                    timeIndexEntries: Int(values.activeTimeIndexEntries))
+                    bytes: Int(clamping: max(0, values.activeBytes)), nextOffset: max(active.baseOffset, values.writtenEnd),
+                    indexEntries: Int(clamping: values.activeIndexEntries), timeIndexEntries: Int(clamping: values.activeTimeIndexEntries))
             }
             state.logStartOffset = values.logStart
         }
@@ -82,10 +82,7 @@ extension PartitionLog {
     /// or nil when the directory does not match `values` yet (a change under way: try later).
     private func relist(_ values: LiveSlot.Values, slot: LiveSlot, view: LogFollower.View) throws(ReservoirError) -> Segment? {
         guard let follower else { return nil }
-        let bases = try FileSystem.list(directory).compactMap { name -> Int64? in
-            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix else { return nil }
-            return base
-        }.sorted().filter { $0 <= values.activeBase }
+        let bases = try SegmentFiles.logBaseOffsets(in: directory).filter { $0 <= values.activeBase }
         guard bases.last == values.activeBase else { return nil }
         let config = state.withLock { $0.config }
         let mapped = state.withLock { state in
@@ -104,7 +101,8 @@ extension PartitionLog {
             }
             let segment: Segment
             do throws(ReservoirError) {
-                segment = try Segment(readingFiles: files, capacity: isActive ? max(config.segmentBytes, Int(values.activeBytes)) : 0)
+                segment = try Segment(
+                    readingFiles: files, capacity: isActive ? max(config.segmentBytes, Int(clamping: values.activeBytes)) : 0)
             } catch {
                 // Removed or replaced meanwhile: the layout moved on; the next catch-up sees it.
                 if error.errno == ENOENT { return nil }
@@ -125,10 +123,7 @@ extension PartitionLog {
     /// Maps every segment as it is on disk, with no writer to follow.
     private func loadAsTheyAre() throws(ReservoirError) {
         guard let follower else { return }
-        let bases = try FileSystem.list(directory).compactMap { name -> Int64? in
-            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix else { return nil }
-            return base
-        }.sorted()
+        let bases = try SegmentFiles.logBaseOffsets(in: directory)
         // After an unclean stop, the last segment's tail may be torn: every batch is checked.
         let clean = follower.closedCleanly()
         var segments: [Segment] = []

@@ -76,10 +76,7 @@ public enum StoreVerifier {
         progress: (Report) -> Void
     ) throws(ReservoirError) {
         let decoder = RecordDecoder()
-        let bases = try FileSystem.list(directory).compactMap { name -> Int64? in
-            guard let (base, suffix) = SegmentFiles.parse(name), suffix == SegmentFiles.logSuffix else { return nil }
-            return base
-        }.sorted()
+        let bases = try SegmentFiles.logBaseOffsets(in: directory)
         var previousNext: Int64?
         var previousDamaged = false
         for (position, base) in bases.enumerated() {

@@ -234,10 +234,11 @@ final class LiveStateFile: @unchecked Sendable {
         for index in 0..<used {
             let base = Self.slotOffset(index)
             guard load32(base + SlotField.state) == 1,
-                Int32(truncatingIfNeeded: load32(base + SlotField.partition)) == Int32(partition.partition)
+                Int32(truncatingIfNeeded: load32(base + SlotField.partition)) == Int32(truncatingIfNeeded: partition.partition)
             else { continue }
+            // Bounded by the slot's name field whatever the file says.
             let length = Int((region.base + base + SlotField.nameLength).load(as: UInt16.self))
-            guard length == wanted.count else { continue }
+            guard length == wanted.count, length <= 255 else { continue }
             let name = UnsafeRawBufferPointer(start: region.base + base + SlotField.name, count: length)
             if name.elementsEqual(wanted) { return LiveSlot(file: self, offset: base) }
         }

@@ -88,7 +88,8 @@ final class Segment: @unchecked Sendable {
     /// Takes the state of a segment another process appends to from what that process
     /// published. The caller (the owning log, under its lock) passes sizes that only grow.
     func follow(bytes: Int, nextOffset: Int64, indexEntries: Int, timeIndexEntries: Int) {
-        size = min(bytes, capacity)
+        // A region smaller than `bytes` would be read past its end: never more than is mapped.
+        size = max(0, min(bytes, region?.length ?? 0, capacity))
         self.nextOffset = nextOffset
         offsetIndex.storage.limitForReading(entries: indexEntries)
         timeIndex.storage.limitForReading(entries: timeIndexEntries)

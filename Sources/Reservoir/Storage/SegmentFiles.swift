@@ -20,6 +20,14 @@ struct SegmentFiles: Sendable, Hashable {
     var damagedMarker: String { stem + Self.damagedSuffix }
     static let damagedSuffix = ".damaged"
 
+    /// The base offsets of the `.log` files in `directory`, ascending.
+    static func logBaseOffsets(in directory: String) throws(ReservoirError) -> [Int64] {
+        try FileSystem.list(directory).compactMap { name -> Int64? in
+            guard let (base, suffix) = parse(name), suffix == logSuffix else { return nil }
+            return base
+        }.sorted()
+    }
+
     /// The base offset and suffix of a file name like `00000000000000000042.log`, or nil.
     static func parse(_ fileName: String) -> (baseOffset: Int64, suffix: String)? {
         guard let dot = fileName.firstIndex(of: ".") else { return nil }

@@ -195,17 +195,9 @@ struct LiveStoreProcessTests {
             // While `produce` writes the store, reading commands work and writing ones say who writes it.
             let listed = try ChildProcess.output(of: reservoirExecutable().path, ["topic", "list", "--dir", dir])
             #expect(listed.contains("events"))
-            let other = ChildProcess()
-            other.executableURL = reservoirExecutable()
-            other.arguments = ["topic", "create", "more", "--dir", dir]
-            let errors = Pipe()
-            other.standardError = errors
-            other.standardOutput = Foundation.FileHandle.nullDevice
-            try other.run()
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            other.waitUntilExit()
-            #expect(other.terminationStatus == 1)
-            #expect(message.contains("in use by process \(producer.processIdentifier) (reservoir)"))
+            let other = try CommandLineTests().run(["topic", "create", "more", "--dir", dir])
+            #expect(other.status == 1)
+            #expect(other.stderr.contains("in use by process \(producer.processIdentifier) (reservoir)"))
 
             input.fileHandleForWriting.write(Data((25..<50).map { "line \($0)\n" }.joined().utf8))
             #expect(lines.wait(for: 50) == (0..<50).map { "line \($0)" })
@@ -221,17 +213,9 @@ struct LiveStoreProcessTests {
     func readingCommandsCreateNothing() throws {
         let dir = temporaryDirectory() + "/missing"
         defer { removeDirectory(dir) }
-        let process = ChildProcess()
-        process.executableURL = reservoirExecutable()
-        process.arguments = ["topic", "list", "--dir", dir]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = Foundation.FileHandle.nullDevice
-        try process.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 1)
-        #expect(message.contains("no store at \(dir)"))
+        let listed = try CommandLineTests().run(["topic", "list", "--dir", dir])
+        #expect(listed.status == 1)
+        #expect(listed.stderr.contains("no store at \(dir)"))
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
 }
