@@ -4,13 +4,17 @@ import Synchronization
 /// writer's session it follows, the layout generation of the segments it has mapped, and the
 /// ends it may read to (see ``LiveStateFile`` and `PartitionLog+Following.swift`).
 final class LogFollower: Sendable {
-    /// The store's live state; nil when the store has none (then the files are read as they are).
-    let live: LiveStateFile?
+    /// Where the store's live state is found.
+    let source: LiveStateSource
+    /// The store's live state; nil while it has none (then the files are read as they are).
+    var live: LiveStateFile? { source.file }
     let partition: TopicPartition
     /// Up to where this process reads: the durable end (the default) or the written end.
     let visibility: ReadIsolation
     /// The log start offset the store's checkpoint names, read again when no writer publishes one.
     let checkpointedLogStart: @Sendable () -> Int64?
+    /// The recovery point the store's checkpoint names: below it, bytes that do not scan are damage.
+    let checkpointedRecoveryPoint: @Sendable () -> Int64?
     /// Whether the store's last writer closed it cleanly (its segments then end at whole batches).
     let closedCleanly: @Sendable () -> Bool
 
@@ -28,13 +32,17 @@ final class LogFollower: Sendable {
     let view = Mutex<View>(View())
     /// The writer's durable end, as last published.
     let durableEnd = AtomicInt(0)
+    /// Offsets of the segments mapped here that do not scan: reads of them fail, as in the writer.
+    let damage = Mutex<[DamagedRange]>([])
 
     init(
-        live: LiveStateFile?, partition: TopicPartition, visibility: ReadIsolation,
-        checkpointedLogStart: @escaping @Sendable () -> Int64?, closedCleanly: @escaping @Sendable () -> Bool
+        live: LiveStateSource, partition: TopicPartition, visibility: ReadIsolation,
+        checkpointedLogStart: @escaping @Sendable () -> Int64?, checkpointedRecoveryPoint: @escaping @Sendable () -> Int64?,
+        closedCleanly: @escaping @Sendable () -> Bool
     ) {
         self.closedCleanly = closedCleanly
-        self.live = live
+        self.checkpointedRecoveryPoint = checkpointedRecoveryPoint
+        source = live
         self.partition = partition
         self.visibility = visibility
         self.checkpointedLogStart = checkpointedLogStart

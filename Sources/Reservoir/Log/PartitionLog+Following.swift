@@ -89,6 +89,7 @@ extension PartitionLog {
             Dictionary(state.segments.map { ($0.baseOffset, $0) }, uniquingKeysWith: { _, later in later })
         }
         var segments: [Segment] = []
+        var damagedAt: [Int64: (position: Int, reason: String)] = [:]
         for base in bases {
             let files = SegmentFiles(directory: directory, baseOffset: base)
             let isActive = base == values.activeBase
@@ -97,6 +98,7 @@ extension PartitionLog {
                 isActive ? old === view.active && old.capacity >= Int(values.activeBytes) : old !== view.active
             {
                 segments.append(old)
+                if !isActive, let stop = old.readingStop { damagedAt[base] = stop }
                 continue
             }
             let segment: Segment
@@ -109,31 +111,61 @@ extension PartitionLog {
                 throw error
             }
             if !isActive, let reason = segment.loadForReading(verify: false) {
-                logger.warning("segment does not scan to its end", metadata: ["segment": "\(files.log)", "reason": "\(reason)"])
+                logger.warning("damaged segment", metadata: ["segment": "\(files.log)", "reason": "\(reason)"])
             }
+            if !isActive, let stop = segment.readingStop { damagedAt[base] = stop }
             segments.append(segment)
         }
         // The list counts only if no change started while it was read.
         guard let again = slot.read(), again.layout == values.layout, let active = segments.last else { return nil }
+        // The writer kept these segments as they are: what does not scan is damage, as it is for the writer.
+        let damage = LogLoader.findDamage(segments.dropLast().map { $0 }, damagedAt: damagedAt, logStartOffset: nil, recoveryPoint: nil)
+        follower.damage.withLock { $0 = damage }
         state.withLock { $0.segments = segments }
         apply(again, active: active, follower: follower)
         return active
     }
 
-    /// Maps every segment as it is on disk, with no writer to follow.
+    /// Maps every segment as it is on disk, with no writer to follow, and finds its damage as the
+    /// writer's open would: bytes that do not scan, or offsets no segment holds, are damage that
+    /// reads fail on, except for a tail never acknowledged as durable after an unclean stop (the
+    /// next writer cuts it), where this view of the log ends.
     private func loadAsTheyAre() throws(ReservoirError) {
         guard let follower else { return }
         let bases = try SegmentFiles.logBaseOffsets(in: directory)
-        // After an unclean stop, the last segment's tail may be torn: every batch is checked.
         let clean = follower.closedCleanly()
+        let recoveryPoint = follower.checkpointedRecoveryPoint()
+        let logStart = follower.checkpointedLogStart()
         var segments: [Segment] = []
+        var damagedAt: [Int64: (position: Int, reason: String)] = [:]
         for (index, base) in bases.enumerated() {
             let files = SegmentFiles(directory: directory, baseOffset: base)
             let segment = try Segment(readingFiles: files, capacity: 0)
-            if let reason = segment.loadForReading(verify: !clean && index == bases.count - 1) {
-                logger.warning("segment does not scan to its end", metadata: ["segment": "\(files.log)", "reason": "\(reason)"])
+            let isLast = index == bases.count - 1
+            // After an unclean stop, batches that may not have reached the disk whole are checked.
+            let nextBase = isLast ? nil : bases[index + 1]
+            let unsynced = !clean && (nextBase.map { next in recoveryPoint.map { next > $0 } ?? false } ?? true)
+            if let previous = segments.last,
+                base > previous.nextOffset
+                    && LogLoader.isUnsyncedGap(at: previous.nextOffset, cleanShutdown: clean, recoveryPoint: recoveryPoint)
+            {
+                break  // a roll reached the disk before the previous segment's end: the log ends at the gap
+            }
+            if let reason = segment.loadForReading(verify: unsynced) {
+                segments.append(segment)
+                if LogLoader.isUnsyncedTail(
+                    at: segment.nextOffset, cleanShutdown: clean, recoveryPoint: recoveryPoint, inLastSegment: isLast)
+                {
+                    break
+                }
+                logger.warning("damaged segment", metadata: ["segment": "\(files.log)", "reason": "\(reason)"])
+                damagedAt[base] = (segment.readingStop?.position ?? segment.publishedSize, reason)
+                continue
             }
             segments.append(segment)
+        }
+        follower.damage.withLock {
+            $0 = LogLoader.findDamage(segments, damagedAt: damagedAt, logStartOffset: logStart, recoveryPoint: recoveryPoint)
         }
         if segments.isEmpty {
             let start = follower.checkpointedLogStart() ?? 0

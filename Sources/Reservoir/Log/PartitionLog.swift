@@ -88,7 +88,14 @@ public final class PartitionLog: Sendable {
 
     /// Offsets this partition cannot serve because their bytes are damaged or missing (found at
     /// open; empty for a sound log). Reads of them fail; maintenance leaves a damaged log alone.
-    public let damage: [DamagedRange]
+    /// In a read-only store, the damage of the segments as last mapped.
+    public var damage: [DamagedRange] {
+        if let follower { return follower.damage.withLock { $0 } }
+        return loadedDamage
+    }
+
+    /// The damage the writer's open found and kept.
+    private let loadedDamage: [DamagedRange]
 
     /// Opens the log in `directory` (created when missing), recovering it as needed.
     ///
@@ -136,7 +143,7 @@ public final class PartitionLog: Sendable {
             directory: directory, config: config, logStartOffset: checkpointedLogStart,
             recoveryPoint: checkpointedRecoveryPoint, cleanShutdown: cleanShutdown, repair: repairDamage, report: &report,
             logger: logger)
-        self.damage = damage
+        loadedDamage = damage
         let logStartOffset = loadedStart ?? 0
         let nextOffset = segments.last?.nextOffset ?? logStartOffset
         let firstBase = segments.first?.baseOffset ?? logStartOffset
@@ -225,7 +232,7 @@ public final class PartitionLog: Sendable {
         onLogStart = {}
         producerExpirationMilliseconds = 0
         flushesEveryAppend = Atomic(false)
-        damage = []
+        loadedDamage = []
         openReport = OpenReport()
         var initial = State(config: config, segments: [], logStartOffset: 0)
         initial.failure = ReservoirError(

@@ -117,8 +117,9 @@ final class LiveStateFile: @unchecked Sendable {
         let used = valid ? min(Int(live.load32(Header.slotsUsed)), slotCapacity) : 0
         for index in 0..<used { live.store32(slotOffset(index) + SlotField.state, 0) }
         live.store32(Header.slotsUsed, 0)
-        live.store64(Header.magic, magic)
+        // The version first: a reader that sees the magic may trust the version beside it.
         live.store32(Header.version, version)
+        live.store64(Header.magic, magic)
         live.store32(Header.writerPid, UInt32(truncatingIfNeeded: getpid()))
         live.store64(Header.topicsGeneration, live.load64(Header.topicsGeneration) &+ 1)
         var instance: UInt64 = 0

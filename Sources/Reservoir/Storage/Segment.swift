@@ -30,6 +30,9 @@ final class Segment: @unchecked Sendable {
     private(set) var maxTimestamp: Int64 = -1
     private(set) var offsetOfMaxTimestamp: Int64
     private var bytesSinceLastIndexEntry = 0
+    /// Where ``loadForReading(verify:)`` found bytes that are not a batch, and why (read-only
+    /// processes: set once, before the segment is shared).
+    private(set) var readingStop: (position: Int, reason: String)?
     /// When the first batch was written (wall clock, ms), for time-based rolls.
     private(set) var createdAt: Int64
     /// Zero-filled space ahead of the writer (active segments with a preallocator only).
@@ -142,7 +145,11 @@ final class Segment: @unchecked Sendable {
         nextOffset = end > 0 ? next : baseOffset
         maxTimestamp = start == 0 ? largest : max(largest, lastTime?.timestamp ?? Int64.max)
         published.store(end)
-        if rest > 0, !BatchScanner.isZero(region.bytes(from: end, count: rest)) { return reason ?? "bytes after the last batch" }
+        if rest > 0, !BatchScanner.isZero(region.bytes(from: end, count: rest)) {
+            let why = reason ?? "bytes after the last batch"
+            readingStop = (end, why)
+            return why
+        }
         return nil
     }
 

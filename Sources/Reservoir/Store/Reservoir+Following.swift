@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -10,9 +13,19 @@ extension Reservoir {
     static let followWaitMilliseconds = 1000
 
     func startFollowing() {
-        guard let live = liveState else { return }
         let store = WeakStore(self)
+        let source = liveSource
         startDetachedThread(name: "reservoir-follow") {
+            // No live state yet: no writer has opened the store since it was made. The first
+            // writer creates it; until then the thread looks for it in steps.
+            var live = source.file
+            while live == nil {
+                usleep(UInt32(LiveStateSource.retryNanoseconds / 1000))
+                guard let self = store.store, !self.isClosed else { return }
+                live = source.file
+                if live != nil { self.followWriter() }
+            }
+            guard let live else { return }
             var seen = live.changes
             while true {
                 live.waitForChange(after: seen, milliseconds: Self.followWaitMilliseconds)

@@ -85,7 +85,9 @@ public final class Reservoir: Sendable {
     let options: Options
     private let lock: StoreLock?
     /// The live state this process publishes (the writer) or follows (a read-only process).
-    let liveState: LiveStateFile?
+    let liveSource: LiveStateSource
+    /// The live state: the writer publishes through it, read-only processes follow it.
+    var liveState: LiveStateFile? { liveSource.file }
     /// The topics generation of the live state when this read-only process last read the topics.
     let followedTopicsGeneration = Mutex<UInt64>(0)
     let ioThread: IOThread
@@ -174,7 +176,7 @@ public final class Reservoir: Sendable {
                 try FileSystem.remove(marker)
                 try FileSystem.syncDirectory(directory)
             }
-            liveState = try LiveStateFile.openForWriting(root: directory)
+            liveSource = LiveStateSource(writer: try LiveStateFile.openForWriting(root: directory))
         } else {
             guard FileSystem.exists(directory) else {
                 throw ReservoirError(.storeNotFound, "no store at \(directory): the directory does not exist")
@@ -187,8 +189,8 @@ public final class Reservoir: Sendable {
             lock = nil
             try Self.checkFormat(directory)
             openedAfterCleanShutdown = FileSystem.exists(marker)
-            liveState = try LiveStateFile.openForReading(root: directory)
-            let generation = liveState?.topicsGeneration ?? 0
+            liveSource = try LiveStateSource(readingRoot: directory, logger: options.logger)
+            let generation = liveSource.file?.topicsGeneration ?? 0
             followedTopicsGeneration.withLock { $0 = generation }
         }
         ioThread = IOThread(name: "reservoir-io")
@@ -316,8 +318,9 @@ public final class Reservoir: Sendable {
         if case .readOnly(let visibility) = options.access {
             let layout = self.layout
             let follower = LogFollower(
-                live: liveState, partition: key, visibility: visibility,
+                live: liveSource, partition: key, visibility: visibility,
                 checkpointedLogStart: { CheckpointFile(path: layout.logStartCheckpoint).readOffsets()?[key] },
+                checkpointedRecoveryPoint: { CheckpointFile(path: layout.recoveryPointCheckpoint).readOffsets()?[key] },
                 closedCleanly: { FileSystem.exists(layout.cleanShutdownMarker) })
             return try PartitionLog(
                 following: follower, directory: layout.partitionDirectory(key), config: config.logConfig, ioThread: ioThread,

@@ -4,7 +4,18 @@ import Synchronization
 /// A one-line progress report on standard error for commands that take a while: drawn only on
 /// a terminal, only once the command has run for a second, redrawn at most ten times a second,
 /// and erased when the command ends, so that output to files and pipes never contains it.
+///
+/// `RESERVOIR_PROGRESS_AFTER_MS` sets how long a command runs before the line appears (1000 by
+/// default; 0 shows it at once).
 final class ProgressLine: Sendable {
+    /// Seconds a command runs before its line is drawn.
+    static let delay: TimeInterval = {
+        guard let text = ProcessInfo.processInfo.environment["RESERVOIR_PROGRESS_AFTER_MS"], let milliseconds = UInt32(text) else {
+            return 1
+        }
+        return TimeInterval(milliseconds) / 1000
+    }()
+
     private let label: String
     private let started = Date()
     private let state = Mutex<(lastDraw: Date?, text: String, drawn: Bool, done: Bool)>((nil, "", false, false))
@@ -21,7 +32,7 @@ final class ProgressLine: Sendable {
     func update(_ text: @autoclosure () -> String) {
         guard enabled else { return }
         let now = Date()
-        guard now.timeIntervalSince(started) >= 1 else { return }
+        guard now.timeIntervalSince(started) >= Self.delay else { return }
         let due = state.withLock { state -> Bool in
             guard !state.done, state.lastDraw.map({ now.timeIntervalSince($0) >= 0.1 }) ?? true else { return false }
             state.lastDraw = now
@@ -38,11 +49,12 @@ final class ProgressLine: Sendable {
         if enabled {
             let line = self
             Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: Self.delay)
                 while true {
-                    Thread.sleep(forTimeInterval: 1)
                     let (text, done) = line.state.withLock { ($0.text, $0.done) }
                     if done { return }
                     line.draw(text, elapsed: Date().timeIntervalSince(line.started))
+                    Thread.sleep(forTimeInterval: 1)
                 }
             }
         }

@@ -115,6 +115,13 @@ struct CommandLineTests {
             #expect(describe.status == 0 && describe.stdout.contains("  partitions=2\n  compression=lz4\n"))
             let verify = try run(["verify", "--dir", dir])
             #expect(verify.status == 0 && verify.stdout.contains("sound"))
+            // On a terminal (here one `script` makes), a progress line is drawn, here at once,
+            // and erased before the result; through pipes, as above, there is none.
+            #expect(!verify.stderr.contains("\u{1B}") && !verify.stdout.contains("\u{1B}"))
+            let command = "'\(reservoirExecutable().path)' verify --dir '\(dir)'"
+            let terminal = try run(["-c", "RESERVOIR_PROGRESS_AFTER_MS=0 script -qec \"\(command)\" /dev/null"], shell: true)
+            #expect(terminal.status == 0 && terminal.stdout.hasPrefix("\r\u{1B}[Kverify"), "\(terminal)")
+            #expect(terminal.stdout.contains(" records (0 s)\r\u{1B}[Kchecked 2 segments, "), "\(terminal)")
             let log = dir + "/topics/orders/\(expectedPartition)/00000000000000000000.log"
             let dump = try run(["dump", log, "--records"])
             #expect(dump.status == 0 && dump.stdout.contains("codec: lz4") && dump.stdout.contains("crcValid: true"))

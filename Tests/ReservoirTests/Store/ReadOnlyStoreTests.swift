@@ -132,6 +132,83 @@ struct ReadOnlyStoreTests {
         #expect(try again.log(topic: "t", partition: 1).endOffset == 60)
     }
 
+    @Test("damage in a segment fails reads of its offsets, with or without a writer, as it does for the writer")
+    func damagedSegment() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let config = TopicConfig(segmentBytes: 4096, indexIntervalBytes: 1 << 20, maxRecordBytes: 1024, maxBatchBytes: 4096)
+        do {
+            let writer = try Reservoir.open(at: dir)
+            try writer.createTopic("t", config: config)
+            for i in 0..<40 { try writer.append(to: "t", records: Self.keyed(i * 10..<(i + 1) * 10, keys: 400), acks: .buffered) }
+            try writer.close()
+        }
+        let partition = dir + "/topics/t/0"
+        let first = try #require(try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.min())
+        let log = partition + "/" + first
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: log))
+        // The second batch's length and the bytes after it overwritten: the segment stops scanning there.
+        let firstBatch = 12 + Int(bytes[8]) << 24 + Int(bytes[9]) << 16 + Int(bytes[10]) << 8 + Int(bytes[11])
+        bytes.replaceSubrange(firstBatch..<bytes.count, with: Array(repeating: UInt8(0xA5), count: bytes.count - firstBatch))
+        try bytes.write(to: URL(fileURLWithPath: log))
+
+        func expectDamage(_ store: Reservoir, _ comment: Comment) throws {
+            let log = try store.log(topic: "t", partition: 0)
+            let damage = try #require(log.damage.first, comment)
+            #expect(damage.kind == .invalidBytes && damage.firstOffset == 10 && damage.bytePosition == firstBatch, comment)
+            #expect(Self.values(try log.read(from: 0).batches.flatMap { try $0.records() }) == (0..<10).map { "v\($0)" }, comment)
+            do {
+                _ = try log.read(from: 10)
+                Issue.record("a read of a damaged offset succeeded: \(comment)")
+            } catch {
+                #expect(error.code == .corruptData && error.message.contains(first), "\(comment): \(error)")
+            }
+            // What lies after the damage is read as the writer reads it.
+            let after = try #require(damage.endOffset, comment)
+            #expect(try log.read(from: after).batches.first?.baseOffset == after, comment)
+        }
+        let reader = try Reservoir.openReadOnly(at: dir)
+        defer { try? reader.close() }
+        try expectDamage(reader, "no writer")
+        let writer = try Reservoir.open(at: dir)
+        try expectDamage(writer, "the writer")
+        #expect(try reader.log(topic: "t", partition: 0).damage == writer.log(topic: "t", partition: 0).damage)
+        try writer.append(to: "t", records: Self.keyed(400..<410, keys: 400), acks: .durable)
+        try expectDamage(reader, "a writer alive")
+        #expect(try reader.log(topic: "t", partition: 0).endOffset == 410)
+        try writer.close()
+    }
+
+    @Test("a reader opened before any writer made the live state follows the writer that opens later")
+    func liveStateAppearsLater() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let writer = try Reservoir.open(at: dir)
+            try writer.createTopic("t")
+            try await writer.append(to: "t", records: Self.keyed(0..<5, keys: 5), acks: .durable)
+            try writer.close()
+        }
+        // A store whose writer never made the file (an earlier version), or whose file was removed.
+        try FileManager.default.removeItem(atPath: dir + "/" + LiveStateFile.fileName)
+        let reader = try Reservoir.openReadOnly(at: dir)
+        defer { try? reader.close() }
+        let partition = try reader.reader(topic: "t", partition: 0, from: .earliest)
+        var iterator = partition.makeAsyncIterator()
+        for i in 0..<5 { #expect(try await iterator.next()?.valueString == "v\(i)") }
+        let waiting = Task { [iterator] in
+            var iterator = iterator
+            return try await iterator.next()?.valueString
+        }
+        let writer = try Reservoir.open(at: dir)
+        defer { try? writer.close() }
+        try writer.createTopic("u", config: TopicConfig(partitions: 2))
+        _ = try await writer.append(to: "t", records: Self.keyed(5..<6, keys: 5), acks: .durable)
+        #expect(try await withDeadline { try await waiting.value } == "v5")
+        #expect(try reader.log(topic: "t", partition: 0).endOffset == 6)
+        #expect(try reader.topic("u").partitions.count == 2)
+    }
+
     @Test("a reader waiting in another store is woken by the writer's append")
     func wakesWaiters() async throws {
         let dir = temporaryDirectory()
