@@ -156,12 +156,15 @@ public final class GroupConsumer: Sendable {
 
     /// The member's records, as ``records`` hands them out.
     public struct Records: AsyncSequence, Sendable {
+        /// Each element is one record of an assigned partition.
         public typealias Element = ConsumerRecord
+        /// Reading fails with ``ReservoirError`` (or `CancellationError`).
         public typealias Failure = any Error
         let member: GroupConsumer
 
         public func makeAsyncIterator() -> Iterator { Iterator(member: member) }
 
+        /// Reads the member's records, waiting at the end of its partitions.
         public struct Iterator: AsyncIteratorProtocol {
             let member: GroupConsumer
             var buffer: [ConsumerRecord] = []

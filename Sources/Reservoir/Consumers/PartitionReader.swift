@@ -12,7 +12,9 @@
 /// A reader waiting at the end is woken by the append that passes it (no polling). ``batches``
 /// gives the raw batches instead, for zero-copy consumers.
 public struct PartitionReader: AsyncSequence, Sendable {
+    /// Each element is one record of the partition, in offset order.
     public typealias Element = ConsumerRecord
+    /// Reading fails with ``ReservoirError`` (or `CancellationError`).
     public typealias Failure = any Error
 
     /// The topic read.
@@ -83,7 +85,9 @@ public struct PartitionReader: AsyncSequence, Sendable {
 
     /// Raw batches from the reader's position on.
     public struct Batches: AsyncSequence, Sendable {
+        /// Each element is one stored batch, as it is on disk.
         public typealias Element = RecordBatch
+        /// Reading fails with ``ReservoirError`` (or `CancellationError`).
         public typealias Failure = any Error
         let reader: PartitionReader
 
@@ -94,6 +98,7 @@ public struct PartitionReader: AsyncSequence, Sendable {
                     outOfRange: reader.outOfRange, maxBytes: reader.maxBytes))
         }
 
+        /// Reads on from the reader's position, waiting at the end of the partition.
         public struct Iterator: AsyncIteratorProtocol {
             let fetcher: LogFetcher
             var pending: [RecordBatch] = []

@@ -17,7 +17,9 @@ import Synchronization
 /// before the call returns, so a crash of the process never redelivers an acknowledged record and
 /// redelivers the others with their delivery count kept.
 public final class WorkQueue: AsyncSequence, Sendable {
+    /// Each element is one record taken from the queue, to settle.
     public typealias Element = Delivery
+    /// Taking fails with ``ReservoirError`` (or `CancellationError`).
     public typealias Failure = any Error
 
     /// The queue's group: consumers of one group share its records.

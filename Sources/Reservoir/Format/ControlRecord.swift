@@ -35,6 +35,7 @@ public enum ControlRecord: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The control record's kind and fields, as text.
     public var description: String {
         switch self {
         case .abort: "ABORT"

@@ -26,6 +26,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A record's fields are inconsistent (negative header count, a body that does not fill its length).
     case invalidRecord(String)
 
+    /// What is wrong with the bytes, as one line.
     public var description: String {
         switch self {
         case .truncated(let position, let needed, let available):

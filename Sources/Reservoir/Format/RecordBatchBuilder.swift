@@ -55,6 +55,8 @@ public final class RecordBatchBuilder {
     /// The codec of the batches built.
     public var compression: CompressionCodec { encoder.compression }
 
+    /// A builder of batches compressed with `compression`, empty.
+    ///
     /// - Parameters:
     ///   - compression: `.none` or `.lz4`.
     ///   - compressionLevel: LZ4 level: 0 is LZ4's fast mode, 3 to 12 LZ4-HC.

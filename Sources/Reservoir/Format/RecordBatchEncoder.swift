@@ -54,6 +54,7 @@ public final class RecordBatchEncoder {
         public var byteCount: Int
         /// Records in the batch.
         public var recordCount: Int
+        /// The largest record timestamp in the batch (epoch milliseconds).
         public var maxTimestamp: Int64
         /// The first offset whose record has `maxTimestamp`, relative to the base offset.
         public var offsetDeltaOfMaxTimestamp: Int32

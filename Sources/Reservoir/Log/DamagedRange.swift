@@ -44,6 +44,7 @@ public struct DamagedRange: Sendable, Hashable, CustomStringConvertible {
         if let endOffset { "\(firstOffset)..<\(endOffset)" } else { "\(firstOffset)..." }
     }
 
+    /// The offsets, the file and byte, and what is wrong, as one line.
     public var description: String {
         "offsets \(offsets) in \(file)\(bytePosition.map { " at byte \($0)" } ?? ""): \(reason)"
     }

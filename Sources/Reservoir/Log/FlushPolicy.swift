@@ -9,6 +9,7 @@ public enum FlushPolicy: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Only on segment roll and close (Kafka's default; durable appends still fsync).
     case onRollAndClose
 
+    /// The policy as the CLI's `--flush` and `topic.json` spell it.
     public var description: String {
         switch self {
         case .always: "durable"

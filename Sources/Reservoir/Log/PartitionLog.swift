@@ -75,7 +75,9 @@ public final class PartitionLog: Sendable {
         public var recoveredSegments = 0
         /// Bytes of unsynced tail cut.
         public var truncatedBytes = 0
+        /// Segments removed: a tail never acknowledged as durable, cut after an unclean stop.
         public var removedSegments = 0
+        /// Files removed: leftovers of an interrupted swap or deletion, and removed segments' files.
         public var removedFiles = 0
         /// Damage repaired at open (``Reservoir/Options/repairDamage``).
         public var repaired: [DamagedRange] = []

@@ -10,6 +10,7 @@ public enum StoreVerifier {
         /// last fsync of a store that did not close cleanly (live, or stopped by a crash), which
         /// was never acknowledged as durable and which the next open cuts.
         public var isDamage: Bool = true
+        /// The file and the problem, as one line.
         public var description: String { "\(path): \(message)" }
     }
 

@@ -33,6 +33,7 @@ public struct TopicSetting: Sendable {
     public let name: String
     /// Kafka's name (`retention.ms`), accepted as an alias; nil where Kafka has no such setting.
     public let kafkaName: String?
+    /// The kind of value the setting takes.
     public let kind: Kind
     /// What the setting does, with its default.
     public let summary: String

@@ -55,6 +55,7 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         /// No store exists at the path a read-only open was given (read-only opens never create one).
         public static let storeNotFound = Code(value: .storeNotFound)
 
+        /// The code's name.
         public var description: String { "\(value)" }
     }
 
@@ -81,6 +82,7 @@ public struct ReservoirError: Error, Sendable, Hashable, CustomStringConvertible
         return ReservoirError(.io, "\(operation) \(path) failed: \(reason)\(hint)", errno: number)
     }
 
+    /// The message.
     public var description: String { message }
 }
 
