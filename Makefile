@@ -56,7 +56,7 @@ tsan: deps oracle
 
 demo: deps
 	$(SWIFT) build -c release --product reservoir
-	.build/release/reservoir bench peak --report reservoir-report
+	.build/release/reservoir bench peak --report reservoir-report --disk-budget 1GB --drain-objective 45
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release ReservoirBenchmarks

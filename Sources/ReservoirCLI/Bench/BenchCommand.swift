@@ -26,20 +26,29 @@ struct BenchCommand: ParsableCommand {
 
     struct Peak: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A traffic peak absorbed by Reservoir, against a direct hand-off, with a chart.",
+            abstract: "A traffic peak absorbed by Reservoir, against a direct hand-off: what it costs and how big a peak fits.",
             discussion: """
                 Producers append at --base-rate, then at --burst-multiple times it for --burst seconds, then the base \
-                rate again; consumers doing --cost-us of simulated work per record drain the backlog. The same \
-                scenario then runs with no buffer (a bounded in-memory hand-off). Writes REPORT/index.html, \
-                REPORT/chart.svg and REPORT/report.json.
+                rate again (or follow --profile FILE, rows of: seconds since the start, records/s); consumers doing \
+                --cost-us of simulated work per record drain the backlog. The same scenario then runs with no buffer \
+                (a bounded in-memory hand-off). The report gives what the burst cost (disk bytes per record, backlog \
+                growth, peak backlog, drain time) and, with --disk-budget and --drain-objective, the largest bursts \
+                that fit both. --find-limit first searches the highest rate the producer sustains within --append-p99. \
+                --compare A.json B.json puts earlier runs side by side. Writes REPORT/index.html, REPORT/chart.svg, \
+                REPORT/capacity.svg and REPORT/report.json.
                 """)
         @OptionGroup var store: StoreChoice
-        @Option(name: .customLong("base-rate"), help: "Records/s outside the burst.") var baseRate = 10_000.0
-        @Option(name: .customLong("burst-multiple"), help: "The burst rate as a multiple of the base rate.") var burstMultiple = 10.0
-        @Option(help: "step, spike or sine.") var shape = "step"
-        @Option(help: "Seconds at the base rate before the burst.") var warmup = 4.0
-        @Option(help: "Seconds of burst.") var burst = 8.0
-        @Option(help: "Seconds at the base rate after the burst.") var cooldown = 6.0
+        @Option(name: .customLong("base-rate"), help: "Records/s outside the burst (default 10000).") var baseRate: Double?
+        @Option(name: .customLong("burst-multiple"), help: "The burst rate as a multiple of the base rate (default 10).")
+        var burstMultiple: Double?
+        @Option(help: "step, spike or sine (default step).") var shape: String?
+        @Option(help: "Seconds at the base rate before the burst (default 4).") var warmup: Double?
+        @Option(help: "Seconds of burst (default 8).") var burst: Double?
+        @Option(help: "Seconds at the base rate after the burst (default 6).") var cooldown: Double?
+        @Option(
+            help: ArgumentHelp(
+                "A rate profile to replay instead: CSV rows of seconds since the start (or Unix seconds) and records/s.",
+                valueName: "file")) var profile: String?
         @Option(name: .customLong("record-bytes"), help: "Value size.") var recordBytes = 200
         @Option(help: "Distinct keys.") var keys = 10_000
         @Option(help: "Partitions.") var partitions = 4
@@ -49,37 +58,89 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .customLong("cost-us"), help: "Simulated work per record, in microseconds.") var costMicroseconds = 66.0
         @Option(help: "group (consumer groups) or queue (work queues).") var model = "group"
         @Option(help: "Consumer groups (each sees every record).") var groups = 1
+        @Flag(name: .customLong("find-limit"), help: "First search the highest ingress rate the producer sustains.") var findLimit = false
+        @Option(name: .customLong("append-p99"), help: "The limit search's objective: append latency p99, in ms.") var appendP99 = 10.0
+        @Option(name: .customLong("max-late-percent"), help: "The limit search's tolerance: records late by more than the objective, in %.")
+        var maxLatePercent = 1.0
+        @Option(name: .customLong("trial-seconds"), help: "Seconds per limit-search trial.") var trialSeconds = 3.0
+        @Option(name: .customLong("start-rate"), help: "The limit search's first rate (default: the base rate).") var startRate: Double?
+        @Option(help: "Hold appends to this many records/s, as a slower machine would (applies to every run).") var throttle: Double?
+        @Option(name: .customLong("disk-budget"), help: "Disk space the backlog may use, e.g. 500MB or 2GiB.") var diskBudget: String?
+        @Option(name: .customLong("drain-objective"), help: "Seconds within which the backlog must drain after a burst.")
+        var drainObjective: Double?
+        @Option(help: "A name for this run in comparisons.") var label: String?
+        @Option(
+            parsing: .upToNextOption, help: ArgumentHelp("Compare earlier runs' report.json files instead of running.", valueName: "report")
+        )
+        var compare: [String] = []
         @Option(help: "Report folder.") var report = "reservoir-report"
         @Flag(name: .customLong("skip-baseline"), help: "Run only through Reservoir.") var skipBaseline = false
         @Flag(help: "Print the report as JSON on stdout.") var json = false
 
         func validate() throws {
-            guard PeakScenario.Shape(rawValue: shape) != nil else { throw ValidationError("--shape must be step, spike or sine") }
+            if !compare.isEmpty {
+                guard compare.count >= 2 else { throw ValidationError("--compare needs at least two report.json files") }
+                guard !findLimit, profile == nil else { throw ValidationError("--compare reads earlier reports; it runs nothing") }
+                return
+            }
+            if let shape {
+                guard PeakScenario.Shape(rawValue: shape) != nil else { throw ValidationError("--shape must be step, spike or sine") }
+            }
             guard PeakScenario.Model(rawValue: model) != nil else { throw ValidationError("--model must be group or queue") }
             guard acks == "buffered" || acks == "durable" else { throw ValidationError("--acks must be buffered or durable") }
             guard CompressionCodec(name: compression) != nil else {
                 throw ValidationError("--compression must be none, gzip, snappy, lz4 or zstd")
             }
-            guard baseRate > 0, burstMultiple >= 1, burst > 0, warmup >= 0, cooldown >= 0, costMicroseconds > 0 else {
+            if profile != nil {
+                guard baseRate == nil, burstMultiple == nil, shape == nil, warmup == nil, burst == nil, cooldown == nil else {
+                    throw ValidationError("--profile replaces --base-rate, --burst-multiple, --shape, --warmup, --burst and --cooldown")
+                }
+            }
+            let scenario = self.scenario
+            guard scenario.baseRate > 0, scenario.burstMultiple >= 1, scenario.burstSeconds > 0, scenario.warmupSeconds >= 0,
+                scenario.cooldownSeconds >= 0, costMicroseconds > 0
+            else {
                 throw ValidationError("rates, durations and cost must be positive")
             }
-            guard baseRate * burstMultiple <= 100_000_000, warmup + burst + cooldown <= 3600, costMicroseconds <= 1_000_000 else {
+            guard scenario.burstRate <= 100_000_000, scenario.productionSeconds <= 3600, costMicroseconds <= 1_000_000 else {
                 throw ValidationError(
                     "the burst rate may be at most 100 M records/s, the schedule at most an hour, the cost at most 1 s per record")
             }
             guard recordBytes >= 16, keys > 0, partitions > 0, consumers > 0, groups > 0 else {
                 throw ValidationError("--record-bytes must be at least 16; counts must be positive")
             }
+            guard appendP99 > 0, appendP99 <= 60_000 else { throw ValidationError("--append-p99 must be between 0 and 60000 ms") }
+            guard maxLatePercent >= 0, maxLatePercent <= 100 else { throw ValidationError("--max-late-percent must be between 0 and 100") }
+            guard trialSeconds >= 0.2, trialSeconds <= 600 else { throw ValidationError("--trial-seconds must be between 0.2 and 600") }
+            if let startRate {
+                guard startRate >= 100, startRate <= 100_000_000 else {
+                    throw ValidationError("--start-rate must be between 100 and 100 M records/s")
+                }
+            }
+            if let throttle {
+                guard throttle > 0, throttle <= 100_000_000 else { throw ValidationError("--throttle must be a positive rate") }
+            }
+            if let diskBudget {
+                guard let bytes = parseSize(diskBudget), bytes > 0 else {
+                    throw ValidationError("--disk-budget must be a size such as 500MB, 2GiB or 1000000 (bytes), not \(diskBudget)")
+                }
+            }
+            if let drainObjective {
+                guard drainObjective > 0, drainObjective <= 86_400 * 7 else {
+                    throw ValidationError("--drain-objective must be between 0 and a week, in seconds")
+                }
+            }
         }
 
-        func run() throws {
+        /// The scenario from the options (without the profile, read in `run`).
+        var scenario: PeakScenario {
             var scenario = PeakScenario()
-            scenario.baseRate = baseRate
-            scenario.burstMultiple = burstMultiple
-            scenario.shape = PeakScenario.Shape(rawValue: shape) ?? .step
-            scenario.warmupSeconds = warmup
-            scenario.burstSeconds = burst
-            scenario.cooldownSeconds = cooldown
+            scenario.baseRate = baseRate ?? 10_000
+            scenario.burstMultiple = burstMultiple ?? 10
+            scenario.shape = shape.flatMap(PeakScenario.Shape.init(rawValue:)) ?? .step
+            scenario.warmupSeconds = warmup ?? 4
+            scenario.burstSeconds = burst ?? 8
+            scenario.cooldownSeconds = cooldown ?? 6
             scenario.recordBytes = recordBytes
             scenario.keys = keys
             scenario.partitions = partitions
@@ -89,21 +150,54 @@ struct BenchCommand: ParsableCommand {
             scenario.costMicroseconds = costMicroseconds
             scenario.model = PeakScenario.Model(rawValue: model) ?? .group
             scenario.groups = groups
+            return scenario
+        }
+
+        func run() throws {
+            if !compare.isEmpty {
+                let comparison = try PeakComparison(paths: compare)
+                print(comparison.table)
+                return
+            }
+            var scenario = self.scenario
+            if let profile { scenario.profile = try RateProfile(path: profile) }
             let path = store.directory("peak")
             defer { store.finish(path) }
             try? FileManager.default.removeItem(atPath: path)
             let interactive = isatty(STDERR_FILENO) == 1 && !json
+            let config = PeakBenchmark.topicConfig(scenario)
+            var result = PeakReport(
+                scenario: scenario, runs: [], label: label, command: commandLineText(), machine: MachineInfo.current(storeDirectory: path),
+                settings: [
+                    "partitions": "\(config.partitions)", "compression": "\(config.compression)", "segmentBytes": "\(config.segmentBytes)",
+                    "flush": "\(config.flushPolicy)", "acks": acks, "recordBytes": "\(recordBytes)", "keys": "\(keys)",
+                    "throttle": throttle.map { grouped($0) + "/s" } ?? "none",
+                ])
+            if findLimit {
+                FileHandle.standardError.write(Data("limit search: \(appendP99) ms append p99, at most \(maxLatePercent)% late\n".utf8))
+                let search = WriteCapacitySearch(
+                    scenario: scenario, directory: path, appendP99Milliseconds: appendP99, maxLateShare: maxLatePercent / 100,
+                    trialSeconds: trialSeconds, throttle: throttle, startRate: startRate ?? scenario.baseRate, progress: interactive)
+                result.limit = try search.run()
+            }
             FileHandle.standardError.write(Data("peak scenario: \(scenario.summary)\n".utf8))
-            let benchmark = PeakBenchmark(scenario: scenario, directory: path, progress: interactive)
-            var runs = [try benchmark.runBuffered()]
+            var benchmark = PeakBenchmark(scenario: scenario, directory: path, progress: interactive)
+            benchmark.throttle = throttle
+            benchmark.lateAfterMilliseconds = appendP99
+            let (buffered, diskBytes) = try benchmark.runBuffered()
+            var runs = [buffered]
             if !skipBaseline { runs.append(try benchmark.runBaseline()) }
-            let result = PeakReport(scenario: scenario, runs: runs)
+            result.runs = runs
+            result.cost = BurstCost(
+                run: buffered, scenario: scenario, diskBytes: diskBytes, writeCapacity: result.limit?.recordsPerSecond,
+                diskBudgetBytes: diskBudget.flatMap(parseSize), drainObjectiveSeconds: drainObjective)
+            result.latencyExplanation = LatencyExplanation.sentences(scenario: scenario, runs: runs)
             try result.write(to: report)
             if json {
-                print(result.json())
+                print(try result.json())
             } else {
-                print(result.table)
-                print("\nreport: \(report)/index.html (chart: \(report)/chart.svg)")
+                print(result.text)
+                print("\nreport: \(report)/index.html (charts: \(report)/chart.svg, \(report)/capacity.svg)")
             }
             guard runs.allSatisfy(\.checksumsMatch) else {
                 throw CLIFailure("records were lost or delivered twice: produced \(runs.map(\.produced)), consumed \(runs.map(\.consumed))")

@@ -9,6 +9,11 @@ final class LatencyRecorder: Sendable {
         histogram.withLock { _ = $0.record(max(1, nanoseconds)) }
     }
 
+    /// Adds the values another histogram recorded.
+    func merge(_ other: Histogram<UInt64>) {
+        histogram.withLock { $0.add(other) }
+    }
+
     /// p50, p90, p99, p99.9 and max, in milliseconds.
     var percentiles: Percentiles {
         histogram.withLock { histogram in

@@ -8,6 +8,10 @@ struct PeakBenchmark {
     let scenario: PeakScenario
     let directory: String
     let progress: Bool
+    /// Appends held to this many records/s (as on a slower machine), or nil.
+    var throttle: Double?
+    /// A record is late when its append completes more than this after its time.
+    var lateAfterMilliseconds: Double = 10
 
     static let topic = "peak"
 
@@ -22,48 +26,23 @@ struct PeakBenchmark {
     }
 
     /// Through a Reservoir topic: the producer appends on its schedule, consumers drain it.
-    func runBuffered() throws -> PeakRun.Result {
+    /// Returns the run and the bytes of the topic's log at its end.
+    func runBuffered() throws -> (PeakRun.Result, diskBytes: Int) {
         let store = try Reservoir.open(at: directory, options: Reservoir.Options(logger: quietLogger()))
         defer { store.closeOrExit() }
-        let codec = CompressionCodec.allCases.first { $0.description == scenario.compression } ?? .none
-        try store.createTopic(
-            Self.topic,
-            config: TopicConfig(
-                partitions: scenario.partitions, compression: codec,
-                segmentBytes: 64 << 20, flushPolicy: .everyMilliseconds(100)))
-        let run = PeakRun(kind: .buffered, scenario: scenario)
+        try store.createTopic(Self.topic, config: Self.topicConfig(scenario))
+        let run = PeakRun(kind: .buffered, scenario: scenario, lateAfterMilliseconds: lateAfterMilliseconds)
         let consumers = try startConsumers(store, run: run)
 
         let producerFailure = Mutex<(any Error)?>(nil)
         let produced = DispatchSemaphore(value: 0)
         let endOfProduction = Mutex<Double>(0)
         let acks: Acks = scenario.durable ? .durable : .buffered
+        let throttle = self.throttle
         Thread.detachNewThread {
             do {
-                let builders = try (0..<scenario.partitions).map { _ in try store.makeBatchBuilder(for: Self.topic) }
-                var value = [UInt8](repeating: UInt8(ascii: "x"), count: Swift.max(16, scenario.recordBytes))
-                let keys = (0..<scenario.keys).map { Array("key-\($0)".utf8) }
-                let partitionOfKey = keys.map { Partitioner.partition(forKey: $0, partitions: scenario.partitions) }
-                try run.produce(batchLimit: 2000) { batch in
-                    var order: [(partition: Int, index: Int)] = []
-                    order.reserveCapacity(batch.count)
-                    for record in batch {
-                        let partition = partitionOfKey[record.key]
-                        // The append time and the key index lead the value; the consumers read them back.
-                        withUnsafeBytes(of: record.time) { value.replaceSubrange(0..<8, with: $0) }
-                        withUnsafeBytes(of: UInt64(record.key)) { value.replaceSubrange(8..<16, with: $0) }
-                        try builders[partition].append(key: keys[record.key], value: value)
-                        order.append((partition, builders[partition].count - 1))
-                    }
-                    var firstOffsets = [Int64](repeating: 0, count: scenario.partitions)
-                    for partition in 0..<scenario.partitions where !builders[partition].isEmpty {
-                        firstOffsets[partition] = try store.append(
-                            to: Self.topic, batch: builders[partition], partition: partition, acks: acks
-                        ).offsets.lowerBound
-                    }
-                    // Positions: partition and offset folded into one number.
-                    return order.map { Int64($0.partition) << 48 | (firstOffsets[$0.partition] + Int64($0.index)) }
-                }
+                let send = try Self.sender(store: store, topic: Self.topic, scenario: scenario, acks: acks, throttle: throttle)
+                try run.produce(batchLimit: 2000, send: send)
             } catch {
                 producerFailure.withLock { $0 = error }
             }
@@ -93,9 +72,49 @@ struct PeakBenchmark {
         if let failure = producerFailure.withLock({ $0 }) { throw failure }
         for consumer in consumers { consumer.cancel() }
         if progress { FileHandle.standardError.write(Data("\n".utf8)) }
-        return run.result(
+        let result = run.result(
             samples: samples, productionEnded: endOfProduction.withLock { $0 },
             partitionEnds: logs.map { $0.endOffset })
+        return (result, logs.reduce(0) { $0 + $1.sizeInBytes })
+    }
+
+    /// The benchmark topic's settings: the scenario's partitions and codec, 64 MiB segments,
+    /// flushed every 100 ms (durable acknowledgements fsync at once).
+    static func topicConfig(_ scenario: PeakScenario) -> TopicConfig {
+        let codec = CompressionCodec.allCases.first { $0.description == scenario.compression } ?? .none
+        return TopicConfig(
+            partitions: scenario.partitions, compression: codec, segmentBytes: 64 << 20, flushPolicy: .everyMilliseconds(100))
+    }
+
+    /// The producer's append: one batch builder per partition, records placed by key; the append
+    /// time and key index lead each value, for the consumers to read back. Returns each record's
+    /// position (partition and offset folded into one number). Made and used on one thread.
+    static func sender(store: Reservoir, topic: String, scenario: PeakScenario, acks: Acks, throttle: Double?) throws
+        -> ([(key: Int, time: UInt64)]) throws -> [Int64]
+    {
+        let builders = try (0..<scenario.partitions).map { _ in try store.makeBatchBuilder(for: topic) }
+        var value = [UInt8](repeating: UInt8(ascii: "x"), count: Swift.max(16, scenario.recordBytes))
+        let keys = (0..<scenario.keys).map { Array("key-\($0)".utf8) }
+        let partitionOfKey = keys.map { Partitioner.partition(forKey: $0, partitions: scenario.partitions) }
+        let throttler = throttle.map { AppendThrottle(recordsPerSecond: $0) }
+        var order: [(partition: Int, index: Int)] = []
+        var firstOffsets = [Int64](repeating: 0, count: scenario.partitions)
+        return { batch in
+            order.removeAll(keepingCapacity: true)
+            for record in batch {
+                let partition = partitionOfKey[record.key]
+                withUnsafeBytes(of: record.time) { value.replaceSubrange(0..<8, with: $0) }
+                withUnsafeBytes(of: UInt64(record.key)) { value.replaceSubrange(8..<16, with: $0) }
+                try builders[partition].append(key: keys[record.key], value: value)
+                order.append((partition, builders[partition].count - 1))
+            }
+            for partition in 0..<scenario.partitions where !builders[partition].isEmpty {
+                firstOffsets[partition] = try store.append(to: topic, batch: builders[partition], partition: partition, acks: acks)
+                    .offsets.lowerBound
+            }
+            throttler?.appended(batch.count)
+            return order.map { Int64($0.partition) << 48 | (firstOffsets[$0.partition] + Int64($0.index)) }
+        }
     }
 
     /// Consumers: a group's members iterating records, or work-queue consumers acking batches.
@@ -144,7 +163,7 @@ struct PeakBenchmark {
 
     /// The same schedule and consumers with no buffer: a bounded hand-off of 1000 records per group.
     func runBaseline() throws -> PeakRun.Result {
-        let run = PeakRun(kind: .baseline, scenario: scenario)
+        let run = PeakRun(kind: .baseline, scenario: scenario, lateAfterMilliseconds: lateAfterMilliseconds)
         let handOffs = (0..<scenario.groups).map { _ in HandOff(capacity: 1000) }
         let finished = DispatchSemaphore(value: 0)
         for (group, handOff) in handOffs.enumerated() {

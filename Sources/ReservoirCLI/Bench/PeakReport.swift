@@ -1,23 +1,47 @@
 import Foundation
 
-/// The report of a peak run: a self-contained HTML page with the chart (inline SVG), the same
-/// chart as `chart.svg`, and every figure as `report.json`.
+/// The report of a peak run: a self-contained HTML page with the charts (inline SVG), the same
+/// charts as `chart.svg` and `capacity.svg`, and every figure as `report.json`. It says how to
+/// repeat the run (the command, the machine, the store settings), what a burst cost, what the
+/// limit search found, and why end-to-end latency differs with and without the buffer.
 struct PeakReport: Codable {
     var scenario: PeakScenario
     var runs: [PeakRun.Result]
+    /// A name for the run in comparisons (`--label`).
+    var label: String?
+    /// The command that made it.
+    var command: String?
+    var machine: MachineInfo?
+    /// The benchmark topic's settings and the acknowledgement mode.
+    var settings: [String: String]?
+    /// `--find-limit`'s result.
+    var limit: WriteCapacitySearch.Result?
+    /// What the burst cost, from the buffered run.
+    var cost: BurstCost?
+    /// Why end-to-end latency came out as it did, in sentences.
+    var latencyExplanation: [String]?
 
     func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let svg = chart()
-        try Data(svg.utf8).write(to: URL(fileURLWithPath: directory + "/chart.svg"))
-        try Data(html(svg: svg).utf8).write(to: URL(fileURLWithPath: directory + "/index.html"))
-        try Data(json().utf8).write(to: URL(fileURLWithPath: directory + "/report.json"))
+        let svg = runs.isEmpty ? "" : chart()
+        if !runs.isEmpty { try Data(svg.utf8).write(to: URL(fileURLWithPath: directory + "/chart.svg")) }
+        let capacity = capacityChart()
+        if let capacity { try Data(capacity.utf8).write(to: URL(fileURLWithPath: directory + "/capacity.svg")) }
+        try Data(html(svg: svg, capacity: capacity).utf8).write(to: URL(fileURLWithPath: directory + "/index.html"))
+        try Data(try json().utf8).write(to: URL(fileURLWithPath: directory + "/report.json"))
     }
 
-    func json() -> String {
+    /// The capacity chart, when the buffered run's costs are known.
+    func capacityChart() -> String? {
+        guard let cost else { return nil }
+        let measured = cost.burstStart.flatMap { start in cost.burstEnd.map { (seconds: $0 - start, rate: cost.burstIngress) } }
+        return CapacityChart(cost: cost, measured: measured).svg()
+    }
+
+    func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     // MARK: Summary table
@@ -27,25 +51,41 @@ struct PeakReport: Codable {
         func row(_ name: String, _ value: (PeakRun.Result) -> String) {
             lines.append("| \(name) | " + runs.map(value).joined(separator: " | ") + " |")
         }
-        row("records produced") { "\($0.produced)" }
-        row("records consumed (per group)") { $0.consumed.map(String.init).joined(separator: ", ") }
+        row("records produced") { grouped($0.produced) }
+        row("records consumed (per group)") { $0.consumed.map(grouped).joined(separator: ", ") }
         row("every record exactly once") { $0.checksumsMatch ? "yes" : "NO" }
-        row("peak ingress") { format($0.samples.map(\.ingress).max() ?? 0) + "/s" }
-        row("peak egress") { format($0.samples.compactMap { $0.egress.max() }.max() ?? 0) + "/s" }
-        row("max backlog") { format(Double($0.maxBacklog)) + " records" }
-        row("producer behind schedule, at most") { format(Double($0.maxBehind)) + " records" }
+        row("peak ingress (100 ms samples)") { grouped($0.samples.map(\.ingress).max() ?? 0) + "/s" }
+        row("peak egress (100 ms samples)") { grouped($0.samples.compactMap { $0.egress.max() }.max() ?? 0) + "/s" }
+        row("consumers' drain rate while busy") { run in
+            let rate = Self.drainRate(run, scenario: scenario)
+            return rate > 0 ? grouped(rate) + "/s" : "never busy"
+        }
+        row("max backlog") { grouped($0.maxBacklog) + " records" }
+        row("producer behind schedule, at most") { grouped($0.maxBehind) + " records" }
         row("producer append latency p50 / p99 / max") {
             String(format: "%.2f / %.2f / %.1f ms", $0.append.p50, $0.append.p99, $0.append.max)
         }
-        row("end-to-end latency p50") { String(format: "%.1f ms", $0.endToEnd.p50) }
-        row("p90 / p99 / p99.9") { String(format: "%.0f / %.0f / %.0f ms", $0.endToEnd.p90, $0.endToEnd.p99, $0.endToEnd.p999) }
-        row("max") { String(format: "%.0f ms", $0.endToEnd.max) }
+        row("wait before the append completed p50 / p99") {
+            "\(grouped($0.upstreamWait.p50, decimals: 1)) / \(grouped($0.upstreamWait.p99, decimals: 1)) ms"
+        }
+        row("end-to-end latency p50") { grouped($0.endToEnd.p50, decimals: 1) + " ms" }
+        row("p90 / p99 / p99.9") {
+            "\(grouped($0.endToEnd.p90)) / \(grouped($0.endToEnd.p99)) / \(grouped($0.endToEnd.p999)) ms"
+        }
+        row("max") { grouped($0.endToEnd.max) + " ms" }
         row("producer done (schedule: \(String(format: "%.0f", scenario.productionSeconds)) s)") {
             String(format: "at %.1f s", $0.productionEndedAt)
         }
         row("backlog cleared") { String(format: "at %.1f s", $0.backlogClearedAt) }
         row("run time") { String(format: "%.1f s", $0.seconds) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The slowest group's mean consumption rate while a backlog kept the consumers busy.
+    static func drainRate(_ run: PeakRun.Result, scenario: PeakScenario) -> Double {
+        let threshold = Swift.max(1000, scenario.consumers * scenario.consumerBatch * 4)
+        let busy = run.samples.filter { $0.backlog > threshold }
+        return busy.isEmpty ? 0 : busy.map { $0.egress.min() ?? 0 }.reduce(0, +) / Double(busy.count)
     }
 
     private func title(_ run: PeakRun.Result) -> String {
@@ -73,7 +113,7 @@ struct PeakReport: Codable {
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(width / 2)" y="26" text-anchor="middle" font-size="18" font-weight="bold">Absorbing a traffic peak: Reservoir against a direct hand-off</text>
-            <text x="\(width / 2)" y="48" text-anchor="middle" font-size="12" fill="#444">\(escape(scenario.summary))</text>
+            <text x="\(width / 2)" y="48" text-anchor="middle" font-size="12" fill="#444">\(escapeXML(scenario.summary))</text>
             <text x="\(width / 2)" y="64" text-anchor="middle" font-size="11" fill="#666">sampled every 100 ms; rates drawn as 0.6 s moving averages</text>
 
             """
@@ -93,7 +133,7 @@ struct PeakReport: Codable {
         func yRate(_ r: Double) -> Double { plotTop + height - Swift.min(r, maxRate) / maxRate * height }
         func yBacklog(_ b: Double) -> Double { plotTop + height - Swift.min(b, maxBacklog) / maxBacklog * height }
         var out = "<g>\n"
-        out += "<text x=\"\(x0)\" y=\"\(y0 + 14)\" font-size=\"14\" font-weight=\"bold\">\(escape(caption(run)))</text>\n"
+        out += "<text x=\"\(x0)\" y=\"\(y0 + 14)\" font-size=\"14\" font-weight=\"bold\">\(escapeXML(caption(run)))</text>\n"
         // Legend.
         let legend: [(String, String, String)] = [
             ("#bbbbbb", "6,4", "target rate"), ("#1f77b4", "", "ingress (appended/s)"),
@@ -163,47 +203,167 @@ struct PeakReport: Codable {
         return stride(from: 0, through: maximum + step / 1000, by: step).map { $0 }
     }
 
-    private func niceStep(_ raw: Double) -> Double {
-        let magnitude = pow(10, floor(log10(Swift.max(raw, 1e-9))))
-        let fraction = raw / magnitude
-        return (fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10) * magnitude
-    }
-
-    private func niceCeiling(_ value: Double) -> Double {
-        let step = niceStep(value / 5)
-        return ceil(value / step) * step
-    }
-
-    private func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
-            of: ">", with: "&gt;")
-    }
-
     // MARK: HTML
 
-    func html(svg: String) -> String {
+    /// A markdown table as HTML rows.
+    static func htmlTable(_ markdown: String) -> String {
         var rows = ""
-        for line in table.split(separator: "\n").enumerated() where line.offset != 1 {
+        for line in markdown.split(separator: "\n").enumerated() where line.offset != 1 {
             let cells = line.element.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map {
                 $0.trimmingCharacters(in: .whitespaces)
             }
             let tag = line.offset == 0 ? "th" : "td"
-            rows += "<tr>" + cells.map { "<\(tag)>\(escape($0))</\(tag)>" }.joined() + "</tr>\n"
+            rows += "<tr>" + cells.map { "<\(tag)>\(escapeXML($0))</\(tag)>" }.joined() + "</tr>\n"
         }
-        return """
+        return "<table>\n\(rows)</table>\n"
+    }
+
+    func html(svg: String, capacity: String?) -> String {
+        var page = """
             <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><title>Reservoir peak benchmark</title>
-            <style>body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin-top:16px}
+            <html lang="en"><head><meta charset="utf-8"><title>Reservoir peak benchmark\(label.map { ": " + escapeXML($0) } ?? "")</title>
+            <style>body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
             th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}th:first-child,td:first-child{text-align:left}
-            p{max-width:960px}</style></head><body>
-            \(svg)
-            <p>The producer appends on the schedule shown by the dashed line. With Reservoir the producer keeps the burst rate while
-            the consumers drain at their capacity and the backlog waits on disk; with a direct hand-off (1000 records of room per
-            group) the producer is held to the consumers' speed and falls behind its schedule, which is its backlog.</p>
-            <table>
-            \(rows)</table>
-            </body></html>
+            p,dl{max-width:960px}code{background:#f4f4f4;padding:2px 4px}dt{font-weight:bold;margin-top:6px}</style></head><body>
+            <h1>Reservoir peak benchmark\(label.map { ": " + escapeXML($0) } ?? "")</h1>
+            <dl>
 
             """
+        if let command { page += "<dt>Command</dt><dd><code>\(escapeXML(command))</code></dd>\n" }
+        if let machine { page += "<dt>Machine</dt><dd>\(escapeXML(machine.summary))</dd>\n" }
+        page += "<dt>Scenario</dt><dd>\(escapeXML(scenario.summary))</dd>\n"
+        if let settings {
+            page +=
+                "<dt>Store settings</dt><dd>\(escapeXML(settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))</dd>\n"
+        }
+        page += "</dl>\n"
+        if !runs.isEmpty {
+            page += svg
+            page += """
+                <p>The producer appends on the schedule shown by the dashed line. With Reservoir the producer keeps the burst rate while
+                the consumers drain at their capacity and the backlog waits on disk; with a direct hand-off (1000 records of room per
+                group) the producer is held to the consumers' speed and falls behind its schedule, which is its backlog.</p>
+
+                """
+            page += "<h2>End-to-end latency</h2>\n"
+            for sentence in latencyExplanation ?? [] { page += "<p>\(escapeXML(sentence))</p>\n" }
+            page += Self.htmlTable(table)
+        }
+        if let cost {
+            page += "<h2>What the burst cost</h2>\n" + Self.htmlTable(costTable(cost))
+            page += "<p>\(escapeXML(costSummary(cost)))</p>\n"
+            page += Self.htmlTable(burstTable(cost))
+            if let capacity { page += capacity }
+        }
+        if let limit {
+            page += "<h2>Write capacity (limit search)</h2>\n<p>\(escapeXML(limit.explanation))</p>\n" + Self.htmlTable(trialTable(limit))
+        }
+        return page + "</body></html>\n"
+    }
+
+    // MARK: Capacity
+
+    func costTable(_ cost: BurstCost) -> String {
+        var lines = ["| what a burst costs | measured |", "|---|---|"]
+        lines.append("| disk bytes per record (after compression and batch overhead) | \(grouped(cost.diskBytesPerRecord, decimals: 1)) |")
+        lines.append(
+            cost.consumerCapacityMeasured
+                ? "| consumers' capacity (busy, slowest group) | \(grouped(cost.consumerCapacity))/s |"
+                : "| consumers' capacity | \(grouped(cost.consumerCapacity))/s from the simulated cost (never busy: no backlog built up) |")
+        if let start = cost.burstStart, let end = cost.burstEnd {
+            lines.append(
+                "| burst (schedule above capacity) | \(grouped(start, decimals: 1)) s to \(grouped(end, decimals: 1)) s, \(grouped(cost.burstIngress))/s appended |"
+            )
+        }
+        lines.append(
+            "| backlog growth per second of burst | \(grouped(cost.backlogGrowthPerSecond)) records (\(decimalBytes(cost.backlogGrowthPerSecond * cost.diskBytesPerRecord))) |"
+        )
+        lines.append("| peak backlog | \(grouped(cost.peakBacklogRecords)) records (\(decimalBytes(cost.peakBacklogBytes))) |")
+        lines.append(
+            "| drain time after the burst | \(grouped(cost.drainSeconds, decimals: 1)) s, at \(grouped(cost.netDrainRate))/s net |")
+        lines.append(
+            "| write capacity | \(grouped(cost.writeCapacity))/s\(cost.writeCapacityMeasuredBySearch ? " (limit search)" : " at least (highest ingress seen; --find-limit measures it)") |"
+        )
+        return lines.joined(separator: "\n")
+    }
+
+    func costSummary(_ cost: BurstCost) -> String {
+        var parts: [String] = []
+        if let budget = cost.diskBudgetBytes { parts.append("a disk budget of \(decimalBytes(budget))") }
+        if let objective = cost.drainObjectiveSeconds { parts.append("draining within \(grouped(objective)) s") }
+        guard let records = cost.maxBacklogRecords else {
+            return "Give --disk-budget and --drain-objective to see the largest burst that fits both."
+        }
+        var text =
+            "With \(parts.joined(separator: " and ")), a burst may leave at most \(grouped(records)) records (\(decimalBytes(records * cost.diskBytesPerRecord))) in the backlog: "
+            + "above the consumers' \(grouped(cost.consumerCapacity))/s, rate × duration may not exceed that."
+        if let fits = cost.measuredBurstFits {
+            text += fits ? " The measured burst fit." : " The measured burst did not fit."
+        }
+        return text
+    }
+
+    func burstTable(_ cost: BurstCost) -> String {
+        var lines = ["| burst lasting | largest rate that fits | backlog left | on disk |", "|---|---|---|---|"]
+        for burst in cost.largestBursts {
+            let duration = burst.seconds >= 60 ? "\(grouped(burst.seconds / 60)) min" : "\(grouped(burst.seconds)) s"
+            let rate = burst.recordsPerSecond.map { grouped($0) + "/s" } ?? "unbounded (no limit given or measured)"
+            lines.append(
+                "| \(duration) | \(rate) | \(burst.backlogRecords.map { grouped($0) } ?? "–") | \(burst.backlogBytes.map(decimalBytes) ?? "–") |"
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func trialTable(_ limit: WriteCapacitySearch.Result) -> String {
+        var lines = [
+            "| rate asked | achieved | append p50 / p99 | late | producer thread busy | disk written | result |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for trial in limit.trials {
+            lines.append(
+                "| \(grouped(trial.rate))/s | \(grouped(trial.achieved))/s | \(String(format: "%.2f / %.2f ms", trial.append.p50, trial.append.p99)) | "
+                    + "\(String(format: "%.2f%%", trial.lateShare * 100)) | \(String(format: "%.0f%%", trial.usage.threadCPUShare * 100)) | "
+                    + "\(trial.usage.writtenBytesPerSecond.map { decimalBytes($0) + "/s" } ?? "–") | \(trial.passed ? "kept up" : "fell behind (\(trial.limitedBy ?? ""))") |"
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The text report: the run table, the latency explanation, the costs and the limit.
+    var text: String {
+        var out: [String] = []
+        if let label { out.append("run: \(label)") }
+        if let command { out.append("command: \(command)") }
+        if let machine { out.append("machine: \(machine.summary)") }
+        if let settings {
+            out.append("store: " + settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        }
+        if !runs.isEmpty {
+            out.append("")
+            out.append(table)
+            if let explanation = latencyExplanation, !explanation.isEmpty {
+                out.append("")
+                out.append(contentsOf: explanation)
+            }
+        }
+        if let cost {
+            out.append("")
+            out.append(costTable(cost))
+            out.append("")
+            out.append(costSummary(cost))
+            out.append("")
+            out.append(burstTable(cost))
+        }
+        if let limit {
+            out.append("")
+            out.append(trialTable(limit))
+            out.append("")
+            out.append(
+                "write capacity: \(grouped(limit.recordsPerSecond)) records/s, \(grouped(limit.megabytesPerSecond, decimals: 1)) MB/s; stopped by: \(limit.limitedBy)"
+            )
+            out.append(limit.explanation)
+        }
+        return out.joined(separator: "\n")
     }
 }

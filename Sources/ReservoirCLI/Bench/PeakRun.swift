@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Histogram
 import Reservoir
 import Synchronization
 
@@ -42,6 +43,11 @@ final class PeakRun: Sendable {
         var backlogClearedAt: Double
         var seconds: Double
         var partitionEnds: [Int64]
+        /// How long records waited before their append completed, from the moment the schedule
+        /// wanted them (the producer's own lateness plus the append).
+        var upstreamWait: Percentiles
+        /// Records whose append completed more than the latency objective after their time.
+        var lateRecords: Int
     }
 
     let kind: Kind
@@ -55,10 +61,15 @@ final class PeakRun: Sendable {
     private let appendLatency = LatencyRecorder()
     private let producing = Atomic<Bool>(true)
     private let start = monotonicNow()
+    private let upstream = LatencyRecorder()
+    private let late = Atomic<Int>(0)
+    /// A record is late when its append completes more than this after its scheduled time.
+    let lateAfterNanoseconds: UInt64
 
-    init(kind: Kind, scenario: PeakScenario) {
+    init(kind: Kind, scenario: PeakScenario, lateAfterMilliseconds: Double = 10) {
         self.kind = kind
         self.scenario = scenario
+        lateAfterNanoseconds = UInt64(max(0, lateAfterMilliseconds) * 1e6)
         consumed = (0..<scenario.groups).map { _ in SharedCount() }
         consumedChecksum = (0..<scenario.groups).map { _ in SharedCount() }
     }
@@ -76,19 +87,26 @@ final class PeakRun: Sendable {
 
     /// Appends on the schedule from this (dedicated) thread; `send` writes one batch of
     /// (key index, append time) and returns the position of each record.
-    func produce(batchLimit: Int, send: ([(key: Int, time: UInt64)]) throws -> [Int64]) throws {
+    /// Stops at `deadline` seconds even if records are still due (a trial far beyond capacity).
+    func produce(batchLimit: Int, deadline: Double = .infinity, send: ([(key: Int, time: UInt64)]) throws -> [Int64]) throws {
         let table = PeakScenario.cumulative(scenario)
         var sent = 0
         var scheduledStep = 0
         var batch: [(key: Int, time: UInt64)] = []
         batch.reserveCapacity(batchLimit)
+        var waits = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        var lateCount = 0
+        defer {
+            upstream.merge(waits)
+            late.store(lateCount, ordering: .relaxed)
+        }
         while true {
             let t = elapsed
             let step = Swift.min(table.count - 1, Int(t * 1000))
             let due = Int(table[step]) - sent
             behind.store(Swift.max(0, due), ordering: .relaxed)
             if due > maxBehindSeen.load(ordering: .relaxed) { maxBehindSeen.store(due, ordering: .relaxed) }
-            if t >= scenario.productionSeconds && due <= 0 { break }
+            if t >= scenario.productionSeconds && due <= 0 || t >= deadline { break }
             if due <= 0 {
                 usleep(500)
                 continue
@@ -102,7 +120,18 @@ final class PeakRun: Sendable {
             }
             let began = monotonicNow()
             let positions = try send(batch)
-            appendLatency.record(nanoseconds: monotonicNow() - began)
+            let done = monotonicNow()
+            appendLatency.record(nanoseconds: done - began)
+            // Records due in the same millisecond share a scheduled time: one histogram entry each run.
+            var runStart = 0
+            while runStart < batch.count {
+                var runEnd = runStart + 1
+                while runEnd < batch.count && batch[runEnd].time == batch[runStart].time { runEnd += 1 }
+                let wait = done &- batch[runStart].time
+                _ = waits.record(Swift.max(1, wait), count: UInt64(runEnd - runStart))
+                if wait > lateAfterNanoseconds { lateCount += runEnd - runStart }
+                runStart = runEnd
+            }
             var checksum = 0
             for (record, position) in zip(batch, positions) { checksum &+= Self.mix(key: record.key, position: position) }
             producedChecksum.wrappingAdd(checksum, ordering: .relaxed)
@@ -176,7 +205,7 @@ final class PeakRun: Sendable {
             endToEnd: endToEnd.percentiles, append: appendLatency.percentiles, maxBacklog: samples.map(\.backlog).max() ?? 0,
             maxBehind: maxBehindSeen.load(ordering: .relaxed), productionEndedAt: productionEnded, backlogClearedAt: drainedAt,
             seconds: elapsed,
-            partitionEnds: partitionEnds)
+            partitionEnds: partitionEnds, upstreamWait: upstream.percentiles, lateRecords: late.load(ordering: .relaxed))
     }
 
     /// The most the producer fell behind, tracked while it ran.

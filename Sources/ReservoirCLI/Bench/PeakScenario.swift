@@ -41,14 +41,23 @@ struct PeakScenario: Sendable, Codable {
     /// Give up draining after this long past the end of production.
     var drainLimitSeconds: Double = 60
 
-    var burstRate: Double { baseRate * burstMultiple }
-    var productionSeconds: Double { warmupSeconds + burstSeconds + cooldownSeconds }
+    /// A rate profile of the user's own, replacing the base rate, burst and shape.
+    var profile: RateProfile?
+
+    /// The highest rate the schedule asks for.
+    var burstRate: Double { profile.map { $0.steps.map(\.rate).max() ?? 0 } ?? baseRate * burstMultiple }
+    var productionSeconds: Double { profile?.end ?? warmupSeconds + burstSeconds + cooldownSeconds }
+    /// Seconds of the schedule whose rate is above `rate` (the burst, for a given consumer capacity).
+    func secondsAbove(_ rate: Double) -> Double {
+        stride(from: 0.0005, to: productionSeconds, by: 0.001).reduce(0) { $0 + (self.rate(at: $1) > rate ? 0.001 : 0) }
+    }
     /// Records per second all consumers of one group can process.
     var capacity: Double { Double(consumers) * 1_000_000 / costMicroseconds }
 
     /// The target rate at `t` seconds after the start.
     func rate(at t: Double) -> Double {
         guard t >= 0, t < productionSeconds else { return 0 }
+        if let profile { return profile.rate(at: t) }
         let burstStart = warmupSeconds
         let burstEnd = warmupSeconds + burstSeconds
         guard t >= burstStart, t < burstEnd else { return baseRate }
@@ -73,8 +82,13 @@ struct PeakScenario: Sendable, Codable {
     }
 
     var summary: String {
-        "base \(Int(baseRate))/s, burst ×\(burstMultiple) (\(shape.rawValue), \(burstSeconds) s), \(recordBytes)-byte records, "
+        if profile != nil {
+            return "rate profile (\(Int(productionSeconds)) s, up to \(grouped(burstRate))/s), \(recordBytes)-byte records, "
+                + "\(partitions) partitions, \(consumers) consumer\(consumers == 1 ? "" : "s") × \(groups) \(model.rawValue)\(groups == 1 ? "" : "s") "
+                + "at \(costMicroseconds) µs/record (capacity \(grouped(capacity))/s)"
+        }
+        return "base \(grouped(baseRate))/s, burst ×\(burstMultiple) (\(shape.rawValue), \(burstSeconds) s), \(recordBytes)-byte records, "
             + "\(partitions) partitions, \(consumers) consumer\(consumers == 1 ? "" : "s") × \(groups) \(model.rawValue)\(groups == 1 ? "" : "s") "
-            + "at \(costMicroseconds) µs/record (capacity \(Int(capacity))/s)"
+            + "at \(costMicroseconds) µs/record (capacity \(grouped(capacity))/s)"
     }
 }

@@ -29,13 +29,17 @@ struct WorkQueueTests {
         let store = try store(dir)
         defer { try? store.close() }
         try produce(store, 0..<900)
-        let queue = try store.queue(group: "workers", topic: "jobs", options: QueueOptions(prefetch: 7))
+        // Locks that outlast any stall of a loaded machine: this test is about exclusivity, not expiry.
+        let queue = try store.queue(
+            group: "workers", topic: "jobs", options: QueueOptions(lockMilliseconds: patientSessionMilliseconds, prefetch: 7))
         let ledger = Ledger()
         try await withDeadline {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
-                        let queue = try store.queue(group: "workers", topic: "jobs", options: QueueOptions(prefetch: 7))
+                        let queue = try store.queue(
+                            group: "workers", topic: "jobs",
+                            options: QueueOptions(lockMilliseconds: patientSessionMilliseconds, prefetch: 7))
                         for try await delivery in queue {
                             let key = "\(delivery.record.partition)-\(delivery.record.offset)"
                             ledger.hold(key)

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Holds appends to a rate, as a slower disk or machine would: after each append, waits until
+/// the records appended so far fit the rate. At most `burstSeconds` of unused rate is saved
+/// up, so that an idle moment does not let a later burst through at full speed.
+final class AppendThrottle {
+    let recordsPerSecond: Double
+    private let burstSeconds = 0.005
+    /// When the records appended so far are due at the rate (monotonic nanoseconds).
+    private var due: UInt64 = 0
+
+    init(recordsPerSecond: Double) {
+        self.recordsPerSecond = recordsPerSecond
+    }
+
+    /// Counts `records` appended and waits for the rate to allow them.
+    func appended(_ records: Int) {
+        let now = monotonicNow()
+        let earliest = now &- UInt64(burstSeconds * 1e9)
+        if due < earliest { due = earliest }
+        due &+= UInt64(Double(records) / recordsPerSecond * 1e9)
+        if due > now { usleep(useconds_t((due - now) / 1000)) }
+    }
+}
