@@ -8,8 +8,10 @@ final class AppendThrottle {
     private let burstSeconds = 0.005
     /// When the records appended so far are due at the rate (monotonic nanoseconds).
     private var due: UInt64 = 0
+    /// Time spent waiting for the rate.
+    private(set) var heldNanoseconds: UInt64 = 0
 
-    init(recordsPerSecond: Double) {
+    init(_ recordsPerSecond: Double) {
         self.recordsPerSecond = recordsPerSecond
     }
 
@@ -19,6 +21,9 @@ final class AppendThrottle {
         let earliest = now &- UInt64(burstSeconds * 1e9)
         if due < earliest { due = earliest }
         due &+= UInt64(Double(records) / recordsPerSecond * 1e9)
-        if due > now { usleep(useconds_t((due - now) / 1000)) }
+        if due > now {
+            usleep(useconds_t((due - now) / 1000))
+            heldNanoseconds &+= monotonicNow() &- now
+        }
     }
 }

@@ -78,7 +78,7 @@ struct CapacityChart {
             out +=
                 "<circle cx=\"\(x(Swift.min(measured.seconds, maxSeconds)))\" cy=\"\(y(measured.rate))\" r=\"6\" fill=\"\(color)\" stroke=\"black\"/>"
             out +=
-                "<text x=\"\(x(Swift.min(measured.seconds, maxSeconds)) + 10)\" y=\"\(y(measured.rate) + 4)\" font-size=\"12\">measured: \(grouped(measured.rate))/s for \(grouped(measured.seconds, decimals: 1)) s\(cost.measuredBurstFits == nil ? "" : fits ? " (fits)" : " (does not fit)")</text>\n"
+                "<text x=\"\(x(Swift.min(measured.seconds, maxSeconds)) + 10)\" y=\"\(y(measured.rate) + 20)\" font-size=\"12\">measured: \(grouped(measured.rate))/s for \(grouped(measured.seconds, decimals: 1)) s\(cost.measuredBurstFits == nil ? "" : fits ? " (fits)" : " (does not fit)")</text>\n"
         }
         return out + "</svg>\n"
     }

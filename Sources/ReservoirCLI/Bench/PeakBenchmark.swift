@@ -41,7 +41,8 @@ struct PeakBenchmark {
         let throttle = self.throttle
         Thread.detachNewThread {
             do {
-                let send = try Self.sender(store: store, topic: Self.topic, scenario: scenario, acks: acks, throttle: throttle)
+                let send = try Self.sender(
+                    store: store, topic: Self.topic, scenario: scenario, acks: acks, throttle: throttle.map(AppendThrottle.init))
                 try run.produce(batchLimit: 2000, send: send)
             } catch {
                 producerFailure.withLock { $0 = error }
@@ -89,14 +90,13 @@ struct PeakBenchmark {
     /// The producer's append: one batch builder per partition, records placed by key; the append
     /// time and key index lead each value, for the consumers to read back. Returns each record's
     /// position (partition and offset folded into one number). Made and used on one thread.
-    static func sender(store: Reservoir, topic: String, scenario: PeakScenario, acks: Acks, throttle: Double?) throws
+    static func sender(store: Reservoir, topic: String, scenario: PeakScenario, acks: Acks, throttle throttler: AppendThrottle?) throws
         -> ([(key: Int, time: UInt64)]) throws -> [Int64]
     {
         let builders = try (0..<scenario.partitions).map { _ in try store.makeBatchBuilder(for: topic) }
         var value = [UInt8](repeating: UInt8(ascii: "x"), count: Swift.max(16, scenario.recordBytes))
         let keys = (0..<scenario.keys).map { Array("key-\($0)".utf8) }
         let partitionOfKey = keys.map { Partitioner.partition(forKey: $0, partitions: scenario.partitions) }
-        let throttler = throttle.map { AppendThrottle(recordsPerSecond: $0) }
         var order: [(partition: Int, index: Int)] = []
         var firstOffsets = [Int64](repeating: 0, count: scenario.partitions)
         return { batch in

@@ -294,9 +294,14 @@ struct PeakReport: Codable {
         guard let records = cost.maxBacklogRecords else {
             return "Give --disk-budget and --drain-objective to see the largest burst that fits both."
         }
+        var binding = ""
+        if let budget = cost.diskBudgetBytes, let objective = cost.drainObjectiveSeconds {
+            let byBudget = budget / Swift.max(cost.diskBytesPerRecord, 1e-9)
+            binding = byBudget <= objective * cost.netDrainRate ? " (the disk budget binds)" : " (the drain objective binds)"
+        }
         var text =
-            "With \(parts.joined(separator: " and ")), a burst may leave at most \(grouped(records)) records (\(decimalBytes(records * cost.diskBytesPerRecord))) in the backlog: "
-            + "above the consumers' \(grouped(cost.consumerCapacity))/s, rate × duration may not exceed that."
+            "With \(parts.joined(separator: " and ")), a burst may leave at most \(grouped(records)) records (\(decimalBytes(records * cost.diskBytesPerRecord))) in the backlog\(binding): "
+            + "(burst rate − the consumers' \(grouped(cost.consumerCapacity))/s) × duration may not exceed that."
         if let fits = cost.measuredBurstFits {
             text += fits ? " The measured burst fit." : " The measured burst did not fit."
         }
@@ -307,7 +312,10 @@ struct PeakReport: Codable {
         var lines = ["| burst lasting | largest rate that fits | backlog left | on disk |", "|---|---|---|---|"]
         for burst in cost.largestBursts {
             let duration = burst.seconds >= 60 ? "\(grouped(burst.seconds / 60)) min" : "\(grouped(burst.seconds)) s"
-            let rate = burst.recordsPerSecond.map { grouped($0) + "/s" } ?? "unbounded (no limit given or measured)"
+            var rate = burst.recordsPerSecond.map { grouped($0) + "/s" } ?? "unbounded (no limit given or measured)"
+            if let value = burst.recordsPerSecond, !cost.writeCapacityMeasuredBySearch, value > cost.writeCapacity {
+                rate += " (writes were not measured this fast: --find-limit)"
+            }
             lines.append(
                 "| \(duration) | \(rate) | \(burst.backlogRecords.map { grouped($0) } ?? "–") | \(burst.backlogBytes.map(decimalBytes) ?? "–") |"
             )
@@ -317,13 +325,18 @@ struct PeakReport: Codable {
 
     func trialTable(_ limit: WriteCapacitySearch.Result) -> String {
         var lines = [
-            "| rate asked | achieved | append p50 / p99 | late | producer thread busy | disk written | result |",
+            "| rate asked | achieved | append p50 / p99 | late | producer thread busy / waiting for a core / blocked | disk written | result |",
             "|---|---|---|---|---|---|---|",
         ]
         for trial in limit.trials {
             lines.append(
                 "| \(grouped(trial.rate))/s | \(grouped(trial.achieved))/s | \(String(format: "%.2f / %.2f ms", trial.append.p50, trial.append.p99)) | "
-                    + "\(String(format: "%.2f%%", trial.lateShare * 100)) | \(String(format: "%.0f%%", trial.usage.threadCPUShare * 100)) | "
+                    + "\(String(format: "%.2f%%", trial.lateShare * 100)) | "
+                    + String(
+                        format: "%.0f%% / %@ / %.0f%%", trial.usage.threadCPUShare * 100,
+                        trial.usage.threadRunQueueShare.map { String(format: "%.0f%%", $0 * 100) } ?? "–",
+                        trial.usage.threadBlockedShare * 100)
+                    + " | "
                     + "\(trial.usage.writtenBytesPerSecond.map { decimalBytes($0) + "/s" } ?? "–") | \(trial.passed ? "kept up" : "fell behind (\(trial.limitedBy ?? ""))") |"
             )
         }

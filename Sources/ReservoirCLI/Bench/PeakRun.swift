@@ -87,6 +87,10 @@ final class PeakRun: Sendable {
 
     /// Appends on the schedule from this (dedicated) thread; `send` writes one batch of
     /// (key index, append time) and returns the position of each record.
+    private let idle = Atomic<UInt64>(0)
+    /// Time the producer slept because it was ahead of its schedule (nanoseconds).
+    var idleNanoseconds: UInt64 { idle.load(ordering: .relaxed) }
+
     /// Stops at `deadline` seconds even if records are still due (a trial far beyond capacity).
     func produce(batchLimit: Int, deadline: Double = .infinity, send: ([(key: Int, time: UInt64)]) throws -> [Int64]) throws {
         let table = PeakScenario.cumulative(scenario)
@@ -108,7 +112,9 @@ final class PeakRun: Sendable {
             if due > maxBehindSeen.load(ordering: .relaxed) { maxBehindSeen.store(due, ordering: .relaxed) }
             if t >= scenario.productionSeconds && due <= 0 || t >= deadline { break }
             if due <= 0 {
+                let before = monotonicNow()
                 usleep(500)
+                idle.wrappingAdd(monotonicNow() &- before, ordering: .relaxed)
                 continue
             }
             batch.removeAll(keepingCapacity: true)

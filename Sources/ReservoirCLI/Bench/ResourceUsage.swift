@@ -9,6 +9,8 @@ import Foundation
 struct ResourceUsage {
     let wallNanoseconds: UInt64
     let threadCPUNanoseconds: UInt64
+    /// Time the calling thread waited for a core while runnable (`/proc/thread-self/schedstat`).
+    let threadRunQueueNanoseconds: UInt64?
     let processCPUNanoseconds: UInt64
     let writtenBytes: Int?
     let ioStallMicroseconds: Int?
@@ -19,7 +21,10 @@ struct ResourceUsage {
         var process = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &process)
         return ResourceUsage(
-            wallNanoseconds: monotonicNow(), threadCPUNanoseconds: nanoseconds(thread), processCPUNanoseconds: nanoseconds(process),
+            wallNanoseconds: monotonicNow(), threadCPUNanoseconds: nanoseconds(thread),
+            threadRunQueueNanoseconds: (try? String(contentsOfFile: "/proc/thread-self/schedstat", encoding: .utf8))
+                .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { UInt64($0) },
+            processCPUNanoseconds: nanoseconds(process),
             writtenBytes: field("/proc/self/io", line: "write_bytes:", key: nil),
             ioStallMicroseconds: field("/proc/pressure/io", line: "some", key: "total="))
     }
@@ -41,6 +46,9 @@ struct ResourceUsage {
         return Interval(
             seconds: wall,
             threadCPUShare: Double(threadCPUNanoseconds &- earlier.threadCPUNanoseconds) / 1e9 / Swift.max(wall, 1e-9),
+            threadRunQueueShare: zip2(threadRunQueueNanoseconds.map(Int.init), earlier.threadRunQueueNanoseconds.map(Int.init)).map {
+                Double($0 - $1) / 1e9 / Swift.max(wall, 1e-9)
+            },
             processCPUShare: Double(processCPUNanoseconds &- earlier.processCPUNanoseconds) / 1e9 / Swift.max(wall, 1e-9)
                 / Double(ProcessInfo.processInfo.activeProcessorCount),
             writtenBytesPerSecond: zip2(writtenBytes, earlier.writtenBytes).map { Double($0 - $1) / Swift.max(wall, 1e-9) },
@@ -56,6 +64,16 @@ struct ResourceUsage {
         var seconds: Double
         /// The producer thread's CPU time over the wall time (1 = always busy).
         var threadCPUShare: Double
+        /// The share of the time the producer thread was ready to run but waited for a core.
+        var threadRunQueueShare: Double?
+        /// The share of the time it slept because it was ahead of its schedule.
+        var threadIdleShare: Double = 0
+        /// The share of the time `--throttle` held it.
+        var threadThrottledShare: Double = 0
+        /// The rest: blocked in the kernel (writes held by page-cache writeback, fsync, page faults).
+        var threadBlockedShare: Double {
+            Swift.max(0, 1 - threadCPUShare - (threadRunQueueShare ?? 0) - threadIdleShare - threadThrottledShare)
+        }
         /// The process's CPU time over the wall time of every core (1 = every core busy).
         var processCPUShare: Double
         /// Bytes the process sent to storage per second.

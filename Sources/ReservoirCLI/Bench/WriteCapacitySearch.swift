@@ -114,12 +114,15 @@ struct WriteCapacitySearch {
         try store.createTopic(topic, config: PeakBenchmark.topicConfig(constant))
         defer { try? store.deleteTopic(topic) }
         // The sender first: its set-up (keys, builders) must not count against the schedule.
+        let throttler = throttle.map(AppendThrottle.init)
         let send = try PeakBenchmark.sender(
-            store: store, topic: topic, scenario: constant, acks: scenario.durable ? .durable : .buffered, throttle: throttle)
+            store: store, topic: topic, scenario: constant, acks: scenario.durable ? .durable : .buffered, throttle: throttler)
         let run = PeakRun(kind: .buffered, scenario: constant, lateAfterMilliseconds: appendP99Milliseconds)
         let before = ResourceUsage.now()
         try run.produce(batchLimit: 2000, deadline: trialSeconds * 1.5, send: send)
-        let usage = ResourceUsage.now().since(before)
+        var usage = ResourceUsage.now().since(before)
+        usage.threadIdleShare = Double(run.idleNanoseconds) / 1e9 / Swift.max(usage.seconds, 1e-9)
+        usage.threadThrottledShare = Double(throttler?.heldNanoseconds ?? 0) / 1e9 / Swift.max(usage.seconds, 1e-9)
         let result = run.result(samples: [], productionEnded: run.elapsed, partitionEnds: [])
         let logs = try (0..<constant.partitions).map { try store.log(topic: topic, partition: $0) }
         bytesPerRecord[rate] = Double(logs.reduce(0) { $0 + $1.sizeInBytes }) / Double(Swift.max(1, result.produced))
@@ -140,12 +143,15 @@ struct WriteCapacitySearch {
         return trial
     }
 
-    /// What held a failed trial back: the producer thread (or every core) busy is CPU; time
-    /// waiting on the disk (I/O pressure, or fsyncs for durable acknowledgements) is disk
-    /// bandwidth; otherwise the appends' own latency.
+    /// What held a failed trial back, from where the producer thread's time went: on a core
+    /// (busy: CPU), waiting for one (other threads and processes: CPU), or blocked in the kernel
+    /// (writes held by page-cache writeback, fsyncs: disk bandwidth). Otherwise the appends' own
+    /// latency (or `--throttle`).
     static func resource(_ usage: ResourceUsage.Interval, durable: Bool) -> String {
-        if usage.threadCPUShare >= 0.85 || usage.processCPUShare >= 0.9 { return "CPU" }
-        if (usage.ioStallShare ?? 0) >= 0.2 || (durable && usage.threadCPUShare < 0.5) { return "disk bandwidth" }
+        // An imposed rate explains itself, whatever else the machine is doing.
+        if usage.threadThrottledShare >= 0.15 { return "latency" }
+        if usage.threadCPUShare >= 0.85 || usage.processCPUShare >= 0.9 || (usage.threadRunQueueShare ?? 0) >= 0.15 { return "CPU" }
+        if usage.threadBlockedShare >= 0.15 || (usage.ioStallShare ?? 0) >= 0.2 { return "disk bandwidth" }
         return "latency"
     }
 
@@ -159,17 +165,26 @@ struct WriteCapacitySearch {
             + "append p50 \(grouped(limit.append.p50, decimals: 2)) ms, p99 \(grouped(limit.append.p99, decimals: 2)) ms."
         guard let next else { return text + " No higher rate was tried." }
         let cpu = String(format: "%.0f%%", next.usage.threadCPUShare * 100)
+        let late = String(format: "%.1f%% of records late", next.lateShare * 100)
         switch next.limitedBy {
         case "CPU":
-            text += " At \(grouped(next.rate))/s it fell behind, bound by CPU: the producer thread was busy \(cpu) of the time."
+            let waiting =
+                (next.usage.threadRunQueueShare ?? 0) >= 0.15
+                ? String(
+                    format: ", and waited for a core %.0f%% of the time (other threads and processes held them)",
+                    (next.usage.threadRunQueueShare ?? 0) * 100) : ""
+            text +=
+                " At \(grouped(next.rate))/s it fell behind (\(late)), bound by CPU: the producer thread was busy \(cpu) of the time\(waiting)."
         case "disk bandwidth":
-            let written = next.usage.writtenBytesPerSecond.map { ", writing \(decimalBytes($0))/s" } ?? ""
-            let stall = next.usage.ioStallShare.map { String(format: ", tasks waited on I/O %.0f%% of the time", $0 * 100) } ?? ""
-            text += " At \(grouped(next.rate))/s it fell behind, bound by the disk\(written)\(stall); the producer thread was busy \(cpu)."
+            let written = next.usage.writtenBytesPerSecond.map { " while the process wrote \(decimalBytes($0))/s" } ?? ""
+            text +=
+                " At \(grouped(next.rate))/s it fell behind (\(late)), bound by the disk: the producer thread was blocked in the kernel "
+                + String(format: "%.0f%%", next.usage.threadBlockedShare * 100)
+                + " of the time\(written) (page-cache writeback holding writes back, or fsyncs), and busy \(cpu)."
         default:
             text +=
-                " At \(grouped(next.rate))/s the appends took too long (p99 \(grouped(next.append.p99, decimals: 2)) ms) while neither CPU (producer thread \(cpu) busy) nor the disk was saturated"
-                + (throttle.map { ": appends were throttled to \(grouped($0))/s" } ?? "") + "."
+                " At \(grouped(next.rate))/s it fell behind (\(late); append p99 \(grouped(next.append.p99, decimals: 2)) ms, max \(grouped(next.append.max, decimals: 1)) ms) while neither CPU (producer thread \(cpu) busy) nor the disk was saturated"
+                + (throttle.map { ": appends were throttled to \(grouped($0))/s" } ?? ": some appends stalled") + "."
         }
         return text
     }

@@ -51,9 +51,12 @@ final class ProgressLine: Sendable {
             Thread.detachNewThread {
                 Thread.sleep(forTimeInterval: Self.delay)
                 while true {
-                    let (text, done) = line.state.withLock { ($0.text, $0.done) }
+                    let (text, done, last) = line.state.withLock { ($0.text, $0.done, $0.lastDraw) }
                     if done { return }
-                    line.draw(text, elapsed: Date().timeIntervalSince(line.started))
+                    // Updates drawn meanwhile keep the line current: only a quiet line is redrawn.
+                    if last.map({ Date().timeIntervalSince($0) < 0.9 }) != true {
+                        line.draw(text, elapsed: Date().timeIntervalSince(line.started))
+                    }
                     Thread.sleep(forTimeInterval: 1)
                 }
             }
