@@ -58,9 +58,8 @@ struct BurstCost: Codable, Sendable {
         diskBytesPerRecord = Double(diskBytes) / Double(Swift.max(1, run.produced))
         let samples = run.samples
         // Busy consumers: a backlog well beyond what they hold in hand.
-        let busyThreshold = Swift.max(1000, scenario.consumers * scenario.consumerBatch * 4)
-        let busy = samples.filter { $0.backlog > busyThreshold }
-        let measured = busy.isEmpty ? 0 : busy.map { $0.egress.min() ?? 0 }.reduce(0, +) / Double(busy.count)
+        let busyThreshold = PeakRun.Result.busyBacklog(scenario)
+        let measured = run.busyDrainRate(scenario)
         consumerCapacityMeasured = measured > 0
         let capacity = measured > 0 ? measured : scenario.capacity
         consumerCapacity = capacity

@@ -28,8 +28,8 @@ enum LatencyExplanation {
                     + "callers, its memory, or lost). End-to-end p50 \(ms(run.endToEnd.p50)), p99 \(ms(run.endToEnd.p99)).")
         }
         guard let with = buffered, let without = baseline else { return out }
-        let withRate = PeakReport.drainRate(with, scenario: scenario)
-        let withoutRate = PeakReport.drainRate(without, scenario: scenario)
+        let withRate = with.busyDrainRate(scenario)
+        let withoutRate = without.busyDrainRate(scenario)
         let difference = with.endToEnd.p50 - without.endToEnd.p50
         var comparison =
             "Both runs' consumers drain the same backlog, so end-to-end latency is of the same order: the buffer moves the wait from the producer to the disk, "

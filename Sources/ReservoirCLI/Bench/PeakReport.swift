@@ -57,7 +57,7 @@ struct PeakReport: Codable {
         row("peak ingress (100 ms samples)") { grouped($0.samples.map(\.ingress).max() ?? 0) + "/s" }
         row("peak egress (100 ms samples)") { grouped($0.samples.compactMap { $0.egress.max() }.max() ?? 0) + "/s" }
         row("consumers' drain rate while busy") { run in
-            let rate = Self.drainRate(run, scenario: scenario)
+            let rate = run.busyDrainRate(scenario)
             return rate > 0 ? grouped(rate) + "/s" : "never busy"
         }
         row("max backlog") { grouped($0.maxBacklog) + " records" }
@@ -79,13 +79,6 @@ struct PeakReport: Codable {
         row("backlog cleared") { String(format: "at %.1f s", $0.backlogClearedAt) }
         row("run time") { String(format: "%.1f s", $0.seconds) }
         return lines.joined(separator: "\n")
-    }
-
-    /// The slowest group's mean consumption rate while a backlog kept the consumers busy.
-    static func drainRate(_ run: PeakRun.Result, scenario: PeakScenario) -> Double {
-        let threshold = Swift.max(1000, scenario.consumers * scenario.consumerBatch * 4)
-        let busy = run.samples.filter { $0.backlog > threshold }
-        return busy.isEmpty ? 0 : busy.map { $0.egress.min() ?? 0 }.reduce(0, +) / Double(busy.count)
     }
 
     private func title(_ run: PeakRun.Result) -> String {

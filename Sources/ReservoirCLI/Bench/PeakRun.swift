@@ -218,6 +218,20 @@ final class PeakRun: Sendable {
     private let maxBehindSeen = Atomic<Int>(0)
 }
 
+extension PeakRun.Result {
+    /// A backlog that keeps every consumer busy: well beyond what they hold in hand.
+    static func busyBacklog(_ scenario: PeakScenario) -> Int {
+        Swift.max(1000, scenario.consumers * scenario.consumerBatch * 4)
+    }
+
+    /// The slowest group's mean consumption rate while a backlog kept the consumers busy
+    /// (records/s); 0 when it never did.
+    func busyDrainRate(_ scenario: PeakScenario) -> Double {
+        let busy = samples.filter { $0.backlog > Self.busyBacklog(scenario) }
+        return busy.isEmpty ? 0 : busy.map { $0.egress.min() ?? 0 }.reduce(0, +) / Double(busy.count)
+    }
+}
+
 func monotonicNow() -> UInt64 {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
