@@ -7,7 +7,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ORACLE_VENV := .build/oracle-venv
 
-.PHONY: deps test lint format tsan demo bench bench-kafka fuzz oracle docs clean
+.PHONY: deps test lint format tsan demo bench bench-deps bench-kafka fuzz oracle docs clean
 
 # The suites whose code runs on several threads at once, for the thread-sanitizer run.
 TSAN_SUITES := ReadOnlyStoreTests|BatchProducerTests|ConsumerGroupTests|WorkQueueTests|CompactionTests|CompactionCrashTests|FlushPolicyTests|ReaderTests|PartitionLogTests|RetentionTests
@@ -58,8 +58,19 @@ demo: deps
 	$(SWIFT) build -c release --product reservoir
 	.build/release/reservoir bench peak --report reservoir-report --disk-budget 1GB --drain-objective 45
 
-bench: deps
+bench: deps bench-deps
 	cd Benchmarks && $(SWIFT) run -c release ReservoirBenchmarks
+
+# The peers the benchmarks measure Reservoir against (SQLite, LMDB): only the benchmark package links them.
+bench-deps:
+	@missing=""; \
+	for pair in sqlite3:libsqlite3-dev lmdb:liblmdb-dev; do \
+		pkg-config --exists $${pair%%:*} || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
 # kcat against `reservoir serve` on loopback, beside the library's append figure (Docs/KAFKA.md).
 bench-kafka: deps oracle

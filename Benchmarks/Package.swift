@@ -16,10 +16,13 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "BenchLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        // The peers Reservoir is measured against, in the same run: only this package links them.
+        .systemLibrary(name: "BenchSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "BenchLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .executableTarget(
             name: "ReservoirBenchmarks",
             dependencies: [
-                .product(name: "Reservoir", package: root), "BenchLZ4",
+                .product(name: "Reservoir", package: root), "BenchLZ4", "BenchSQLite", "BenchLMDB",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/ReservoirBenchmarks"

@@ -10,8 +10,9 @@ public struct LogConfig: Sendable, Hashable {
     public var maxIndexBytes: Int = 10 * 1024 * 1024
     /// When appended data is fsync'd besides what durable appends ask for.
     public var flushPolicy: FlushPolicy = .onRollAndClose
-    /// Zero-filled bytes kept ahead of the writer of the active segment (0 turns it off); appends
-    /// into written space avoid growing the file (see `Preallocation`).
+    /// Bytes kept prepared ahead of the writer of the active segment: 0 is automatic (4 MiB once
+    /// the partition takes durable appends), -1 off; appends into prepared space avoid growing
+    /// the file (see `Preallocation`).
     public var preallocateBytes: Int = 0
 
     /// A layout and flush configuration; the defaults are Kafka's.

@@ -31,6 +31,22 @@ public final class PartitionLog: Sendable {
     let state: Mutex<State>
     /// Whether the flush policy makes every append durable (read on every append, without the lock).
     let flushesEveryAppend: Atomic<Bool>
+    /// Set by the first append that waits for its fsync: with `preallocateBytes` 0 (automatic),
+    /// the active segment and those after it then get space prepared ahead of the writer.
+    let takesDurableAppends = Atomic<Bool>(false)
+
+    /// The space prepared ahead of the writer when `preallocateBytes` is 0 (automatic) and the
+    /// partition takes durable appends: enough that the filler stays ahead of a disk's fsync rate
+    /// without holding much page cache per partition.
+    static let automaticPreallocationBytes = 4 << 20
+
+    /// How far ahead of the writer the space of an active segment is prepared under `config`,
+    /// for a partition that takes durable appends or not.
+    static func preallocationLookahead(_ config: LogConfig, durable: Bool) -> Int {
+        if config.preallocateBytes > 0 { return min(config.preallocateBytes, config.segmentBytes) }
+        guard config.preallocateBytes == 0, durable else { return 0 }
+        return min(automaticPreallocationBytes, config.segmentBytes)
+    }
     /// Serializes retention, compaction and record deletion on this log (appends never wait on it).
     let maintenance = Mutex<Void>(())
     /// Runs the delayed removal of `.deleted` files.
@@ -165,7 +181,7 @@ public final class PartitionLog: Sendable {
             }
         }
         if let preallocator, let active = segments.last {
-            active.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
+            active.preallocate(on: preallocator, lookahead: Self.preallocationLookahead(config, durable: config.flushPolicy == .always))
         }
         segments.last?.restoreRollClock(now: wallClockMilliseconds())
         var initial = State(config: config, segments: segments, logStartOffset: start)
@@ -414,7 +430,8 @@ public final class PartitionLog: Sendable {
         try old.finish()
         let segment = try config.openSegment(SegmentFiles(directory: directory, baseOffset: newBase), active: true, now: now)
         if let preallocator {
-            segment.preallocate(on: preallocator, lookahead: min(config.preallocateBytes, config.segmentBytes))
+            let durable = takesDurableAppends.load(ordering: .relaxed) || config.flushPolicy == .always
+            segment.preallocate(on: preallocator, lookahead: Self.preallocationLookahead(config, durable: durable))
         }
         state.segments.append(segment)
         directoryNeedsSync.store(true, ordering: .releasing)
@@ -481,7 +498,21 @@ public final class PartitionLog: Sendable {
     /// Whether an append acknowledged as `acks` must wait for its fsync (the topic's `durable`
     /// flush policy makes every append wait).
     func needsFsync(_ acks: Acks) -> Bool {
-        acks == .durable || flushesEveryAppend.load(ordering: .relaxed)
+        let needs = acks == .durable || flushesEveryAppend.load(ordering: .relaxed)
+        if needs && !takesDurableAppends.load(ordering: .relaxed) { startPreparingSpace() }
+        return needs
+    }
+
+    /// The first durable append: under automatic preallocation, the active segment gets space
+    /// prepared ahead from now on, so that its fsyncs do not also commit a growing file's size.
+    private func startPreparingSpace() {
+        guard takesDurableAppends.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        state.withLock { state in
+            guard let preallocator, !state.closed, state.config.preallocateBytes == 0, let active = state.segments.last,
+                !active.isPreallocating
+            else { return }
+            active.preallocate(on: preallocator, lookahead: Self.preallocationLookahead(state.config, durable: true))
+        }
     }
 
     /// Returns once the appended `range` is acknowledged as `acks` asks: at once for `.buffered`,

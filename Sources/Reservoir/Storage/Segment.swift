@@ -171,6 +171,9 @@ final class Segment: @unchecked Sendable {
     }
 
     /// Starts keeping `lookahead` zero-filled bytes ahead of the writer, filled on `thread`.
+    /// Whether space is prepared ahead of this segment's writer.
+    var isPreallocating: Bool { preallocation != nil }
+
     func preallocate(on thread: IOThread, lookahead: Int) {
         // Space ahead is an optimisation: a file that cannot be opened simply gets none.
         guard !isDamaged, lookahead > 0, capacity > size, let file = try? log else { return }

@@ -27,9 +27,10 @@ public struct TopicConfig: Sendable, Hashable, Codable {
     public var maxRecordBytes: Int
     /// The largest encoded batch accepted, 16 MiB by default (at most the segment size).
     public var maxBatchBytes: Int
-    /// Bytes of file space prepared ahead of the active segment's writer (0, the default, turns it
-    /// off). It makes durable appends cheaper (fdatasync finds the space allocated) and costs
-    /// buffered throughput on small machines; see Docs/BENCHMARKS.md.
+    /// Bytes of file space prepared ahead of the active segment's writer. 0, the default, is
+    /// automatic: 4 MiB once a partition takes durable appends (an fsync then finds the space
+    /// allocated instead of also committing a growing file's size), none for buffered ones (where
+    /// it costs throughput on small machines); -1 turns it off. See Docs/BENCHMARKS.md.
     public var preallocateBytes: Int
 
     /// Delete old segments, compact by key, or both (`delete`).

@@ -103,8 +103,9 @@ public struct TopicSetting: Sendable {
             "maxBatchBytes", "max.message.bytes", \.maxBatchBytes, 1...Int64(Int32.max),
             "The largest encoded batch accepted (16 MiB, at most the segment size)."),
         integer(
-            "preallocateBytes", nil, \.preallocateBytes, 0...Int64(Int32.max),
-            "Bytes of file space prepared ahead of the active segment's writer (0 turns it off)."),
+            "preallocateBytes", nil, \.preallocateBytes, -1...Int64(Int32.max),
+            "Bytes of file space prepared ahead of the active segment's writer: 0 (automatic) prepares 4 MiB once a partition takes durable appends, -1 never."
+        ),
         text(
             "cleanup", "cleanup.policy", "delete, compact or compact,delete",
             "Delete old segments, compact by key, or both.",

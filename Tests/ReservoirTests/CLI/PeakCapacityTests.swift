@@ -20,17 +20,18 @@ struct PeakCapacityTests {
         try await onOwnThread {
             let reportDir = temporaryDirectory() + "-report"
             defer { removeDirectory(reportDir) }
-            // A loose objective: other tests load the machine, and stalls of a few milliseconds must
-            // not pass for the limit. Above the imposed rate, lateness grows without bound whatever it is.
+            // A loose objective: other tests load the machine, and its stalls must not pass for the
+            // limit. Above the imposed rate, lateness grows without bound: a trial of L seconds at
+            // objective O fails from a rate of about (1 + O / L) times the limit, here 1.05.
             let report = try report([
-                "--report", reportDir, "--find-limit", "--throttle", "20000", "--start-rate", "5000", "--trial-seconds", "1",
-                "--append-p99", "50", "--max-late-percent", "5",
+                "--report", reportDir, "--find-limit", "--throttle", "10000", "--start-rate", "2500", "--trial-seconds", "2",
+                "--append-p99", "100", "--max-late-percent", "5",
                 "--skip-baseline", "--base-rate", "2000", "--burst-multiple", "2", "--warmup", "0.2", "--burst", "0.2", "--cooldown", "0.2",
                 "--partitions", "2", "--record-bytes", "64",
             ])
             let limit = try #require(report["limit"] as? [String: Any])
             let rate = try #require(limit["recordsPerSecond"] as? Double)
-            #expect(rate >= 18_000 && rate <= 22_000, "found \(rate)/s against an imposed 20,000/s")
+            #expect(rate >= 9_000 && rate <= 11_000, "found \(rate)/s against an imposed 10,000/s")
             #expect(limit["limitedBy"] as? String == "latency")
             #expect(abs((limit["megabytesPerSecond"] as? Double ?? 0) - rate * 64 / 1e6) < 0.001)
             let trials = try #require(limit["trials"] as? [[String: Any]])
@@ -38,12 +39,12 @@ struct PeakCapacityTests {
             #expect(trials.filter { ($0["rate"] as? Double ?? 0) > rate * 1.06 }.allSatisfy { $0["passed"] as? Bool == false })
             #expect(trials.contains { $0["rate"] as? Double == rate && $0["passed"] as? Bool == true })
             let atLimit = try #require(limit["atLimit"] as? [String: Any])
-            #expect(((atLimit["append"] as? [String: Any])?["p99"] as? Double ?? 100) <= 50)
+            #expect(((atLimit["append"] as? [String: Any])?["p99"] as? Double ?? 1000) <= 100)
             // The burst chart's write capacity is the search's.
             let cost = try #require(report["cost"] as? [String: Any])
             #expect(cost["writeCapacity"] as? Double == rate && cost["writeCapacityMeasuredBySearch"] as? Bool == true)
             let html = try String(contentsOfFile: reportDir + "/index.html", encoding: .utf8)
-            #expect(html.contains("Write capacity (limit search)") && html.contains("20,000/s"))
+            #expect(html.contains("Write capacity (limit search)") && html.contains("10,000/s"))
         }
     }
 

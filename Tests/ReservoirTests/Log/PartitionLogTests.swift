@@ -167,6 +167,52 @@ struct PartitionLogTests {
 
 @Suite("Preallocation ahead of the writer")
 struct PreallocationTests {
+    @Test("by default, space is prepared only once a partition takes durable appends; -1 never; close and recovery see exactly the records")
+    func automaticForDurableAppends() throws {
+        let dir = temporaryDirectory()
+        let copy = dir + "-crash"
+        defer {
+            removeDirectory(dir)
+            removeDirectory(copy)
+        }
+        let store = try Reservoir.open(at: dir)
+        try store.createTopic("auto", config: TopicConfig(partitions: 2, segmentBytes: 64 << 20))
+        try store.createTopic("off", config: TopicConfig(segmentBytes: 64 << 20, preallocateBytes: -1))
+        func size(_ topic: String, _ partition: Int) throws -> Int {
+            try #require(
+                try FileManager.default.attributesOfItem(atPath: dir + "/topics/\(topic)/\(partition)/00000000000000000000.log")[.size]
+                    as? Int)
+        }
+        func prepared(_ topic: String, _ partition: Int) throws -> Bool {
+            let logical = try store.log(topic: topic, partition: partition).sizeInBytes
+            for _ in 0..<500 {
+                if try size(topic, partition) > logical { return true }
+                usleep(2_000)
+            }
+            return false
+        }
+        for i in 0..<20 {
+            try store.append(to: "auto", records: records(i * 100..<(i + 1) * 100, size: 200), partition: 0, acks: .durable)
+            try store.append(to: "auto", records: records(i * 100..<(i + 1) * 100, size: 200), partition: 1, acks: .buffered)
+            try store.append(to: "off", records: records(i * 100..<(i + 1) * 100, size: 200), acks: .durable)
+        }
+        #expect(try prepared("auto", 0), "a partition taking durable appends gets space ahead")
+        #expect(try size("auto", 1) == store.log(topic: "auto", partition: 1).sizeInBytes, "buffered appends only: none")
+        #expect(try size("off", 0) == store.log(topic: "off", partition: 0).sizeInBytes, "-1: none")
+        // A crash now leaves the zero tail: recovery stops at it and keeps every record.
+        try FileManager.default.copyItem(atPath: dir, toPath: copy)
+        try? FileManager.default.removeItem(atPath: copy + "/.lock")
+        let logical = try store.log(topic: "auto", partition: 0).sizeInBytes
+        try store.close()
+        #expect(try size("auto", 0) == logical, "a clean close cuts the prepared space off")
+        let recovered = try Reservoir.open(at: copy)
+        defer { try? recovered.close() }
+        let log = try recovered.log(topic: "auto", partition: 0)
+        #expect(log.openReport.truncatedBytes == 0 && log.endOffset == 2000 && log.sizeInBytes == logical)
+        #expect(try allRecords(log).map(\.value) == records(0..<2000, size: 200).map(\.value))
+        #expect(try StoreVerifier.verify(directory: copy).isSound)
+    }
+
     @Test("space is prepared ahead of the writer, cut off on close; a crash copy recovers without loss")
     func preallocatedTail() throws {
         let dir = temporaryDirectory()
