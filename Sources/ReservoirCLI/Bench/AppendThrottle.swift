@@ -1,11 +1,12 @@
 import Foundation
 
 /// Holds appends to a rate, as a slower disk or machine would: after each append, waits until
-/// the records appended so far fit the rate. At most `burstSeconds` of unused rate is saved
-/// up, so that an idle moment does not let a later burst through at full speed.
+/// the records appended so far fit the rate. At most `burstSeconds` of unused rate is saved up:
+/// enough that a producer the scheduler held up for a moment catches up, not so much that an
+/// idle second lets a later burst through at full speed.
 final class AppendThrottle {
     let recordsPerSecond: Double
-    private let burstSeconds = 0.005
+    private let burstSeconds = 0.05
     /// When the records appended so far are due at the rate (monotonic nanoseconds).
     private var due: UInt64 = 0
     /// Time spent waiting for the rate.
