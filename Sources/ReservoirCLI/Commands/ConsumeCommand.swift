@@ -49,6 +49,9 @@ struct ConsumeCommand: ParsableCommand {
         let partitions = partition.map { [$0] } ?? Array(0..<handle.config.partitions)
         var remaining = max ?? Int.max
         let decoder = RecordDecoder()
+        // Read once out of their property wrappers, not once per record.
+        let json = self.json
+        let topic = self.topic
         for partition in partitions where remaining > 0 {
             let log = try reservoir.log(topic: topic, partition: partition)
             var offset: Int64
@@ -74,9 +77,7 @@ struct ConsumeCommand: ParsableCommand {
                             if json {
                                 Output.write(jsonLine(record, partition: partition))
                             } else {
-                                plain.write(
-                                    topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp,
-                                    key: record.key, value: record.value, headers: record.headers)
+                                plain.write(record, topic: topic, partition: partition)
                             }
                         }
                     } catch {

@@ -78,10 +78,20 @@ struct ProduceCommand: ParsableCommand {
         let separator = keySeparator.map { Array($0.utf8) }
         let recordDelimiter = input == .json ? [10] : Self.unescape(delimiter)
         let headerBytes = headers.reduce(0) { $0 + $1.utf8.count + 10 }
+        // The options the per-record code reads, copied out of their property wrappers once:
+        // reading a wrapper costs a generic metadata lookup, every line.
+        let input = self.input
+        let encoding = self.encoding
+        let emptyIsNull = self.emptyIsNull
+        let partition = self.partition
+        let batchRecords = self.batchRecords
+        let json = self.json
         // Batches go through a producer, so that reading and encoding the next batch overlaps
         // writing the last; one builder per partition (unkeyed lines share one, sent round robin).
         let producer = try reservoir.makeProducer(for: topic, acks: acks == "durable" ? .durable : .buffered, maxInFlight: 4)
-        var builders: [Int: RecordBatchBuilder] = [:]
+        // One slot per partition, after one for unkeyed records (slot -1 at index 0): an array,
+        // not a dictionary, since every record looks its batch up.
+        var builders = [RecordBatchBuilder?](repeating: nil, count: config.partitions + 1)
         var tickets: [PendingAppend] = []
         var reported = 0
         var ranges: [Int: (first: Int64, last: Int64, count: Int)] = [:]
@@ -117,13 +127,13 @@ struct ProduceCommand: ParsableCommand {
         }
 
         func send(_ slot: Int) throws {
-            guard let builder = builders[slot], !builder.isEmpty else { return }
+            guard let builder = builders[slot + 1], !builder.isEmpty else { return }
             tickets.append(try producer.send(builder, partition: slot >= 0 ? slot : nil))
             try report(waiting: false)
         }
 
         func sendAll() throws {
-            for slot in builders.keys.sorted() { try send(slot) }
+            for slot in -1..<config.partitions { try send(slot) }
         }
 
         var lineNumber = 0
@@ -131,9 +141,15 @@ struct ProduceCommand: ParsableCommand {
         /// The batch of `slot` (a partition, or -1 for unkeyed records sent round robin), sent
         /// first when `size` more bytes would take it past the budget.
         func builder(for slot: Int, adding size: Int) throws -> RecordBatchBuilder {
-            if let filling = builders[slot], filling.recordsByteCount + size > byteBudget { try send(slot) }
-            let builder = try builders[slot] ?? producer.makeBatchBuilder()
-            builders[slot] = builder
+            guard slot >= -1 && slot < config.partitions else {
+                throw CLIFailure("topic \(topic) has partitions 0..<\(config.partitions), not \(slot)")
+            }
+            if let filling = builders[slot + 1] {
+                if filling.recordsByteCount + size > byteBudget { try send(slot) }
+                return filling
+            }
+            let builder = try producer.makeBatchBuilder()
+            builders[slot + 1] = builder
             return builder
         }
 
@@ -196,8 +212,11 @@ struct ProduceCommand: ParsableCommand {
         }
 
         do {
-            var carry: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            // Input is read in large blocks straight into one buffer; records are split in place
+            // and handed to the batches as slices of it; only a record cut by the block's end
+            // moves, to the front, before the next read.
+            var data = [UInt8](repeating: 0, count: 1 << 20)
+            var filled = 0
             while true {
                 // While input keeps coming, batches fill and go out as they fill; once it pauses,
                 // whatever arrived is sent and acknowledged before waiting for more, so a slow
@@ -207,30 +226,41 @@ struct ProduceCommand: ParsableCommand {
                     try sendAll()
                     try report(waiting: true)
                 }
-                let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                // A record longer than the buffer: the buffer doubles.
+                if filled == data.count { data.append(contentsOf: repeatElement(0, count: data.count)) }
+                let count = data.withUnsafeMutableBytes { read(0, $0.baseAddress! + filled, $0.count - filled) }
                 if count < 0 {
                     if errno == EINTR { continue }
                     throw CLIFailure("reading standard input failed: \(String(cString: strerror(errno)))")
                 }
                 if count == 0 { break }
-                carry.append(contentsOf: buffer[0..<count])
-                var start = carry.startIndex
+                let searchFrom = filled
+                filled += count
+                var start = 0
                 if recordDelimiter == [10] {
-                    while let newline = carry[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    var from = searchFrom
+                    while let newline = Self.newline(in: data, from: from, to: filled) {
                         var end = newline
-                        if end > start && carry[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                        try add(carry[start..<end])
+                        if end > start && data[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                        try add(data[start..<end])
                         start = newline + 1
+                        from = start
                     }
                 } else {
-                    while let found = firstRange(of: recordDelimiter, in: carry[start...]) {
-                        try add(carry[start..<found.lowerBound])
+                    while let found = firstRange(of: recordDelimiter, in: data[start..<filled]) {
+                        try add(data[start..<found.lowerBound])
                         start = found.upperBound
                     }
                 }
-                carry.removeSubrange(..<start)
+                if start > 0 {
+                    let rest = filled - start
+                    data.withUnsafeMutableBytes { bytes in
+                        if rest > 0 { bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: rest) }
+                    }
+                    filled = rest
+                }
             }
-            if !carry.isEmpty { try add(carry[...]) }
+            if filled > 0 { try add(data[0..<filled]) }
             try sendAll()
             try producer.close()
             try report(waiting: true)
@@ -247,6 +277,15 @@ struct ProduceCommand: ParsableCommand {
             Data(
                 "produced \(total) record\(total == 1 ? "" : "s") to \(topic)\(summary.isEmpty ? "" : ": " + summary.joined(separator: ", "))\n"
                     .utf8))
+    }
+
+    /// The index of the first newline in `data[from..<to]` (`memchr`).
+    private static func newline(in data: [UInt8], from: Int, to: Int) -> Int? {
+        guard from < to else { return nil }
+        return data.withUnsafeBytes { bytes -> Int? in
+            guard let base = bytes.baseAddress, let found = memchr(base + from, 10, to - from) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
+        }
     }
 
     private func firstRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {

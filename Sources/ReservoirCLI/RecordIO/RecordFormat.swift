@@ -46,6 +46,31 @@ struct RecordFormat {
         self.parts = parts
     }
 
+    /// Writes one record read in place to the output buffer: key and value are copied from the
+    /// batch straight into the buffer, numbers written as digits, and headers decoded only when
+    /// the format shows them, so that printing a record allocates nothing.
+    func write(_ record: borrowing RecordView, topic: String, partition: Int) {
+        for part in parts {
+            switch part {
+            case .text(let bytes): Output.write(bytes: bytes)
+            case .value: record.withValue { if let value = $0 { Output.write(raw: value) } }
+            case .key: record.withKey { if let key = $0 { Output.write(raw: key) } }
+            case .topic: Output.write(topic)
+            case .partition: Output.write(decimal: Int64(partition))
+            case .offset: Output.write(decimal: record.offset)
+            case .timestamp: Output.write(decimal: record.timestamp)
+            case .headers:
+                for (index, header) in record.headers.enumerated() {
+                    if index > 0 { Output.write(",") }
+                    Output.write(header.key + "=")
+                    if let value = header.value { Output.write(bytes: value) }
+                }
+            case .valueSize: Output.write(decimal: Int64(record.valueCount ?? -1))
+            case .keySize: Output.write(decimal: Int64(record.keyCount ?? -1))
+            }
+        }
+    }
+
     /// Writes one record to the output buffer.
     func write(topic: String, partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) {
         for part in parts {

@@ -5,15 +5,54 @@ import Reservoir
 
 /// Writes to stdout without Foundation's buffering surprises; flushes on demand.
 enum Output {
-    nonisolated(unsafe) static var buffer: [UInt8] = []
+    // Touched only by the thread that prints (commands print from one thread at a time).
+    nonisolated(unsafe) static var buffer: [UInt8] = {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(flushBytes + (1 << 16))
+        return buffer
+    }()
+
+    /// Output is written in pieces of about this size: one `write(2)` per piece.
+    static let flushBytes = 1 << 18
 
     static func write(_ text: String) {
         buffer.append(contentsOf: text.utf8)
-        if buffer.count > 1 << 16 { flush() }
+        if buffer.count > flushBytes { flush() }
     }
     static func write(bytes: [UInt8]) {
         buffer.append(contentsOf: bytes)
-        if buffer.count > 1 << 16 { flush() }
+        if buffer.count > flushBytes { flush() }
+    }
+    /// Appends bytes read in place (a record's key or value in its batch).
+    static func write(raw bytes: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count > flushBytes { flush() }
+    }
+    /// Appends one byte (no flush: a line's end is followed by more, or by `flush()`).
+    static func write(byte: UInt8) {
+        buffer.append(byte)
+    }
+    /// Appends `value` in decimal, without a String.
+    static func write(decimal value: Int64) {
+        if value == 0 {
+            buffer.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits and a sign
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var magnitude = value.magnitude
+            var position = scratch.count
+            while magnitude > 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            if value < 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "-")
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+        }
     }
 
     /// Writes the buffer with `write(2)`. A reader that went away (EPIPE: `| head`) ends the

@@ -147,6 +147,12 @@ struct CommandLineTests {
 
             // A damaged log: verify reports it and exits 1; dump says where; nothing traps.
             #expect(try run(["produce", "t", "--dir", dir, "--create"], input: "a\nb\nc\n").status == 0)
+            // A partition the topic does not have, named by an option or by a JSON line.
+            for (arguments, input) in [(["--partition", "5"], "x\n"), (["--input", "json"], "{\"partition\":9,\"value\":\"x\"}\n")] {
+                let outcome = try run(["produce", "t", "--dir", dir] + arguments, input: input)
+                #expect(
+                    outcome.status == 1 && outcome.stderr.hasPrefix("reservoir: topic t has partitions 0..<1, not "), "\(outcome.stderr)")
+            }
             let log = dir + "/topics/t/0/00000000000000000000.log"
             var bytes = try Data(contentsOf: URL(fileURLWithPath: log))
             bytes[bytes.count - 3] ^= 0xFF
