@@ -52,6 +52,7 @@ struct ConsumeCommand: ParsableCommand {
         // Read once out of their property wrappers, not once per record.
         let json = self.json
         let topic = self.topic
+        let binary = self.binary
         for partition in partitions where remaining > 0 {
             let log = try reservoir.log(topic: topic, partition: partition)
             var offset: Int64
@@ -75,7 +76,8 @@ struct ConsumeCommand: ParsableCommand {
                             guard record.offset >= offset, remaining > 0 else { return }
                             remaining -= 1
                             if json {
-                                Output.write(jsonLine(record, partition: partition))
+                                RecordJSON.write(record, topic: topic, partition: partition, binary: binary, to: &Output.buffer)
+                                Output.flushIfFull()
                             } else {
                                 plain.write(record, topic: topic, partition: partition)
                             }
@@ -172,12 +174,6 @@ struct ConsumeCommand: ParsableCommand {
     private func jsonLine(_ record: ConsumerRecord) -> String {
         jsonLine(
             partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
-            value: record.value, headers: record.headers)
-    }
-
-    private func jsonLine(_ record: borrowing RecordView, partition: Int) -> String {
-        jsonLine(
-            partition: partition, offset: record.offset, timestamp: record.timestamp, key: record.key,
             value: record.value, headers: record.headers)
     }
 

@@ -21,6 +21,70 @@ enum JSONText {
         return out + "\""
     }
 
+    /// Appends `text` as a JSON string: the same bytes as ``string(_:)``.
+    static func writeString(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { writeString(bytes: UnsafeRawBufferPointer($0), to: &out) }
+    }
+
+    /// Appends valid UTF-8 `bytes` as a JSON string, escaped byte by byte: `"` and `\\` with a
+    /// backslash, `\n`, `\r` and `\t` as such, other bytes below 0x20 as `\u00XX`; every other
+    /// byte (all of a multi-byte scalar's are 0x80 or above) as it is. The same output as
+    /// ``string(_:)``, which works on scalars.
+    static func writeString(bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        var runStart = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            if index > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+            runStart = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case 10: out.append(contentsOf: "\\n".utf8)
+            case 13: out.append(contentsOf: "\\r".utf8)
+            case 9: out.append(contentsOf: "\\t".utf8)
+            default:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 15)])
+            }
+        }
+        if bytes.count > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether `bytes` are valid UTF-8 (as `String(validating:)` judges), without a copy for ASCII.
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        return String(validating: bytes, as: UTF8.self) != nil
+    }
+
+    /// Appends `value` in decimal.
+    static func writeDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits and a sign
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var magnitude = value.magnitude
+            var position = scratch.count
+            while magnitude > 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            if value < 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+        }
+    }
+
     /// Bytes as a JSON string when they are valid UTF-8, else base64; the flag says which.
     static func bytes(_ bytes: [UInt8]?) -> (value: String, base64: Bool) {
         guard let bytes else { return ("null", false) }

@@ -25,28 +25,109 @@ enum RecordJSON {
     }
 
     static func line(_ fields: Fields, binary: BinaryEncoding) -> String {
-        var line = "{"
-        if let file = fields.file { line += "\"file\":\(JSONText.string(file))," }
-        if let topic = fields.topic { line += "\"topic\":\(JSONText.string(topic))," }
-        if let partition = fields.partition { line += "\"partition\":\(partition)," }
-        line += "\"offset\":\(fields.offset),\"timestamp\":\(fields.timestamp)"
-        if let type = fields.timestampType { line += ",\"timestampType\":\"\(type)\"" }
-        if let control = fields.control { line += ",\"control\":\"\(control)\"" }
-        line += "," + bytesField("key", fields.key, binary: binary)
-        line += "," + bytesField("value", fields.value, binary: binary)
-        let headers = fields.headers.map { header in
-            "{\"key\":\(JSONText.string(header.key))," + bytesField("value", header.value, binary: binary) + "}"
-        }
-        return line + ",\"headers\":[\(headers.joined(separator: ","))]}\n"
+        var out: [UInt8] = []
+        write(fields, binary: binary, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// `"name":…` and, for bytes, `"nameEncoding":…`.
-    static func bytesField(_ name: String, _ bytes: [UInt8]?, binary: BinaryEncoding) -> String {
-        guard let bytes else { return "\"\(name)\":null" }
-        if let text = String(validating: bytes, as: UTF8.self) {
-            return "\"\(name)\":\(JSONText.string(text)),\"\(name)Encoding\":\"utf8\""
+    /// Appends the line of `fields` to `out`.
+    static func write(_ fields: Fields, binary: BinaryEncoding, to out: inout [UInt8]) {
+        Self.withOptionalBytes(fields.key) { key in
+            Self.withOptionalBytes(fields.value) { value in
+                write(
+                    file: fields.file, topic: fields.topic, partition: fields.partition, offset: fields.offset,
+                    timestamp: fields.timestamp, timestampType: fields.timestampType, control: fields.control, key: key,
+                    value: value, headers: fields.headers, binary: binary, to: &out)
+            }
         }
-        let encoded = binary == .base64 ? JSONText.base64(bytes) : JSONText.hex(bytes)
-        return "\"\(name)\":\"\(encoded)\",\"\(name)Encoding\":\"\(binary.rawValue)\""
+    }
+
+    /// Appends the line of a record read in place (`consume --json`): key and value go from the
+    /// batch into `out`, escaped byte by byte, with no copy or string per record.
+    static func write(_ record: borrowing RecordView, topic: String, partition: Int, binary: BinaryEncoding, to out: inout [UInt8]) {
+        let headers = record.headerCount > 0 ? record.headers : []
+        record.withKey { key in
+            record.withValue { value in
+                write(
+                    file: nil, topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp,
+                    timestampType: nil, control: nil, key: key, value: value, headers: headers, binary: binary, to: &out)
+            }
+        }
+    }
+
+    private static func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        guard let bytes else { return body(nil) }
+        return bytes.withUnsafeBytes { body($0) }
+    }
+
+    // swift-format-ignore: FunctionParameterCount
+    private static func write(
+        file: String?, topic: String?, partition: Int?, offset: Int64, timestamp: Int64, timestampType: String?,
+        control: ControlRecord?, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader],
+        binary: BinaryEncoding, to out: inout [UInt8]
+    ) {
+        out.append(UInt8(ascii: "{"))
+        if let file {
+            out.append(contentsOf: "\"file\":".utf8)
+            JSONText.writeString(file, to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        if let topic {
+            out.append(contentsOf: "\"topic\":".utf8)
+            JSONText.writeString(topic, to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        if let partition {
+            out.append(contentsOf: "\"partition\":".utf8)
+            JSONText.writeDecimal(Int64(partition), to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: "\"offset\":".utf8)
+        JSONText.writeDecimal(offset, to: &out)
+        out.append(contentsOf: ",\"timestamp\":".utf8)
+        JSONText.writeDecimal(timestamp, to: &out)
+        if let timestampType { out.append(contentsOf: ",\"timestampType\":\"\(timestampType)\"".utf8) }
+        if let control { out.append(contentsOf: ",\"control\":\"\(control)\"".utf8) }
+        out.append(UInt8(ascii: ","))
+        writeBytesField("key", key, binary: binary, to: &out)
+        out.append(UInt8(ascii: ","))
+        writeBytesField("value", value, binary: binary, to: &out)
+        out.append(contentsOf: ",\"headers\":[".utf8)
+        for (index, header) in headers.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "{\"key\":".utf8)
+            JSONText.writeString(header.key, to: &out)
+            out.append(UInt8(ascii: ","))
+            withOptionalBytes(header.value) { writeBytesField("value", $0, binary: binary, to: &out) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "]}\n".utf8)
+    }
+
+    /// `"name":…` and, for bytes, `"nameEncoding":…` (legacy messages in `dump`).
+    static func bytesField(_ name: String, _ bytes: [UInt8]?, binary: BinaryEncoding) -> String {
+        var out: [UInt8] = []
+        withOptionalBytes(bytes) { writeBytesField(name, $0, binary: binary, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `"name":…` and, for bytes, `"nameEncoding":…`: text when the bytes are valid UTF-8,
+    /// else the binary encoding.
+    private static func writeBytesField(_ name: String, _ bytes: UnsafeRawBufferPointer?, binary: BinaryEncoding, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: "\":".utf8)
+        guard let bytes else {
+            out.append(contentsOf: "null".utf8)
+            return
+        }
+        if JSONText.isValidUTF8(bytes) {
+            JSONText.writeString(bytes: bytes, to: &out)
+            out.append(contentsOf: ",\"\(name)Encoding\":\"utf8\"".utf8)
+            return
+        }
+        let array = Array(bytes)
+        let encoded = binary == .base64 ? JSONText.base64(array) : JSONText.hex(array)
+        out.append(contentsOf: "\"\(encoded)\",\"\(name)Encoding\":\"\(binary.rawValue)\"".utf8)
     }
 }

@@ -28,31 +28,17 @@ enum Output {
         buffer.append(contentsOf: bytes)
         if buffer.count > flushBytes { flush() }
     }
+    /// Writes the buffer out once it holds a piece's worth (after appending to it directly).
+    static func flushIfFull() {
+        if buffer.count > flushBytes { flush() }
+    }
     /// Appends one byte (no flush: a line's end is followed by more, or by `flush()`).
     static func write(byte: UInt8) {
         buffer.append(byte)
     }
     /// Appends `value` in decimal, without a String.
     static func write(decimal value: Int64) {
-        if value == 0 {
-            buffer.append(UInt8(ascii: "0"))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits and a sign
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var magnitude = value.magnitude
-            var position = scratch.count
-            while magnitude > 0 {
-                position -= 1
-                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            }
-            if value < 0 {
-                position -= 1
-                scratch[position] = UInt8(ascii: "-")
-            }
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
-        }
+        JSONText.writeDecimal(value, to: &buffer)
     }
 
     /// Writes the buffer with `write(2)`. A reader that went away (EPIPE: `| head`) ends the
