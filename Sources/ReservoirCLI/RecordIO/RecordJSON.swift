@@ -55,6 +55,19 @@ enum RecordJSON {
         }
     }
 
+    // The fixed parts of a line, as bytes once (appending a literal's UTF-8 view per record shows in profiles).
+    private static let offsetLabel = Array("\"offset\":".utf8)
+    private static let timestampLabel = Array(",\"timestamp\":".utf8)
+    private static let topicLabel = Array("\"topic\":".utf8)
+    private static let partitionLabel = Array("\"partition\":".utf8)
+    private static let headersLabel = Array(",\"headers\":[".utf8)
+    private static let lineEnd = Array("]}\n".utf8)
+    private static let null = Array("null".utf8)
+    private static let keyLabel = Array("\"key\":".utf8)
+    private static let valueLabel = Array("\"value\":".utf8)
+    private static let keyIsText = Array(",\"keyEncoding\":\"utf8\"".utf8)
+    private static let valueIsText = Array(",\"valueEncoding\":\"utf8\"".utf8)
+
     private static func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
         guard let bytes else { return body(nil) }
         return bytes.withUnsafeBytes { body($0) }
@@ -73,18 +86,18 @@ enum RecordJSON {
             out.append(UInt8(ascii: ","))
         }
         if let topic {
-            out.append(contentsOf: "\"topic\":".utf8)
+            out.append(contentsOf: topicLabel)
             JSONText.writeString(topic, to: &out)
             out.append(UInt8(ascii: ","))
         }
         if let partition {
-            out.append(contentsOf: "\"partition\":".utf8)
+            out.append(contentsOf: partitionLabel)
             JSONText.writeDecimal(Int64(partition), to: &out)
             out.append(UInt8(ascii: ","))
         }
-        out.append(contentsOf: "\"offset\":".utf8)
+        out.append(contentsOf: offsetLabel)
         JSONText.writeDecimal(offset, to: &out)
-        out.append(contentsOf: ",\"timestamp\":".utf8)
+        out.append(contentsOf: timestampLabel)
         JSONText.writeDecimal(timestamp, to: &out)
         if let timestampType { out.append(contentsOf: ",\"timestampType\":\"\(timestampType)\"".utf8) }
         if let control { out.append(contentsOf: ",\"control\":\"\(control)\"".utf8) }
@@ -92,7 +105,7 @@ enum RecordJSON {
         writeBytesField("key", key, binary: binary, to: &out)
         out.append(UInt8(ascii: ","))
         writeBytesField("value", value, binary: binary, to: &out)
-        out.append(contentsOf: ",\"headers\":[".utf8)
+        out.append(contentsOf: headersLabel)
         for (index, header) in headers.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: "{\"key\":".utf8)
@@ -101,7 +114,7 @@ enum RecordJSON {
             withOptionalBytes(header.value) { writeBytesField("value", $0, binary: binary, to: &out) }
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: "]}\n".utf8)
+        out.append(contentsOf: lineEnd)
     }
 
     /// `"name":…` and, for bytes, `"nameEncoding":…` (legacy messages in `dump`).
@@ -114,16 +127,25 @@ enum RecordJSON {
     /// `"name":…` and, for bytes, `"nameEncoding":…`: text when the bytes are valid UTF-8,
     /// else the binary encoding.
     private static func writeBytesField(_ name: String, _ bytes: UnsafeRawBufferPointer?, binary: BinaryEncoding, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: "\":".utf8)
+        let isKey = name == "key"
+        if isKey || name == "value" {
+            out.append(contentsOf: isKey ? keyLabel : valueLabel)
+        } else {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: "\":".utf8)
+        }
         guard let bytes else {
-            out.append(contentsOf: "null".utf8)
+            out.append(contentsOf: null)
             return
         }
         if JSONText.isValidUTF8(bytes) {
             JSONText.writeString(bytes: bytes, to: &out)
-            out.append(contentsOf: ",\"\(name)Encoding\":\"utf8\"".utf8)
+            if isKey || name == "value" {
+                out.append(contentsOf: isKey ? keyIsText : valueIsText)
+            } else {
+                out.append(contentsOf: ",\"\(name)Encoding\":\"utf8\"".utf8)
+            }
             return
         }
         let array = Array(bytes)
