@@ -119,7 +119,7 @@ extension PartitionLog {
         // The list counts only if no change started while it was read.
         guard let again = slot.read(), again.layout == values.layout, let active = segments.last else { return nil }
         // The writer kept these segments as they are: what does not scan is damage, as it is for the writer.
-        let damage = LogLoader.findDamage(segments.dropLast().map { $0 }, damagedAt: damagedAt, logStartOffset: nil, recoveryPoint: nil)
+        let damage = LogLoader.findDamage(Array(segments.dropLast()), damagedAt: damagedAt, logStartOffset: nil, recoveryPoint: nil)
         follower.damage.withLock { $0 = damage }
         state.withLock { $0.segments = segments }
         apply(again, active: active, follower: follower)

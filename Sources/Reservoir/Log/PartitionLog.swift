@@ -496,7 +496,8 @@ public final class PartitionLog: Sendable {
     }
 
     /// Whether an append acknowledged as `acks` must wait for its fsync (the topic's `durable`
-    /// flush policy makes every append wait).
+    /// flush policy makes every append wait). The first append that must also turns on space
+    /// prepared ahead of the writer, under automatic preallocation (``startPreparingSpace()``).
     func needsFsync(_ acks: Acks) -> Bool {
         let needs = acks == .durable || flushesEveryAppend.load(ordering: .relaxed)
         if needs && !takesDurableAppends.load(ordering: .relaxed) { startPreparingSpace() }

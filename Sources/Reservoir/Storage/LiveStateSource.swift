@@ -11,13 +11,13 @@ final class LiveStateSource: Sendable {
 
     private let root: String
     private let logger: Logger?
-    private let state: Mutex<(file: LiveStateFile?, lastLook: UInt64)>
+    private let state: Mutex<(file: LiveStateFile?, lastLook: UInt64, reported: Bool)>
 
     /// The writer's own file.
     init(writer file: LiveStateFile) {
         root = ""
         logger = nil
-        state = Mutex((file, 0))
+        state = Mutex((file, 0, false))
     }
 
     /// A reader's: the file under `root` now, if a writer made it, and later otherwise.
@@ -25,7 +25,7 @@ final class LiveStateSource: Sendable {
     init(readingRoot root: String, logger: Logger) throws(ReservoirError) {
         self.root = root
         self.logger = logger
-        state = Mutex((try LiveStateFile.openForReading(root: root), monotonicNanoseconds()))
+        state = Mutex((try LiveStateFile.openForReading(root: root), monotonicNanoseconds(), false))
     }
 
     /// The live state, nil while no writer has made it.
@@ -38,7 +38,11 @@ final class LiveStateSource: Sendable {
             do throws(ReservoirError) {
                 state.file = try LiveStateFile.openForReading(root: root)
             } catch {
-                logger?.warning("the store's live state cannot be read; reading the files as they are", metadata: ["error": "\(error)"])
+                // Said once: the next looks find the same file until a writer replaces it.
+                if !state.reported {
+                    state.reported = true
+                    logger?.warning("the store's live state cannot be read; reading the files as they are", metadata: ["error": "\(error)"])
+                }
             }
             return state.file
         }

@@ -46,7 +46,9 @@ struct ResourceUsage {
         return Interval(
             seconds: wall,
             threadCPUShare: Double(threadCPUNanoseconds &- earlier.threadCPUNanoseconds) / 1e9 / Swift.max(wall, 1e-9),
-            threadRunQueueShare: zip2(threadRunQueueNanoseconds.map(Int.init), earlier.threadRunQueueNanoseconds.map(Int.init)).map {
+            threadRunQueueShare: zip2(
+                threadRunQueueNanoseconds.map { Int(clamping: $0) }, earlier.threadRunQueueNanoseconds.map { Int(clamping: $0) }
+            ).map {
                 Double($0 - $1) / 1e9 / Swift.max(wall, 1e-9)
             },
             processCPUShare: Double(processCPUNanoseconds &- earlier.processCPUNanoseconds) / 1e9 / Swift.max(wall, 1e-9)

@@ -112,7 +112,12 @@ struct WriteCapacitySearch {
         constant.profile = RateProfile(steps: [RateProfile.Step(start: 0, rate: rate)], end: trialSeconds)
         let topic = "limit-\(number)"
         try store.createTopic(topic, config: PeakBenchmark.topicConfig(constant))
-        defer { try? store.deleteTopic(topic) }
+        defer {
+            // Only disk space is at stake (the store is the benchmark's own), but say so.
+            do { try store.deleteTopic(topic) } catch {
+                FileHandle.standardError.write(Data("limit search: trial topic \(topic) was not deleted: \(error)\n".utf8))
+            }
+        }
         // The sender first: its set-up (keys, builders) must not count against the schedule.
         let throttler = throttle.map(AppendThrottle.init)
         let send = try PeakBenchmark.sender(

@@ -255,7 +255,8 @@ struct ProduceCommand: ParsableCommand {
                 if start > 0 {
                     let rest = filled - start
                     data.withUnsafeMutableBytes { bytes in
-                        if rest > 0 { bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: rest) }
+                        // The cut record's bytes move to the front (the ranges may overlap).
+                        if rest > 0, let base = bytes.baseAddress { memmove(base, base + start, rest) }
                     }
                     filled = rest
                 }

@@ -50,46 +50,50 @@ struct RecordFormat {
     /// batch straight into the buffer, numbers written as digits, and headers decoded only when
     /// the format shows them, so that printing a record allocates nothing.
     func write(_ record: borrowing RecordView, topic: String, partition: Int) {
-        for part in parts {
-            switch part {
-            case .text(let bytes): Output.write(bytes: bytes)
-            case .value: record.withValue { if let value = $0 { Output.write(raw: value) } }
-            case .key: record.withKey { if let key = $0 { Output.write(raw: key) } }
-            case .topic: Output.write(topic)
-            case .partition: Output.write(decimal: Int64(partition))
-            case .offset: Output.write(decimal: record.offset)
-            case .timestamp: Output.write(decimal: record.timestamp)
-            case .headers:
-                for (index, header) in record.headers.enumerated() {
-                    if index > 0 { Output.write(",") }
-                    Output.write(header.key + "=")
-                    if let value = header.value { Output.write(bytes: value) }
-                }
-            case .valueSize: Output.write(decimal: Int64(record.valueCount ?? -1))
-            case .keySize: Output.write(decimal: Int64(record.keyCount ?? -1))
+        let (offset, timestamp) = (record.offset, record.timestamp)
+        let headers = parts.contains { if case .headers = $0 { true } else { false } } ? record.headers : []
+        record.withKey { key in
+            record.withValue { value in
+                write(topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value, headers: headers)
             }
         }
     }
 
     /// Writes one record to the output buffer.
     func write(topic: String, partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) {
+        Self.withBytes(key) { key in
+            Self.withBytes(value) { value in
+                write(topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value, headers: headers)
+            }
+        }
+    }
+
+    private static func withBytes(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> Void) {
+        guard let bytes else { return body(nil) }
+        bytes.withUnsafeBytes { body($0) }
+    }
+
+    private func write(
+        topic: String, partition: Int, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+        headers: [RecordHeader]
+    ) {
         for part in parts {
             switch part {
             case .text(let bytes): Output.write(bytes: bytes)
-            case .value: if let value { Output.write(bytes: value) }
-            case .key: if let key { Output.write(bytes: key) }
+            case .value: if let value { Output.write(raw: value) }
+            case .key: if let key { Output.write(raw: key) }
             case .topic: Output.write(topic)
-            case .partition: Output.write("\(partition)")
-            case .offset: Output.write("\(offset)")
-            case .timestamp: Output.write("\(timestamp)")
+            case .partition: Output.write(decimal: Int64(partition))
+            case .offset: Output.write(decimal: offset)
+            case .timestamp: Output.write(decimal: timestamp)
             case .headers:
                 for (index, header) in headers.enumerated() {
                     if index > 0 { Output.write(",") }
                     Output.write(header.key + "=")
                     if let value = header.value { Output.write(bytes: value) }
                 }
-            case .valueSize: Output.write("\(value?.count ?? -1)")
-            case .keySize: Output.write("\(key?.count ?? -1)")
+            case .valueSize: Output.write(decimal: Int64(value?.count ?? -1))
+            case .keySize: Output.write(decimal: Int64(key?.count ?? -1))
             }
         }
     }
