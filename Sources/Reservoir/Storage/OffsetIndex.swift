@@ -4,20 +4,14 @@
 /// Kafka's layout and semantics: an entry is added once more than `indexIntervalBytes` of log were
 /// written since the last one, keyed by the batch's last offset and pointing at its start. A lookup
 /// returns the last entry at or below the target, or the segment start.
-final class OffsetIndex: Sendable {
+final class OffsetIndex: SegmentIndex, Sendable {
     static let entrySize = 8
     let baseOffset: Int64
     let storage: IndexFile
 
-    init(path: String, baseOffset: Int64, maxBytes: Int, writable: Bool) throws(ReservoirError) {
+    init(baseOffset: Int64, storage: IndexFile) {
         self.baseOffset = baseOffset
-        storage = try IndexFile(path: path, entrySize: Self.entrySize, maxBytes: maxBytes, writable: writable)
-    }
-
-    /// The index at `path`, mapped for a read-only process (see ``IndexFile/init(readingPath:entrySize:)``).
-    init(readingPath path: String, baseOffset: Int64) throws(ReservoirError) {
-        self.baseOffset = baseOffset
-        storage = try IndexFile(readingPath: path, entrySize: Self.entrySize)
+        self.storage = storage
     }
 
     struct Entry: Equatable {
@@ -25,7 +19,6 @@ final class OffsetIndex: Sendable {
         var position: Int
     }
 
-    var entryCount: Int { storage.entryCount }
     var isFull: Bool { storage.isFull }
 
     func entry(_ index: Int) -> Entry {
@@ -33,11 +26,6 @@ final class OffsetIndex: Sendable {
         return Entry(
             offset: baseOffset + Int64(BigEndian.load(pointer, 0, as: UInt32.self)),
             position: Int(BigEndian.load(pointer, 4, as: UInt32.self)))
-    }
-
-    var lastEntry: Entry? {
-        let count = entryCount
-        return count > 0 ? entry(count - 1) : nil
     }
 
     /// The last entry with offset ≤ `offset`, or `(baseOffset, 0)`.

@@ -4,20 +4,14 @@
 /// Entries are appended alongside offset-index entries, and only when the largest timestamp
 /// grows, so both columns increase. The last slot is kept free for the entry forced on roll and
 /// close, from which retention reads the segment's largest timestamp.
-final class TimeIndex: Sendable {
+final class TimeIndex: SegmentIndex, Sendable {
     static let entrySize = 12
     let baseOffset: Int64
     let storage: IndexFile
 
-    init(path: String, baseOffset: Int64, maxBytes: Int, writable: Bool) throws(ReservoirError) {
+    init(baseOffset: Int64, storage: IndexFile) {
         self.baseOffset = baseOffset
-        storage = try IndexFile(path: path, entrySize: Self.entrySize, maxBytes: maxBytes, writable: writable)
-    }
-
-    /// The index at `path`, mapped for a read-only process (see ``IndexFile/init(readingPath:entrySize:)``).
-    init(readingPath path: String, baseOffset: Int64) throws(ReservoirError) {
-        self.baseOffset = baseOffset
-        storage = try IndexFile(readingPath: path, entrySize: Self.entrySize)
+        self.storage = storage
     }
 
     struct Entry: Equatable {
@@ -25,7 +19,6 @@ final class TimeIndex: Sendable {
         var offset: Int64
     }
 
-    var entryCount: Int { storage.entryCount }
     /// Full one slot early: the last slot is reserved for ``append(timestamp:offset:force:)`` with `force`.
     var isFull: Bool { storage.entryCount >= storage.maxEntries - 1 }
 
@@ -34,11 +27,6 @@ final class TimeIndex: Sendable {
         return Entry(
             timestamp: BigEndian.load(pointer, 0, as: Int64.self),
             offset: baseOffset + Int64(BigEndian.load(pointer, 8, as: UInt32.self)))
-    }
-
-    var lastEntry: Entry? {
-        let count = entryCount
-        return count > 0 ? entry(count - 1) : nil
     }
 
     /// The last entry with timestamp ≤ `timestamp`, or `(-1, baseOffset)`.
