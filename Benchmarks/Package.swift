@@ -19,10 +19,12 @@ let package = Package(
         // The peers Reservoir is measured against, in the same run: only this package links them.
         .systemLibrary(name: "BenchSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "BenchLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // A plain C loop that writes the same batch bytes as the encoder: its baseline.
+        .target(name: "BenchCLoop", path: "Sources/BenchCLoop", cSettings: [.unsafeFlags(["-O2"])]),
         .executableTarget(
             name: "ReservoirBenchmarks",
             dependencies: [
-                .product(name: "Reservoir", package: root), "BenchLZ4", "BenchSQLite", "BenchLMDB",
+                .product(name: "Reservoir", package: root), "BenchLZ4", "BenchSQLite", "BenchLMDB", "BenchCLoop",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/ReservoirBenchmarks"

@@ -108,25 +108,36 @@ public final class RecordBatchEncoder {
         // Uncompressed records go straight after the header; LZ4 records go to scratch first.
         let target = scratch ?? output
         var position = scratch == nil ? RecordBatchHeader.size : 0
-        var delta: Int32 = 0
-        for index in 0..<count {
-            let timestamp = records[index].timestamp ?? defaultTimestamp
-            if timestamp > maxTimestamp {
-                maxTimestamp = timestamp
-                maxTimestampDelta = delta
+        try records.withUnsafeBufferPointer { (buffer) throws(ReservoirError) in
+            guard var record = buffer.baseAddress else { return }
+            var delta: Int32 = 0
+            var pointer = target.base + position
+            var end = target.base + target.capacity
+            for _ in 0..<count {
+                let timestamp = record.pointee.timestamp ?? defaultTimestamp
+                if timestamp > maxTimestamp {
+                    maxTimestamp = timestamp
+                    maxTimestampDelta = delta
+                }
+                let timestampDelta = timestamp &- baseTimestamp
+                let (total, body) = RecordWriter.encodedSize(at: record, timestampDelta: timestampDelta, offsetDelta: delta)
+                guard total <= maxRecordBytes, total <= RecordWriter.maxRecordBytes else {
+                    throw ReservoirError(
+                        .recordTooLarge,
+                        "record \(delta) of the batch is \(total) bytes encoded, over the limit of \(min(maxRecordBytes, RecordWriter.maxRecordBytes)); nothing was written"
+                    )
+                }
+                if end - pointer < total {
+                    let written = pointer - target.base
+                    target.grow(to: written + total, preserving: written)
+                    pointer = target.base + written
+                    end = target.base + target.capacity
+                }
+                pointer = RecordWriter.write(record, timestampDelta: timestampDelta, offsetDelta: delta, body: body, to: pointer)
+                delta &+= 1
+                record += 1
             }
-            let timestampDelta = timestamp &- baseTimestamp
-            let (total, body) = RecordWriter.encodedSize(of: records[index], timestampDelta: timestampDelta, offsetDelta: delta)
-            guard total <= maxRecordBytes, total <= RecordWriter.maxRecordBytes else {
-                throw ReservoirError(
-                    .recordTooLarge,
-                    "record \(delta) of the batch is \(total) bytes encoded, over the limit of \(min(maxRecordBytes, RecordWriter.maxRecordBytes)); nothing was written"
-                )
-            }
-            position = RecordWriter.write(
-                records[index], timestampDelta: timestampDelta, offsetDelta: delta, total: total, body: body,
-                into: target, at: position)
-            delta &+= 1
+            position = pointer - target.base
         }
 
         return finish(
