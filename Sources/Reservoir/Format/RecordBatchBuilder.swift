@@ -17,23 +17,25 @@ public final class RecordBatchBuilder {
     /// Holds the records; replaced by ``take(leaving:)``, which hands these records on.
     private(set) var encoder: RecordBatchEncoder
 
-    /// Everything an append changes, in one value: one exclusive access to the builder per
-    /// record instead of one per field (measured: the runtime's access checks cost more than
-    /// the varints).
-    private struct Progress {
-        var count = 0
-        var position: Int
+    /// Everything an append changes, in one value.
+    ///
+    /// Usable from inlined code, as is the append that changes it: a caller's loop of appends
+    /// then compiles into one loop, with no call per record.
+    @usableFromInline
+    struct Progress {
+        @usableFromInline var count = 0
+        @usableFromInline var position: Int
         /// The start and size of `encoder.recordsTarget`, copied here so that an append reaches
         /// its bytes without touching (and retaining) the buffer object. Invariant: refreshed
         /// whenever that buffer grows or the encoder is replaced.
-        var base: UnsafeMutableRawPointer
-        var capacity: Int
-        var baseTimestamp: Int64 = 0
-        var startedAt: Int64 = 0
-        var maxTimestamp = Int64.min
-        var maxTimestampDelta: Int32 = 0
-        var largestRecordBytes = 0
-        var unkeyedCount = 0
+        @usableFromInline var base: UnsafeMutableRawPointer
+        @usableFromInline var capacity: Int
+        @usableFromInline var baseTimestamp: Int64 = 0
+        @usableFromInline var startedAt: Int64 = 0
+        @usableFromInline var maxTimestamp = Int64.min
+        @usableFromInline var maxTimestampDelta: Int32 = 0
+        @usableFromInline var largestRecordBytes = 0
+        @usableFromInline var unkeyedCount = 0
 
         init(_ encoder: RecordBatchEncoder) {
             position = encoder.recordsStart
@@ -42,7 +44,10 @@ public final class RecordBatchBuilder {
         }
     }
 
-    private var progress: Progress
+    // Unchecked: a builder is used by one thread at a time, and no access to the value spans
+    // a call that could reach it again, so the runtime's exclusivity check (one per field an
+    // append touches, in code inlined into other modules) would guard nothing.
+    @exclusivity(unchecked) @usableFromInline var progress: Progress
 
     /// Records appended so far.
     public var count: Int { progress.count }
@@ -72,52 +77,68 @@ public final class RecordBatchBuilder {
     /// Appends one record. A `nil` timestamp takes the time the batch's first record was added.
     ///
     /// The bytes are copied at once; the buffers can be reused when this returns.
+    @inlinable @inline(__always)
     public func append(
         key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader] = [], timestamp: Int64? = nil
     ) throws(ReservoirError) {
-        var state = progress
-        guard state.count < Int(Int32.max) else { throw Self.batchFull() }
-        if state.count == 0 {
-            state.startedAt = wallClockMilliseconds()
-            state.baseTimestamp = timestamp ?? state.startedAt
+        // Fields are read and written in place: a copy of the whole value per record went
+        // through the stack in mixed widths, and the CPU stalled forwarding those stores.
+        let count = progress.count
+        if count == 0 {
+            progress.startedAt = RecordBatchBuilder.startTime()
+            progress.baseTimestamp = timestamp ?? progress.startedAt
+        } else if count >= Int(Int32.max) {
+            throw RecordBatchBuilder.batchFull()
         }
-        let recordTimestamp = timestamp ?? state.startedAt
-        let delta = Int32(truncatingIfNeeded: state.count)
-        if recordTimestamp > state.maxTimestamp {
-            state.maxTimestamp = recordTimestamp
-            state.maxTimestampDelta = delta
+        let recordTimestamp = timestamp ?? progress.startedAt
+        let delta = Int32(truncatingIfNeeded: count)
+        if recordTimestamp > progress.maxTimestamp {
+            progress.maxTimestamp = recordTimestamp
+            progress.maxTimestampDelta = delta
         }
-        let timestampDelta = recordTimestamp &- state.baseTimestamp
+        let timestampDelta = recordTimestamp &- progress.baseTimestamp
         let (total, body) = RecordWriter.size(
             keyCount: key?.count, valueCount: value?.count, headersBytes: headers.isEmpty ? 1 : RecordWriter.headersSize(headers),
             timestampDelta: timestampDelta, offsetDelta: delta)
-        guard total <= RecordWriter.maxRecordBytes else { throw Self.overFormatLimit(total) }
-        let end = state.position &+ total
-        if end > state.capacity {
-            let target = encoder.recordsTarget
-            target.grow(to: end, preserving: state.position)
-            state.base = target.base
-            state.capacity = target.capacity
-        }
+        guard total <= RecordWriter.maxRecordBytes else { throw RecordBatchBuilder.overFormatLimit(total) }
+        let position = progress.position
+        let end = position &+ total
+        if end > progress.capacity { grow(to: end) }
         // Safe: the buffer holds at least `end` bytes, and `total` is the exact size of what is written.
         _ = RecordWriter.writeRecord(
             key: key, value: value, headers: headers, timestampDelta: timestampDelta,
-            offsetDelta: delta, body: body, to: state.base + state.position)
-        state.position = end
-        state.largestRecordBytes = max(state.largestRecordBytes, total)
-        if key == nil { state.unkeyedCount &+= 1 }
-        state.count &+= 1
-        progress = state
+            offsetDelta: delta, body: body, to: progress.base + position)
+        progress.position = end
+        if total > progress.largestRecordBytes { progress.largestRecordBytes = total }
+        if key == nil { progress.unkeyedCount &+= 1 }
+        progress.count = count &+ 1
     }
 
-    /// Kept out of line (as the next) so that the append path carries no string building.
+    /// The time a batch's first record is added. Out of line, as the rest of the rare paths, so
+    /// that the inlined append carries none of their code.
+    @usableFromInline
     @inline(never)
-    private static func batchFull() -> ReservoirError {
+    static func startTime() -> Int64 { wallClockMilliseconds() }
+
+    /// Grows the records buffer to hold `end` bytes, keeping what is written.
+    @usableFromInline
+    @inline(never)
+    func grow(to end: Int) {
+        let target = encoder.recordsTarget
+        target.grow(to: end, preserving: progress.position)
+        progress.base = target.base
+        progress.capacity = target.capacity
+    }
+
+    @usableFromInline
+    @inline(never)
+    static func batchFull() -> ReservoirError {
         ReservoirError(.recordTooLarge, "a batch holds at most \(Int32.max) records")
     }
 
+    @usableFromInline
     @inline(never)
-    private static func overFormatLimit(_ bytes: Int) -> ReservoirError {
+    static func overFormatLimit(_ bytes: Int) -> ReservoirError {
         ReservoirError(.recordTooLarge, "a record of \(bytes) bytes is over the format's limit of \(RecordWriter.maxRecordBytes) bytes")
     }
 

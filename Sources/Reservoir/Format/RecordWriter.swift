@@ -6,9 +6,10 @@
 /// `Int` sums that cannot overflow (each field is an in-memory buffer); a caller refuses a record
 /// whose total exceeds ``maxRecordBytes`` before writing it, which also keeps every length that
 /// is written as an `Int32` varint in range.
+@usableFromInline
 enum RecordWriter {
     /// The largest record the format can describe: its length is an `Int32` varint.
-    static let maxRecordBytes = Int(Int32.max)
+    @usableFromInline static let maxRecordBytes = Int(Int32.max)
 
     /// The encoded size of one record, length prefix included.
     ///
@@ -65,6 +66,7 @@ enum RecordWriter {
     /// The size of one record from its parts (`nil` counts for null fields), length prefix
     /// included. `headersBytes` is the size of the headers section: 1 without headers.
     @inline(__always)
+    @inlinable
     static func size(
         keyCount: Int?, valueCount: Int?, headersBytes: Int, timestampDelta: Int64, offsetDelta: Int32
     ) -> (total: Int, body: Int) {
@@ -76,12 +78,14 @@ enum RecordWriter {
 
     /// A length-prefixed field's size: the varint length (-1 for null) and the bytes.
     @inline(__always)
-    private static func fieldSize(_ count: Int?) -> Int {
+    @inlinable
+    static func fieldSize(_ count: Int?) -> Int {
         guard let count else { return 1 }
         return Varint.sizeOfUnsigned(UInt64(count) &<< 1) &+ count
     }
 
     /// The size of a headers section: the count and each header's name and value.
+    @usableFromInline
     static func headersSize(_ headers: [RecordHeader]) -> Int {
         var size = fieldSize(headers.count) &- headers.count
         for header in headers {
@@ -92,7 +96,8 @@ enum RecordWriter {
 
     /// Writes a record's length, attributes and deltas; returns where its key goes.
     @inline(__always)
-    private static func writePrefix(body: Int, timestampDelta: Int64, offsetDelta: Int32, to start: UnsafeMutableRawPointer)
+    @inlinable
+    static func writePrefix(body: Int, timestampDelta: Int64, offsetDelta: Int32, to start: UnsafeMutableRawPointer)
         -> UnsafeMutableRawPointer
     {
         var p = start + Varint.write(Int32(truncatingIfNeeded: body), to: start)
@@ -103,6 +108,7 @@ enum RecordWriter {
     }
 
     /// Writes a headers section of the size ``headersSize(_:)`` gave; returns the end.
+    @usableFromInline
     static func writeHeaders(_ headers: [RecordHeader], to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         var p = pointer + Varint.write(Int32(truncatingIfNeeded: headers.count), to: pointer)
         for header in headers {
@@ -116,6 +122,7 @@ enum RecordWriter {
     /// Writes one record given as raw parts at `start`, which has room for the `total` that
     /// ``size(keyCount:valueCount:headersBytes:timestampDelta:offsetDelta:)`` gave. Returns the end.
     @inline(__always)
+    @inlinable
     static func writeRecord(
         key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader],
         timestampDelta: Int64, offsetDelta: Int32, body: Int, to start: UnsafeMutableRawPointer
@@ -132,13 +139,15 @@ enum RecordWriter {
 
     /// A null field: length -1 (zig-zag 1), no bytes.
     @inline(__always)
-    private static func writeNull(to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+    @inlinable
+    static func writeNull(to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         pointer.storeBytes(of: 1, as: UInt8.self)
         return pointer + 1
     }
 
     @inline(__always)
-    private static func writeField(_ bytes: UnsafeRawBufferPointer, to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+    @inlinable
+    static func writeField(_ bytes: UnsafeRawBufferPointer, to pointer: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         let start = pointer + Varint.write(Int32(truncatingIfNeeded: bytes.count), to: pointer)
         if let source = bytes.baseAddress, bytes.count > 0 {
             start.copyMemory(from: source, byteCount: bytes.count)

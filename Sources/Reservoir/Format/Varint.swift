@@ -4,28 +4,29 @@
 /// These run several times per record on the append path, so they avoid overflow traps (every
 /// input is a 32- or 64-bit value whose zig-zag form fits the unsigned type) and take the one- and
 /// two-byte forms, which cover lengths below 8 KiB and offset deltas below 8192, without a loop.
+@usableFromInline
 enum Varint {
-    @inline(__always)
+    @inlinable @inline(__always)
     static func zigZag(_ value: Int32) -> UInt32 {
         UInt32(bitPattern: (value &<< 1) ^ (value >> 31))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func zigZag(_ value: Int64) -> UInt64 {
         UInt64(bitPattern: (value &<< 1) ^ (value >> 63))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func size(_ value: Int32) -> Int {
         sizeOfUnsigned(UInt64(zigZag(value)))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func size(_ value: Int64) -> Int {
         sizeOfUnsigned(zigZag(value))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func sizeOfUnsigned(_ raw: UInt64) -> Int {
         // Compares, not a bit count: the common sizes then cost no latency on the chain that sums
         // a record's size (the branches are predicted), where a bit scan and a division would.
@@ -34,24 +35,25 @@ enum Varint {
         return sizeOfLong(raw)
     }
 
-    private static func sizeOfLong(_ raw: UInt64) -> Int {
+    @usableFromInline
+    static func sizeOfLong(_ raw: UInt64) -> Int {
         // Bits needed, rounded up to 7-bit groups.
         let bits = 64 &- raw.leadingZeroBitCount
         return (bits &+ 6) / 7
     }
 
     /// Writes `value` zig-zag encoded at `pointer`, returning the bytes written.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func write(_ value: Int32, to pointer: UnsafeMutableRawPointer) -> Int {
         writeUnsigned(UInt64(zigZag(value)), to: pointer)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func write(_ value: Int64, to pointer: UnsafeMutableRawPointer) -> Int {
         writeUnsigned(zigZag(value), to: pointer)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func writeUnsigned(_ value: UInt64, to pointer: UnsafeMutableRawPointer) -> Int {
         if value < 0x80 {
             pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
@@ -65,7 +67,8 @@ enum Varint {
         return writeLong(value, to: pointer)
     }
 
-    private static func writeLong(_ value: UInt64, to pointer: UnsafeMutableRawPointer) -> Int {
+    @usableFromInline
+    static func writeLong(_ value: UInt64, to pointer: UnsafeMutableRawPointer) -> Int {
         var raw = value
         var index = 0
         while raw >= 0x80 {
