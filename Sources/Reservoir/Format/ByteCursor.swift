@@ -3,43 +3,69 @@
 /// Every read checks the remaining length first and throws ``FormatError`` instead of reading
 /// past the end, which is what makes the decoders total on arbitrary input. The cursor holds a
 /// raw pointer: it is valid only while the bytes' owner is, which every caller scopes.
+@usableFromInline
 struct ByteCursor {
-    let base: UnsafeRawPointer?
-    let count: Int
-    var position: Int
+    @usableFromInline let base: UnsafeRawPointer?
+    @usableFromInline let count: Int
+    @usableFromInline var position: Int
 
+    @inlinable
     init(_ bytes: UnsafeRawBufferPointer, position: Int = 0) {
         self.base = bytes.baseAddress
         self.count = bytes.count
         self.position = position
     }
 
-    var remaining: Int { count - position }
-    var isAtEnd: Bool { position >= count }
+    @inlinable var remaining: Int { count - position }
+    @inlinable var isAtEnd: Bool { position >= count }
 
+    @inlinable @inline(__always)
     mutating func readByte() throws(FormatError) -> UInt8 {
-        guard position < count, let base else {
-            throw .truncated(position: position, needed: 1, available: 0)
-        }
+        guard position < count, let base else { throw truncated(needing: 1) }
         let byte = base.load(fromByteOffset: position, as: UInt8.self)
         position += 1
         return byte
     }
 
     /// The next `length` bytes as a buffer into the same memory, advancing past them.
+    @inlinable @inline(__always)
     mutating func readBytes(_ length: Int) throws(FormatError) -> UnsafeRawBufferPointer {
-        guard length >= 0, length <= remaining else {
-            throw .truncated(position: position, needed: length, available: remaining)
-        }
+        guard length >= 0, length <= remaining else { throw truncated(needing: length) }
         guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         let slice = UnsafeRawBufferPointer(start: base + position, count: length)
         position += length
         return slice
     }
 
+    /// The error for a read of `length` bytes that are not there, out of line.
+    @usableFromInline @inline(never)
+    func truncated(needing length: Int) -> FormatError {
+        .truncated(position: position, needed: length, available: remaining)
+    }
+
     /// A zig-zag varint of at most 5 bytes, as Kafka's `ByteUtils.readVarint` (excess high bits of
     /// the fifth byte are dropped, as Kafka drops them).
+    @inlinable @inline(__always)
     mutating func readVarint() throws(FormatError) -> Int32 {
+        // One or two bytes hold lengths below 8 KiB and most offset deltas: no loop for them.
+        if position &+ 1 < count, let base {
+            let first = UInt32(base.load(fromByteOffset: position, as: UInt8.self))
+            if first < 0x80 {
+                position &+= 1
+                return Int32(bitPattern: (first >> 1) ^ (0 &- (first & 1)))
+            }
+            let second = UInt32(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+            if second < 0x80 {
+                position &+= 2
+                let raw = first & 0x7F | second &<< 7
+                return Int32(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+            }
+        }
+        return try readLongVarint()
+    }
+
+    @usableFromInline
+    mutating func readLongVarint() throws(FormatError) -> Int32 {
         let start = position
         var raw: UInt32 = 0
         var shift: UInt32 = 0
@@ -54,7 +80,26 @@ struct ByteCursor {
     }
 
     /// A zig-zag varlong of at most 10 bytes, as Kafka's `ByteUtils.readVarlong`.
+    @inlinable @inline(__always)
     mutating func readVarlong() throws(FormatError) -> Int64 {
+        if position &+ 1 < count, let base {
+            let first = UInt64(base.load(fromByteOffset: position, as: UInt8.self))
+            if first < 0x80 {
+                position &+= 1
+                return Int64(bitPattern: (first >> 1) ^ (0 &- (first & 1)))
+            }
+            let second = UInt64(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+            if second < 0x80 {
+                position &+= 2
+                let raw = first & 0x7F | second &<< 7
+                return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+            }
+        }
+        return try readLongVarlong()
+    }
+
+    @usableFromInline
+    mutating func readLongVarlong() throws(FormatError) -> Int64 {
         let start = position
         var raw: UInt64 = 0
         var shift: UInt64 = 0

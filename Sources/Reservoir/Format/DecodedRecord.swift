@@ -18,6 +18,23 @@ struct DecodedRecord {
     /// The offset relative to the batch's base offset.
     let offsetDelta: Int32
 
+    @usableFromInline
+    init(
+        offset: Int64, timestamp: Int64, keyBytes: UnsafeRawBufferPointer?, valueBytes: UnsafeRawBufferPointer?,
+        headerBytes: UnsafeRawBufferPointer, headerCount: Int, rawBytes: UnsafeRawBufferPointer, tailBytes: UnsafeRawBufferPointer,
+        offsetDelta: Int32
+    ) {
+        self.offset = offset
+        self.timestamp = timestamp
+        self.keyBytes = keyBytes
+        self.valueBytes = valueBytes
+        self.headerBytes = headerBytes
+        self.headerCount = headerCount
+        self.rawBytes = rawBytes
+        self.tailBytes = tailBytes
+        self.offsetDelta = offsetDelta
+    }
+
     /// The key's length, or `nil` for a null key.
     var keyCount: Int? { keyBytes?.count }
     /// The value's length, or `nil` for a null value (a tombstone).

@@ -6,8 +6,8 @@
 public struct RecordBatch: @unchecked Sendable {
     // Sendable by invariant: the bytes are never written after the batch is published, and `owner`
     // keeps them mapped or allocated for as long as any copy of this value exists.
-    let owner: AnyObject?
-    let bytes: UnsafeRawBufferPointer
+    @usableFromInline let owner: AnyObject?
+    @usableFromInline let bytes: UnsafeRawBufferPointer
     /// The batch's header, already validated when the batch came from a log read.
     public let header: RecordBatchHeader
 

@@ -32,25 +32,44 @@ public final class RecordDecoder {
     ///   - body: called with each record, in offset order.
     /// - Throws: ``FormatError`` for malformed bytes (possibly after some records were handed to
     ///   `body`), or whatever `body` throws.
+    @inlinable
     public func forEachRecord(
         in batch: RecordBatch,
         verifyCRC: Bool = true,
         includingControl: Bool = false,
         _ body: (borrowing RecordView) throws -> Void
     ) throws {
-        var failure: (any Error)?
-        try withExtendedLifetime(batch.owner) { () throws(FormatError) in
-            try iterate(batch, verifyCRC: verifyCRC, includingControl: includingControl) { record in
-                do {
-                    try body(record)
-                    return true
-                } catch {
-                    failure = error
-                    return false
-                }
-            }
+        // Inlined into the caller with `body`, so that the loop over records makes no call per
+        // record: the checks and the decompression stay out of line.
+        guard let section = try records(of: batch, verifyCRC: verifyCRC, includingControl: includingControl) else { return }
+        try withExtendedLifetime(batch.owner) { () throws in
+            var cursor = RecordCursor(section, header: batch.header)
+            while let record = try cursor.next() { try body(RecordView(record)) }
         }
-        if let failure { throw failure }
+    }
+
+    /// The records section of `batch`, decompressed when it is compressed (into this decoder's
+    /// buffer, valid until its next batch), after the CRC check; `nil` for a control batch
+    /// unless `includingControl`.
+    @usableFromInline
+    func records(of batch: RecordBatch, verifyCRC: Bool, includingControl: Bool) throws(FormatError) -> UnsafeRawBufferPointer? {
+        let header = batch.header
+        if verifyCRC {
+            _ = try RecordBatchHeader.validate(batch.bytes)
+        }
+        let section = UnsafeRawBufferPointer(rebasing: batch.bytes[RecordBatchHeader.size...])
+        let records: UnsafeRawBufferPointer
+        switch header.compressionCodecValue {
+        case CompressionCodec.none.rawValue:
+            records = section
+        case let value:
+            guard let codec = CompressionCodec(rawValue: value) else { throw .unsupportedCompression(codec: value) }
+            let decompressor = self.decompressor ?? BatchDecompressor()
+            self.decompressor = decompressor
+            records = try decompressor.decompress(section, codec: codec, limit: maxDecompressedBytes)
+        }
+        if header.isControl && !includingControl { return nil }
+        return records
     }
 
     /// All records of `batch`, copied out.
@@ -115,91 +134,19 @@ public final class RecordDecoder {
         includingControl: Bool = false,
         _ body: (borrowing RecordView) -> Bool
     ) throws(FormatError) {
-        let header = batch.header
-        if verifyCRC {
-            _ = try RecordBatchHeader.validate(batch.bytes)
-        }
-        let section = UnsafeRawBufferPointer(rebasing: batch.bytes[RecordBatchHeader.size...])
-        let records: UnsafeRawBufferPointer
-        switch header.compressionCodecValue {
-        case CompressionCodec.none.rawValue:
-            records = section
-        case let value:
-            guard let codec = CompressionCodec(rawValue: value) else { throw .unsupportedCompression(codec: value) }
-            let decompressor = self.decompressor ?? BatchDecompressor()
-            self.decompressor = decompressor
-            records = try decompressor.decompress(section, codec: codec, limit: maxDecompressedBytes)
-        }
-        if header.isControl && !includingControl { return }
-        try Self.iterateRecords(records, header: header, body)
+        guard let records = try records(of: batch, verifyCRC: verifyCRC, includingControl: includingControl) else { return }
+        try Self.iterateRecords(records, header: batch.header, body)
     }
 
-    /// Walks an uncompressed records section, checking every field as Kafka's `DefaultRecord.readFrom` does.
+    /// Walks an uncompressed records section (see ``RecordCursor``); `body` returns false to stop early.
     static func iterateRecords(
         _ section: UnsafeRawBufferPointer,
         header: RecordBatchHeader,
         _ body: (borrowing RecordView) -> Bool
     ) throws(FormatError) {
-        var cursor = ByteCursor(section)
-        let declared = Int(header.recordCount)
-        var index = 0
-        var previousOffsetDelta: Int32 = -1
-        while index < declared {
-            guard !cursor.isAtEnd else { throw .recordCountMismatch(declared: declared, actual: index) }
-            let recordStart = cursor.position
-            let bodySize = Int(try cursor.readVarint())
-            guard bodySize >= 0, bodySize <= cursor.remaining else {
-                throw .lengthOutOfBounds(field: "record length", length: bodySize, available: cursor.remaining)
-            }
-            let start = cursor.position
-            _ = try cursor.readByte()  // attributes, unused in v2
-            let timestampDelta = try cursor.readVarlong()
-            let offsetDelta = try cursor.readVarint()
-            // Offsets rise within a batch (compaction leaves gaps, never disorder) and stay inside
-            // its range: a record elsewhere would be read at another batch's offset.
-            guard offsetDelta > previousOffsetDelta, offsetDelta <= header.lastOffsetDelta else {
-                throw .invalidRecord(
-                    "offset delta \(offsetDelta) is not after \(previousOffsetDelta) and at most \(header.lastOffsetDelta)")
-            }
-            previousOffsetDelta = offsetDelta
-            let tailStart = cursor.position
-            let keyLength = try cursor.readVarint()
-            let key = keyLength >= 0 ? try cursor.readBytes(Int(keyLength)) : nil
-            let valueLength = try cursor.readVarint()
-            let value = valueLength >= 0 ? try cursor.readBytes(Int(valueLength)) : nil
-            let headerCount = try cursor.readVarint()
-            guard headerCount >= 0, Int(headerCount) <= cursor.remaining else {
-                throw .invalidRecord("header count \(headerCount) is invalid")
-            }
-            let headersStart = cursor.position
-            for _ in 0..<headerCount {
-                let nameLength = try cursor.readVarint()
-                guard nameLength >= 0 else { throw .invalidRecord("header name length \(nameLength) is negative") }
-                _ = try cursor.readBytes(Int(nameLength))
-                let headerValueLength = try cursor.readVarint()
-                if headerValueLength >= 0 { _ = try cursor.readBytes(Int(headerValueLength)) }
-            }
-            let headerBytes = UnsafeRawBufferPointer(rebasing: section[headersStart..<cursor.position])
-            guard cursor.position - start == bodySize else {
-                throw .invalidRecord("record body is \(cursor.position - start) bytes, its length says \(bodySize)")
-            }
-            let record = RecordView(
-                DecodedRecord(
-                    offset: header.baseOffset &+ Int64(offsetDelta),
-                    // LogAppendTime: the broker's append time, the batch's max timestamp, is every
-                    // record's timestamp (the deltas keep the producer's create times).
-                    timestamp: header.isLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta,
-                    keyBytes: key,
-                    valueBytes: value,
-                    headerBytes: headerBytes,
-                    headerCount: Int(headerCount),
-                    rawBytes: UnsafeRawBufferPointer(rebasing: section[recordStart..<cursor.position]),
-                    tailBytes: UnsafeRawBufferPointer(rebasing: section[tailStart..<cursor.position]),
-                    offsetDelta: offsetDelta
-                ))
-            index += 1
-            if !body(record) { return }
+        var cursor = RecordCursor(section, header: header)
+        while let record = try cursor.next() {
+            if !body(RecordView(record)) { return }
         }
-        guard cursor.isAtEnd else { throw .trailingBytes(count: cursor.remaining) }
     }
 }

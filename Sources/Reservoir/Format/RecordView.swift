@@ -9,6 +9,7 @@ public struct RecordView: ~Copyable {
     /// The fields (a copy is what the store's internals keep, with what holds the bytes).
     @usableFromInline let record: DecodedRecord
 
+    @inlinable
     init(_ record: DecodedRecord) { self.record = record }
 
     var keyBytes: UnsafeRawBufferPointer? { record.keyBytes }
