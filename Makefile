@@ -59,6 +59,7 @@ demo: deps
 	.build/release/reservoir bench peak --report reservoir-report --disk-budget 1GB --drain-objective 45
 
 bench: deps bench-deps
+	$(SWIFT) build -c release --product reservoir
 	cd Benchmarks && $(SWIFT) run -c release ReservoirBenchmarks
 
 # The peers the benchmarks measure Reservoir against (SQLite, LMDB): only the benchmark package links them.

@@ -3,7 +3,7 @@ import Foundation
 import Reservoir
 
 // `make bench`: every comparison runs in the same process, alternating rounds, medians reported.
-// Arguments: scenario names to run (parts, append, durable, read, recovery, rss, compaction, consumers, peers); none runs all.
+// Arguments: scenario names to run (parts, append, durable, read, recovery, rss, compaction, consumers, peers, cli); none runs all.
 
 let selected = Set(CommandLine.arguments.dropFirst())
 func wants(_ name: String) -> Bool { selected.isEmpty || selected.contains(name) }
@@ -20,6 +20,7 @@ let scenarios: [(String, () throws -> Void)] = [
     ("parts", PartsBenchmarks.run), ("append", AppendBenchmarks.run), ("durable", DurableBenchmarks.run),
     ("read", ReadBenchmarks.run), ("recovery", RecoveryBenchmarks.run), ("rss", MemoryBenchmarks.run),
     ("compaction", CompactionBenchmarks.run), ("consumers", ConsumerBenchmarks.run), ("peers", PeersBenchmarks.run),
+    ("cli", CommandLineBenchmarks.run),
 ]
 for (name, run) in scenarios where wants(name) {
     Harness.settle()

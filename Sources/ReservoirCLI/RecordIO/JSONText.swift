@@ -32,34 +32,59 @@ enum JSONText {
     /// byte (all of a multi-byte scalar's are 0x80 or above) as it is. The same output as
     /// ``string(_:)``, which works on scalars.
     static func writeString(bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
+        // Runs of plain bytes are appended whole, as typed bytes (one memcpy each); an escape is
+        // two or six single bytes. No array or string per call: this runs for every key and value.
+        let typed = bytes.bindMemory(to: UInt8.self)
         out.append(UInt8(ascii: "\""))
         var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
+        for index in 0..<typed.count {
+            let byte = typed[index]
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if index > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+            if index > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: typed[runStart..<index])) }
             runStart = index + 1
+            out.append(UInt8(ascii: "\\"))
             switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case 10: out.append(contentsOf: "\\n".utf8)
-            case 13: out.append(contentsOf: "\\r".utf8)
-            case 9: out.append(contentsOf: "\\t".utf8)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+            case 10: out.append(UInt8(ascii: "n"))
+            case 13: out.append(UInt8(ascii: "r"))
+            case 9: out.append(UInt8(ascii: "t"))
             default:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 15)])
+                out.append(UInt8(ascii: "u"))
+                out.append(UInt8(ascii: "0"))
+                out.append(UInt8(ascii: "0"))
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 15))
             }
         }
-        if bytes.count > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+        if typed.count > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: typed[runStart...])) }
         out.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") &+ value : UInt8(ascii: "a") &+ (value &- 10)
     }
 
     /// Whether `bytes` are valid UTF-8 (as `String(validating:)` judges), without a copy for ASCII.
     static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        if isASCII(bytes) { return true }
         return String(validating: bytes, as: UTF8.self) != nil
+    }
+
+    /// Whether no byte has its high bit set, eight bytes at a time.
+    private static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var index = 0
+        var high: UInt64 = 0
+        while index &+ 8 <= bytes.count {
+            high |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index &+= 8
+        }
+        while index < bytes.count {
+            high |= UInt64(base.load(fromByteOffset: index, as: UInt8.self))
+            index &+= 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
     }
 
     /// Appends `value` in decimal.

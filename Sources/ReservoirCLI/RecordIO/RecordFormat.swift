@@ -5,16 +5,27 @@ import Reservoir
 /// (ms), `%h` headers (`k=v,k=v`), `%S` value size (`-1` for null), `%K` key size, `%%` a percent
 /// sign; `\n`, `\t`, `\r` and `\0` escapes. A null key or value prints nothing.
 struct RecordFormat {
+    /// One piece of the format. Plain values (the text is a range of ``text``), so that walking
+    /// the parts for each record counts no references.
     private enum Part {
-        case text([UInt8])
+        case text(start: Int, count: Int)
         case value, key, topic, partition, offset, timestamp, headers, valueSize, keySize
     }
 
     private let parts: [Part]
+    /// The literal text of all the parts, back to back.
+    private let text: [UInt8]
+    private let showsHeaders: Bool
 
     init(_ format: String) throws {
         var parts: [Part] = []
+        var pool: [UInt8] = []
         var text: [UInt8] = []
+        func flushText() {
+            if !text.isEmpty { parts.append(.text(start: pool.count, count: text.count)) }
+            pool += text
+            text = []
+        }
         var bytes = ProduceCommand.unescape(format).makeIterator()
         while let byte = bytes.next() {
             guard byte == UInt8(ascii: "%") else {
@@ -38,12 +49,13 @@ struct RecordFormat {
             case UInt8(ascii: "K"): part = .keySize
             default: throw CLIFailure("--format: unknown token %\(Character(Unicode.Scalar(token))) (known: %v %k %t %p %o %T %h %S %K %%)")
             }
-            if !text.isEmpty { parts.append(.text(text)) }
-            text = []
+            flushText()
             parts.append(part)
         }
-        if !text.isEmpty { parts.append(.text(text)) }
+        flushText()
         self.parts = parts
+        self.text = pool
+        self.showsHeaders = parts.contains { if case .headers = $0 { true } else { false } }
     }
 
     /// Writes one record read in place to the output buffer: key and value are copied from the
@@ -51,7 +63,7 @@ struct RecordFormat {
     /// the format shows them, so that printing a record allocates nothing.
     func write(_ record: borrowing RecordView, topic: String, partition: Int) {
         let (offset, timestamp) = (record.offset, record.timestamp)
-        let headers = parts.contains { if case .headers = $0 { true } else { false } } ? record.headers : []
+        let headers = showsHeaders ? record.headers : []
         record.withKey { key in
             record.withValue { value in
                 write(topic: topic, partition: partition, offset: offset, timestamp: timestamp, key: key, value: value, headers: headers)
@@ -79,7 +91,8 @@ struct RecordFormat {
     ) {
         for part in parts {
             switch part {
-            case .text(let bytes): Output.write(bytes: bytes)
+            case .text(let start, let count):
+                text.withUnsafeBytes { Output.write(raw: UnsafeRawBufferPointer(rebasing: $0[start..<(start + count)])) }
             case .value: if let value { Output.write(raw: value) }
             case .key: if let key { Output.write(raw: key) }
             case .topic: Output.write(topic)
