@@ -48,6 +48,55 @@ extension CommandLineTests {
 
     enum BinaryEncodingCase: String, CaseIterable { case base64, hex }
 
+    @Test("consume --json escapes text exactly: quotes, backslashes and control bytes at every position of an 8-byte word")
+    func jsonEscapesExactly() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        // Each special byte after runs of 0 to 17 plain bytes, so that escapes land at every
+        // position of the words the writer tests at once, and runs end on either side of 8 and 16.
+        let specials: [UInt8] = [0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x00, 0x01, 0x1F]
+        var values: [[UInt8]] = []
+        for run in 0...17 {
+            for special in specials { values.append(Array(repeating: UInt8(ascii: "a"), count: run) + [special] + Array("tail".utf8)) }
+        }
+        values.append(Array("ünï€😀 \"quoted\" 0x7F:\u{7F}".utf8))
+        values.append(Array(repeating: UInt8(ascii: "z"), count: 1000))
+        values.append([])
+        let records = values.enumerated().map { index, value in
+            Record(key: index % 3 == 0 ? nil : Array("k\"\(index)".utf8), value: value, timestamp: 1_700_000_000_000 + Int64(index))
+        }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t")
+            try store.append(to: "t", records: records, partition: 0)
+            try store.close()
+        }
+        // JSON strings as RFC 8259 and the record shape ask, written out independently of the tool.
+        func quoted(_ bytes: [UInt8]) -> String {
+            var text = "\""
+            for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case "\n": text += "\\n"
+                case "\r": text += "\\r"
+                case "\t": text += "\\t"
+                case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
+                default: text.unicodeScalars.append(scalar)
+                }
+            }
+            return text + "\""
+        }
+        let expected = records.enumerated().map { offset, record in
+            let key = record.key.map { quoted($0) + ",\"keyEncoding\":\"utf8\"" } ?? "null"
+            return "{\"topic\":\"t\",\"partition\":0,\"offset\":\(offset),\"timestamp\":\(record.timestamp!),\"key\":\(key),"
+                + "\"value\":\(quoted(record.value!)),\"valueEncoding\":\"utf8\",\"headers\":[]}\n"
+        }.joined()
+        let consumed = try run(["consume", "t", "--dir", dir, "--json"])
+        #expect(consumed.status == 0)
+        #expect(consumed.stdout == expected)
+    }
+
     @Test("produce reads values holding newlines (--delimiter), base64 and hex text, and empty values as tombstones")
     func produceInputs() throws {
         let dir = temporaryDirectory()
