@@ -97,6 +97,25 @@ extension CommandLineTests {
         #expect(consumed.stdout == expected)
     }
 
+    @Test("produce splits text lines in place: a separator of several bytes, its first byte earlier in the line, CRLF, empty lines")
+    func produceSplitsTextLines() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let input = "a:b::c\r\nno separator\n::only value\n\nkey::\nx::y::z\n"
+        let produced = try run(["produce", "t", "--dir", dir, "--create", "--key-separator", "::", "--partition", "0"], input: input)
+        #expect(produced.status == 0, "\(produced.stderr)")
+        let stored = try storedRecords(dir, "t").map { record in
+            (record.key.map { String(decoding: $0, as: UTF8.self) }, record.value.map { String(decoding: $0, as: UTF8.self) })
+        }
+        let expected: [(String?, String?)] = [
+            ("a:b", "c"), (nil, "no separator"), ("", "only value"), (nil, ""), ("key", ""), ("x", "y::z"),
+        ]
+        #expect(stored.count == expected.count)
+        for (got, want) in zip(stored, expected) {
+            #expect(got.0 == want.0 && got.1 == want.1, "\(got) is not \(want)")
+        }
+    }
+
     @Test("produce reads values holding newlines (--delimiter), base64 and hex text, and empty values as tombstones")
     func produceInputs() throws {
         let dir = temporaryDirectory()
