@@ -91,33 +91,24 @@ enum CommandLineBenchmarks {
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }
         let log = try store.log(topic: "t", partition: 0)
-        let decoder = RecordDecoder()
         var seen = 0
         var bytes = 0
-        var offset: Int64 = 0
-        let start = Harness.now()
-        while offset < log.endOffset {
-            let result = try log.read(from: offset, maxBytes: 4 << 20)
-            for batch in result.batches {
-                try decoder.forEachRecord(in: batch) { record in
-                    seen += 1
-                    bytes &+= record.valueCount ?? 0
-                }
-            }
-            offset = result.nextOffset
+        let elapsed = try Harness.readSequentially(log) { record in
+            seen += 1
+            bytes &+= record.valueCount ?? 0
         }
-        let elapsed = Harness.now() - start
         precondition(seen == count && bytes == count * 100, "the read saw \(seen) records")
         return elapsed
     }
 
-    /// Seconds for `binary arguments`, stdin from `input` (or nothing), stdout to /dev/null.
+    /// Seconds for `binary arguments`, stdin from `input` (or nothing), stdout and stderr to /dev/null.
     private static func timed(_ binary: String, _ arguments: [String], input: String?) throws -> Double {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.standardInput = try input.map { try FileHandle(forReadingFrom: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         let start = Harness.now()
         try process.run()
         process.waitUntilExit()

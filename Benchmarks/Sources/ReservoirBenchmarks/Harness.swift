@@ -80,3 +80,20 @@ enum Harness {
         return String(format: "%.1f", value)
     }
 }
+
+extension Harness {
+    /// Reads `log` from its start to its end through `PartitionLog.read` (4 MiB at a time) and
+    /// `RecordDecoder.forEachRecord`, calling `body` with each record; returns the seconds taken.
+    @inline(__always)
+    static func readSequentially(_ log: PartitionLog, _ body: (borrowing RecordView) -> Void) throws -> Double {
+        let decoder = RecordDecoder()
+        var offset: Int64 = 0
+        let start = now()
+        while offset < log.endOffset {
+            let result = try log.read(from: offset, maxBytes: 4 << 20)
+            for batch in result.batches { try decoder.forEachRecord(in: batch) { record in body(record) } }
+            offset = result.nextOffset
+        }
+        return now() - start
+    }
+}

@@ -119,22 +119,13 @@ enum PeersBenchmarks {
         for batch in batches { try store.append(to: "t", records: batch, partition: 0, acks: acks) }
         let write = Double(workload.records) / (Harness.now() - start)
         let log = try store.log(topic: "t", partition: 0)
-        let decoder = RecordDecoder()
         var seen = 0
         var touched = 0
-        var offset: Int64 = 0
-        let readStart = Harness.now()
-        while offset < log.endOffset {
-            let result = try log.read(from: offset, maxBytes: 4 << 20)
-            for batch in result.batches {
-                try decoder.forEachRecord(in: batch) { record in
-                    seen += 1
-                    touched &+= record.withValue { $0.map { $0.count &+ Int($0[0]) } ?? 0 }
-                }
-            }
-            offset = result.nextOffset
+        let readTime = try Harness.readSequentially(log) { record in
+            seen += 1
+            touched &+= record.withValue { $0.map { $0.count &+ Int($0[0]) } ?? 0 }
         }
-        let read = Double(seen) / (Harness.now() - readStart)
+        let read = Double(seen) / readTime
         precondition(seen == workload.records && touched > 0)
         return (write, read)
     }

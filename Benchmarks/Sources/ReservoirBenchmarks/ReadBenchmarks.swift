@@ -19,26 +19,17 @@ enum ReadBenchmarks {
             let bytes = Double(log.sizeInBytes)
             var rates: [Double] = []
             var rawRates: [Double] = []
-            let decoder = RecordDecoder()
+            let decoder = RecordDecoder()  // for the random reads
             let files = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/topics/\(topic)/0")
                 .filter { $0.hasSuffix(".log") }.sorted().map { "\(dir)/topics/\(topic)/0/\($0)" }
             for _ in 0..<Harness.rounds {
                 rawRates.append(Double(count) / rawRead(files))
                 var seen = 0
                 var valueBytes = 0
-                var offset: Int64 = 0
-                let start = Harness.now()
-                while offset < log.endOffset {
-                    let result = try log.read(from: offset, maxBytes: 4 << 20)
-                    for batch in result.batches {
-                        try decoder.forEachRecord(in: batch) { record in
-                            seen += 1
-                            valueBytes &+= record.valueCount ?? 0
-                        }
-                    }
-                    offset = result.nextOffset
+                let elapsed = try Harness.readSequentially(log) { record in
+                    seen += 1
+                    valueBytes &+= record.valueCount ?? 0
                 }
-                let elapsed = Harness.now() - start
                 precondition(seen == count && valueBytes == count * 100)
                 rates.append(Double(seen) / elapsed)
             }
