@@ -76,7 +76,7 @@ struct ConsumeCommand: ParsableCommand {
                             guard record.offset >= offset, remaining > 0 else { return }
                             remaining -= 1
                             if json {
-                                RecordJSON.write(record, topic: topic, partition: partition, binary: binary, to: &Output.buffer)
+                                RecordJSON.writeToOutput(record, topic: topic, partition: partition, binary: binary)
                                 Output.flushIfFull()
                             } else {
                                 plain.write(record, topic: topic, partition: partition)

@@ -12,9 +12,11 @@ struct JSONLineWriter {
 
     init(_ start: UnsafeMutableRawPointer) { pointer = start }
 
-    /// The most bytes the line of such a record takes: each byte of text escapes to at most six.
+    /// The most bytes the line of such a record takes: the fixed parts (labels, quotes, the
+    /// encodings and the end: 126 bytes), three numbers of at most 20 characters each, and each
+    /// byte of text escaped to at most six.
     static func bound(topic: Int, key: Int, value: Int) -> Int {
-        160 &+ 6 &* (topic &+ key &+ value)
+        256 &+ 6 &* (topic &+ key &+ value)
     }
 
     /// Writes the line and returns where it ends.

@@ -42,53 +42,52 @@ enum RecordJSON {
         }
     }
 
-    /// Appends the line of a record read in place (`consume --json`): key and value go from the
-    /// batch into `out`, escaped byte by byte, with no copy or string per record.
-    static func write(_ record: borrowing RecordView, topic: String, partition: Int, binary: BinaryEncoding, to out: inout [UInt8]) {
+    /// Writes the line of a record read in place (`consume --json`) to ``Output``: key and value
+    /// go from the batch into the output buffer, escaped byte by byte, with no copy or string per
+    /// record.
+    static func writeToOutput(_ record: borrowing RecordView, topic: String, partition: Int, binary: BinaryEncoding) {
         if record.headerCount == 0 {
             let written = record.withKey { key in
                 record.withValue { value in
                     writeText(
-                        topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp, key: key, value: value,
-                        to: &out)
+                        topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp, key: key, value: value)
                 }
             }
             if written { return }
         }
         let headers = record.headerCount > 0 ? record.headers : []
+        lineScratch.removeAll(keepingCapacity: true)
         record.withKey { key in
             record.withValue { value in
                 write(
                     file: nil, topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp,
-                    timestampType: nil, control: nil, key: key, value: value, headers: headers, binary: binary, to: &out)
+                    timestampType: nil, control: nil, key: key, value: value, headers: headers, binary: binary, to: &lineScratch)
             }
         }
+        Output.write(bytes: lineScratch)
     }
 
-    /// The line of a record without headers whose key and value are text (or null), written
-    /// through ``JSONLineWriter``; false, with nothing written, for any other record.
+    /// The line of a record without headers whose key and value are text (or null), written by
+    /// ``JSONLineWriter`` straight into the output buffer; false, with nothing written, for any
+    /// other record (or one too large for the buffer).
     private static func writeText(
-        topic: String, partition: Int, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?,
-        value: UnsafeRawBufferPointer?, to out: inout [UInt8]
+        topic: String, partition: Int, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?
     ) -> Bool {
         guard key.map(JSONText.isValidUTF8) ?? true, value.map(JSONText.isValidUTF8) ?? true else { return false }
         var topic = topic
         return topic.withUTF8 { topic in
             let bound = JSONLineWriter.bound(topic: topic.count, key: key?.count ?? 0, value: value?.count ?? 0)
-            lineScratch.reserve(bound)
-            let end = JSONLineWriter.write(
-                topic: UnsafeRawBufferPointer(topic), partition: partition, offset: offset, timestamp: timestamp, key: key, value: value,
-                to: lineScratch.base)
-            out.append(
-                contentsOf: UnsafeRawBufferPointer(start: lineScratch.base, count: lineScratch.base.distance(to: end)).bindMemory(
-                    to: UInt8.self))
-            return true
+            return Output.withSpace(bound) { start in
+                start.distance(
+                    to: JSONLineWriter.write(
+                        topic: UnsafeRawBufferPointer(topic), partition: partition, offset: offset, timestamp: timestamp, key: key,
+                        value: value, to: start))
+            }
         }
     }
 
-    /// Where ``JSONLineWriter`` writes a line before it joins the output (used by the printing
-    /// thread only).
-    @exclusivity(unchecked) nonisolated(unsafe) private static var lineScratch = ScratchBuffer()
+    /// The lines of other records are built here, then copied out (used by the printing thread only).
+    @exclusivity(unchecked) nonisolated(unsafe) private static var lineScratch: [UInt8] = []
 
     // The fixed parts of a line, as bytes once (appending a literal's UTF-8 view per record shows in profiles).
     private static let offsetLabel = Array("\"offset\":".utf8)

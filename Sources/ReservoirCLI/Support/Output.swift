@@ -5,64 +5,103 @@ import Reservoir
 
 /// Writes to stdout without Foundation's buffering surprises; flushes on demand.
 enum Output {
-    // Touched only by the thread that prints (commands print from one thread at a time), so
-    // neither the compiler's isolation checks nor the runtime's exclusivity check (a call and a
-    // thread-local lookup on every access, a fifth of `consume`'s time) has anything to guard.
-    @exclusivity(unchecked) nonisolated(unsafe) static var buffer: [UInt8] = {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(flushBytes + (1 << 16))
-        return buffer
-    }()
-
     /// Output is written in pieces of about this size: one `write(2)` per piece.
     static let flushBytes = 1 << 18
+    private static let capacity = flushBytes + (1 << 16)
+
+    // Raw memory rather than an array: appending a record's few pieces to an array cost a
+    // uniqueness check and a generic copy each. Touched only by the thread that prints (commands
+    // print from one thread at a time), so neither the compiler's isolation checks nor the
+    // runtime's exclusivity check (a call and a thread-local lookup on every access, a fifth of
+    // `consume`'s time) has anything to guard.
+    @exclusivity(unchecked) nonisolated(unsafe) private static var base = UnsafeMutableRawPointer.allocate(
+        byteCount: capacity, alignment: 64)
+    /// Bytes waiting in the buffer.
+    @exclusivity(unchecked) nonisolated(unsafe) private static var count = 0
 
     static func write(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
-        if buffer.count > flushBytes { flush() }
+        var text = text
+        text.withUTF8 { write(raw: UnsafeRawBufferPointer($0)) }
     }
     static func write(bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
-        if buffer.count > flushBytes { flush() }
+        bytes.withUnsafeBytes { write(raw: $0) }
     }
     /// Appends bytes read in place (a record's key or value in its batch).
     static func write(raw bytes: UnsafeRawBufferPointer) {
-        // As typed bytes: the array copies those with one memcpy, where raw bytes go through
-        // the generic sequence path (a tenth of `consume`'s time).
-        buffer.append(contentsOf: bytes.bindMemory(to: UInt8.self))
-        if buffer.count > flushBytes { flush() }
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        if count + bytes.count > capacity {
+            flush()
+            // Larger than the buffer: straight out.
+            if bytes.count > capacity { return writeOut(bytes) }
+        }
+        (base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+        if count > flushBytes { flush() }
     }
     /// Writes the buffer out once it holds a piece's worth (after appending to it directly).
     static func flushIfFull() {
-        if buffer.count > flushBytes { flush() }
+        if count > flushBytes { flush() }
     }
     /// Appends one byte (no flush: a line's end is followed by more, or by `flush()`).
     static func write(byte: UInt8) {
-        buffer.append(byte)
+        if count == capacity { flush() }
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
     }
     /// Appends `value` in decimal, without a String.
     static func write(decimal value: Int64) {
-        JSONText.writeDecimal(value, to: &buffer)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits and a sign
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var magnitude = value.magnitude
+            var position = scratch.count
+            repeat {
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "-")
+            }
+            write(raw: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+        }
+    }
+
+    /// Lets `body` write at most `bytes` bytes straight into the buffer (flushing first when they
+    /// would not fit); `body` returns how many it wrote. False, with nothing done, when `bytes`
+    /// is more than the buffer holds.
+    static func withSpace(_ bytes: Int, _ body: (UnsafeMutableRawPointer) -> Int) -> Bool {
+        guard bytes <= capacity else { return false }
+        if count + bytes > capacity { flush() }
+        let written = body(base + count)
+        precondition(written <= bytes, "wrote \(written) bytes into room for \(bytes)")
+        count += written
+        return true
     }
 
     /// Writes the buffer with `write(2)`. A reader that went away (EPIPE: `| head`) ends the
     /// command quietly, its stores closed cleanly; another failure ends it with one line.
     static func flush() {
-        guard !buffer.isEmpty else { return }
-        let failure: Int32? = buffer.withUnsafeBytes { bytes in
-            var written = 0
-            while written < bytes.count {
-                let result = Glibc.write(1, bytes.baseAddress! + written, bytes.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                written += result
+        guard count > 0 else { return }
+        writeOut(UnsafeRawBufferPointer(start: base, count: count))
+        count = 0
+    }
+
+    private static func writeOut(_ bytes: UnsafeRawBufferPointer) {
+        guard let start = bytes.baseAddress else { return }
+        var written = 0
+        var failure: Int32?
+        while written < bytes.count {
+            let result = Glibc.write(1, start + written, bytes.count - written)
+            if result < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                break
             }
-            return nil
+            written += result
         }
-        buffer.removeAll(keepingCapacity: true)
         if let failure {
+            count = 0
             if failure == EPIPE { OpenStores.closeAllAndExit(0) }
             FileHandle.standardError.write(Data("reservoir: writing the output failed: \(String(cString: strerror(failure)))\n".utf8))
             OpenStores.closeAllAndExit(1)
