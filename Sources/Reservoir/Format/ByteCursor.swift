@@ -43,25 +43,29 @@ struct ByteCursor {
         .truncated(position: position, needed: length, available: remaining)
     }
 
+    /// The unsigned value of a one- or two-byte varint at the cursor, moving past it; `nil`, with
+    /// the cursor where it was, for a longer one or one at the very end. One or two bytes hold
+    /// lengths below 8 KiB and most deltas, so that the common varints are read without a loop.
+    @inlinable @inline(__always)
+    mutating func readShortVarint() -> UInt32? {
+        guard position &+ 1 < count, let base else { return nil }
+        let first = UInt32(base.load(fromByteOffset: position, as: UInt8.self))
+        if first < 0x80 {
+            position &+= 1
+            return first
+        }
+        let second = UInt32(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+        guard second < 0x80 else { return nil }
+        position &+= 2
+        return first & 0x7F | second &<< 7
+    }
+
     /// A zig-zag varint of at most 5 bytes, as Kafka's `ByteUtils.readVarint` (excess high bits of
     /// the fifth byte are dropped, as Kafka drops them).
     @inlinable @inline(__always)
     mutating func readVarint() throws(FormatError) -> Int32 {
-        // One or two bytes hold lengths below 8 KiB and most offset deltas: no loop for them.
-        if position &+ 1 < count, let base {
-            let first = UInt32(base.load(fromByteOffset: position, as: UInt8.self))
-            if first < 0x80 {
-                position &+= 1
-                return Int32(bitPattern: (first >> 1) ^ (0 &- (first & 1)))
-            }
-            let second = UInt32(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
-            if second < 0x80 {
-                position &+= 2
-                let raw = first & 0x7F | second &<< 7
-                return Int32(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
-            }
-        }
-        return try readLongVarint()
+        guard let raw = readShortVarint() else { return try readLongVarint() }
+        return Int32(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
     @usableFromInline
@@ -82,20 +86,9 @@ struct ByteCursor {
     /// A zig-zag varlong of at most 10 bytes, as Kafka's `ByteUtils.readVarlong`.
     @inlinable @inline(__always)
     mutating func readVarlong() throws(FormatError) -> Int64 {
-        if position &+ 1 < count, let base {
-            let first = UInt64(base.load(fromByteOffset: position, as: UInt8.self))
-            if first < 0x80 {
-                position &+= 1
-                return Int64(bitPattern: (first >> 1) ^ (0 &- (first & 1)))
-            }
-            let second = UInt64(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
-            if second < 0x80 {
-                position &+= 2
-                let raw = first & 0x7F | second &<< 7
-                return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
-            }
-        }
-        return try readLongVarlong()
+        guard let short = readShortVarint() else { return try readLongVarlong() }
+        let raw = UInt64(short)
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
     @usableFromInline

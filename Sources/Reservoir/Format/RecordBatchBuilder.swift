@@ -82,7 +82,8 @@ public final class RecordBatchBuilder {
         key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, headers: [RecordHeader] = [], timestamp: Int64? = nil
     ) throws(ReservoirError) {
         // Fields are read and written in place: a copy of the whole value per record went
-        // through the stack in mixed widths, and the CPU stalled forwarding those stores.
+        // through the stack in mixed widths, and the CPU stalled forwarding those stores. The
+        // type is named, not `Self`: a dynamic `Self` keeps the function from being inlined.
         let count = progress.count
         if count == 0 {
             progress.startedAt = RecordBatchBuilder.startTime()

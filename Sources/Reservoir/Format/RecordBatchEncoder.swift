@@ -111,6 +111,8 @@ public final class RecordBatchEncoder {
         try records.withUnsafeBufferPointer { (buffer) throws(ReservoirError) in
             guard var record = buffer.baseAddress else { return }
             var delta: Int32 = 0
+            // Safe: `pointer..<end` is the target's writable memory past what is written, and a
+            // record is written only after its exact size fits in it (the target grows otherwise).
             var pointer = target.base + position
             var end = target.base + target.capacity
             for _ in 0..<count {

@@ -93,27 +93,26 @@ public final class RecordDecoder {
         throws(FormatError)
     {
         let header = batch.header
-        if verifyCRC { _ = try RecordBatchHeader.validate(batch.bytes) }
-        if header.isControl || header.lastOffset < offset { return }
-        let section = UnsafeRawBufferPointer(rebasing: batch.bytes[RecordBatchHeader.size...])
-        switch header.compressionCodecValue {
-        case CompressionCodec.none.rawValue:
-            try Self.iterateRecords(section, header: header) { record in
+        if header.isControl || header.lastOffset < offset {
+            // Nothing to hand out, and nothing to decompress; the CRC is still checked.
+            if verifyCRC { _ = try RecordBatchHeader.validate(batch.bytes) }
+            return
+        }
+        guard let records = try records(of: batch, verifyCRC: verifyCRC, includingControl: false) else { return }
+        if header.compressionCodecValue == CompressionCodec.none.rawValue {
+            try Self.iterateRecords(records, header: header) { record in
                 if record.offset >= offset { body(record.record, batch.owner) }
                 return true
             }
-        case let value:
-            guard let codec = CompressionCodec(rawValue: value) else { throw .unsupportedCompression(codec: value) }
-            let decompressor = self.decompressor ?? BatchDecompressor()
-            self.decompressor = decompressor
-            let records = try decompressor.decompress(section, codec: codec, limit: maxDecompressedBytes)
-            let copy = ByteBuffer(capacity: max(1, records.count))
-            // Safe: `copy` holds at least `records.count` bytes.
-            if let source = records.baseAddress { copy.base.copyMemory(from: source, byteCount: records.count) }
-            try Self.iterateRecords(copy.bytes(count: records.count), header: header) { record in
-                if record.offset >= offset { body(record.record, copy) }
-                return true
-            }
+            return
+        }
+        // Decompressed records live in this decoder's buffer until its next batch: the views get a copy of their own.
+        let copy = ByteBuffer(capacity: max(1, records.count))
+        // Safe: `copy` holds at least `records.count` bytes.
+        if let source = records.baseAddress { copy.base.copyMemory(from: source, byteCount: records.count) }
+        try Self.iterateRecords(copy.bytes(count: records.count), header: header) { record in
+            if record.offset >= offset { body(record.record, copy) }
+            return true
         }
     }
 

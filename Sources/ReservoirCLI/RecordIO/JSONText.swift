@@ -27,42 +27,13 @@ enum JSONText {
         text.withUTF8 { writeString(bytes: UnsafeRawBufferPointer($0), to: &out) }
     }
 
-    /// Appends valid UTF-8 `bytes` as a JSON string, escaped byte by byte: `"` and `\\` with a
-    /// backslash, `\n`, `\r` and `\t` as such, other bytes below 0x20 as `\u00XX`; every other
-    /// byte (all of a multi-byte scalar's are 0x80 or above) as it is. The same output as
-    /// ``string(_:)``, which works on scalars.
+    /// Appends valid UTF-8 `bytes` as a JSON string (escaped by ``JSONLineWriter/string(_:at:)``).
     static func writeString(bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        // Runs of plain bytes are appended whole, as typed bytes (one memcpy each); an escape is
-        // two or six single bytes. No array or string per call: this runs for every key and value.
-        let typed = bytes.bindMemory(to: UInt8.self)
-        out.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for index in 0..<typed.count {
-            let byte = typed[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if index > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: typed[runStart..<index])) }
-            runStart = index + 1
-            out.append(UInt8(ascii: "\\"))
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-            case 10: out.append(UInt8(ascii: "n"))
-            case 13: out.append(UInt8(ascii: "r"))
-            case 9: out.append(UInt8(ascii: "t"))
-            default:
-                out.append(UInt8(ascii: "u"))
-                out.append(UInt8(ascii: "0"))
-                out.append(UInt8(ascii: "0"))
-                out.append(hexDigit(byte >> 4))
-                out.append(hexDigit(byte & 15))
-            }
+        withUnsafeTemporaryAllocation(byteCount: 6 * bytes.count + 2, alignment: 1) { scratch in
+            guard let start = scratch.baseAddress else { return }
+            let end = JSONLineWriter.string(bytes, at: start)
+            out.append(contentsOf: UnsafeRawBufferPointer(start: start, count: start.distance(to: end)).bindMemory(to: UInt8.self))
         }
-        if typed.count > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: typed[runStart...])) }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    @inline(__always)
-    static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") &+ value : UInt8(ascii: "a") &+ (value &- 10)
     }
 
     /// Whether `bytes` are valid UTF-8 (as `String(validating:)` judges), without a copy for ASCII.
@@ -89,24 +60,10 @@ enum JSONText {
 
     /// Appends `value` in decimal.
     static func writeDecimal(_ value: Int64, to out: inout [UInt8]) {
-        if value == 0 {
-            out.append(UInt8(ascii: "0"))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits and a sign
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var magnitude = value.magnitude
-            var position = scratch.count
-            while magnitude > 0 {
-                position -= 1
-                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            }
-            if value < 0 {
-                position -= 1
-                scratch[position] = UInt8(ascii: "-")
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { scratch in
+            guard let start = scratch.baseAddress else { return }
+            let end = JSONLineWriter.decimal(value, at: start)
+            out.append(contentsOf: UnsafeRawBufferPointer(start: start, count: start.distance(to: end)).bindMemory(to: UInt8.self))
         }
     }
 

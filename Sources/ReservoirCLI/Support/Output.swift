@@ -50,21 +50,7 @@ enum Output {
     }
     /// Appends `value` in decimal, without a String.
     static func write(decimal value: Int64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits and a sign
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var magnitude = value.magnitude
-            var position = scratch.count
-            repeat {
-                position -= 1
-                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                position -= 1
-                scratch[position] = UInt8(ascii: "-")
-            }
-            write(raw: UnsafeRawBufferPointer(rebasing: scratch[position...]))
-        }
+        _ = withSpace(20) { start in start.distance(to: JSONLineWriter.decimal(value, at: start)) }
     }
 
     /// Lets `body` write at most `bytes` bytes straight into the buffer (flushing first when they
