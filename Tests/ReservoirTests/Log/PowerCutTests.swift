@@ -74,14 +74,23 @@ struct PowerCutTests {
             let lines = (0..<200_000).map { "key-\(round)-\($0):round-\(round)-value-\($0)-" + String(repeating: "v", count: $0 % 61) }
             let input = dir + "/input"
             try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: input))
+            // The writer's input never ends while it runs: `cat` feeds it through a pipe whose write
+            // end the test keeps open, so a writer faster than the freeze waits for more instead of
+            // exiting, and the freeze always finds it running.
+            let feed = Pipe()
             let process = ChildProcess()
             process.executableURL = reservoirExecutable()
             process.arguments = ["produce", "t", "--dir", store, "--json", "--acks", acks, "--key-separator", ":", "--batch-records", "20"]
             let output = Pipe()
-            process.standardInput = FileHandle(forReadingAtPath: input)
+            process.standardInput = feed
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
+            let feeder = ChildProcess()
+            feeder.executableURL = URL(fileURLWithPath: "/bin/cat")
+            feeder.arguments = [input]
+            feeder.standardOutput = feed.fileHandleForWriting
+            try feeder.run()
             let reader = output.fileHandleForReading
             var acknowledged: Int64 = -1
             var pending = ""
@@ -95,17 +104,21 @@ struct PowerCutTests {
                     }
                 }
             }
+            // Its acknowledgements are read until the freeze, waiting no longer than the deadline
+            // for each: a writer that has taken all its input prints nothing more.
             let deadline = Date().addingTimeInterval(Double.random(in: 0.3...1.5, using: &random))
-            while Date() < deadline {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                take(data)
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while case let remaining = deadline.timeIntervalSinceNow, remaining > 0 {
+                var ready = pollfd(fd: reader.fileDescriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, Int32(remaining * 1000) + 1) > 0 else { continue }
+                let count = Glibc.read(reader.fileDescriptor, &buffer, buffer.count)
+                if count <= 0 { break }
+                take(Data(buffer[..<count]))
             }
             // Frozen: nothing more is written or acknowledged. What it printed before counts.
             kill(process.processIdentifier, SIGSTOP)
             let flags = fcntl(reader.fileDescriptor, F_GETFL)
             _ = fcntl(reader.fileDescriptor, F_SETFL, flags | O_NONBLOCK)
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let count = Glibc.read(reader.fileDescriptor, &buffer, buffer.count)
                 if count <= 0 { break }
@@ -114,6 +127,9 @@ struct PowerCutTests {
             #expect(runCommand("/bin/cp", ["--sparse=always", image, snapshot]))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            kill(feeder.processIdentifier, SIGKILL)
+            try feed.fileHandleForWriting.close()
+            feeder.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer finished before the freeze")
 
             // The power-cut image: every acknowledged record, exactly.
