@@ -174,3 +174,9 @@ int reservoir_crc32c_hardware_available(void) { return hardware; }
 uint32_t reservoir_crc32c(uint32_t crc, const void *data, size_t length) {
     return hardware ? reservoir_crc32c_hardware(crc, data, length) : reservoir_crc32c_portable(crc, data, length);
 }
+
+uint32_t reservoir_crc32c_prefetching(uint32_t crc, const void *data, size_t length, const void *ahead, size_t ahead_length) {
+    const char *line = (const char *)ahead;
+    for (size_t n = 0; n < ahead_length; n += 64) __builtin_prefetch(line + n, 0, 3);
+    return reservoir_crc32c(crc, data, length);
+}

@@ -91,13 +91,9 @@ enum CommandLineBenchmarks {
         let store = try Reservoir.open(at: dir)
         defer { try? store.close() }
         let log = try store.log(topic: "t", partition: 0)
-        var seen = 0
-        var bytes = 0
-        let elapsed = try Harness.readSequentially(log) { record in
-            seen += 1
-            bytes &+= record.valueCount ?? 0
-        }
-        precondition(seen == count && bytes == count * 100, "the read saw \(seen) records")
+        var tally = ValueByteTally()
+        let elapsed = try Harness.readSequentially(log, into: &tally)
+        precondition(tally.records == count && tally.valueBytes == count * 100, "the read saw \(tally.records) records")
         return elapsed
     }
 

@@ -81,17 +81,46 @@ enum Harness {
     }
 }
 
+/// What a sequential read does with each record: a type rather than a closure, so that the
+/// read's loop is specialized for it and calls nothing per record, as a closure written in
+/// place at `forEachRecord` would be.
+protocol RecordTally {
+    var records: Int { get }
+    mutating func add(_ record: borrowing RecordView)
+}
+
+/// Counts the records and their value bytes.
+struct ValueByteTally: RecordTally {
+    var records = 0
+    var valueBytes = 0
+    @inline(__always)
+    mutating func add(_ record: borrowing RecordView) {
+        records &+= 1
+        valueBytes &+= record.valueCount ?? 0
+    }
+}
+
+/// Counts the records and reads the first byte of each value (as the peers' reads do).
+struct FirstByteTally: RecordTally {
+    var records = 0
+    var touched = 0
+    @inline(__always)
+    mutating func add(_ record: borrowing RecordView) {
+        records &+= 1
+        touched &+= record.withValue { $0.map { $0.count &+ Int($0[0]) } ?? 0 }
+    }
+}
+
 extension Harness {
     /// Reads `log` from its start to its end through `PartitionLog.read` (4 MiB at a time) and
-    /// `RecordDecoder.forEachRecord`, calling `body` with each record; returns the seconds taken.
-    @inline(__always)
-    static func readSequentially(_ log: PartitionLog, _ body: (borrowing RecordView) -> Void) throws -> Double {
+    /// `RecordDecoder.forEachRecord` (over each read's batches), adding each record to `tally`; returns the seconds taken.
+    static func readSequentially<Tally: RecordTally>(_ log: PartitionLog, into tally: inout Tally) throws -> Double {
         let decoder = RecordDecoder()
         var offset: Int64 = 0
         let start = now()
         while offset < log.endOffset {
             let result = try log.read(from: offset, maxBytes: 4 << 20)
-            for batch in result.batches { try decoder.forEachRecord(in: batch) { record in body(record) } }
+            try decoder.forEachRecord(in: result.batches) { record in tally.add(record) }
             offset = result.nextOffset
         }
         return now() - start

@@ -119,14 +119,10 @@ enum PeersBenchmarks {
         for batch in batches { try store.append(to: "t", records: batch, partition: 0, acks: acks) }
         let write = Double(workload.records) / (Harness.now() - start)
         let log = try store.log(topic: "t", partition: 0)
-        var seen = 0
-        var touched = 0
-        let readTime = try Harness.readSequentially(log) { record in
-            seen += 1
-            touched &+= record.withValue { $0.map { $0.count &+ Int($0[0]) } ?? 0 }
-        }
-        let read = Double(seen) / readTime
-        precondition(seen == workload.records && touched > 0)
+        var tally = FirstByteTally()
+        let readTime = try Harness.readSequentially(log, into: &tally)
+        let read = Double(tally.records) / readTime
+        precondition(tally.records == workload.records && tally.touched > 0)
         return (write, read)
     }
 

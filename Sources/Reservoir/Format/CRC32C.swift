@@ -11,6 +11,15 @@ public enum CRC32C {
         return reservoir_crc32c(crc, base, bytes.count)
     }
 
+    /// The checksum of `bytes`, continuing from `crc`, after asking the processor to bring
+    /// `ahead` into its caches (a hint: the bytes need not be readable) for a later call.
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32, prefetching ahead: UnsafeRawBufferPointer)
+        -> UInt32
+    {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return reservoir_crc32c_prefetching(crc, base, bytes.count, ahead.baseAddress, ahead.count)
+    }
+
     /// The checksum of a byte array.
     public static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }

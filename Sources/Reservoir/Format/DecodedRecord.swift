@@ -16,7 +16,7 @@ struct DecodedRecord {
     /// The record's bytes from the key length on (for re-encoding it with another timestamp delta).
     let tailBytes: UnsafeRawBufferPointer
     /// The offset relative to the batch's base offset.
-    let offsetDelta: Int32
+    @usableFromInline let offsetDelta: Int32
 
     @usableFromInline
     init(

@@ -42,6 +42,15 @@ public struct RecordBatch: @unchecked Sendable {
     /// The records the header declares.
     public var recordCount: Int { Int(header.recordCount) }
 
+    /// The bytes the batch's CRC covers (from the attributes to the end), when the header read
+    /// from its bytes describes bytes that are all there; nil otherwise, for the batch's own check
+    /// to report when it is decoded.
+    @usableFromInline var checksummedBytes: UnsafeRawBufferPointer? {
+        guard let base = bytes.baseAddress, let header = try? RecordBatchHeader.validate(bytes, verifyCRC: false) else { return nil }
+        let start = RecordBatchHeader.Field.attributes
+        return UnsafeRawBufferPointer(start: base + start, count: header.totalSize - start)
+    }
+
     /// Calls `body` with the batch's encoded bytes, exactly as they are on disk.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try withExtendedLifetime(owner) { () throws(E) -> R in try body(bytes) }

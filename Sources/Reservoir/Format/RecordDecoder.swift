@@ -15,6 +15,8 @@ public final class RecordDecoder {
     public let maxDecompressedBytes: Int
     /// Made at the first compressed batch: decoders of uncompressed data never pay for contexts.
     private var decompressor: BatchDecompressor?
+    /// The checksum of the batch announced as the next one, once computed in full.
+    @usableFromInline var checkedAhead: ChecksumAhead?
 
     /// A decoder that refuses batches whose records decompress to more than `maxDecompressedBytes`.
     public init(maxDecompressedBytes: Int = 64 * 1024 * 1024) {
@@ -39,12 +41,62 @@ public final class RecordDecoder {
         includingControl: Bool = false,
         _ body: (borrowing RecordView) throws -> Void
     ) throws {
+        try forEachRecord(in: batch, checkingAhead: nil, verifyCRC: verifyCRC, includingControl: includingControl, body)
+    }
+
+    /// Calls `body` with each record of `batch` in offset order, as
+    /// ``forEachRecord(in:verifyCRC:includingControl:_:)`` does, and checks the CRC of `next`
+    /// on the way, a little after each record, so that decoding `next` afterwards does not wait
+    /// for its check.
+    ///
+    /// Sequential readers pass the batch they will decode next: the checksum's memory loads
+    /// and arithmetic then overlap the decoding of this batch instead of following it. The
+    /// result is kept for `next` alone (the same bytes of the same mapping), and `next` is
+    /// still reported damaged, before any of its records is handed out, when its CRC does not
+    /// match.
+    /// - Parameters:
+    ///   - batch: the batch to decode.
+    ///   - next: the batch to decode after it, or nil.
+    ///   - verifyCRC: check the batches' CRC32C (on by default, as Kafka's consumers do).
+    ///   - includingControl: hand out the records of control batches too.
+    ///   - body: called with each record, in offset order.
+    @inlinable
+    public func forEachRecord(
+        in batch: RecordBatch,
+        checkingAhead next: RecordBatch?,
+        verifyCRC: Bool = true,
+        includingControl: Bool = false,
+        _ body: (borrowing RecordView) throws -> Void
+    ) throws {
         // Inlined into the caller with `body`, so that the loop over records makes no call per
         // record: the checks and the decompression stay out of line.
         guard let section = try records(of: batch, verifyCRC: verifyCRC, includingControl: includingControl) else { return }
+        var ahead = verifyCRC ? next.flatMap { ChecksumAhead($0, sectionSize: section.count) } : nil
         try withExtendedLifetime(batch.owner) { () throws in
             var cursor = RecordCursor(section, header: batch.header)
-            while let record = try cursor.next() { try body(RecordView(record)) }
+            while let record = try cursor.next() {
+                ahead?.advance(to: cursor.position)
+                try body(RecordView(record))
+            }
+        }
+        if var ahead {
+            _ = ahead.finish()
+            checkedAhead = ahead
+        }
+    }
+
+    /// Calls `body` with each record of `batches` in order, checking each batch's CRC while the
+    /// one before it is decoded (see ``forEachRecord(in:checkingAhead:verifyCRC:includingControl:_:)``).
+    @inlinable
+    public func forEachRecord(
+        in batches: [RecordBatch],
+        verifyCRC: Bool = true,
+        includingControl: Bool = false,
+        _ body: (borrowing RecordView) throws -> Void
+    ) throws {
+        for index in batches.indices {
+            let next = index + 1 < batches.count ? batches[index + 1] : nil
+            try forEachRecord(in: batches[index], checkingAhead: next, verifyCRC: verifyCRC, includingControl: includingControl, body)
         }
     }
 
@@ -55,7 +107,15 @@ public final class RecordDecoder {
     func records(of batch: RecordBatch, verifyCRC: Bool, includingControl: Bool) throws(FormatError) -> UnsafeRawBufferPointer? {
         let header = batch.header
         if verifyCRC {
-            _ = try RecordBatchHeader.validate(batch.bytes)
+            if let ahead = checkedAhead.take(), ahead.owner === batch.owner, let covered = batch.checksummedBytes,
+                ahead.covered.baseAddress == covered.baseAddress, ahead.covered.count == covered.count
+            {
+                // Checked while the batch before was decoded: the same bytes of the same memory.
+                let stored = try RecordBatchHeader.validate(batch.bytes, verifyCRC: false).crc
+                guard ahead.crc == stored else { throw .badCRC(stored: stored, computed: ahead.crc) }
+            } else {
+                _ = try RecordBatchHeader.validate(batch.bytes)
+            }
         }
         let section = UnsafeRawBufferPointer(rebasing: batch.bytes[RecordBatchHeader.size...])
         let records: UnsafeRawBufferPointer

@@ -40,10 +40,8 @@ public struct LogReadResult: Sendable {
     /// Decodes every record at or after ``requestedOffset``.
     public func records(decoder: RecordDecoder = RecordDecoder()) throws -> [LogRecord] {
         var result: [LogRecord] = []
-        for batch in batches {
-            try decoder.forEachRecord(in: batch) { record in
-                if record.offset >= requestedOffset { result.append(record.logRecord) }
-            }
+        try decoder.forEachRecord(in: batches) { record in
+            if record.offset >= requestedOffset { result.append(record.logRecord) }
         }
         return result
     }

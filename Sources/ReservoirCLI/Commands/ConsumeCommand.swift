@@ -70,9 +70,11 @@ struct ConsumeCommand: ParsableCommand {
             while offset < end && remaining > 0 {
                 let result = try log.read(from: offset, maxBytes: 1 << 20)
                 if result.isEmpty { break }
-                for batch in result.batches {
+                let batches = result.batches
+                for (index, batch) in batches.enumerated() {
                     do {
-                        try decoder.forEachRecord(in: batch) { record in
+                        let next = index + 1 < batches.count ? batches[index + 1] : nil
+                        try decoder.forEachRecord(in: batch, checkingAhead: next) { record in
                             guard record.offset >= offset, remaining > 0 else { return }
                             remaining -= 1
                             if json {
