@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${RECORDS:-1000000}
-swift build -c release --product reservoir >/dev/null
+swift build -c release --product reservoir --static-swift-stdlib >/dev/null  # as make demo and make bench build it
 (cd Benchmarks && swift build -c release >/dev/null)
 work=$(mktemp -d)
 tansu_pid=""

@@ -16,6 +16,9 @@ struct RecordFormat {
     /// The literal text of all the parts, back to back.
     private let text: [UInt8]
     private let showsHeaders: Bool
+    /// The format is `%v\n` (the default): each value on a line of its own, written without
+    /// walking the parts.
+    private let isValuePerLine: Bool
 
     init(_ format: String) throws {
         var parts: [Part] = []
@@ -56,12 +59,27 @@ struct RecordFormat {
         self.parts = parts
         self.text = pool
         self.showsHeaders = parts.contains { if case .headers = $0 { true } else { false } }
+        if parts.count == 2, case .value = parts[0], pool == [UInt8(ascii: "\n")] {
+            isValuePerLine = true
+        } else {
+            isValuePerLine = false
+        }
     }
 
     /// Writes one record read in place to the output buffer: key and value are copied from the
     /// batch straight into the buffer, numbers written as digits, and headers decoded only when
     /// the format shows them, so that printing a record allocates nothing.
+    @inline(__always)
     func write(_ record: borrowing RecordView, topic: String, partition: Int) {
+        if isValuePerLine {
+            record.withValue { Output.writeLine($0) }
+        } else {
+            writeParts(record, topic: topic, partition: partition)
+        }
+    }
+
+    @inline(never)
+    private func writeParts(_ record: borrowing RecordView, topic: String, partition: Int) {
         let (offset, timestamp) = (record.offset, record.timestamp)
         let headers = showsHeaders ? record.headers : []
         record.withKey { key in

@@ -38,6 +38,19 @@ enum Output {
         count += bytes.count
         if count > flushBytes { flush() }
     }
+    /// Appends `bytes` (nothing for nil) and a newline.
+    @inline(__always)
+    static func writeLine(_ bytes: UnsafeRawBufferPointer?) {
+        let length = bytes?.count ?? 0
+        guard count + length < capacity else {
+            if let bytes { write(raw: bytes) }
+            return write(byte: UInt8(ascii: "\n"))
+        }
+        if let source = bytes?.baseAddress { (base + count).copyMemory(from: source, byteCount: length) }
+        base.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: count + length, as: UInt8.self)
+        count += length + 1
+        if count > flushBytes { flush() }
+    }
     /// Writes the buffer out once it holds a piece's worth (after appending to it directly).
     static func flushIfFull() {
         if count > flushBytes { flush() }
