@@ -94,7 +94,9 @@ public final class GroupConsumer: Sendable {
         guard waiting.load(ordering: .relaxed) == 0, !evicted.load(ordering: .relaxed), !state.withLock({ $0.closed }) else {
             return false
         }
-        return now &- lastActive.load(ordering: .relaxed) > timerNanoseconds(milliseconds: options.sessionTimeoutMilliseconds)
+        // A member that read after the sweep took `now` is not silent (the difference would wrap).
+        let last = lastActive.load(ordering: .relaxed)
+        return now > last && now - last > timerNanoseconds(milliseconds: options.sessionTimeoutMilliseconds)
     }
 
     /// Taken out of the group by the session timeout.

@@ -31,6 +31,20 @@ struct ConsumerGroupTests {
         return taken
     }
 
+    @Test("the session sweep: a member that read after the sweep's clock reading is not silent; one quiet past its timeout is")
+    func sessionSweepClock() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let store = try store(dir)
+        defer { try? store.close() }
+        let sweepStarted = monotonicNanoseconds()
+        let member = try store.consumer(group: "g", topics: ["orders"])  // active from now, after the sweep's reading
+        #expect(!member.isSilent(now: sweepStarted))
+        #expect(!member.isSilent(now: monotonicNanoseconds()))
+        #expect(member.isSilent(now: monotonicNanoseconds() + timerNanoseconds(milliseconds: 46_000)))
+        try member.close()
+    }
+
     @Test("two groups each receive every record")
     func everyGroupSeesEverything() async throws {
         let dir = temporaryDirectory()
