@@ -4,10 +4,8 @@
 ///
 /// ```swift
 /// let decoder = RecordDecoder()
-/// for batch in result.batches {
-///     try decoder.forEachRecord(in: batch) { record in
-///         total += record.valueCount ?? 0
-///     }
+/// try decoder.forEachRecord(in: result.batches) { record in
+///     total += record.valueCount ?? 0
 /// }
 /// ```
 public final class RecordDecoder {
