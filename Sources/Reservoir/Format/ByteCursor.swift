@@ -49,6 +49,15 @@ struct ByteCursor {
     @inlinable @inline(__always)
     mutating func readShortVarint() -> UInt32? {
         guard position &+ 1 < count, let base else { return nil }
+        return Self.shortVarint(base, at: &position)
+    }
+
+    /// The unsigned value of a one- or two-byte varint at `position` of `base`, moving past it;
+    /// `nil`, with `position` unchanged, for a longer one. The caller has made sure that two bytes
+    /// from `position` can be read: this is the check-free step under ``readShortVarint()`` and
+    /// under the record cursor's short-record path, which checks once for several fields.
+    @inlinable @inline(__always)
+    static func shortVarint(_ base: UnsafeRawPointer, at position: inout Int) -> UInt32? {
         let first = UInt32(base.load(fromByteOffset: position, as: UInt8.self))
         if first < 0x80 {
             position &+= 1
@@ -60,12 +69,18 @@ struct ByteCursor {
         return first & 0x7F | second &<< 7
     }
 
+    /// The signed value of a zig-zag encoded 32-bit varint.
+    @inlinable @inline(__always)
+    static func zigzag(_ raw: UInt32) -> Int32 {
+        Int32(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
     /// A zig-zag varint of at most 5 bytes, as Kafka's `ByteUtils.readVarint` (excess high bits of
     /// the fifth byte are dropped, as Kafka drops them).
     @inlinable @inline(__always)
     mutating func readVarint() throws(FormatError) -> Int32 {
         guard let raw = readShortVarint() else { return try readLongVarint() }
-        return Int32(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+        return Self.zigzag(raw)
     }
 
     @usableFromInline
@@ -87,8 +102,7 @@ struct ByteCursor {
     @inlinable @inline(__always)
     mutating func readVarlong() throws(FormatError) -> Int64 {
         guard let short = readShortVarint() else { return try readLongVarlong() }
-        let raw = UInt64(short)
-        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+        return Int64(Self.zigzag(short))  // a two-byte varint's value fits 14 bits either way
     }
 
     @usableFromInline

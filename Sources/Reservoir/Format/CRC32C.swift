@@ -13,7 +13,8 @@ public enum CRC32C {
 
     /// The checksum of `bytes`, continuing from `crc`, after asking the processor to bring
     /// `ahead` into its caches (a hint: the bytes need not be readable) for a later call.
-    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32, prefetching ahead: UnsafeRawBufferPointer)
+    @usableFromInline
+    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32, prefetching ahead: UnsafeRawBufferPointer)
         -> UInt32
     {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }

@@ -13,11 +13,14 @@ struct ChecksumAhead {
     /// How far ahead of a step its prefetches reach: about a memory latency of decoding.
     @usableFromInline static let prefetchDistance = 3 * step
 
-    /// What keeps the bytes alive, and where they are: a checksum is used only for the same bytes.
+    /// The batch's owner and bytes: the checksum serves only the same bytes of the same owner.
     @usableFromInline let owner: AnyObject
+    @usableFromInline let batchBytes: UnsafeRawBufferPointer
+    /// The bytes the CRC covers.
     @usableFromInline let covered: UnsafeRawBufferPointer
-    /// Bytes checked so far: the first step also takes the bytes before the first 8-byte
-    /// boundary, so that every step starts aligned and runs as three chains throughout.
+    /// Bytes checked so far. It starts below zero by the bytes before the first 8-byte boundary:
+    /// the first step is that much shorter, so that every later step starts aligned and runs as
+    /// three chains throughout.
     @usableFromInline var done: Int
     @usableFromInline var crc: UInt32 = 0
     /// The position in the current section at which the next step is due, and the distance
@@ -31,6 +34,7 @@ struct ChecksumAhead {
     init?(_ next: RecordBatch, sectionSize: Int) {
         guard let owner = next.owner, let covered = next.checksummedBytes, covered.count >= Self.step else { return nil }
         self.owner = owner
+        batchBytes = next.bytes
         self.covered = covered
         done = -(Int(bitPattern: covered.baseAddress) & 7)
         stride = max(1, sectionSize / (covered.count / Self.step))
@@ -54,6 +58,11 @@ struct ChecksumAhead {
             UnsafeRawBufferPointer(start: base + start, count: end &- start), continuing: crc,
             prefetching: UnsafeRawBufferPointer(start: base + ahead, count: min(Self.step, covered.count &- ahead)))
         done = end
+    }
+
+    /// Whether this is the checksum of `batch`'s bytes.
+    func isChecksum(of batch: RecordBatch) -> Bool {
+        owner === batch.owner && batchBytes.baseAddress == batch.bytes.baseAddress && batchBytes.count == batch.bytes.count
     }
 
     /// The checksum of all of the covered bytes, the rest checked now.

@@ -43,8 +43,8 @@ struct RecordCursor {
     }
 
     /// The record at `start` when its varints are one or two bytes long (lengths and deltas below
-    /// 8192) and it has no headers, with the position after it; `nil` for any
-    /// other record, valid or not, which ``record(_:at:after:header:)`` then reads and checks.
+    /// 8192) and it has no headers, with the position after it; `nil` for any other record,
+    /// valid or not, which ``record(_:at:after:header:)`` then reads and checks.
     ///
     /// One bounds check covers the fixed fields: a body of at least 7 bytes holds the attributes
     /// and three varints of at most two bytes each, so they are read without one check each.
@@ -59,16 +59,7 @@ struct RecordCursor {
         var position = start
         @inline(__always)
         func short() -> Int? {
-            let first = Int(base.load(fromByteOffset: position, as: UInt8.self))
-            if first < 0x80 {
-                position &+= 1
-                return (first &>> 1) ^ (0 &- (first & 1))
-            }
-            let second = Int(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
-            guard second < 0x80 else { return nil }
-            position &+= 2
-            let raw = first & 0x7F | second &<< 7
-            return (raw &>> 1) ^ (0 &- (raw & 1))
+            ByteCursor.shortVarint(base, at: &position).map { Int(ByteCursor.zigzag($0)) }
         }
         guard let bodySize = short(), bodySize >= 7, bodySize <= section.count &- position else { return nil }
         let bodyEnd = position &+ bodySize

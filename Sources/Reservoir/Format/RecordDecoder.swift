@@ -105,9 +105,7 @@ public final class RecordDecoder {
     func records(of batch: RecordBatch, verifyCRC: Bool, includingControl: Bool) throws(FormatError) -> UnsafeRawBufferPointer? {
         let header = batch.header
         if verifyCRC {
-            if let ahead = checkedAhead.take(), ahead.owner === batch.owner, let covered = batch.checksummedBytes,
-                ahead.covered.baseAddress == covered.baseAddress, ahead.covered.count == covered.count
-            {
+            if let ahead = checkedAhead.take(), ahead.isChecksum(of: batch) {
                 // Checked while the batch before was decoded: the same bytes of the same memory.
                 let stored = try RecordBatchHeader.validate(batch.bytes, verifyCRC: false).crc
                 guard ahead.crc == stored else { throw .badCRC(stored: stored, computed: ahead.crc) }

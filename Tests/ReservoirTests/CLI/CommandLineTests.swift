@@ -39,6 +39,22 @@ struct CommandLineTests {
             stderr: String(decoding: err, as: UTF8.self))
     }
 
+    @Test(
+        "consume's default format: each value on a line, a null or empty value as an empty line, as the parts of another format write them")
+    func valueLines() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("v")
+            let values: [[UInt8]?] = [Array("a".utf8), nil, [], Array("b\tc".utf8)]
+            try store.append(to: "v", records: values.map { Record(key: Array("k".utf8), value: $0) }, partition: 0, acks: .durable)
+            try store.close()
+        }
+        #expect(try run(["consume", "v", "--dir", dir]).stdout == "a\n\n\nb\tc\n")
+        #expect(try run(["consume", "v", "--dir", dir, "--format", "%v|%v\\n"]).stdout == "a|a\n|\n|\nb\tc|b\tc\n")
+    }
+
     @Test("produce acknowledges each line as it arrives when input pauses")
     func produceInteractive() async throws {
         try await onOwnThread {
