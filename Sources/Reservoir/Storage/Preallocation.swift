@@ -59,8 +59,10 @@ final class Preallocation: Sendable {
         let page = FileSystem.pageSize
         while true {
             let claim = state.withLock { state -> Int? in
-                // Whole pages only, from the first page the writer has not started.
-                let start = max(state.filledEnd, state.appendEnd / page * page)
+                // Whole pages only (a mapping starts on a page), from the page where the last
+                // chunk or the writer's bytes end, whichever is later: a reopened segment ends
+                // inside a page. Preparing a page again changes none of its bytes.
+                let start = max(state.filledEnd, state.appendEnd / page * page) / page * page
                 guard !state.stopped, start < min(limit, state.appendEnd + lookahead) else {
                     state.scheduled = false
                     return nil

@@ -213,6 +213,59 @@ struct PreallocationTests {
         #expect(try StoreVerifier.verify(directory: copy).isSound)
     }
 
+    @Test("a reopened segment, whose end lies inside a page, gets space prepared ahead again; the records read back exactly")
+    func reopenedSegmentPreparesSpace() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let path = dir + "/topics/t/0/00000000000000000000.log"
+        func physicalSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        func prepared(_ store: Reservoir) throws -> Bool {
+            let logical = try store.log(topic: "t", partition: 0).sizeInBytes
+            for _ in 0..<500 {
+                if physicalSize() > logical { return true }
+                usleep(2_000)
+            }
+            return false
+        }
+        var store = try Reservoir.open(at: dir)
+        try store.createTopic("t", config: TopicConfig(segmentBytes: 64 << 20, preallocateBytes: 2 << 20))
+        for i in 0..<20 { try store.append(to: "t", records: records(i * 100..<(i + 1) * 100, size: 300), acks: .buffered) }
+        #expect(try prepared(store))
+        // Single records until the segment ends early in a page, so that the first append after
+        // the reopen ends in the same page.
+        var next = 2000
+        while try store.log(topic: "t", partition: 0).sizeInBytes % FileSystem.pageSize > 1024 {
+            try store.append(to: "t", records: records(next..<(next + 1), size: 300), acks: .buffered)
+            next += 1
+        }
+        let logical = try store.log(topic: "t", partition: 0).sizeInBytes
+        try store.close()
+        #expect(physicalSize() == logical)
+        try #require(logical % FileSystem.pageSize != 0, "the segment ends inside a page")
+
+        store = try Reservoir.open(at: dir)
+        try store.append(to: "t", records: records(next..<(next + 1), size: 300), acks: .buffered)
+        next += 1
+        // Time for the filler to start from there, before later appends move the writer on.
+        usleep(100_000)
+        // Past the first chunk (1 MiB): the filler keeps preparing.
+        for _ in 0..<60 {
+            try store.append(to: "t", records: records(next..<(next + 100), size: 300), acks: .buffered)
+            next += 100
+        }
+        #expect(try prepared(store), "space is prepared from the page the reopened segment ends in")
+        let grown = try store.log(topic: "t", partition: 0).sizeInBytes
+        try store.close()
+        #expect(physicalSize() == grown)
+
+        store = try Reservoir.open(at: dir)
+        defer { try? store.close() }
+        let log = try store.log(topic: "t", partition: 0)
+        #expect(log.segments.count == 1 && log.endOffset == Int64(next))
+        #expect(try allRecords(log).map(\.value) == records(0..<next, size: 300).map(\.value))
+        #expect(try StoreVerifier.verify(directory: dir).isSound)
+    }
+
     @Test("space is prepared ahead of the writer, cut off on close; a crash copy recovers without loss")
     func preallocatedTail() throws {
         let dir = temporaryDirectory()
