@@ -56,6 +56,8 @@ public final class BatchProducer: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Batches sent for the writer to seal that it has not sealed yet.
+    private let writerSeals = Atomic<Int>(0)
 
     init(store: Reservoir, topic: String, acks: Acks, maxInFlight: Int) {
         self.store = store
@@ -97,24 +99,49 @@ public final class BatchProducer: Sendable {
             replacement = try RecordBatchEncoder(compression: current.compression, compressionLevel: current.compressionLevel)
         }
         let taken = batch.take(leaving: replacement)
+        // Who seals the batch (header, CRC, compression): an uncompressed batch is sealed here,
+        // where its bytes are still in this core's cache, and the writer only writes it. A
+        // compressed one is sealed here while the writer is busy compressing an earlier batch (as
+        // Kafka's producer compresses on the sending thread), else by the writer, so that both
+        // threads compress, a batch each.
+        let sealHere = current.compression == .none || writerSeals.load(ordering: .acquiring) > 0
+        let sealed = sealHere ? SealedBatch(Result { () throws(ReservoirError) in try pipeline.seal(taken) }) : nil
+        if !sealHere { writerSeals.add(1, ordering: .releasing) }
         let pending = PendingAppend(partition: target)
         outstanding.enter()
-        writer.submit { [self] in write(taken, through: pipeline, to: target, pending: pending) }
+        writer.submit { [self] in write(taken, sealed: sealed, through: pipeline, to: target, pending: pending) }
         return pending
     }
 
+    /// A batch sealed by the sending thread, for the writer.
+    private struct SealedBatch: @unchecked Sendable {
+        // Safe to send: the batch's bytes are in the taken records' encoder, and the writer,
+        // which receives both, is their one user from then on.
+        let result: Result<EncodedBatch, ReservoirError>
+        init(_ result: Result<EncodedBatch, ReservoirError>) { self.result = result }
+    }
+
     /// Runs on the writer thread, one batch at a time in the order sent: the append pipeline's
-    /// stages after routing.
+    /// stages after routing (and sealing, when the sending thread did not).
     private func write(
-        _ taken: RecordBatchBuilder.TakenRecords, through pipeline: AppendPipeline, to partition: Int, pending: PendingAppend
+        _ taken: RecordBatchBuilder.TakenRecords, sealed: SealedBatch?, through pipeline: AppendPipeline, to partition: Int,
+        pending: PendingAppend
     ) {
         var outcome: Result<(log: PartitionLog, offsets: ClosedRange<Int64>), ReservoirError>
         if let stopped = state.withLock({ $0.stopped }) {
+            if sealed == nil { writerSeals.subtract(1, ordering: .releasing) }
             outcome = .failure(stopped)
         } else {
-            // Compression, header and CRC here: the thread filling batches is the slower of the two.
             do throws(ReservoirError) {
-                outcome = .success(try pipeline.append(pipeline.seal(taken), to: partition))
+                let batch: EncodedBatch
+                switch sealed?.result {
+                case .success(let sealedBatch): batch = sealedBatch
+                case .failure(let error): throw error
+                case nil:
+                    defer { writerSeals.subtract(1, ordering: .releasing) }
+                    batch = try pipeline.seal(taken)
+                }
+                outcome = .success(try pipeline.append(batch, to: partition))
             } catch {
                 // A batch over the batch limit or larger than a segment was refused before
                 // anything was written; any other failure may recur, so nothing after it is written.
