@@ -2,8 +2,9 @@ import Dispatch
 import Synchronization
 
 /// Appends batches to one topic through a writer thread of its own, so that filling the next
-/// batch overlaps compressing, checksumming and writing the previous one: the shape of Kafka's
-/// producer, whose `send` returns before the write.
+/// batch overlaps writing the previous one: the shape of Kafka's producer, whose `send` returns
+/// before the write. On a compressed topic the two threads share the compression, a batch each:
+/// `send` compresses its batch itself while the writer is busy compressing an earlier one.
 ///
 /// ```swift
 /// let producer = try store.makeProducer(for: "orders", acks: .buffered)
