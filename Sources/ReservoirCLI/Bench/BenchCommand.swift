@@ -26,6 +26,7 @@ struct BenchCommand: ParsableCommand {
 
     struct Peak: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "peak",
             abstract: "A traffic peak absorbed by Reservoir, against a direct hand-off: what it costs and how big a peak fits.",
             discussion: """
                 Producers append at --base-rate, then at --burst-multiple times it for --burst seconds, then the base \
@@ -206,7 +207,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     struct Produce: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Producer throughput: records/s, MB/s, append latency.")
+        static let configuration = CommandConfiguration(
+            commandName: "produce", abstract: "Producer throughput: records/s, MB/s, append latency.")
         @OptionGroup var store: StoreChoice
         @Option(help: "Records to append (per run).") var records = 5_000_000
         @Option(help: "Stop after this many seconds instead.") var duration: Double?
@@ -308,7 +310,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     struct Consume: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Consumer throughput of a group member over a topic it fills first.")
+        static let configuration = CommandConfiguration(
+            commandName: "consume", abstract: "Consumer throughput of a group member over a topic it fills first.")
         @OptionGroup var store: StoreChoice
         @Option(help: "Records to write, then read.") var records = 5_000_000
         @Option(name: .customLong("record-bytes"), help: "Value size.") var recordBytes = 100

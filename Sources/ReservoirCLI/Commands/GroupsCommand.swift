@@ -8,7 +8,7 @@ struct GroupsCommand: ParsableCommand {
         subcommands: [List.self, Describe.self, Reset.self, Delete.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Consumer groups with committed offsets.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Consumer groups with committed offsets.")
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -19,7 +19,8 @@ struct GroupsCommand: ParsableCommand {
     }
 
     struct Describe: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Per partition: committed offset, end offset, lag, member.")
+        static let configuration = CommandConfiguration(
+            commandName: "describe", abstract: "Per partition: committed offset, end offset, lag, member.")
         @OptionGroup var store: StoreOptions
         @Argument var group: String
 
@@ -41,7 +42,7 @@ struct GroupsCommand: ParsableCommand {
     }
 
     struct Reset: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a group's committed offsets for a topic.")
+        static let configuration = CommandConfiguration(commandName: "reset", abstract: "Set a group's committed offsets for a topic.")
         @OptionGroup var store: StoreOptions
         @Argument var group: String
         @Option(help: "The topic whose offsets to reset.") var topic: String
@@ -59,7 +60,7 @@ struct GroupsCommand: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a group's committed offsets.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a group's committed offsets.")
         @OptionGroup var store: StoreOptions
         @Argument var group: String
 

@@ -77,7 +77,7 @@ struct QueueCommand: ParsableCommand {
     }
 
     struct Describe: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Counts of a queue group.")
+        static let configuration = CommandConfiguration(commandName: "describe", abstract: "Counts of a queue group.")
         @OptionGroup var store: StoreOptions
         @Argument var group: String
 

@@ -8,7 +8,7 @@ struct TopicCommand: ParsableCommand {
         subcommands: [Create.self, List.self, Describe.self, Alter.self])
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a topic.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a topic.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "Topic name: letters, digits, '.', '_' and '-'.") var name: String
         @Option(help: "Number of partitions.") var partitions = 1
@@ -35,7 +35,7 @@ struct TopicCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List topics.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List topics.")
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -52,7 +52,7 @@ struct TopicCommand: ParsableCommand {
     }
 
     struct Describe: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a topic's configuration and partitions.")
+        static let configuration = CommandConfiguration(commandName: "describe", abstract: "Show a topic's configuration and partitions.")
         @OptionGroup var store: StoreOptions
         @Argument var name: String
 
@@ -80,7 +80,7 @@ struct TopicCommand: ParsableCommand {
 
     struct Alter: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change settings of a topic.",
+            commandName: "alter", abstract: "Change settings of a topic.",
             discussion: "Settings (Kafka's name in parentheses works too); partitions can be added, never removed:\n"
                 + TopicSetting.all.map { setting in
                     "  \(setting.name)\(setting.kafkaName.map { " (\($0))" } ?? ""): \(setting.expected); default \(setting.defaultValue). \(setting.summary)"
