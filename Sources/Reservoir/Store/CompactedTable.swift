@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// How the records of a compacted internal topic encode a table's keys and values.
@@ -27,8 +28,17 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
     private let entries = Mutex<[Key: Value]>([:])
 
     /// Replaces the table with the contents of `log`, read in offset order.
-    func load(from log: PartitionLog) throws(ReservoirError) {
+    ///
+    /// A value that does not decode (a layout this version does not read, or a value no live
+    /// table could hold) is not taken for a deletion: its key keeps the value before it, which is
+    /// what was last known for sure (for committed offsets, records read again rather than
+    /// skipped), and the record is logged as an error and counted in the result. The record stays
+    /// in the topic.
+    /// - Returns: the offsets of the values that did not decode.
+    @discardableResult
+    func load(from log: PartitionLog) throws(ReservoirError) -> [Int64] {
         var loaded: [Key: Value] = [:]
+        var unreadable: [Int64] = []
         var offset = log.startOffset
         let decoder = RecordDecoder()
         while offset < log.endOffset {
@@ -38,7 +48,21 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
                 do {
                     try decoder.forEachRecord(in: batch) { record in
                         guard record.offset >= offset, let bytes = record.key, let key = Codec.decode(key: bytes) else { return }
-                        loaded[key] = record.value.flatMap(Codec.decode(value:))
+                        guard let value = record.value else {
+                            loaded[key] = nil
+                            return
+                        }
+                        if let decoded = Codec.decode(value: value) {
+                            loaded[key] = decoded
+                        } else {
+                            unreadable.append(record.offset)
+                            log.logger.error(
+                                "a value that does not decode; its key keeps the value it had before",
+                                metadata: [
+                                    "topic": "\(Codec.topic)", "offset": "\(record.offset)", "key": "\(key)",
+                                    "kept": "\(loaded[key].map { "\($0)" } ?? "none")",
+                                ])
+                        }
                     }
                 } catch {
                     throw ReservoirError(.corruptData, "\(Codec.topic) at offset \(batch.baseOffset): \(error)")
@@ -47,6 +71,7 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
             offset = result.nextOffset
         }
         entries.withLock { $0 = loaded }
+        return unreadable
     }
 
     subscript(key: Key) -> Value? { entries.withLock { $0[key] } }
