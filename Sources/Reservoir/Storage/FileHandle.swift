@@ -92,6 +92,18 @@ final class FileHandle: Sendable {
         _ = try SystemCall.retrying("truncate", path) { ftruncate(descriptor, off_t(size)) }
     }
 
+    /// Reserves the blocks of `offset..<offset + count`, extending the file past its end (never
+    /// shrinking it); the bytes it adds read as zeros. A full disk is an error, not a signal.
+    func allocate(from offset: Int, count: Int) throws(ReservoirError) {
+        try SystemCall.check("fallocate", path)
+        while true {
+            // posix_fallocate returns the error number instead of setting errno.
+            let error = posix_fallocate(descriptor, off_t(offset), off_t(count))
+            if error == 0 { return }
+            if error != EINTR { throw .io("fallocate", path: path, errno: error) }
+        }
+    }
+
     /// Flushes the file's data (and the metadata needed to read it) to stable storage.
     func syncData() throws(ReservoirError) {
         _ = try SystemCall.retrying("fdatasync", path) { fdatasync(descriptor) }

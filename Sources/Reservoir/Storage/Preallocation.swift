@@ -87,7 +87,8 @@ final class Preallocation: Sendable {
     }
 
     private func prepare(start: Int, count: Int) -> Bool {
-        guard posix_fallocate(file.descriptor, off_t(start), off_t(count)) == 0 else { return false }
+        // A failure (a full disk, no support) stops the filling, and appends grow the file.
+        do throws(ReservoirError) { try file.allocate(from: start, count: count) } catch { return false }
         guard let mapping = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, file.descriptor, off_t(start)),
             mapping != MAP_FAILED
         else { return false }

@@ -38,6 +38,27 @@ struct FaultInjectionTests {
         try reopened.close()
     }
 
+    @Test("space that cannot be prepared ahead (ENOSPC on fallocate): appends grow the file instead, and every record reads back")
+    func preallocationOnFullDisk() throws {
+        let dir = temporaryDirectory()
+        defer {
+            SystemCall.clearFaults(pathContaining: dir)
+            removeDirectory(dir)
+        }
+        let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
+        try store.createTopic("t", config: TopicConfig(segmentBytes: 64 << 20, preallocateBytes: 2 << 20))
+        let log = dir + "/topics/t/0/00000000000000000000.log"
+        fault("fallocate", log, ENOSPC, count: .max)
+        for i in 0..<40 { try store.append(to: "t", records: records(i * 100..<(i + 1) * 100, size: 300), acks: .durable) }
+        let logical = try store.log(topic: "t", partition: 0).sizeInBytes
+        #expect(try FileManager.default.attributesOfItem(atPath: log)[.size] as? Int == logical, "nothing was prepared")
+        #expect(try allRecords(store.log(topic: "t", partition: 0)).map(\.value) == records(0..<4000, size: 300).map(\.value))
+        try store.close()
+        let reopened = try Reservoir.open(at: dir)
+        defer { try? reopened.close() }
+        #expect(try allRecords(reopened.log(topic: "t", partition: 0)).map(\.value) == records(0..<4000, size: 300).map(\.value))
+    }
+
     @Test("a failing fdatasync: the durable append fails, later ones are refused until reopen, every acknowledged record survives")
     func failingFsync() throws {
         let dir = temporaryDirectory()
