@@ -9,8 +9,9 @@ extern "C" {
 #endif
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of `length` bytes, continuing from `crc`.
-/// Start with 0; the pre- and post-inversion are done inside. Uses the SSE4.2 instruction when the
-/// processor has it (checked once at load time), else the portable slice-by-8 table path.
+/// Start with 0; the pre- and post-inversion are done inside. Uses carry-less multiplication from
+/// 256 bytes on and the SSE4.2 instruction below when the processor has them (checked once at load
+/// time), else the portable slice-by-8 table path.
 uint32_t reservoir_crc32c(uint32_t crc, const void *data, size_t length);
 
 /// The portable slice-by-8 path, always available.
@@ -26,6 +27,12 @@ uint32_t reservoir_crc32c_prefetching(uint32_t crc, const void *data, size_t len
 
 /// 1 when this processor has the CRC32 instruction the hardware path uses, else 0.
 int reservoir_crc32c_hardware_available(void);
+/// The folding path (carry-less multiplication, VPCLMULQDQ with AVX2; the hardware path below
+/// 256 bytes). Only call it when `reservoir_crc32c_folding_available()` returns 1.
+uint32_t reservoir_crc32c_folding(uint32_t crc, const void *data, size_t length);
+/// 1 when this processor has what the folding path uses (and `reservoir_crc32c` uses it from
+/// 256 bytes on), else 0.
+int reservoir_crc32c_folding_available(void);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,10 @@ public final class RecordDecoder {
     private var decompressor: BatchDecompressor?
     /// The checksum of the batch announced as the next one, once computed in full.
     @usableFromInline var checkedAhead: ChecksumAhead?
+    /// Whether the batch announced as the next one is checked while the current one is decoded,
+    /// or on its own turn, in one pass: the faster of the two on this processor (see
+    /// ``ChecksumAhead``).
+    @usableFromInline var checksAhead = !CRC32C.foldsCarrylessly
 
     /// A decoder that refuses batches whose records decompress to more than `maxDecompressedBytes`.
     public init(maxDecompressedBytes: Int = 64 * 1024 * 1024) {
@@ -69,7 +73,7 @@ public final class RecordDecoder {
         // Inlined into the caller with `body`, so that the loop over records makes no call per
         // record: the checks and the decompression stay out of line.
         guard let section = try records(of: batch, verifyCRC: verifyCRC, includingControl: includingControl) else { return }
-        var ahead = verifyCRC ? next.flatMap { ChecksumAhead($0, sectionSize: section.count) } : nil
+        var ahead = verifyCRC && checksAhead ? next.flatMap { ChecksumAhead($0, sectionSize: section.count) } : nil
         try withExtendedLifetime(batch.owner) { () throws in
             var cursor = RecordCursor(section, header: batch.header)
             while let record = try cursor.next() {

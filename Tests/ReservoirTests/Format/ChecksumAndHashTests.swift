@@ -20,6 +20,22 @@ struct ChecksumAndHashTests {
         }
     }
 
+    @Test("the folding path agrees with the portable one on random lengths and starting values (when the CPU has VPCLMULQDQ)")
+    func foldingRandom() {
+        guard reservoir_crc32c_folding_available() != 0 else { return }
+        var generator = SystemRandomNumberGenerator()
+        let data = (0..<20_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { raw in
+            for _ in 0..<2000 {
+                let offset = Int.random(in: 0..<64, using: &generator)
+                let length = Int.random(in: 0...(raw.count - offset), using: &generator)
+                let start = UInt32.random(in: 0...UInt32.max, using: &generator)
+                let pointer = raw.baseAddress! + offset
+                #expect(reservoir_crc32c_folding(start, pointer, length) == reservoir_crc32c_portable(start, pointer, length))
+            }
+        }
+    }
+
     @Test("published check values, hardware path (when the CPU has SSE4.2)")
     func hardware() {
         guard reservoir_crc32c_hardware_available() != 0 else { return }
@@ -36,11 +52,16 @@ struct ChecksumAndHashTests {
         data.withUnsafeBytes { raw in
             for offset in 0..<9 {
                 for length in [
-                    0, 1, 3, 7, 8, 9, 15, 31, 32, 33, 63, 64, 65, 100, 767, 768, 769, 1000, 4000, 24_575, 24_576, 24_577, 50_000, 119_000,
+                    0, 1, 3, 7, 8, 9, 15, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 271, 272, 288, 300, 383, 384, 385, 767, 768,
+                    769, 1000, 4000, 24_575, 24_576, 24_577, 50_000, 119_000,
                 ] where offset + length <= raw.count {
                     let pointer = raw.baseAddress! + offset
                     let portable = reservoir_crc32c_portable(0, pointer, length)
                     #expect(reservoir_crc32c_hardware(0, pointer, length) == portable)
+                    if reservoir_crc32c_folding_available() != 0 {
+                        #expect(reservoir_crc32c_folding(0, pointer, length) == portable)
+                        #expect(reservoir_crc32c_folding(0x1234_5678, pointer, length) == reservoir_crc32c_portable(0x1234_5678, pointer, length))
+                    }
                     #expect(reservoir_crc32c(0, pointer, length) == portable)
                     let half = length / 2
                     let continued = reservoir_crc32c_portable(reservoir_crc32c_portable(0, pointer, half), pointer + half, length - half)

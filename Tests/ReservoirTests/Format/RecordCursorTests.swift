@@ -115,12 +115,19 @@ struct RecordCursorTests {
         return batches
     }
 
-    @Test("batches checked ahead: the same records; a damaged batch is refused before any of its records")
-    func checkingAhead() throws {
+    @Test(
+        "batches checked ahead, or each on its own turn: the same records; a damaged batch is refused before any of its records",
+        arguments: [true, false])
+    func checkingAhead(ahead: Bool) throws {
+        func makeDecoder() -> RecordDecoder {
+            let decoder = RecordDecoder()
+            decoder.checksAhead = ahead
+            return decoder
+        }
         let parts = try (0..<3).map { try encoded(records($0 * 300..<($0 + 1) * 300, size: 100), baseOffset: Int64($0) * 300) }
         let batches = try contiguous(parts)
         var offsets: [Int64] = []
-        try RecordDecoder().forEachRecord(in: batches) { offsets.append($0.offset) }
+        try makeDecoder().forEachRecord(in: batches) { offsets.append($0.offset) }
         #expect(offsets == Array(0..<900))
 
         // One value byte of the middle batch changed: the first batch's records, then the error.
@@ -129,7 +136,7 @@ struct RecordCursorTests {
         let damagedBatches = try contiguous(damaged)
         offsets = []
         #expect {
-            try RecordDecoder().forEachRecord(in: damagedBatches) { offsets.append($0.offset) }
+            try makeDecoder().forEachRecord(in: damagedBatches) { offsets.append($0.offset) }
         } throws: { error in
             if case .badCRC = error as? FormatError { true } else { false }
         }
@@ -137,7 +144,7 @@ struct RecordCursorTests {
 
         // A checksum taken ahead serves only the batch it was taken of: another batch whose
         // bytes are damaged is checked in full.
-        let decoder = RecordDecoder()
+        let decoder = makeDecoder()
         try decoder.forEachRecord(in: batches[0], checkingAhead: batches[1]) { _ in }
         #expect(throws: FormatError.self) { try decoder.forEachRecord(in: damagedBatches[1]) { _ in } }
         try decoder.forEachRecord(in: batches[0], checkingAhead: batches[1]) { _ in }
