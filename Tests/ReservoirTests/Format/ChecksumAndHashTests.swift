@@ -60,7 +60,9 @@ struct ChecksumAndHashTests {
                     #expect(reservoir_crc32c_hardware(0, pointer, length) == portable)
                     if reservoir_crc32c_folding_available() != 0 {
                         #expect(reservoir_crc32c_folding(0, pointer, length) == portable)
-                        #expect(reservoir_crc32c_folding(0x1234_5678, pointer, length) == reservoir_crc32c_portable(0x1234_5678, pointer, length))
+                        #expect(
+                            reservoir_crc32c_folding(0x1234_5678, pointer, length)
+                                == reservoir_crc32c_portable(0x1234_5678, pointer, length))
                     }
                     #expect(reservoir_crc32c(0, pointer, length) == portable)
                     let half = length / 2
