@@ -148,16 +148,9 @@ static inline uint64_t three_chains(const unsigned char **p, size_t *length, uin
     return c;
 }
 
+/* The last bytes of a checksum: whole words, then single bytes; returns the final CRC. */
 __attribute__((target("sse4.2")))
-uint32_t reservoir_crc32c_hardware(uint32_t crc, const void *data, size_t length) {
-    const unsigned char *p = (const unsigned char *)data;
-    uint64_t c = (uint32_t)~crc;
-    while (length > 0 && ((uintptr_t)p & 7) != 0) {
-        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-        length--;
-    }
-    while (length >= 3 * LONG_RUN) c = three_chains(&p, &length, c, LONG_RUN, shift_long);
-    while (length >= 3 * SHORT_RUN) c = three_chains(&p, &length, c, SHORT_RUN, shift_short);
+static inline uint32_t crc32c_tail(uint64_t c, const unsigned char *p, size_t length) {
     while (length >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -170,6 +163,19 @@ uint32_t reservoir_crc32c_hardware(uint32_t crc, const void *data, size_t length
         length--;
     }
     return ~(uint32_t)c;
+}
+
+__attribute__((target("sse4.2")))
+uint32_t reservoir_crc32c_hardware(uint32_t crc, const void *data, size_t length) {
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t c = (uint32_t)~crc;
+    while (length > 0 && ((uintptr_t)p & 7) != 0) {
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+        length--;
+    }
+    while (length >= 3 * LONG_RUN) c = three_chains(&p, &length, c, LONG_RUN, shift_long);
+    while (length >= 3 * SHORT_RUN) c = three_chains(&p, &length, c, SHORT_RUN, shift_short);
+    return crc32c_tail(c, p, length);
 }
 
 /* The folding path: carry-less multiplication (VPCLMULQDQ, two 64-bit products per 128-bit lane
@@ -231,18 +237,7 @@ FOLDING_TARGET static uint32_t crc32c_folding(uint32_t crc, const unsigned char 
     }
     uint64_t c = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(last));
     c = __builtin_ia32_crc32di(c, (uint64_t)_mm_extract_epi64(last, 1));
-    while (length >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        c = __builtin_ia32_crc32di(c, w);
-        p += 8;
-        length -= 8;
-    }
-    while (length > 0) {
-        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-        length--;
-    }
-    return ~(uint32_t)c;
+    return crc32c_tail(c, p, length);
 }
 
 uint32_t reservoir_crc32c_folding(uint32_t crc, const void *data, size_t length) {
