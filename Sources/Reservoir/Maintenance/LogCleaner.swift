@@ -22,6 +22,11 @@ final class LogCleaner {
         var segmentBytes: Int = 1 << 30
         var maxIndexBytes: Int = 10 << 20
         var deleteDelayMs: Int64 = 60_000
+        /// Whether a record (its key, its value or nil for a tombstone) replaces the earlier
+        /// records of its key; nil: every keyed record does (Kafka's rule). The store's internal
+        /// tables say no for a value they cannot decode, which then does not compact away the
+        /// value before it (the one ``CompactedTable`` keeps when it loads).
+        var supersedes: (@Sendable (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Bool)?
     }
 
     /// How dirty a log is.
@@ -116,7 +121,7 @@ final class LogCleaner {
             let expected = dirty.reduce(0) { $0 + Int($1.nextOffset - max($1.baseOffset, firstDirty)) }
             let map = OffsetMap(memoryBytes: mapMemoryBytes, expectedKeys: expected)
             var result = PassResult(nextDirty: firstDirty)
-            let mapEnd = try buildMap(map, over: dirty, from: firstDirty, result: &result)
+            let mapEnd = try buildMap(map, over: dirty, from: firstDirty, supersedes: settings.supersedes, result: &result)
             guard mapEnd > firstDirty || dirty.isEmpty else { return nil }
             result.nextDirty = mapEnd
 
@@ -153,9 +158,10 @@ final class LogCleaner {
 
     /// Puts every keyed record from `firstDirty` on into `map`; returns the offset where indexing
     /// stopped (everything below it is in the map).
-    private func buildMap(_ map: OffsetMap, over segments: [Segment], from firstDirty: Int64, result: inout PassResult)
-        throws(ReservoirError) -> Int64
-    {
+    private func buildMap(
+        _ map: OffsetMap, over segments: [Segment], from firstDirty: Int64,
+        supersedes: (@Sendable (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool)?, result: inout PassResult
+    ) throws(ReservoirError) -> Int64 {
         var mapEnd = firstDirty
         var full = false
         for segment in segments {
@@ -164,7 +170,9 @@ final class LogCleaner {
                 do throws(FormatError) {
                     try decoder.iterate(batch, verifyCRC: true) { record in
                         guard record.offset >= firstDirty else { return true }
-                        if let key = record.keyBytes, !map.put(KeyDigest(key), offset: record.offset) {
+                        if let key = record.keyBytes, supersedes?(key, record.valueBytes) ?? true,
+                            !map.put(KeyDigest(key), offset: record.offset)
+                        {
                             full = true
                             return false
                         }

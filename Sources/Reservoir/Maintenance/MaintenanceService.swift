@@ -17,6 +17,9 @@ final class MaintenanceService: Sendable {
         var partition: Int
         var config: TopicConfig
         var log: PartitionLog
+        /// Which records replace their key's earlier ones when compacted (see
+        /// ``LogCleaner/Settings/supersedes``).
+        var supersedes: (@Sendable (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool)? = nil
     }
 
     /// Niced, so that when cores are short the cleaner yields to appends and fsyncs.
@@ -150,7 +153,8 @@ final class MaintenanceService: Sendable {
             ?? false
         guard ignoringDirtyRatio || lagExceeded || survey.dirtyRatio >= config.minCleanableDirtyRatio else { return }
 
-        let settings = config.cleanerSettings
+        var settings = config.cleanerSettings
+        settings.supersedes = target.supersedes
         let started = monotonicNanoseconds()
         guard
             let result = try cleaner.cleaner.clean(

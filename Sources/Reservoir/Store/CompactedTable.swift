@@ -74,6 +74,15 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
         return unreadable
     }
 
+    /// Whether a record of the topic replaces its key's earlier records when the topic is
+    /// compacted: not when its key is the table's and its value does not decode, so that
+    /// compaction keeps the value ``load(from:)`` keeps.
+    @Sendable
+    static func supersedes(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?) -> Bool {
+        guard let value, Codec.decode(key: Array(key)) != nil else { return true }
+        return Codec.decode(value: Array(value)) != nil
+    }
+
     subscript(key: Key) -> Value? { entries.withLock { $0[key] } }
 
     /// The entries whose key passes `isIncluded`.

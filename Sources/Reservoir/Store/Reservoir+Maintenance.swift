@@ -75,3 +75,15 @@ extension Reservoir {
     /// What maintenance removed since the store was opened, by partition.
     public var maintenanceTotals: [TopicPartition: MaintenanceTotals] { maintenance.allTotals }
 }
+
+extension Reservoir {
+    /// Which records of `topic` replace their key's earlier ones when it is compacted: the
+    /// internal tables' rule for theirs, Kafka's for every other topic (nil).
+    static func supersedingRule(ofTopic topic: String) -> (@Sendable (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool)? {
+        switch topic {
+        case OffsetStore.topic: CompactedTable<OffsetStore>.supersedes
+        case QueueStateStore.topic: CompactedTable<QueueStateStore>.supersedes
+        default: nil
+        }
+    }
+}

@@ -143,7 +143,9 @@ public final class Reservoir: Sendable {
             self?.topics.withLock { topics in
                 topics.values.sorted { $0.name < $1.name }.flatMap { topic in
                     topic.partitions.enumerated().map {
-                        MaintenanceService.Target(topic: topic.name, partition: $0.offset, config: topic.config, log: $0.element)
+                        MaintenanceService.Target(
+                            topic: topic.name, partition: $0.offset, config: topic.config, log: $0.element,
+                            supersedes: Self.supersedingRule(ofTopic: topic.name))
                     }
                 }
             } ?? []

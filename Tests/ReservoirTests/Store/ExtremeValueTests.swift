@@ -39,31 +39,40 @@ struct ExtremeValueTests {
         _ = try log.offset(forTimestamp: .max)
     }
 
-    @Test("a commit whose value does not decode does not delete the commit before it")
+    @Test("a commit whose value does not decode deletes neither the commit before it nor, when compacted, its record")
     func undecodableCommitKeepsEarlierOne() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let partition = TopicPartition("t", 0)
+        let kept = CommittedOffset(offset: 3, metadata: "m", commitTimestamp: 7)
+        // A later value for the same key in a layout this version does not read (value version 9).
+        let unreadable: [UInt8] = [0, 9, 0, 0, 0, 0, 0, 0, 0, 4]
         do {
             let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
-            try store.createTopic("t")
+            try store.createTopic("t", config: TopicConfig(retentionMs: -1))
             try store.append(to: "t", records: (0..<5).map { Record(key: nil, value: [UInt8($0)]) }, acks: .buffered)
-            try store.commitOffsets(group: "g", [partition: CommittedOffset(offset: 3, metadata: "m", commitTimestamp: 7)], acks: .durable)
-            // A later value for the same key in a layout this version does not read (value version 9).
-            let unreadable = Record(key: OffsetStore.encodeKey(group: "g", partition: partition), value: [0, 9, 0, 0, 0, 0, 0, 0, 0, 4])
-            try store.appendRecords(to: OffsetStore.topic, records: [unreadable], partition: 0, acks: .buffered, caller: .store)
+            try store.commitOffsets(group: "g", [partition: CommittedOffset(offset: 2, metadata: "", commitTimestamp: 6)], acks: .durable)
+            try store.commitOffsets(group: "g", [partition: kept], acks: .durable)
+            let record = Record(key: OffsetStore.encodeKey(group: "g", partition: partition), value: unreadable)
+            try store.appendRecords(to: OffsetStore.topic, records: [record], partition: 0, acks: .buffered, caller: .store)
+            // Compacted: the first commit goes, the one the table keeps and the unreadable one stay.
+            let later = wallClockMilliseconds() + 30 * 86_400_000
+            let offsets = try store.log(topic: OffsetStore.topic, partition: 0)
+            #expect(try offsets.rollIfDue(now: later))
+            // The rolled segment is cleanable once its fsync moved the recovery point past it.
+            for _ in 0..<1000 where offsets.recoveryPoint < offsets.endOffset { usleep(2_000) }
+            try store.maintain(topic: OffsetStore.topic, ignoringDirtyRatio: true, now: later)
+            let left = try allRecords(offsets).map(\.value)
+            #expect(left == [OffsetStore.encode(value: kept), unreadable], "\(left)")
             try store.close()
         }
         let store = try Reservoir.open(at: dir, options: onDemandMaintenance)
         defer { try? store.close() }
-        #expect(store.committedOffsets(group: "g") == [partition: CommittedOffset(offset: 3, metadata: "m", commitTimestamp: 7)])
+        #expect(store.committedOffsets(group: "g") == [partition: kept])
         let member = try store.consumer(
             group: "g", topics: ["t"], options: ConsumerOptions(sessionTimeoutMilliseconds: patientSessionMilliseconds))
         defer { try? member.close() }
         #expect(try member.poll().map(\.offset) == [3, 4], "the group resumes at the commit it had, not at its reset position")
-        // The record itself is kept in the topic.
-        let kept = try allRecords(store.log(topic: OffsetStore.topic, partition: 0))
-        #expect(kept.last?.value == [0, 9, 0, 0, 0, 0, 0, 0, 0, 4])
     }
 
     @Test("committed offsets and queue state far outside any log are ignored as damage")
