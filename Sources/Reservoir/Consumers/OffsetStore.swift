@@ -92,7 +92,8 @@ extension OffsetStore: CompactedTableCodec {
         var reader = BigEndianReader(bytes)
         guard let version = reader.int16(), (0...4).contains(version), let offset = reader.int64() else { return nil }
         if version >= 3 { guard reader.int32() != nil else { return nil } }
-        // An offset no log can reach is damage: the group falls back to its reset position.
+        // An offset no log can reach is damage: the key keeps its earlier value, if any (see
+        // CompactedTable.load), else the group starts at its reset position.
         guard offset >= 0, offset <= Int64.max / 2, let metadata = reader.string(), let time = reader.int64() else { return nil }
         return CommittedOffset(offset: offset, metadata: metadata, commitTimestamp: time)
     }
