@@ -76,8 +76,9 @@ public final class BatchProducer: Sendable {
     }
 
     /// Takes the records of `batch` for writing to one partition (`partition`, or round robin
-    /// when nil) and returns at once, `batch` empty again; blocks only while `maxInFlight`
-    /// batches wait to be written.
+    /// when nil) and returns, `batch` empty again, without waiting for the write; blocks only
+    /// while `maxInFlight` batches wait to be written. It seals the batch (header, CRC, and the
+    /// compression while the writer is busy compressing an earlier batch) before it returns.
     ///
     /// - Returns: the batch's pending acknowledgement.
     /// - Throws: ``ReservoirError`` when the records break the topic's rules (nothing is taken), when
