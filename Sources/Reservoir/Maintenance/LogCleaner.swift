@@ -14,6 +14,10 @@
 /// A cleaner is used by one thread at a time; it reuses its map memory and buffers across passes.
 final class LogCleaner {
     /// What a pass may do.
+    /// Whether a record (its key, its value or nil for a tombstone) replaces the earlier records
+    /// of its key when the log is compacted.
+    typealias SupersedingRule = @Sendable (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Bool
+
     struct Settings {
         var deleteRetentionMs: Int64 = 86_400_000
         var minCompactionLagMs: Int64 = 0
@@ -22,11 +26,11 @@ final class LogCleaner {
         var segmentBytes: Int = 1 << 30
         var maxIndexBytes: Int = 10 << 20
         var deleteDelayMs: Int64 = 60_000
-        /// Whether a record (its key, its value or nil for a tombstone) replaces the earlier
-        /// records of its key; nil: every keyed record does (Kafka's rule). The store's internal
-        /// tables say no for a value they cannot decode, which then does not compact away the
-        /// value before it (the one ``CompactedTable`` keeps when it loads).
-        var supersedes: (@Sendable (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) -> Bool)?
+        /// Which records replace their key's earlier ones; nil: every keyed record does (Kafka's
+        /// rule). The store's internal tables say no for a value they cannot decode, which then
+        /// does not compact away the value before it (the one ``CompactedTable`` keeps when it
+        /// loads).
+        var supersedes: SupersedingRule?
     }
 
     /// How dirty a log is.
@@ -160,7 +164,7 @@ final class LogCleaner {
     /// stopped (everything below it is in the map).
     private func buildMap(
         _ map: OffsetMap, over segments: [Segment], from firstDirty: Int64,
-        supersedes: (@Sendable (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool)?, result: inout PassResult
+        supersedes: SupersedingRule?, result: inout PassResult
     ) throws(ReservoirError) -> Int64 {
         var mapEnd = firstDirty
         var full = false

@@ -19,7 +19,7 @@ final class MaintenanceService: Sendable {
         var log: PartitionLog
         /// Which records replace their key's earlier ones when compacted (see
         /// ``LogCleaner/Settings/supersedes``).
-        var supersedes: (@Sendable (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool)? = nil
+        var supersedes: LogCleaner.SupersedingRule? = nil
     }
 
     /// Niced, so that when cores are short the cleaner yields to appends and fsyncs.

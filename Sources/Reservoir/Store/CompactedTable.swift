@@ -32,13 +32,9 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
     /// A value that does not decode (a layout this version does not read, or a value no live
     /// table could hold) is not taken for a deletion: its key keeps the value before it, which is
     /// what was last known for sure (for committed offsets, records read again rather than
-    /// skipped), and the record is logged as an error and counted in the result. The record stays
-    /// in the topic.
-    /// - Returns: the offsets of the values that did not decode.
-    @discardableResult
-    func load(from log: PartitionLog) throws(ReservoirError) -> [Int64] {
+    /// skipped), and the record is logged as an error. The record stays in the topic.
+    func load(from log: PartitionLog) throws(ReservoirError) {
         var loaded: [Key: Value] = [:]
-        var unreadable: [Int64] = []
         var offset = log.startOffset
         let decoder = RecordDecoder()
         while offset < log.endOffset {
@@ -55,7 +51,6 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
                         if let decoded = Codec.decode(value: value) {
                             loaded[key] = decoded
                         } else {
-                            unreadable.append(record.offset)
                             log.logger.error(
                                 "a value that does not decode; its key keeps the value it had before",
                                 metadata: [
@@ -71,7 +66,6 @@ final class CompactedTable<Codec: CompactedTableCodec>: Sendable {
             offset = result.nextOffset
         }
         entries.withLock { $0 = loaded }
-        return unreadable
     }
 
     /// Whether a record of the topic replaces its key's earlier records when the topic is

@@ -79,7 +79,7 @@ extension Reservoir {
 extension Reservoir {
     /// Which records of `topic` replace their key's earlier ones when it is compacted: the
     /// internal tables' rule for theirs, Kafka's for every other topic (nil).
-    static func supersedingRule(ofTopic topic: String) -> (@Sendable (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool)? {
+    static func supersedingRule(ofTopic topic: String) -> LogCleaner.SupersedingRule? {
         switch topic {
         case OffsetStore.topic: CompactedTable<OffsetStore>.supersedes
         case QueueStateStore.topic: CompactedTable<QueueStateStore>.supersedes
