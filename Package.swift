@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .target(name: "CCRC32C"),
         .target(name: "CReservoirSystem"),
+        // JSON escaping for the command line's `--json` output, kept out of the core library.
+        .target(name: "CReservoirText"),
         .target(
             name: "Reservoir",
             dependencies: [
@@ -73,6 +75,7 @@ let package = Package(
             dependencies: [
                 "Reservoir",
                 "ReservoirKafka",
+                "CReservoirText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -82,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "ReservoirTests",
             dependencies: [
-                "Reservoir", "ReservoirKafka", "ReservoirServiceLifecycle", "CCRC32C",
+                "Reservoir", "ReservoirKafka", "ReservoirServiceLifecycle", "CCRC32C", "CReservoirText",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -14,8 +14,17 @@ enum Output {
     // print from one thread at a time), so neither the compiler's isolation checks nor the
     // runtime's exclusivity check (a call and a thread-local lookup on every access, a fifth of
     // `consume`'s time) has anything to guard.
-    @exclusivity(unchecked) nonisolated(unsafe) private static var base = UnsafeMutableRawPointer.allocate(
-        byteCount: capacity, alignment: 64)
+    //
+    // Allocated on first use rather than in the declaration: a global with a computed initial
+    // value is reached through a `swift_once` call at every access, a few per record printed;
+    // one with a constant (nil) is not.
+    @exclusivity(unchecked) nonisolated(unsafe) private static var storage: UnsafeMutableRawPointer? = nil
+    @inline(__always) private static var base: UnsafeMutableRawPointer {
+        if let storage { return storage }
+        let allocated = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        storage = allocated
+        return allocated
+    }
     /// Bytes waiting in the buffer.
     @exclusivity(unchecked) nonisolated(unsafe) private static var count = 0
 

@@ -48,16 +48,23 @@ extension CommandLineTests {
 
     enum BinaryEncodingCase: String, CaseIterable { case base64, hex }
 
-    @Test("consume --json escapes text exactly: quotes, backslashes and control bytes at every position of an 8-byte word")
+    @Test("consume --json escapes text exactly: quotes, backslashes and control bytes at every position of a 16-byte run")
     func jsonEscapesExactly() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
-        // Each special byte after runs of 0 to 17 plain bytes, so that escapes land at every
-        // position of the words the writer tests at once, and runs end on either side of 8 and 16.
+        // Each special byte after runs of 0 to 33 plain bytes, so that escapes land at every
+        // position of the 16 bytes the writer tests at once, and runs end on either side of 16 and 32.
         let specials: [UInt8] = [0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x00, 0x01, 0x1F]
         var values: [[UInt8]] = []
-        for run in 0...17 {
+        for run in 0...33 {
             for special in specials { values.append(Array(repeating: UInt8(ascii: "a"), count: run) + [special] + Array("tail".utf8)) }
+        }
+        // Runs dense with quotes and backslashes (several in one run of 16, both halves of it),
+        // some with a control byte among them.
+        var generator = SeededGenerator(seed: 7)
+        let dense = Array("ab\"\\\"".utf8) + [0x0A, 0x01]
+        for length in 16...80 {
+            values.append((0..<length).map { _ in dense[Int.random(in: 0..<(length % 3 == 0 ? dense.count : 4), using: &generator)] })
         }
         values.append(Array("ünï€😀 \"quoted\" 0x7F:\u{7F}".utf8))
         values.append(Array(repeating: UInt8(ascii: "z"), count: 1000))

@@ -1,0 +1,34 @@
+#ifndef RESERVOIR_CRESERVOIRTEXT_H
+#define RESERVOIR_CRESERVOIRTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Writes the `length` bytes at `text` as the inside of a JSON string at `out` and returns how
+/// many bytes it wrote: `"` and `\` take a backslash; newline, carriage return and tab are written
+/// as `\n`, `\r` and `\t`; other bytes below 0x20 as `\u00xx` (lowercase hex); every other byte as
+/// it is (the caller has checked that the text is valid UTF-8). `out` must have room for
+/// 6 × `length` bytes; bytes past the returned count may be overwritten within that room.
+///
+/// Sixteen bytes are tested at once where the processor has SSSE3 and POPCNT (checked once at
+/// load time); a run of them with only quotes and backslashes is expanded by one byte shuffle per
+/// eight bytes.
+size_t reservoir_json_escape(const uint8_t *text, size_t length, uint8_t *out);
+
+/// The same bytes as `reservoir_json_escape`, one byte at a time: the path on processors without
+/// SSSE3, and the reference the tests compare it with.
+size_t reservoir_json_escape_portable(const uint8_t *text, size_t length, uint8_t *out);
+
+/// Writes `value` in decimal at `out` (room for 20 bytes) and returns how many bytes it wrote:
+/// a minus sign when negative, then the digits without leading zeros; two digits at a time.
+size_t reservoir_decimal(int64_t value, uint8_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,64 @@
+import CReservoirText
+import Testing
+
+@Suite("JSON escaping of consume --json")
+struct JSONEscapeTests {
+    /// The escaped text as RFC 8259 spells it, written out independently of the C code.
+    static func expected(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            default: out.append(byte)
+            }
+        }
+        return out
+    }
+
+    static func escaped(_ bytes: [UInt8], portable: Bool = false) -> [UInt8] {
+        var out = [UInt8](repeating: 0xEE, count: 6 * bytes.count)
+        let count = bytes.withUnsafeBufferPointer { text in
+            out.withUnsafeMutableBufferPointer { room in
+                portable
+                    ? reservoir_json_escape_portable(text.baseAddress, text.count, room.baseAddress)
+                    : reservoir_json_escape(text.baseAddress, text.count, room.baseAddress)
+            }
+        }
+        return Array(out[..<count])
+    }
+
+    @Test("every byte value, alone and in runs of 16 with quotes and backslashes in either half")
+    func everyByte() {
+        for byte in UInt8.min...UInt8.max {
+            let alone = [byte]
+            #expect(Self.escaped(alone) == Self.expected(alone))
+            for position in 0..<40 {
+                var run = [UInt8](repeating: UInt8(ascii: "x"), count: 40)
+                run[position] = byte
+                run[(position &* 7) % 40] = UInt8(ascii: "\"")
+                #expect(Self.escaped(run) == Self.expected(run), "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    @Test("random text of every length up to 300, dense with escapes or not: the same bytes as the portable path and RFC 8259")
+    func randomText() {
+        var random = SeededGenerator(seed: 11)
+        let alphabets: [[UInt8]] = [
+            Array("ab\"\\".utf8), Array("abcdefgh\"".utf8), Array("abc\"\\\n\t\r".utf8) + [0, 0x1F, 0x7F, 0xC3, 0xA9],
+        ]
+        for length in 0...300 {
+            for alphabet in alphabets {
+                let text = (0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] }
+                let want = Self.expected(text)
+                #expect(Self.escaped(text) == want, "length \(length)")
+                #expect(Self.escaped(text, portable: true) == want, "length \(length)")
+            }
+        }
+    }
+}
