@@ -96,6 +96,20 @@ __attribute__((target("ssse3,popcnt"))) static size_t escape_vectors(const uint8
 }
 #endif
 
+int reservoir_is_ascii(const uint8_t *text, size_t length) {
+    size_t index = 0;
+#ifdef RESERVOIR_TEXT_X86
+    /* SSE2 is part of x86-64 itself: no check needed. */
+    __m128i high = _mm_setzero_si128();
+    for (; length - index >= 16; index += 16)
+        high = _mm_or_si128(high, _mm_loadu_si128((const __m128i *)(text + index)));
+    if (_mm_movemask_epi8(high) != 0) return 0;
+#endif
+    uint8_t rest = 0;
+    for (; index < length; index++) rest |= text[index];
+    return rest < 0x80;
+}
+
 static const char digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -107,6 +121,21 @@ static const uint64_t powers_of_ten[20] = {
     1000000000000000ull, 10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
     10000000000000000000ull,
 };
+
+static inline void write_pair(uint8_t *out, uint32_t pair) {
+    out[0] = (uint8_t)digit_pairs[2 * pair];
+    out[1] = (uint8_t)digit_pairs[2 * pair + 1];
+}
+
+/* Exactly eight digits of `value` (below 10^8), leading zeros included: four pairs from two
+   independent halves, so that the divisions do not wait on each other. */
+static inline void write_eight(uint8_t *out, uint32_t value) {
+    uint32_t high = value / 10000, low = value % 10000;
+    write_pair(out, high / 100);
+    write_pair(out + 2, high % 100);
+    write_pair(out + 4, low / 100);
+    write_pair(out + 6, low % 100);
+}
 
 size_t reservoir_decimal(int64_t value, uint8_t *out) {
     size_t sign = 0;
@@ -124,19 +153,23 @@ size_t reservoir_decimal(int64_t value, uint8_t *out) {
         digits = guess + 1 - (magnitude < powers_of_ten[guess]);
     }
     uint8_t *end = out + sign + digits;
-    while (magnitude >= 100) {
-        unsigned pair = (unsigned)(magnitude % 100);
-        magnitude /= 100;
-        end -= 2;
-        end[0] = (uint8_t)digit_pairs[2 * pair];
-        end[1] = (uint8_t)digit_pairs[2 * pair + 1];
+    /* Eight digits at a time from the end while more than eight are left (a millisecond
+       timestamp takes one step), then pairs. */
+    while (magnitude >= 100000000) {
+        end -= 8;
+        write_eight(end, (uint32_t)(magnitude % 100000000));
+        magnitude /= 100000000;
     }
-    if (magnitude >= 10) {
+    uint32_t rest = (uint32_t)magnitude;
+    while (rest >= 100) {
         end -= 2;
-        end[0] = (uint8_t)digit_pairs[2 * magnitude];
-        end[1] = (uint8_t)digit_pairs[2 * magnitude + 1];
+        write_pair(end, rest % 100);
+        rest /= 100;
+    }
+    if (rest >= 10) {
+        write_pair(end - 2, rest);
     } else {
-        end[-1] = (uint8_t)('0' + magnitude);
+        end[-1] = (uint8_t)('0' + rest);
     }
     return sign + digits;
 }

@@ -23,6 +23,9 @@ size_t reservoir_json_escape(const uint8_t *text, size_t length, uint8_t *out);
 /// SSSE3, and the reference the tests compare it with.
 size_t reservoir_json_escape_portable(const uint8_t *text, size_t length, uint8_t *out);
 
+/// 1 when none of the `length` bytes at `text` has its high bit set (the text is ASCII), else 0.
+int reservoir_is_ascii(const uint8_t *text, size_t length);
+
 /// Writes `value` in decimal at `out` (room for 20 bytes) and returns how many bytes it wrote:
 /// a minus sign when negative, then the digits without leading zeros; two digits at a time.
 size_t reservoir_decimal(int64_t value, uint8_t *out);

@@ -62,3 +62,39 @@ struct JSONEscapeTests {
         }
     }
 }
+
+@Suite("Decimal numbers and ASCII tests of consume --json")
+struct JSONNumberTests {
+    static func decimal(_ value: Int64) -> String {
+        var out = [UInt8](repeating: 0, count: 20)
+        let count = out.withUnsafeMutableBufferPointer { reservoir_decimal(value, $0.baseAddress) }
+        return String(decoding: out[..<count], as: UTF8.self)
+    }
+
+    @Test("every power of ten and its neighbours, both signs, the extremes and random values: what String(value) writes")
+    func decimals() {
+        var values: [Int64] = [0, 1, -1, .max, .min, .max - 1, .min + 1]
+        var power: Int64 = 1
+        for _ in 0...18 {
+            values += [power, power - 1, power + 1, -power, 1 - power, -power - 1]
+            if power <= Int64.max / 10 { power *= 10 }
+        }
+        var random = SeededGenerator(seed: 5)
+        values += (0..<2000).map { _ in Int64.random(in: .min ... .max, using: &random) >> Int64.random(in: 0...63, using: &random) }
+        for value in values { #expect(Self.decimal(value) == String(value)) }
+    }
+
+    @Test("ASCII is told from text with a byte of 0x80 or above at every position")
+    func ascii() {
+        for length in 0...70 {
+            let plain = [UInt8](repeating: 0x7F, count: length)
+            #expect(plain.withUnsafeBufferPointer { reservoir_is_ascii($0.baseAddress, $0.count) } == 1)
+            for position in 0..<length {
+                var text = plain
+                text[position] = 0x80 | UInt8(position % 128)
+                #expect(
+                    text.withUnsafeBufferPointer { reservoir_is_ascii($0.baseAddress, $0.count) } == 0, "length \(length) at \(position)")
+            }
+        }
+    }
+}
