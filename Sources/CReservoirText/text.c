@@ -1,5 +1,7 @@
 #include "CReservoirText.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define RESERVOIR_TEXT_X86 1
@@ -172,6 +174,34 @@ size_t reservoir_decimal(int64_t value, uint8_t *out) {
         end[-1] = (uint8_t)('0' + rest);
     }
     return sign + digits;
+}
+
+size_t reservoir_decimal_memoized(reservoir_decimal_memo *memo, int64_t value, uint8_t *out) {
+    if (memo->length != 0 && memo->value >= 0 && value >= memo->value && value - memo->value <= 9) {
+        /* The old digits are copied out before any of them changes, and each changed digit is
+           stored to both: copying them out after byte stores to them would stall the load that
+           cannot take its bytes from those stores. */
+        memcpy(out, memo->text, sizeof memo->text);
+        unsigned carry = (unsigned)(value - memo->value);
+        size_t index = memo->length;
+        while (carry != 0 && index > 0) {
+            index--;
+            unsigned digit = (unsigned)(memo->text[index] - '0') + carry;
+            uint8_t text = (uint8_t)('0' + digit % 10);
+            memo->text[index] = text;
+            out[index] = text;
+            carry = digit / 10;
+        }
+        /* A carry out of the first digit (999 + 1) needs one digit more: written afresh below. */
+        if (carry == 0) {
+            memo->value = value;
+            return memo->length;
+        }
+    }
+    memo->length = (uint32_t)reservoir_decimal(value, out);
+    memo->value = value;
+    memcpy(memo->text, out, sizeof memo->text);
+    return memo->length;
 }
 
 size_t reservoir_json_escape(const uint8_t *text, size_t length, uint8_t *out) {

@@ -30,6 +30,20 @@ int reservoir_is_ascii(const uint8_t *text, size_t length);
 /// a minus sign when negative, then the digits without leading zeros; two digits at a time.
 size_t reservoir_decimal(int64_t value, uint8_t *out);
 
+/// The decimal text of the number last written through it, so that a number a little above
+/// it (the next offset, a timestamp a few milliseconds on) is written by adding to its digits.
+/// Zero-initialized before first use.
+typedef struct reservoir_decimal_memo {
+    int64_t value;
+    uint32_t length;
+    uint8_t text[20];
+} reservoir_decimal_memo;
+
+/// Writes `value` in decimal at `out` (room for 20 bytes, all of which may be written) as
+/// `reservoir_decimal` does and returns how many bytes the number takes; when `value` is 0 to 9
+/// above the memo's non-negative number, by adding the difference to the memo's digits.
+size_t reservoir_decimal_memoized(reservoir_decimal_memo *memo, int64_t value, uint8_t *out);
+
 #ifdef __cplusplus
 }
 #endif

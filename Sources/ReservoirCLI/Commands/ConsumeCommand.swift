@@ -67,6 +67,7 @@ struct ConsumeCommand: ParsableCommand {
                 }
             }
             let end = log.endOffset
+            var line = JSONLinePartition(topic: topic, partition: partition)
             while offset < end && remaining > 0 {
                 let result = try log.read(from: offset, maxBytes: 1 << 20)
                 if result.isEmpty { break }
@@ -78,7 +79,7 @@ struct ConsumeCommand: ParsableCommand {
                             guard record.offset >= offset, remaining > 0 else { return }
                             remaining -= 1
                             if json {
-                                RecordJSON.writeToOutput(record, topic: topic, partition: partition, binary: binary)
+                                RecordJSON.writeToOutput(record, topic: topic, partition: partition, line: &line, binary: binary)
                                 Output.flushIfFull()
                             } else {
                                 plain.write(record, topic: topic, partition: partition)

@@ -37,20 +37,29 @@ struct JSONLineWriter {
         return writer.pointer
     }
 
-    /// Writes the line and returns where it ends.
-    static func write(
-        topic: UnsafeRawBufferPointer, partition: Int, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?,
-        value: UnsafeRawBufferPointer?, to start: UnsafeMutableRawPointer
-    ) -> UnsafeMutableRawPointer {
+    /// Writes the start every line of a partition shares, `{"topic":…,"partition":…,"offset":`,
+    /// at `start` (room for ``bound(topic:key:value:)`` of the topic alone); returns the end.
+    static func lineStart(topic: UnsafeRawBufferPointer, partition: Int, at start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         var line = JSONLineWriter(start)
         line.literal("{\"topic\":")
         line.string(topic)
         line.literal(",\"partition\":")
         line.decimal(Int64(partition))
         line.literal(",\"offset\":")
-        line.decimal(offset)
+        return line.pointer
+    }
+
+    /// Writes the line and returns where it ends: the partition's shared start, then the offset
+    /// and timestamp through its memos.
+    static func write(
+        _ partition: inout JSONLinePartition, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?, to start: UnsafeMutableRawPointer
+    ) -> UnsafeMutableRawPointer {
+        var line = JSONLineWriter(start)
+        partition.start.withUnsafeBytes { line.copy($0) }
+        line.pointer += reservoir_decimal_memoized(&partition.offset, offset, line.pointer.assumingMemoryBound(to: UInt8.self))
         line.literal(",\"timestamp\":")
-        line.decimal(timestamp)
+        line.pointer += reservoir_decimal_memoized(&partition.timestamp, timestamp, line.pointer.assumingMemoryBound(to: UInt8.self))
         line.literal(",\"key\":")
         if let key {
             line.string(key)
@@ -67,6 +76,12 @@ struct JSONLineWriter {
         }
         line.literal(",\"headers\":[]}\n")
         return line.pointer
+    }
+
+    private mutating func copy(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        pointer.copyMemory(from: base, byteCount: bytes.count)
+        pointer += bytes.count
     }
 
     private mutating func byte(_ byte: UInt8) {

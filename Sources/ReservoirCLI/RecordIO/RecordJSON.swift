@@ -45,12 +45,15 @@ enum RecordJSON {
     /// Writes the line of a record read in place (`consume --json`) to ``Output``: key and value
     /// go from the batch into the output buffer, escaped byte by byte, with no copy or string per
     /// record.
-    static func writeToOutput(_ record: borrowing RecordView, topic: String, partition: Int, binary: BinaryEncoding) {
+    ///
+    /// `line` is what the lines of `partition` share (its start, and the numbers last written).
+    static func writeToOutput(
+        _ record: borrowing RecordView, topic: String, partition: Int, line: inout JSONLinePartition, binary: BinaryEncoding
+    ) {
         if record.headerCount == 0 {
             let written = record.withKey { key in
                 record.withValue { value in
-                    writeText(
-                        topic: topic, partition: partition, offset: record.offset, timestamp: record.timestamp, key: key, value: value)
+                    writeText(line: &line, offset: record.offset, timestamp: record.timestamp, key: key, value: value)
                 }
             }
             if written { return }
@@ -71,18 +74,15 @@ enum RecordJSON {
     /// ``JSONLineWriter`` straight into the output buffer; false, with nothing written, for any
     /// other record (or one too large for the buffer).
     private static func writeText(
-        topic: String, partition: Int, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?
+        line: inout JSONLinePartition, offset: Int64, timestamp: Int64, key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?
     ) -> Bool {
         guard key.map(JSONText.isValidUTF8) ?? true, value.map(JSONText.isValidUTF8) ?? true else { return false }
-        var topic = topic
-        return topic.withUTF8 { topic in
-            let bound = JSONLineWriter.bound(topic: topic.count, key: key?.count ?? 0, value: value?.count ?? 0)
-            return Output.withSpace(bound) { start in
-                start.distance(
-                    to: JSONLineWriter.write(
-                        topic: UnsafeRawBufferPointer(topic), partition: partition, offset: offset, timestamp: timestamp, key: key,
-                        value: value, to: start))
-            }
+        // The line's shared start stands in for the topic: it holds the topic, escaped, and more.
+        let bound = JSONLineWriter.bound(topic: line.start.count, key: key?.count ?? 0, value: value?.count ?? 0)
+        return Output.withSpace(bound) { start in
+            start.distance(
+                to: JSONLineWriter.write(&line, offset: offset, timestamp: timestamp, key: key, value: value, to: start))
         }
     }
 

@@ -84,6 +84,34 @@ struct JSONNumberTests {
         for value in values { #expect(Self.decimal(value) == String(value)) }
     }
 
+    @Test("numbers written through a memo: steps of 0 to 9, carries through every digit, jumps, negative numbers, the extremes")
+    func memoizedDecimals() {
+        var memo = reservoir_decimal_memo()
+        var values: [Int64] = [0, 0, 1, 9, 10, 99, 100, 99_999_999, 100_000_000, 999_999_999_999_991]
+        var value: Int64 = 999_999_999_999_991
+        for _ in 0..<20 {
+            value += 1
+            values.append(value)
+        }
+        values += [-5, -4, 7, .max - 9, .max, .min, .min + 1, 1_764_000_000_000]
+        var random = SeededGenerator(seed: 9)
+        value = 1_764_000_000_000
+        for _ in 0..<5000 {
+            switch Int.random(in: 0..<100, using: &random) {
+            case 0: value = Int64.random(in: .min ... .max, using: &random)
+            case 1: value = 9_999 - Int64.random(in: 0...9, using: &random)
+            case 2: value -= Int64.random(in: 1...100, using: &random)
+            default: value &+= Int64.random(in: 0...9, using: &random)
+            }
+            values.append(value)
+        }
+        var out = [UInt8](repeating: 0, count: 20)
+        for value in values {
+            let count = out.withUnsafeMutableBufferPointer { reservoir_decimal_memoized(&memo, value, $0.baseAddress) }
+            #expect(String(decoding: out[..<count], as: UTF8.self) == String(value))
+        }
+    }
+
     @Test("ASCII is told from text with a byte of 0x80 or above at every position")
     func ascii() {
         for length in 0...70 {

@@ -104,6 +104,45 @@ extension CommandLineTests {
         #expect(consumed.stdout == expected)
     }
 
+    @Test("consume --json writes each partition's lines with its own topic, partition and numbers: carries, jumps, negative timestamps")
+    func jsonLinesAcrossPartitions() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        // Timestamps that step by 0 to 9 (written by adding to the last one's digits) and by more,
+        // carry into a thirteenth digit, fall back and go below zero; offsets that carry into a
+        // fourth digit; a record with a header between (written by the general writer) in
+        // partition 1.
+        var timestamps: [Int64] = (0..<1200).map { 999_999_999_990 + Int64($0 % 7) * Int64($0 / 7) }
+        timestamps[600] = 5
+        timestamps[601] = -12
+        timestamps[602] = -3
+        var expected: [Int: [String]] = [:]
+        do {
+            let store = try Reservoir.open(at: dir)
+            try store.createTopic("t.q-1", config: TopicConfig(partitions: 3))
+            for partition in 0..<3 {
+                let count = [1005, 12, 300][partition]
+                let records = (0..<count).map { index in
+                    Record(
+                        key: index % 4 == 0 ? nil : Array("k\(index)".utf8), value: Array("v\(partition)-\(index)".utf8),
+                        headers: partition == 1 && index == 5 ? [RecordHeader("h", "x")] : [], timestamp: timestamps[index])
+                }
+                try store.append(to: "t.q-1", records: records, partition: partition)
+                expected[partition] = records.enumerated().map { offset, record in
+                    let key = record.key.map { "\"\(String(decoding: $0, as: UTF8.self))\",\"keyEncoding\":\"utf8\"" } ?? "null"
+                    let headers = record.headers.isEmpty ? "" : "{\"key\":\"h\",\"value\":\"x\",\"valueEncoding\":\"utf8\"}"
+                    return "{\"topic\":\"t.q-1\",\"partition\":\(partition),\"offset\":\(offset),\"timestamp\":\(record.timestamp!),"
+                        + "\"key\":\(key),\"value\":\"v\(partition)-\(offset)\",\"valueEncoding\":\"utf8\",\"headers\":[\(headers)]}"
+                }
+            }
+            try store.close()
+        }
+        let consumed = try run(["consume", "t.q-1", "--dir", dir, "--json"])
+        #expect(consumed.status == 0, "\(consumed.stderr)")
+        let lines = consumed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == (0..<3).flatMap { expected[$0] ?? [] })
+    }
+
     @Test("produce splits text lines in place: a separator of several bytes, its first byte earlier in the line, CRLF, empty lines")
     func produceSplitsTextLines() throws {
         let dir = temporaryDirectory()
