@@ -200,7 +200,7 @@ size_t reservoir_decimal_memoized(reservoir_decimal_memo *memo, int64_t value, u
     }
     memo->length = (uint32_t)reservoir_decimal(value, out);
     memo->value = value;
-    memcpy(memo->text, out, sizeof memo->text);
+    memcpy(memo->text, out, memo->length);
     return memo->length;
 }
 

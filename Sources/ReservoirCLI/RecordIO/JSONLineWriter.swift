@@ -23,7 +23,7 @@ struct JSONLineWriter {
     /// Writes valid UTF-8 `bytes` as a JSON string at `start`, which has room for 6 × count + 2
     /// bytes; returns the end. `"` and `\\` take a backslash, `\n`, `\r` and `\t` are written as
     /// such, other bytes below 0x20 as `\u00XX`; every other byte (all of a multi-byte scalar's are
-    /// 0x80 or above) as it is: the same text as ``JSONText/string(_:)``, which works on scalars.
+    /// 0x80 or above) as it is (RFC 8259's escapes, as `consume --json` has always written them).
     static func string(_ bytes: UnsafeRawBufferPointer, at start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         var writer = JSONLineWriter(start)
         writer.string(bytes)

@@ -1,28 +1,16 @@
 import CReservoirText
+
 /// Minimal JSON text for the CLI's line output (no Foundation encoder per record).
 enum JSONText {
+    /// `text` as a JSON string, escaped as every line the command line writes is (by
+    /// ``JSONLineWriter/string(_:at:)``).
     static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        var out: [UInt8] = []
+        writeString(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends `text` as a JSON string: the same bytes as ``string(_:)``.
+    /// Appends `text` as a JSON string.
     static func writeString(_ text: String, to out: inout [UInt8]) {
         var text = text
         text.withUTF8 { writeString(bytes: UnsafeRawBufferPointer($0), to: &out) }
